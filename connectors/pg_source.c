@@ -1,0 +1,478 @@
+/* pg_source.c — see pg_source.h. */
+#include "pg_source.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../common/buf.h"
+#include "../common/log.h"
+#include "pg_util.h"
+
+struct pg_source {
+	char *name;
+	char *slot; /* syncd_NAME: slot and publication */
+	char *conninfo;
+	char *password;
+	PGconn *conn;
+	PGconn *repl; /* held while the exported snapshot is in use */
+	char *copy_row;
+};
+
+struct pg_source *pg_source_open(const char *name, const char *conninfo, const char *password, char *err,
+				 size_t errlen)
+{
+	struct pg_source *src = calloc(1, sizeof(*src));
+	char msg[1024];
+
+	if (src == NULL || asprintf(&src->slot, "syncd_%s", name) < 0) {
+		free(src);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	src->name = strdup(name);
+	src->conninfo = strdup(conninfo);
+	src->password = password ? strdup(password) : NULL;
+	src->conn = pgu_connect(conninfo, password, false, msg, sizeof(msg));
+	if (src->conn == NULL) {
+		snprintf(err, errlen,
+			 "source %s: cannot connect: %s; check [source %s] conninfo and that the server is running",
+			 name, msg, name);
+		pg_source_free(src);
+		return NULL;
+	}
+	return src;
+}
+
+void pg_source_free(struct pg_source *src)
+{
+	if (src == NULL)
+		return;
+	PQfreemem(src->copy_row);
+	if (src->repl != NULL)
+		PQfinish(src->repl);
+	if (src->conn != NULL)
+		PQfinish(src->conn);
+	free(src->name);
+	free(src->slot);
+	free(src->conninfo);
+	free(src->password);
+	free(src);
+}
+
+const char *pg_source_slot_name(const struct pg_source *src)
+{
+	return src->slot;
+}
+
+int pg_source_check_server(struct pg_source *src, char *err, size_t errlen)
+{
+	char msg[1024];
+	PGresult *res = pgu_query(src->conn,
+				  "SELECT current_setting('wal_level'), current_user, "
+				  "(SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user)",
+				  0, NULL, msg, sizeof(msg));
+	int r = 0;
+
+	if (res == NULL) {
+		snprintf(err, errlen, "source %s: %s", src->name, msg);
+		return -1;
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), "logical") != 0) {
+		snprintf(err, errlen,
+			 "source %s: wal_level is '%s' but logical decoding needs 'logical'; set wal_level = logical in postgresql.conf (or ALTER SYSTEM SET wal_level = logical) and restart PostgreSQL",
+			 src->name, PQgetvalue(res, 0, 0));
+		r = -1;
+	} else if (strcmp(PQgetvalue(res, 0, 2), "t") != 0) {
+		char *role = PQescapeIdentifier(src->conn, PQgetvalue(res, 0, 1), strlen(PQgetvalue(res, 0, 1)));
+
+		snprintf(err, errlen,
+			 "source %s: role %s lacks the REPLICATION privilege needed for a replication slot; run as a superuser: ALTER ROLE %s REPLICATION;",
+			 src->name, PQgetvalue(res, 0, 1), role ? role : PQgetvalue(res, 0, 1));
+		PQfreemem(role);
+		r = -1;
+	}
+	PQclear(res);
+	return r;
+}
+
+int pg_source_describe(struct pg_source *src, const char *schema, const char *name,
+		       struct pg_source_table *out, char *err, size_t errlen)
+{
+	static const char sql[] =
+		"SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
+		"  coalesce(array_position(pk.indkey::int2[], a.attnum), 0), "
+		"  CASE c.relreplident WHEN 'f' THEN true WHEN 'd' THEN a.attnum = ANY(pk.indkey::int2[]) "
+		"    WHEN 'i' THEN a.attnum = ANY(ri.indkey::int2[]) ELSE false END, "
+		"  c.relreplident, pg_has_role(c.relowner, 'USAGE') "
+		"FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+		"JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+		"LEFT JOIN pg_index pk ON pk.indrelid = c.oid AND pk.indisprimary "
+		"LEFT JOIN pg_index ri ON ri.indrelid = c.oid AND ri.indisreplident "
+		"WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p') ORDER BY a.attnum";
+	const char *params[2] = { schema, name };
+	char msg[1024];
+	PGresult *res = pgu_query(src->conn, sql, 2, params, msg, sizeof(msg));
+	int n;
+
+	memset(out, 0, sizeof(*out));
+	if (res == NULL) {
+		snprintf(err, errlen, "source %s: cannot read table %s.%s: %s", src->name, schema, name, msg);
+		return -1;
+	}
+	n = PQntuples(res);
+	if (n == 0) {
+		snprintf(err, errlen,
+			 "source %s: table %s.%s does not exist (or is not visible to this role); fix \"table\" in routing.json or grant SELECT",
+			 src->name, schema, name);
+		PQclear(res);
+		return -1;
+	}
+	out->schema = strdup(schema);
+	out->name = strdup(name);
+	out->cols = calloc((size_t)n, sizeof(*out->cols));
+	if (out->schema == NULL || out->name == NULL || out->cols == NULL) {
+		PQclear(res);
+		pg_source_table_clear(out);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		struct connector_column *c = &out->cols[i];
+
+		c->name = strdup(PQgetvalue(res, i, 0));
+		c->type = strdup(PQgetvalue(res, i, 1));
+		c->not_null = PQgetvalue(res, i, 2)[0] == 't';
+		c->key_pos = atoi(PQgetvalue(res, i, 3));
+		c->identity = PQgetvalue(res, i, 4)[0] == 't';
+	}
+	out->ncols = (size_t)n;
+	out->replident = PQgetvalue(res, 0, 5)[0];
+	out->owned = PQgetvalue(res, 0, 6)[0] == 't';
+	PQclear(res);
+	return 0;
+}
+
+void pg_source_table_clear(struct pg_source_table *t)
+{
+	for (size_t i = 0; i < t->ncols; i++) {
+		free(t->cols[i].name);
+		free(t->cols[i].type);
+	}
+	free(t->cols);
+	free(t->schema);
+	free(t->name);
+	memset(t, 0, sizeof(*t));
+}
+
+static const struct connector_column *column_find(const struct pg_source_table *t, const char *name)
+{
+	for (size_t i = 0; i < t->ncols; i++)
+		if (strcmp(t->cols[i].name, name) == 0)
+			return &t->cols[i];
+	return NULL;
+}
+
+int pg_source_check_identity(const struct pg_source_table *t, const char *const *routing_cols,
+			     size_t ncols, const char *unit_col, char *err, size_t errlen)
+{
+	static const char *const names[] = { ['d'] = "DEFAULT", ['f'] = "FULL", ['i'] = "USING INDEX",
+					     ['n'] = "NOTHING" };
+	const char *ident = (t->replident == 'd' || t->replident == 'f' || t->replident == 'i' ||
+			     t->replident == 'n') ?
+				    names[(unsigned char)t->replident] :
+				    "?";
+	const struct connector_column *uc = column_find(t, unit_col);
+
+	if (t->replident == 'f')
+		return 0;
+	if (uc != NULL && !uc->not_null) {
+		snprintf(err, errlen,
+			 "table %s.%s: unit column %s is nullable, so UPDATE/DELETE can only be routed with the whole old row; run: ALTER TABLE %s.%s REPLICA IDENTITY FULL;",
+			 t->schema, t->name, unit_col, t->schema, t->name);
+		return -1;
+	}
+	for (size_t i = 0; i < ncols; i++) {
+		const struct connector_column *c = column_find(t, routing_cols[i]);
+
+		if (c != NULL && !c->identity) {
+			snprintf(err, errlen,
+				 "table %s.%s: REPLICA IDENTITY %s does not carry routing column %s (UPDATE and DELETE are routed by the old row); run: ALTER TABLE %s.%s REPLICA IDENTITY FULL;",
+				 t->schema, t->name, ident, routing_cols[i], t->schema, t->name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int append_table_list(PGconn *conn, struct buf *b, const struct pg_source_table *tables, size_t n,
+			     const bool *only)
+{
+	bool first = true;
+
+	for (size_t i = 0; i < n; i++) {
+		if (only != NULL && !only[i])
+			continue;
+		if ((!first && buf_puts(b, ", ") < 0) || pgu_append_ident(conn, b, tables[i].schema) < 0 ||
+		    buf_puts(b, ".") < 0 || pgu_append_ident(conn, b, tables[i].name) < 0)
+			return -1;
+		first = false;
+	}
+	return 0;
+}
+
+int pg_source_publication_ensure(struct pg_source *src, const struct pg_source_table *tables,
+				 size_t ntables, char *err, size_t errlen)
+{
+	const char *params[1] = { src->slot };
+	char msg[1024];
+	PGresult *res;
+	bool exists, all_owned = true;
+	bool *missing = calloc(ntables + 1, sizeof(bool));
+	size_t nmissing = 0;
+	struct buf sql = { 0 };
+	int r = -1;
+
+	if (missing == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	res = pgu_query(src->conn, "SELECT 1 FROM pg_publication WHERE pubname = $1", 1, params, msg, sizeof(msg));
+	if (res == NULL)
+		goto query_failed;
+	exists = PQntuples(res) == 1;
+	PQclear(res);
+	res = pgu_query(src->conn, "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1", 1,
+			params, msg, sizeof(msg));
+	if (res == NULL)
+		goto query_failed;
+	for (size_t i = 0; i < ntables; i++) {
+		bool found = false;
+
+		for (int k = 0; k < PQntuples(res); k++)
+			if (strcmp(PQgetvalue(res, k, 0), tables[i].schema) == 0 &&
+			    strcmp(PQgetvalue(res, k, 1), tables[i].name) == 0)
+				found = true;
+		if (!found) {
+			missing[i] = true;
+			nmissing++;
+			all_owned &= tables[i].owned;
+		}
+	}
+	PQclear(res);
+	if (nmissing == 0) {
+		r = 0;
+		goto out;
+	}
+	if (buf_puts(&sql, exists ? "ALTER PUBLICATION " : "CREATE PUBLICATION ") < 0 ||
+	    pgu_append_ident(src->conn, &sql, src->slot) < 0 ||
+	    buf_puts(&sql, exists ? " ADD TABLE " : " FOR TABLE ") < 0 ||
+	    append_table_list(src->conn, &sql, tables, ntables, missing) < 0) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	if (!all_owned) {
+		snprintf(err, errlen,
+			 "source %s: publication %s %s, and this role does not own the tables to publish them; ask the DBA to run: %s;",
+			 src->name, src->slot, exists ? "lacks some routed tables" : "does not exist", sql.data);
+		goto out;
+	}
+	if (pgu_exec(src->conn, sql.data, msg, sizeof(msg)) < 0) {
+		snprintf(err, errlen, "source %s: %s failed: %s", src->name, sql.data, msg);
+		goto out;
+	}
+	log_info("source %s: %s publication %s (%zu table%s)", src->name, exists ? "extended" : "created",
+		 src->slot, nmissing, nmissing == 1 ? "" : "s");
+	r = 0;
+	goto out;
+query_failed:
+	snprintf(err, errlen, "source %s: cannot read publications: %s", src->name, msg);
+out:
+	buf_free(&sql);
+	free(missing);
+	return r;
+}
+
+enum pg_slot_state pg_source_slot_state(struct pg_source *src, char *err, size_t errlen)
+{
+	const char *params[1] = { src->slot };
+	char msg[1024];
+	PGresult *res = pgu_query(src->conn,
+				  "SELECT coalesce(wal_status, '') FROM pg_replication_slots WHERE slot_name = $1", 1,
+				  params, msg, sizeof(msg));
+	enum pg_slot_state st;
+
+	if (res == NULL) {
+		snprintf(err, errlen, "source %s: cannot read replication slots: %s", src->name, msg);
+		return (enum pg_slot_state) - 1;
+	}
+	if (PQntuples(res) == 0)
+		st = PG_SLOT_MISSING;
+	else
+		st = strcmp(PQgetvalue(res, 0, 0), "lost") == 0 ? PG_SLOT_LOST : PG_SLOT_PRESENT;
+	PQclear(res);
+	return st;
+}
+
+int pg_source_slot_drop(struct pg_source *src, int wait_s, char *err, size_t errlen)
+{
+	const char *params[1] = { src->slot };
+	char msg[1024];
+
+	/* after a crash the old walsender may hold the slot until it notices */
+	for (int tries = 0;; tries++) {
+		PGresult *res = pgu_query(src->conn,
+					  "SELECT active FROM pg_replication_slots WHERE slot_name = $1", 1, params,
+					  msg, sizeof(msg));
+		bool active;
+
+		if (res == NULL) {
+			snprintf(err, errlen, "source %s: cannot read replication slots: %s", src->name, msg);
+			return -1;
+		}
+		if (PQntuples(res) == 0) {
+			PQclear(res);
+			return 0;
+		}
+		active = PQgetvalue(res, 0, 0)[0] == 't';
+		PQclear(res);
+		if (!active)
+			break;
+		if (tries >= wait_s * 10) {
+			snprintf(err, errlen,
+				 "source %s: slot %s is still in use by another connection after %d s; is another syncd running for this source?",
+				 src->name, src->slot, wait_s);
+			return -1;
+		}
+		usleep(100000);
+	}
+	{
+		PGresult *res = pgu_query(src->conn, "SELECT pg_drop_replication_slot($1)", 1, params, msg, sizeof(msg));
+
+		if (res == NULL) {
+			snprintf(err, errlen, "source %s: cannot drop slot %s: %s", src->name, src->slot, msg);
+			return -1;
+		}
+		PQclear(res);
+	}
+	return 0;
+}
+
+int pg_source_snapshot_begin(struct pg_source *src, char *lsn, size_t lsnlen, char *err, size_t errlen)
+{
+	char msg[1024];
+	struct buf sql = { 0 };
+	PGresult *res;
+	int r = -1;
+
+	src->repl = pgu_connect(src->conninfo, src->password, true, msg, sizeof(msg));
+	if (src->repl == NULL) {
+		snprintf(err, errlen, "source %s: cannot open a replication connection: %s", src->name, msg);
+		return -1;
+	}
+	if (buf_puts(&sql, "CREATE_REPLICATION_SLOT ") < 0 || pgu_append_ident(src->repl, &sql, src->slot) < 0 ||
+	    buf_puts(&sql, " LOGICAL pgoutput (SNAPSHOT 'export')") < 0) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	res = PQexec(src->repl, sql.data);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		snprintf(err, errlen, "source %s: cannot create slot %s: %s", src->name, src->slot,
+			 PQerrorMessage(src->repl));
+		PQclear(res);
+		goto out;
+	}
+	snprintf(lsn, lsnlen, "%s", PQgetvalue(res, 0, 1));
+	buf_reset(&sql);
+	if (buf_printf(&sql, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT '%s'",
+		       PQgetvalue(res, 0, 2)) < 0) {
+		PQclear(res);
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	PQclear(res);
+	if (pgu_exec(src->conn, sql.data, msg, sizeof(msg)) < 0) {
+		snprintf(err, errlen, "source %s: cannot import the slot's snapshot: %s", src->name, msg);
+		goto out;
+	}
+	r = 0;
+out:
+	buf_free(&sql);
+	return r;
+}
+
+int pg_source_snapshot_end(struct pg_source *src, char *err, size_t errlen)
+{
+	char msg[1024];
+	int r = 0;
+
+	if (PQtransactionStatus(src->conn) != PQTRANS_IDLE && pgu_exec(src->conn, "COMMIT", msg, sizeof(msg)) < 0) {
+		snprintf(err, errlen, "source %s: %s", src->name, msg);
+		r = -1;
+	}
+	if (src->repl != NULL) {
+		PQfinish(src->repl);
+		src->repl = NULL;
+	}
+	return r;
+}
+
+int pg_source_copy_begin(struct pg_source *src, const struct pg_source_table *t, char *err, size_t errlen)
+{
+	struct buf sql = { 0 };
+	PGresult *res;
+	int r = -1;
+
+	if (buf_puts(&sql, "COPY ") < 0 || pgu_append_ident(src->conn, &sql, t->schema) < 0 ||
+	    buf_puts(&sql, ".") < 0 || pgu_append_ident(src->conn, &sql, t->name) < 0 || buf_puts(&sql, " (") < 0)
+		goto oom;
+	for (size_t i = 0; i < t->ncols; i++)
+		if ((i > 0 && buf_puts(&sql, ", ") < 0) || pgu_append_ident(src->conn, &sql, t->cols[i].name) < 0)
+			goto oom;
+	if (buf_puts(&sql, ") TO STDOUT") < 0)
+		goto oom;
+	res = PQexec(src->conn, sql.data);
+	if (PQresultStatus(res) != PGRES_COPY_OUT) {
+		snprintf(err, errlen, "source %s: %s: %s", src->name, sql.data, PQerrorMessage(src->conn));
+		PQclear(res);
+		goto out;
+	}
+	PQclear(res);
+	r = 0;
+	goto out;
+oom:
+	snprintf(err, errlen, "out of memory");
+out:
+	buf_free(&sql);
+	return r;
+}
+
+long pg_source_copy_next(struct pg_source *src, const char **row, char *err, size_t errlen)
+{
+	int n;
+
+	PQfreemem(src->copy_row);
+	src->copy_row = NULL;
+	n = PQgetCopyData(src->conn, &src->copy_row, 0);
+	if (n > 0) {
+		*row = src->copy_row;
+		return n;
+	}
+	if (n == -1) {
+		PGresult *res;
+		int r = 0;
+
+		while ((res = PQgetResult(src->conn)) != NULL) {
+			if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+				snprintf(err, errlen, "source %s: COPY failed: %s", src->name, PQerrorMessage(src->conn));
+				r = -1;
+			}
+			PQclear(res);
+		}
+		return r;
+	}
+	snprintf(err, errlen, "source %s: COPY failed: %s", src->name, PQerrorMessage(src->conn));
+	return -1;
+}

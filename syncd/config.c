@@ -1,0 +1,504 @@
+/* config.c — see config.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <libpq-fe.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/buf.h"
+#include "../common/fileio.h"
+#include "../common/log.h"
+
+enum key_type {
+	KEY_STRING,
+	KEY_INT,
+	KEY_LOG_LEVEL,
+	KEY_CONNINFO,
+	KEY_SECRET_FILE, /* path of a file holding a secret */
+	KEY_PATH,
+	KEY_LISTEN,
+};
+
+enum section_kind {
+	SEC_SYNCD,
+	SEC_STATE,
+	SEC_SOURCE, /* [source NAME], repeated */
+	SEC_TIER,
+	SEC_LDAP,
+};
+
+static const char *const section_names[] = { "syncd", "state", "source", "tier", "ldap" };
+
+/* The one description of syncd.conf: parsing, defaults, reload and
+ * --print-config all read this table. */
+struct key_def {
+	enum section_kind section;
+	const char *name;
+	enum key_type type;
+	const char *def; /* NULL: no default */
+	bool reloadable;
+	bool required;
+	size_t offset; /* into struct config, or struct config_source for SEC_SOURCE */
+	long min, max; /* KEY_INT */
+};
+
+#define C(field) offsetof(struct config, field)
+#define S(field) offsetof(struct config_source, field)
+
+static const struct key_def keys[] = {
+	{ SEC_SYNCD, "listen", KEY_LISTEN, "127.0.0.1:8443", false, false, C(listen), 0, 0 },
+	{ SEC_SYNCD, "tls_cert_file", KEY_PATH, NULL, false, false, C(tls_cert_file), 0, 0 },
+	{ SEC_SYNCD, "tls_key_file", KEY_SECRET_FILE, NULL, false, false, C(tls_key_file), 0, 0 },
+	{ SEC_SYNCD, "policies_dir", KEY_PATH, "/etc/syncd/policies", true, false, C(policies_dir), 0, 0 },
+	{ SEC_SYNCD, "log_level", KEY_LOG_LEVEL, "info", true, false, C(log_level), 0, 0 },
+	{ SEC_SYNCD, "copy_buffer_kb", KEY_INT, "256", true, false, C(copy_buffer_kb), 8, 65536 },
+	{ SEC_STATE, "conninfo", KEY_CONNINFO, NULL, false, true, C(state_conninfo), 0, 0 },
+	{ SEC_STATE, "password_file", KEY_SECRET_FILE, NULL, false, false, C(state_password_file), 0, 0 },
+	{ SEC_SOURCE, "conninfo", KEY_CONNINFO, NULL, false, true, S(conninfo), 0, 0 },
+	{ SEC_SOURCE, "password_file", KEY_SECRET_FILE, NULL, false, false, S(password_file), 0, 0 },
+	{ SEC_TIER, "conninfo", KEY_CONNINFO, NULL, false, true, C(tier_conninfo), 0, 0 },
+	{ SEC_TIER, "password_file", KEY_SECRET_FILE, NULL, false, false, C(tier_password_file), 0, 0 },
+	{ SEC_TIER, "schema", KEY_STRING, "u{unit}", false, false, C(tier_schema), 0, 0 },
+	{ SEC_LDAP, "uri", KEY_STRING, NULL, false, false, C(ldap_uri), 0, 0 },
+	{ SEC_LDAP, "base", KEY_STRING, NULL, false, false, C(ldap_base), 0, 0 },
+	{ SEC_LDAP, "bind_dn", KEY_STRING, NULL, false, false, C(ldap_bind_dn), 0, 0 },
+	{ SEC_LDAP, "bind_password_file", KEY_SECRET_FILE, NULL, false, false, C(ldap_bind_password_file), 0, 0 },
+	{ SEC_LDAP, "cache_ttl", KEY_INT, "30", true, false, C(ldap_cache_ttl), 0, 86400 },
+};
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+struct parse_state {
+	struct config *cfg;
+	struct buf errors;
+	const char *file;
+	FILE *fp;
+	int line;
+	char cur_section[256];
+	int cur_kind; /* -1: unknown section */
+	struct config_source *cur_source;
+	bool seen_single[5];
+	/* line of each key seen, per section instance, for duplicates/required */
+	int seen_line[NKEYS];
+};
+
+static void perr(struct parse_state *ps, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void perr(struct parse_state *ps, int line, const char *fmt, ...)
+{
+	va_list ap;
+	char msg[1024];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (buf_printf(&ps->errors, "%s:%d: %s\n", ps->file, line, msg) < 0)
+		return;
+}
+
+/* inih gives no line numbers to the handler; reading through this counter
+ * gives the line being handled (inih reads one line per call). */
+static char *counting_reader(char *str, int num, void *stream)
+{
+	struct parse_state *ps = stream;
+	char *r = fgets(str, num, ps->fp);
+	size_t n;
+
+	if (r == NULL)
+		return NULL;
+	ps->line++;
+	n = strlen(r);
+	/* inih would read the rest of an over-long line as a line of its own */
+	if (n > 0 && r[n - 1] != '\n' && !feof(ps->fp)) {
+		perr(ps, ps->line, "line longer than %d characters; shorten it", num - 2);
+		while ((n = strlen(r)) > 0 && r[n - 1] != '\n' && fgets(str, num, ps->fp) != NULL)
+			;
+		str[0] = '\0';
+	}
+	return r;
+}
+
+static char **field_ptr(struct parse_state *ps, const struct key_def *k)
+{
+	char *base = k->section == SEC_SOURCE ? (char *)ps->cur_source : (char *)ps->cfg;
+	return (char **)(void *)(base + k->offset);
+}
+
+static int section_start(struct parse_state *ps, const char *section)
+{
+	const char *sp = strchr(section, ' ');
+	size_t kindlen = sp ? (size_t)(sp - section) : strlen(section);
+
+	snprintf(ps->cur_section, sizeof(ps->cur_section), "%s", section);
+	ps->cur_kind = -1;
+	ps->cur_source = NULL;
+	for (int i = 0; i < (int)(sizeof(section_names) / sizeof(section_names[0])); i++)
+		if (strlen(section_names[i]) == kindlen && strncmp(section, section_names[i], kindlen) == 0)
+			ps->cur_kind = i;
+	if (ps->cur_kind < 0) {
+		perr(ps, ps->line, "unknown section [%s] (known: [syncd], [state], [source NAME], [tier], [ldap])",
+		     section);
+		return 0;
+	}
+	for (size_t i = 0; i < NKEYS; i++)
+		if ((int)keys[i].section == ps->cur_kind)
+			ps->seen_line[i] = 0;
+	if (ps->cur_kind == SEC_SOURCE) {
+		const char *name = sp ? sp + 1 : "";
+		struct config_source *s;
+
+		while (*name == ' ')
+			name++;
+		if (*name == '\0' || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(name) ||
+		    strlen(name) > 40) {
+			perr(ps, ps->line,
+			     "[source %s]: a source needs a name of lower-case letters, digits and _ (it names the slot syncd_NAME), e.g. [source land]",
+			     name);
+			ps->cur_kind = -1;
+			return 0;
+		}
+		if (config_source_find(ps->cfg, name) != NULL) {
+			perr(ps, ps->line, "[source %s] is defined twice", name);
+			ps->cur_kind = -1;
+			return 0;
+		}
+		s = realloc(ps->cfg->sources, (ps->cfg->nsources + 1) * sizeof(*s));
+		if (s == NULL)
+			return -1;
+		ps->cfg->sources = s;
+		s = &s[ps->cfg->nsources++];
+		memset(s, 0, sizeof(*s));
+		s->name = strdup(name);
+		s->line = ps->line;
+		ps->cur_source = s;
+	} else {
+		if (sp != NULL) {
+			perr(ps, ps->line, "section [%s] takes no name; write [%.*s]", section, (int)kindlen, section);
+			ps->cur_kind = -1;
+			return 0;
+		}
+		if (ps->seen_single[ps->cur_kind]) {
+			perr(ps, ps->line, "section [%s] appears twice; merge them", section);
+			ps->cur_kind = -1;
+			return 0;
+		}
+		ps->seen_single[ps->cur_kind] = true;
+	}
+	return 0;
+}
+
+static bool listen_valid(const char *v)
+{
+	const char *colon = strrchr(v, ':');
+	char *end;
+	long port;
+
+	if (colon == NULL || colon == v)
+		return false;
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	return errno == 0 && *end == '\0' && port > 0 && port < 65536;
+}
+
+static void value_check(struct parse_state *ps, const struct key_def *k, const char *value)
+{
+	const char *key = k->name;
+
+	switch (k->type) {
+	case KEY_INT: {
+		char *end;
+		long v;
+
+		errno = 0;
+		v = strtol(value, &end, 10);
+		if (errno != 0 || end == value || *end != '\0' || v < k->min || v > k->max)
+			perr(ps, ps->line, "[%s] %s = %s: expected an integer from %ld to %ld", ps->cur_section,
+			     key, value, k->min, k->max);
+		break;
+	}
+	case KEY_LOG_LEVEL:
+		if (log_level_parse(value) < 0)
+			perr(ps, ps->line, "[%s] %s = %s: expected err, warning, info or debug", ps->cur_section,
+			     key, value);
+		break;
+	case KEY_LISTEN:
+		if (!listen_valid(value))
+			perr(ps, ps->line, "[%s] %s = %s: expected ADDRESS:PORT, e.g. 127.0.0.1:8443",
+			     ps->cur_section, key, value);
+		break;
+	case KEY_CONNINFO: {
+		char *errmsg = NULL;
+		PQconninfoOption *opts = PQconninfoParse(value, &errmsg);
+
+		if (opts == NULL) {
+			perr(ps, ps->line, "[%s] %s: %s", ps->cur_section, key,
+			     errmsg ? errmsg : "cannot parse the connection string");
+			PQfreemem(errmsg);
+			break;
+		}
+		for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+			if (strcmp(o->keyword, "password") == 0 && o->val != NULL)
+				perr(ps, ps->line,
+				     "[%s] %s contains a password: remove it and put the password in a file named by password_file (mode 0600)",
+				     ps->cur_section, key);
+		PQconninfoFree(opts);
+		break;
+	}
+	case KEY_SECRET_FILE: {
+		char err[512];
+		char *s = secret_file_read(value, err, sizeof(err));
+
+		if (s == NULL)
+			perr(ps, ps->line, "[%s] %s: %s", ps->cur_section, key, err);
+		else
+			free(s);
+		break;
+	}
+	case KEY_STRING:
+	case KEY_PATH:
+		if (value[0] == '\0')
+			perr(ps, ps->line, "[%s] %s is empty; remove the line to use the default", ps->cur_section, key);
+		break;
+	}
+}
+
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse_state *ps = user;
+	char **field;
+	size_t i;
+
+	if (strcmp(section, ps->cur_section) != 0 && section_start(ps, section) < 0)
+		return 0;
+	if (ps->cur_kind < 0)
+		return 1; /* the section's own error was reported */
+	for (i = 0; i < NKEYS; i++)
+		if ((int)keys[i].section == ps->cur_kind && strcmp(keys[i].name, name) == 0)
+			break;
+	if (i == NKEYS) {
+		if (strcmp(name, "password") == 0)
+			perr(ps, ps->line,
+			     "[%s] password: passwords never go in syncd.conf; write it to a file (chmod 600) and set password_file",
+			     ps->cur_section);
+		else
+			perr(ps, ps->line, "[%s] unknown key \"%s\"", ps->cur_section, name);
+		return 1;
+	}
+	if (ps->seen_line[i] != 0) {
+		perr(ps, ps->line, "[%s] %s is set twice (first at line %d)", ps->cur_section, name,
+		     ps->seen_line[i]);
+		return 1;
+	}
+	ps->seen_line[i] = ps->line;
+	value_check(ps, &keys[i], value);
+	field = field_ptr(ps, &keys[i]);
+	if (keys[i].type == KEY_INT) {
+		*(long *)(void *)field = strtol(value, NULL, 10);
+	} else {
+		free(*field);
+		*field = strdup(value);
+	}
+	return 1;
+}
+
+static void defaults_apply(struct config *cfg)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct key_def *k = &keys[i];
+		char **field;
+
+		if (k->section == SEC_SOURCE || k->def == NULL)
+			continue;
+		field = (char **)(void *)((char *)cfg + k->offset);
+		if (k->type == KEY_INT)
+			*(long *)(void *)field = strtol(k->def, NULL, 10);
+		else
+			*field = strdup(k->def);
+	}
+}
+
+static char *secret_load(struct parse_state *ps, const char *path)
+{
+	char err[512];
+
+	if (path == NULL)
+		return NULL;
+	/* validity was reported at the key's line; a failure here repeats nothing */
+	(void)ps;
+	return secret_file_read(path, err, sizeof(err));
+}
+
+static void required_check(struct parse_state *ps)
+{
+	struct config *cfg = ps->cfg;
+
+	if (cfg->state_conninfo == NULL)
+		perr(ps, ps->line, "[state] conninfo is required: syncd's own database (quarantine, audit, documents)");
+	if (cfg->tier_conninfo == NULL)
+		perr(ps, ps->line, "[tier] conninfo is required: where the units' copies go");
+	if (cfg->nsources == 0)
+		perr(ps, ps->line, "at least one [source NAME] section is required (a city database to copy from)");
+	for (size_t i = 0; i < cfg->nsources; i++)
+		if (cfg->sources[i].conninfo == NULL)
+			perr(ps, cfg->sources[i].line, "[source %s] conninfo is required", cfg->sources[i].name);
+	if (cfg->tier_conninfo != NULL && cfg->tier_schema != NULL && strstr(cfg->tier_conninfo, "{unit}") == NULL &&
+	    strstr(cfg->tier_schema, "{unit}") == NULL)
+		perr(ps, ps->line,
+		     "[tier] neither conninfo nor schema contains {unit}: every unit would share one copy; use schema = u{unit}");
+	if (cfg->tls_cert_file != NULL && cfg->tls_key_file == NULL)
+		perr(ps, ps->line, "[syncd] tls_cert_file is set but tls_key_file is not");
+}
+
+struct config *config_load(const char *path, char **errors)
+{
+	struct parse_state ps;
+	struct config *cfg = calloc(1, sizeof(*cfg));
+	int r;
+
+	memset(&ps, 0, sizeof(ps));
+	*errors = NULL;
+	if (cfg == NULL)
+		return NULL;
+	ps.cfg = cfg;
+	ps.file = path;
+	ps.cur_kind = -1;
+	cfg->path = strdup(path);
+	defaults_apply(cfg);
+	ps.fp = fopen(path, "r");
+	if (ps.fp == NULL) {
+		if (buf_printf(&ps.errors, "%s: cannot open: %s\n", path, strerror(errno)) < 0)
+			buf_free(&ps.errors);
+		goto fail;
+	}
+	r = ini_parse_stream(counting_reader, &ps, handler, &ps);
+	fclose(ps.fp);
+	if (r > 0)
+		perr(&ps, r, "syntax error: expected [section], key = value or a ; comment");
+	else if (r < 0)
+		perr(&ps, ps.line, "cannot parse the file (out of memory)");
+	required_check(&ps);
+	if (ps.errors.len > 0)
+		goto fail;
+	cfg->state_password = secret_load(&ps, cfg->state_password_file);
+	cfg->tier_password = secret_load(&ps, cfg->tier_password_file);
+	for (size_t i = 0; i < cfg->nsources; i++)
+		cfg->sources[i].password = secret_load(&ps, cfg->sources[i].password_file);
+	return cfg;
+fail:
+	*errors = ps.errors.data;
+	config_free(cfg);
+	return NULL;
+}
+
+static void secret_free(char *s)
+{
+	if (s != NULL) {
+		/* keep passwords out of freed heap memory */
+		volatile char *p = s;
+		while (*p)
+			*p++ = '\0';
+		free(s);
+	}
+}
+
+void config_free(struct config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (keys[i].section == SEC_SOURCE || keys[i].type == KEY_INT)
+			continue;
+		free(*(char **)(void *)((char *)cfg + keys[i].offset));
+	}
+	for (size_t i = 0; i < cfg->nsources; i++) {
+		free(cfg->sources[i].name);
+		free(cfg->sources[i].conninfo);
+		free(cfg->sources[i].password_file);
+		secret_free(cfg->sources[i].password);
+	}
+	free(cfg->sources);
+	secret_free(cfg->state_password);
+	secret_free(cfg->tier_password);
+	free(cfg->path);
+	free(cfg);
+}
+
+static void print_section(FILE *out, enum section_kind kind, const char *title, const void *base)
+{
+	fprintf(out, "[%s]\n", title);
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct key_def *k = &keys[i];
+		const char *ptr = (const char *)base + k->offset;
+
+		if (k->section != kind)
+			continue;
+		if (k->type == KEY_INT) {
+			fprintf(out, "%s = %ld%s\n", k->name, *(const long *)(const void *)ptr,
+				k->reloadable ? " ; reloadable" : "");
+			continue;
+		}
+		if (*(char *const *)(const void *)ptr == NULL) {
+			fprintf(out, "; %s is not set\n", k->name);
+			continue;
+		}
+		if (k->type == KEY_SECRET_FILE)
+			fprintf(out, "%s = %s ; secret: contents not shown\n", k->name,
+				*(char *const *)(const void *)ptr);
+		else
+			fprintf(out, "%s = %s%s\n", k->name, *(char *const *)(const void *)ptr,
+				k->reloadable ? " ; reloadable" : "");
+	}
+	fputc('\n', out);
+}
+
+void config_print(const struct config *cfg, FILE *out)
+{
+	fprintf(out, "; effective configuration of %s (defaults included)\n", cfg->path);
+	print_section(out, SEC_SYNCD, "syncd", cfg);
+	print_section(out, SEC_STATE, "state", cfg);
+	for (size_t i = 0; i < cfg->nsources; i++) {
+		char title[64];
+
+		snprintf(title, sizeof(title), "source %s", cfg->sources[i].name);
+		print_section(out, SEC_SOURCE, title, &cfg->sources[i]);
+	}
+	print_section(out, SEC_TIER, "tier", cfg);
+	print_section(out, SEC_LDAP, "ldap", cfg);
+}
+
+const struct config_source *config_source_find(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->nsources; i++)
+		if (cfg->sources[i].name != NULL && strcmp(cfg->sources[i].name, name) == 0)
+			return &cfg->sources[i];
+	return NULL;
+}
+
+char *config_expand_unit(const char *tmpl, int unit)
+{
+	struct buf b = { 0 };
+	const char *p = tmpl, *hit;
+
+	while ((hit = strstr(p, "{unit}")) != NULL) {
+		if (buf_append(&b, p, (size_t)(hit - p)) < 0 || buf_printf(&b, "%05d", unit) < 0)
+			goto oom;
+		p = hit + 6;
+	}
+	if (buf_puts(&b, p) < 0)
+		goto oom;
+	return b.data;
+oom:
+	buf_free(&b);
+	return NULL;
+}
+
+bool config_key_reloadable(const char *section_kind, const char *key)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(section_names[keys[i].section], section_kind) == 0 && strcmp(keys[i].name, key) == 0)
+			return keys[i].reloadable;
+	return false;
+}

@@ -1,0 +1,66 @@
+/* config.h — syncd.conf: INI parsed with libinih, described by one key
+ * table (type, default, reloadable, secret) that also prints the effective
+ * configuration.  Errors are "file:line: message". */
+#ifndef SYNCD_CONFIG_H
+#define SYNCD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+struct config_source {
+	char *name;
+	char *conninfo;
+	char *password_file;
+	char *password; /* read from password_file; never printed */
+	int line;       /* of the section header, for messages */
+};
+
+struct config {
+	char *path;
+	/* [syncd] */
+	char *listen;
+	char *tls_cert_file;
+	char *tls_key_file;
+	char *policies_dir;
+	char *log_level;
+	long copy_buffer_kb; /* per-unit buffer before a COPY chunk is sent */
+	/* [state] */
+	char *state_conninfo;
+	char *state_password_file;
+	char *state_password;
+	/* [source NAME] */
+	struct config_source *sources;
+	size_t nsources;
+	/* [tier] */
+	char *tier_conninfo;
+	char *tier_password_file;
+	char *tier_password;
+	char *tier_schema;
+	/* [ldap] */
+	char *ldap_uri;
+	char *ldap_base;
+	char *ldap_bind_dn;
+	char *ldap_bind_password_file;
+	long ldap_cache_ttl;
+};
+
+/* Parses and validates path.  Returns a new config (config_free) or NULL;
+ * every problem found is appended to errors, one "file:line: message" per
+ * line (caller frees *errors). */
+struct config *config_load(const char *path, char **errors);
+void config_free(struct config *cfg);
+
+/* Writes the effective configuration, defaults included, secrets redacted. */
+void config_print(const struct config *cfg, FILE *out);
+
+/* The source with that name, or NULL. */
+const struct config_source *config_source_find(const struct config *cfg, const char *name);
+
+/* Replaces every "{unit}" in tmpl by the 5-digit code.  New string. */
+char *config_expand_unit(const char *tmpl, int unit);
+
+/* True when a reload may change that key of that section kind. */
+bool config_key_reloadable(const char *section_kind, const char *key);
+
+#endif

@@ -1,0 +1,1027 @@
+/* routing.c — loading routing.json and the unit files; the router. */
+#include "routing.h"
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/fileio.h"
+
+#define MAX_SUCCESSORS 4
+
+struct old_unit {
+	int ntargets;
+	int targets[MAX_SUCCESSORS]; /* post-reform units it went into */
+};
+
+struct split_rule {
+	int old_code;
+	int registers_kept_by; /* 0: none */
+};
+
+struct override {
+	char *table;
+	char *key;
+	int unit;
+};
+
+struct routing {
+	struct unit_info *units;
+	size_t nunits;
+	int cutover; /* yyyymmdd */
+	/* code -> index in units, -1: not a post-reform unit */
+	short new_index[ROUTING_CODE_SPACE];
+	struct old_unit *old; /* ROUTING_CODE_SPACE entries; ntargets 0: unknown */
+	struct split_range *ranges; /* global split rules */
+	size_t nranges;
+	struct split_rule *rules;
+	size_t nrules;
+	struct override *overrides; /* sorted by (table, key) */
+	size_t noverrides;
+	struct routing_table *tables;
+	size_t ntables;
+};
+
+/* ---- small parsers --------------------------------------------------- */
+
+/* "31120" -> 31120; -1 unless exactly 5 ASCII digits. */
+static int code_parse(const char *s, size_t len)
+{
+	int v = 0;
+
+	if (len != 5)
+		return -1;
+	for (size_t i = 0; i < 5; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+/* "YYYY-MM-DD..." (date, or timestamp in ISO style) -> yyyymmdd, or -1. */
+static int date_parse(const char *s, size_t len)
+{
+	int y = 0, m = 0, d = 0;
+
+	if (len < 10 || s[4] != '-' || s[7] != '-')
+		return -1;
+	for (int i = 0; i < 10; i++) {
+		if (i == 4 || i == 7)
+			continue;
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+	}
+	y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+	m = (s[5] - '0') * 10 + (s[6] - '0');
+	d = (s[8] - '0') * 10 + (s[9] - '0');
+	if (m < 1 || m > 12 || d < 1 || d > 31)
+		return -1;
+	/* a BC date ("0044-03-15 BC") is before any cutover, which is right */
+	return y * 10000 + m * 100 + d;
+}
+
+/* Integer split value ("17"), -1 with *ok false when not an integer. */
+static long long_parse(const char *s, size_t len, bool *ok)
+{
+	long v = 0;
+	bool neg = false;
+	size_t i = 0;
+
+	*ok = false;
+	if (len == 0 || len > 18)
+		return 0;
+	if (s[0] == '-') {
+		neg = true;
+		i = 1;
+	}
+	if (i == len)
+		return 0;
+	for (; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+		v = v * 10 + (s[i] - '0');
+	}
+	*ok = true;
+	return neg ? -v : v;
+}
+
+/* ---- unit files --------------------------------------------------------- */
+
+static int units_load_list(struct routing *r, const char *path, char *err, size_t errlen)
+{
+	char *data = file_read_all(path, NULL, err, errlen);
+	char *line, *save = NULL;
+	int lineno = 0;
+
+	if (data == NULL)
+		return -1;
+	for (int i = 0; i < ROUTING_CODE_SPACE; i++)
+		r->new_index[i] = -1;
+	for (line = strtok_r(data, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		char *f[8];
+		int nf, code;
+		struct unit_info *u;
+
+		lineno++;
+		if (lineno == 1)
+			continue; /* header */
+		nf = csv_split(line, f, 8);
+		if (nf == 1 && f[0][0] == '\0')
+			continue;
+		if (nf < 4 || (code = code_parse(f[0], strlen(f[0]))) < 0) {
+			snprintf(err, errlen, "%s:%d: expected new_code,new_name,new_type,new_full_name,...",
+				 path, lineno);
+			goto fail;
+		}
+		if (r->new_index[code] >= 0) {
+			snprintf(err, errlen, "%s:%d: unit %05d listed twice", path, lineno, code);
+			goto fail;
+		}
+		u = realloc(r->units, (r->nunits + 1) * sizeof(*u));
+		if (u == NULL)
+			goto oom;
+		r->units = u;
+		u = &r->units[r->nunits];
+		u->code = code;
+		u->name = strdup(f[1]);
+		u->type = strdup(f[2]);
+		u->full_name = strdup(f[3]);
+		if (u->name == NULL || u->type == NULL || u->full_name == NULL) {
+			r->nunits++;
+			goto oom;
+		}
+		r->new_index[code] = (short)r->nunits++;
+	}
+	free(data);
+	if (r->nunits == 0) {
+		snprintf(err, errlen, "%s: no units listed", path);
+		return -1;
+	}
+	return 0;
+oom:
+	snprintf(err, errlen, "%s: out of memory", path);
+fail:
+	free(data);
+	return -1;
+}
+
+static int units_load_mapping(struct routing *r, const char *path, char *err, size_t errlen)
+{
+	char *data = file_read_all(path, NULL, err, errlen);
+	char *line, *save = NULL;
+	int lineno = 0;
+
+	if (data == NULL)
+		return -1;
+	r->old = calloc(ROUTING_CODE_SPACE, sizeof(*r->old));
+	if (r->old == NULL) {
+		free(data);
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -1;
+	}
+	for (line = strtok_r(data, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		char *f[16];
+		int nf, oc, nc;
+		struct old_unit *o;
+
+		lineno++;
+		if (lineno == 1)
+			continue;
+		nf = csv_split(line, f, 16);
+		if (nf == 1 && f[0][0] == '\0')
+			continue;
+		if (nf < 6 || (oc = code_parse(f[0], strlen(f[0]))) < 0 ||
+		    (nc = code_parse(f[3], strlen(f[3]))) < 0) {
+			snprintf(err, errlen,
+				 "%s:%d: expected old_code,old_name,old_province,new_code,new_name,merge_type,...",
+				 path, lineno);
+			goto fail;
+		}
+		if (r->new_index[nc] < 0) {
+			snprintf(err, errlen, "%s:%d: new unit %05d is not in the unit list", path, lineno, nc);
+			goto fail;
+		}
+		o = &r->old[oc];
+		if (strcmp(f[5], "full") == 0 && o->ntargets > 0) {
+			snprintf(err, errlen, "%s:%d: old unit %05d mapped twice but merge_type is full",
+				 path, lineno, oc);
+			goto fail;
+		}
+		if (strcmp(f[5], "full") != 0 && strcmp(f[5], "partial") != 0) {
+			snprintf(err, errlen, "%s:%d: merge_type must be full or partial, not \"%s\"", path,
+				 lineno, f[5]);
+			goto fail;
+		}
+		if (o->ntargets == MAX_SUCCESSORS) {
+			snprintf(err, errlen, "%s:%d: old unit %05d has more than %d successors", path,
+				 lineno, oc, MAX_SUCCESSORS);
+			goto fail;
+		}
+		o->targets[o->ntargets++] = nc;
+	}
+	free(data);
+	return 0;
+fail:
+	free(data);
+	return -1;
+}
+
+static int override_cmp(const void *a, const void *b)
+{
+	const struct override *x = a, *y = b;
+	int c = strcmp(x->table, y->table);
+
+	return c != 0 ? c : strcmp(x->key, y->key);
+}
+
+static int units_load_overrides(struct routing *r, const char *path, char *err, size_t errlen)
+{
+	char *data = file_read_all(path, NULL, err, errlen);
+	char *line, *save = NULL;
+	int lineno = 0;
+
+	if (data == NULL)
+		return -1;
+	for (line = strtok_r(data, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		char *f[4];
+		int nf, unit;
+		struct override *o;
+
+		lineno++;
+		if (lineno == 1 && strncmp(line, "table,", 6) == 0)
+			continue;
+		nf = csv_split(line, f, 4);
+		if (nf == 1 && f[0][0] == '\0')
+			continue;
+		if (nf != 3 || (unit = code_parse(f[2], strlen(f[2]))) < 0) {
+			snprintf(err, errlen, "%s:%d: expected table,key,unit", path, lineno);
+			goto fail;
+		}
+		if (r->new_index[unit] < 0) {
+			snprintf(err, errlen, "%s:%d: unit %05d is not a post-2025 unit", path, lineno, unit);
+			goto fail;
+		}
+		o = realloc(r->overrides, (r->noverrides + 1) * sizeof(*o));
+		if (o == NULL)
+			goto oom;
+		r->overrides = o;
+		o = &r->overrides[r->noverrides++];
+		o->table = strdup(f[0]);
+		o->key = strdup(f[1]);
+		o->unit = unit;
+		if (o->table == NULL || o->key == NULL)
+			goto oom;
+	}
+	free(data);
+	qsort(r->overrides, r->noverrides, sizeof(*r->overrides), override_cmp);
+	for (size_t i = 1; i < r->noverrides; i++)
+		if (override_cmp(&r->overrides[i - 1], &r->overrides[i]) == 0) {
+			snprintf(err, errlen, "%s: key %s of %s is listed twice", path, r->overrides[i].key,
+				 r->overrides[i].table);
+			return -1;
+		}
+	return 0;
+oom:
+	snprintf(err, errlen, "%s: out of memory", path);
+fail:
+	free(data);
+	return -1;
+}
+
+/* ---- routing.json ---------------------------------------------------------- */
+
+static char *path_join(const char *dir, const char *file)
+{
+	char *p;
+
+	if (file[0] == '/')
+		return strdup(file);
+	if (asprintf(&p, "%s/%s", dir, file) < 0)
+		return NULL;
+	return p;
+}
+
+/* Rejects keys a reader would expect to work but that would be ignored. */
+static int check_keys(json_t *obj, const char *const *allowed, const char *where, const char *file,
+		      char *err, size_t errlen)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(obj, k, v) {
+		size_t i;
+
+		for (i = 0; allowed[i] != NULL; i++)
+			if (strcmp(k, allowed[i]) == 0)
+				break;
+		if (allowed[i] == NULL) {
+			snprintf(err, errlen, "%s: %s: unknown key \"%s\"", file, where, k);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int json_code(json_t *v, int *code)
+{
+	const char *s;
+
+	if (!json_is_string(v))
+		return -1;
+	s = json_string_value(v);
+	*code = code_parse(s, strlen(s));
+	return *code < 0 ? -1 : 0;
+}
+
+/* Parses one range {"from","to","unit"} (+ "old_unit" in table-level rules). */
+static int range_parse(const struct routing *r, json_t *jr, int old_code, struct split_range *out,
+		       const char *where, const char *file, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "from", "to", "unit", "old_unit", NULL };
+	json_t *jf = json_object_get(jr, "from"), *jt = json_object_get(jr, "to");
+	const struct old_unit *o;
+	bool ok = false;
+
+	if (!json_is_object(jr) || check_keys(jr, keys, where, file, err, errlen) < 0) {
+		if (!json_is_object(jr))
+			snprintf(err, errlen, "%s: %s: a split range is an object {\"from\",\"to\",\"unit\"}",
+				 file, where);
+		return -1;
+	}
+	if (old_code < 0 && json_code(json_object_get(jr, "old_unit"), &old_code) < 0) {
+		snprintf(err, errlen, "%s: %s: \"old_unit\" must be a 5-digit unit code string", file, where);
+		return -1;
+	}
+	if (!json_is_integer(jf) || !json_is_integer(jt) ||
+	    json_integer_value(jf) > json_integer_value(jt)) {
+		snprintf(err, errlen, "%s: %s: \"from\" and \"to\" must be integers with from <= to", file,
+			 where);
+		return -1;
+	}
+	if (json_code(json_object_get(jr, "unit"), &out->unit) < 0) {
+		snprintf(err, errlen, "%s: %s: \"unit\" must be a 5-digit unit code string", file, where);
+		return -1;
+	}
+	o = &r->old[old_code];
+	for (int i = 0; i < o->ntargets && o->ntargets > 1; i++)
+		if (o->targets[i] == out->unit)
+			ok = true;
+	if (o->ntargets < 2) {
+		snprintf(err, errlen, "%s: %s: old unit %05d was not split (merge_type partial) in the mapping file",
+			 file, where, old_code);
+		return -1;
+	}
+	if (!ok) {
+		snprintf(err, errlen, "%s: %s: unit %05d is not one of the units old unit %05d was split into",
+			 file, where, out->unit, old_code);
+		return -1;
+	}
+	out->old_code = old_code;
+	out->from = (long)json_integer_value(jf);
+	out->to = (long)json_integer_value(jt);
+	return 0;
+}
+
+static int ranges_check_overlap(const struct split_range *rg, size_t n, const char *where,
+				const char *file, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = i + 1; j < n; j++)
+			if (rg[i].old_code == rg[j].old_code && rg[i].from <= rg[j].to &&
+			    rg[j].from <= rg[i].to) {
+				snprintf(err, errlen,
+					 "%s: %s: overlapping split rules for old unit %05d: [%ld,%ld] -> %05d and [%ld,%ld] -> %05d; make the ranges disjoint",
+					 file, where, rg[i].old_code, rg[i].from, rg[i].to, rg[i].unit,
+					 rg[j].from, rg[j].to, rg[j].unit);
+				return -1;
+			}
+	return 0;
+}
+
+static int split_rules_parse(struct routing *r, json_t *js, const char *file, char *err, size_t errlen)
+{
+	const char *k;
+	json_t *v;
+
+	if (js == NULL)
+		return 0;
+	if (!json_is_object(js)) {
+		snprintf(err, errlen, "%s: \"split_rules\" must be an object keyed by old unit code", file);
+		return -1;
+	}
+	json_object_foreach(js, k, v) {
+		static const char *const keys[] = { "ranges", "registers_kept_by", NULL };
+		char where[64];
+		int oc = code_parse(k, strlen(k));
+		json_t *jr = json_object_get(v, "ranges"), *jk = json_object_get(v, "registers_kept_by");
+		struct split_rule *rule;
+		size_t i;
+		json_t *e;
+
+		snprintf(where, sizeof(where), "split_rules.%s", k);
+		if (oc < 0 || !json_is_object(v)) {
+			snprintf(err, errlen, "%s: %s: expected a 5-digit old unit code with an object", file, where);
+			return -1;
+		}
+		if (check_keys(v, keys, where, file, err, errlen) < 0)
+			return -1;
+		if (r->old[oc].ntargets < 2) {
+			snprintf(err, errlen, "%s: %s: old unit %05d was not split (merge_type partial) in the mapping file",
+				 file, where, oc);
+			return -1;
+		}
+		rule = realloc(r->rules, (r->nrules + 1) * sizeof(*rule));
+		if (rule == NULL)
+			goto oom;
+		r->rules = rule;
+		rule = &r->rules[r->nrules++];
+		rule->old_code = oc;
+		rule->registers_kept_by = 0;
+		if (jk != NULL) {
+			bool ok = false;
+
+			if (json_code(jk, &rule->registers_kept_by) < 0) {
+				snprintf(err, errlen, "%s: %s: \"registers_kept_by\" must be a unit code string", file, where);
+				return -1;
+			}
+			for (int t = 0; t < r->old[oc].ntargets; t++)
+				ok |= r->old[oc].targets[t] == rule->registers_kept_by;
+			if (!ok) {
+				snprintf(err, errlen, "%s: %s: unit %05d is not one of the units old unit %05d was split into",
+					 file, where, rule->registers_kept_by, oc);
+				return -1;
+			}
+		}
+		if (jr != NULL && !json_is_array(jr)) {
+			snprintf(err, errlen, "%s: %s: \"ranges\" must be an array", file, where);
+			return -1;
+		}
+		json_array_foreach(jr, i, e) {
+			struct split_range *rg = realloc(r->ranges, (r->nranges + 1) * sizeof(*rg));
+
+			if (rg == NULL)
+				goto oom;
+			r->ranges = rg;
+			if (range_parse(r, e, oc, &r->ranges[r->nranges], where, file, err, errlen) < 0)
+				return -1;
+			r->nranges++;
+		}
+	}
+	return ranges_check_overlap(r->ranges, r->nranges, "split_rules", file, err, errlen);
+oom:
+	snprintf(err, errlen, "%s: out of memory", file);
+	return -1;
+}
+
+static char *dup_str(json_t *v)
+{
+	return json_is_string(v) ? strdup(json_string_value(v)) : NULL;
+}
+
+static bool column_listed(const struct routing_table *t, const char *col)
+{
+	if (t->columns == NULL)
+		return true;
+	for (size_t i = 0; i < t->ncolumns; i++)
+		if (strcmp(t->columns[i], col) == 0)
+			return true;
+	return false;
+}
+
+static int table_parse(struct routing *r, json_t *jt, struct routing_table *t, size_t idx,
+		       const char *file, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "source", "table", "unit_column", "era", "split", "columns",
+					    "mask", "target_table", NULL };
+	char where[128];
+	json_t *je, *js, *jc, *jm;
+	const char *dot;
+
+	snprintf(where, sizeof(where), "tables[%zu]", idx);
+	if (!json_is_object(jt)) {
+		snprintf(err, errlen, "%s: %s: expected an object", file, where);
+		return -1;
+	}
+	if (json_is_string(json_object_get(jt, "table")))
+		snprintf(where, sizeof(where), "tables[%zu] (%s)", idx,
+			 json_string_value(json_object_get(jt, "table")));
+	if (check_keys(jt, keys, where, file, err, errlen) < 0)
+		return -1;
+	t->source = dup_str(json_object_get(jt, "source"));
+	t->table = dup_str(json_object_get(jt, "table"));
+	t->unit_column = dup_str(json_object_get(jt, "unit_column"));
+	if (t->source == NULL || t->table == NULL || t->unit_column == NULL) {
+		snprintf(err, errlen, "%s: %s: \"source\", \"table\" and \"unit_column\" are required strings",
+			 file, where);
+		return -1;
+	}
+	dot = strchr(t->table, '.');
+	if (dot == NULL || dot == t->table || dot[1] == '\0' || strchr(dot + 1, '.') != NULL) {
+		snprintf(err, errlen, "%s: %s: \"table\" must be schema-qualified, e.g. \"public.%s\"", file,
+			 where, t->table);
+		return -1;
+	}
+	t->schema = strndup(t->table, (size_t)(dot - t->table));
+	t->name = strdup(dot + 1);
+	t->target_table = json_object_get(jt, "target_table") != NULL ?
+				  dup_str(json_object_get(jt, "target_table")) :
+				  strdup(t->name);
+	if (t->schema == NULL || t->name == NULL || t->target_table == NULL) {
+		snprintf(err, errlen, "%s: %s: \"target_table\" must be a string", file, where);
+		return -1;
+	}
+
+	je = json_object_get(jt, "era");
+	if (json_is_string(je) && strcmp(json_string_value(je), "new") == 0) {
+		t->era = ROUTING_ERA_NEW;
+	} else if (json_is_string(je) && strcmp(json_string_value(je), "old") == 0) {
+		t->era = ROUTING_ERA_OLD;
+	} else if (json_is_object(je) && json_object_size(je) == 1 &&
+		   json_is_string(json_object_get(je, "by_date"))) {
+		t->era = ROUTING_ERA_BY_DATE;
+		t->date_column = dup_str(json_object_get(je, "by_date"));
+	} else {
+		snprintf(err, errlen, "%s: %s: \"era\" must be \"new\", \"old\" or {\"by_date\": \"COLUMN\"}",
+			 file, where);
+		return -1;
+	}
+
+	js = json_object_get(jt, "split");
+	if (js != NULL) {
+		static const char *const skeys[] = { "column", "rules", "registers", NULL };
+		json_t *jr = json_object_get(js, "rules"), *e;
+		size_t i;
+
+		if (!json_is_object(js) || check_keys(js, skeys, where, file, err, errlen) < 0) {
+			if (!json_is_object(js))
+				snprintf(err, errlen, "%s: %s: \"split\" must be an object", file, where);
+			return -1;
+		}
+		if (json_object_get(js, "column") != NULL &&
+		    (t->split_column = dup_str(json_object_get(js, "column"))) == NULL) {
+			snprintf(err, errlen, "%s: %s: \"split.column\" must be a string", file, where);
+			return -1;
+		}
+		if (json_object_get(js, "registers") != NULL) {
+			if (!json_is_boolean(json_object_get(js, "registers"))) {
+				snprintf(err, errlen, "%s: %s: \"split.registers\" must be true or false", file, where);
+				return -1;
+			}
+			t->split_registers = json_is_true(json_object_get(js, "registers"));
+		}
+		if (t->split_column == NULL && !t->split_registers) {
+			snprintf(err, errlen,
+				 "%s: %s: \"split\" needs \"column\" (split by that column's value) or \"registers\": true (the unit keeping the old registers)",
+				 file, where);
+			return -1;
+		}
+		if (jr != NULL) {
+			if (!json_is_array(jr) || t->split_column == NULL) {
+				snprintf(err, errlen, "%s: %s: \"split.rules\" must be an array and needs \"split.column\"",
+					 file, where);
+				return -1;
+			}
+			t->ranges = calloc(json_array_size(jr) + 1, sizeof(*t->ranges));
+			if (t->ranges == NULL)
+				return -1;
+			json_array_foreach(jr, i, e) {
+				if (range_parse(r, e, -1, &t->ranges[i], where, file, err, errlen) < 0)
+					return -1;
+				t->nranges++;
+			}
+			if (ranges_check_overlap(t->ranges, t->nranges, where, file, err, errlen) < 0)
+				return -1;
+		}
+	}
+
+	jc = json_object_get(jt, "columns");
+	if (jc != NULL) {
+		size_t i;
+		json_t *e;
+
+		if (!json_is_array(jc) || json_array_size(jc) == 0) {
+			snprintf(err, errlen, "%s: %s: \"columns\" must be a non-empty array (or [\"*\"])", file, where);
+			return -1;
+		}
+		if (!(json_array_size(jc) == 1 && json_is_string(json_array_get(jc, 0)) &&
+		      strcmp(json_string_value(json_array_get(jc, 0)), "*") == 0)) {
+			t->columns = calloc(json_array_size(jc), sizeof(char *));
+			if (t->columns == NULL)
+				return -1;
+			json_array_foreach(jc, i, e) {
+				if (!json_is_string(e) || strcmp(json_string_value(e), "*") == 0) {
+					snprintf(err, errlen, "%s: %s: \"columns\" entries must be column names", file, where);
+					return -1;
+				}
+				t->columns[t->ncolumns++] = strdup(json_string_value(e));
+			}
+		}
+	}
+
+	jm = json_object_get(jt, "mask");
+	if (jm != NULL) {
+		const char *col;
+		json_t *v;
+
+		if (!json_is_object(jm)) {
+			snprintf(err, errlen, "%s: %s: \"mask\" must be an object {\"column\": \"last4\"}", file, where);
+			return -1;
+		}
+		t->masks = calloc(json_object_size(jm) + 1, sizeof(*t->masks));
+		if (t->masks == NULL)
+			return -1;
+		json_object_foreach(jm, col, v) {
+			struct column_mask *m = &t->masks[t->nmasks];
+			const char *kind = json_is_string(v) ? json_string_value(v) : "";
+
+			if (strcmp(kind, "last4") == 0)
+				m->kind = MASK_LAST4;
+			else if (strcmp(kind, "null") == 0)
+				m->kind = MASK_NULL;
+			else if (strcmp(kind, "sha256") == 0)
+				m->kind = MASK_SHA256;
+			else {
+				snprintf(err, errlen, "%s: %s: mask of \"%s\" must be \"last4\", \"null\" or \"sha256\"",
+					 file, where, col);
+				return -1;
+			}
+			if (!column_listed(t, col)) {
+				snprintf(err, errlen, "%s: %s: masked column \"%s\" is not in \"columns\"", file, where, col);
+				return -1;
+			}
+			if (strcmp(col, t->unit_column) == 0) {
+				snprintf(err, errlen, "%s: %s: the unit column \"%s\" cannot be masked", file, where, col);
+				return -1;
+			}
+			m->column = strdup(col);
+			t->nmasks++;
+		}
+	}
+	if (!column_listed(t, t->unit_column)) {
+		snprintf(err, errlen, "%s: %s: the unit column \"%s\" must be in \"columns\"", file, where,
+			 t->unit_column);
+		return -1;
+	}
+	return 0;
+}
+
+struct routing *routing_load(const char *dir, char *err, size_t errlen)
+{
+	static const char *const top_keys[] = { "units", "split_rules", "tables", NULL };
+	static const char *const unit_keys[] = { "list", "mapping", "cutover", "split_overrides", NULL };
+	struct routing *r = calloc(1, sizeof(*r));
+	char *file = path_join(dir, "routing.json");
+	char *p = NULL;
+	json_error_t jerr;
+	json_t *root = NULL, *ju, *jt, *e;
+	const char *s;
+	size_t i;
+	int y, m, d;
+
+	if (r == NULL || file == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	root = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL) {
+		snprintf(err, errlen, "%s:%d: %s", file, jerr.line, jerr.text);
+		goto fail;
+	}
+	if (!json_is_object(root) || check_keys(root, top_keys, "top level", file, err, errlen) < 0) {
+		if (!json_is_object(root))
+			snprintf(err, errlen, "%s: expected a JSON object", file);
+		goto fail;
+	}
+	ju = json_object_get(root, "units");
+	if (!json_is_object(ju) || check_keys(ju, unit_keys, "units", file, err, errlen) < 0) {
+		if (!json_is_object(ju))
+			snprintf(err, errlen, "%s: \"units\" is required: {\"list\", \"mapping\", \"cutover\"}", file);
+		goto fail;
+	}
+	if (!json_is_string(json_object_get(ju, "list")) || !json_is_string(json_object_get(ju, "mapping"))) {
+		snprintf(err, errlen, "%s: units.list and units.mapping must name the unit CSV files", file);
+		goto fail;
+	}
+	s = json_string_value(json_object_get(ju, "cutover"));
+	if (s == NULL)
+		s = "2025-07-01";
+	if (sscanf(s, "%4d-%2d-%2d", &y, &m, &d) != 3 || (r->cutover = date_parse(s, strlen(s))) < 0) {
+		snprintf(err, errlen, "%s: units.cutover must be a date YYYY-MM-DD, not \"%s\"", file, s);
+		goto fail;
+	}
+	if ((p = path_join(dir, json_string_value(json_object_get(ju, "list")))) == NULL ||
+	    units_load_list(r, p, err, errlen) < 0)
+		goto fail;
+	free(p);
+	if ((p = path_join(dir, json_string_value(json_object_get(ju, "mapping")))) == NULL ||
+	    units_load_mapping(r, p, err, errlen) < 0)
+		goto fail;
+	free(p);
+	p = NULL;
+	if (json_is_string(json_object_get(ju, "split_overrides")) &&
+	    ((p = path_join(dir, json_string_value(json_object_get(ju, "split_overrides")))) == NULL ||
+	     units_load_overrides(r, p, err, errlen) < 0))
+		goto fail;
+	free(p);
+	p = NULL;
+	if (split_rules_parse(r, json_object_get(root, "split_rules"), file, err, errlen) < 0)
+		goto fail;
+
+	jt = json_object_get(root, "tables");
+	if (!json_is_array(jt) || json_array_size(jt) == 0) {
+		snprintf(err, errlen, "%s: \"tables\" must be a non-empty array", file);
+		goto fail;
+	}
+	r->tables = calloc(json_array_size(jt), sizeof(*r->tables));
+	if (r->tables == NULL)
+		goto fail;
+	json_array_foreach(jt, i, e) {
+		r->ntables++;
+		if (table_parse(r, e, &r->tables[i], i, file, err, errlen) < 0)
+			goto fail;
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(r->tables[j].source, r->tables[i].source) == 0 &&
+			    strcmp(r->tables[j].table, r->tables[i].table) == 0) {
+				snprintf(err, errlen, "%s: tables[%zu]: %s of source %s is routed twice", file, i,
+					 r->tables[i].table, r->tables[i].source);
+				goto fail;
+			}
+			if (strcmp(r->tables[j].target_table, r->tables[i].target_table) == 0) {
+				snprintf(err, errlen,
+					 "%s: tables[%zu]: %s and %s would both be \"%s\" in each unit; set \"target_table\" on one of them",
+					 file, i, r->tables[j].table, r->tables[i].table, r->tables[i].target_table);
+				goto fail;
+			}
+		}
+	}
+	json_decref(root);
+	free(file);
+	return r;
+fail:
+	free(p);
+	json_decref(root);
+	free(file);
+	routing_free(r);
+	return NULL;
+}
+
+static void table_free(struct routing_table *t)
+{
+	free(t->source);
+	free(t->table);
+	free(t->schema);
+	free(t->name);
+	free(t->target_table);
+	free(t->unit_column);
+	free(t->date_column);
+	free(t->split_column);
+	free(t->ranges);
+	for (size_t i = 0; i < t->ncolumns; i++)
+		free(t->columns[i]);
+	free(t->columns);
+	for (size_t i = 0; i < t->nmasks; i++)
+		free(t->masks[i].column);
+	free(t->masks);
+}
+
+void routing_free(struct routing *r)
+{
+	if (r == NULL)
+		return;
+	for (size_t i = 0; i < r->nunits; i++) {
+		free(r->units[i].name);
+		free(r->units[i].type);
+		free(r->units[i].full_name);
+	}
+	free(r->units);
+	free(r->old);
+	free(r->ranges);
+	free(r->rules);
+	for (size_t i = 0; i < r->noverrides; i++) {
+		free(r->overrides[i].table);
+		free(r->overrides[i].key);
+	}
+	free(r->overrides);
+	for (size_t i = 0; i < r->ntables; i++)
+		table_free(&r->tables[i]);
+	free(r->tables);
+	free(r);
+}
+
+size_t routing_table_count(const struct routing *r)
+{
+	return r->ntables;
+}
+
+const struct routing_table *routing_table_get(const struct routing *r, size_t i)
+{
+	return i < r->ntables ? &r->tables[i] : NULL;
+}
+
+size_t routing_unit_count(const struct routing *r)
+{
+	return r->nunits;
+}
+
+const struct unit_info *routing_unit_get(const struct routing *r, size_t i)
+{
+	return i < r->nunits ? &r->units[i] : NULL;
+}
+
+int routing_unit_index(const struct routing *r, int code)
+{
+	if (code < 0 || code >= ROUTING_CODE_SPACE)
+		return -1;
+	return r->new_index[code];
+}
+
+const struct unit_info *routing_unit_find(const struct routing *r, int code)
+{
+	int i = routing_unit_index(r, code);
+
+	return i < 0 ? NULL : &r->units[i];
+}
+
+/* ---- the router ------------------------------------------------------------ */
+
+static int override_find(const struct routing *r, const struct routing_table *t, const char *key,
+			 size_t key_len)
+{
+	size_t lo = 0, hi = r->noverrides;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		const struct override *o = &r->overrides[mid];
+		int c = strcmp(o->table, t->table);
+
+		if (c == 0) {
+			c = strncmp(o->key, key, key_len);
+			if (c == 0 && o->key[key_len] != '\0')
+				c = 1;
+		}
+		if (c == 0)
+			return o->unit;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+/* An old unit that was split: override file, then the split column's ranges,
+ * then the unit keeping the old registers. */
+static enum router_reason route_split(const struct routing *r, const struct routing_table *t,
+				      const struct router_row *row, int old_code, int *unit)
+{
+	const struct split_range *rg = t->ranges != NULL ? t->ranges : r->ranges;
+	size_t nrg = t->ranges != NULL ? t->nranges : r->nranges;
+	int u;
+
+	if (row->key != NULL && r->noverrides > 0 &&
+	    (u = override_find(r, t, row->key, row->key_len)) > 0) {
+		*unit = u;
+		return ROUTER_OK;
+	}
+	if (t->split_column != NULL && row->split != NULL) {
+		bool ok;
+		long v = long_parse(row->split, row->split_len, &ok);
+
+		for (size_t i = 0; ok && i < nrg; i++)
+			if (rg[i].old_code == old_code && v >= rg[i].from && v <= rg[i].to) {
+				*unit = rg[i].unit;
+				return ROUTER_OK;
+			}
+	}
+	if (t->split_registers)
+		for (size_t i = 0; i < r->nrules; i++)
+			if (r->rules[i].old_code == old_code && r->rules[i].registers_kept_by > 0) {
+				*unit = r->rules[i].registers_kept_by;
+				return ROUTER_OK;
+			}
+	return ROUTER_SPLIT_UNRESOLVED;
+}
+
+bool router_needs_key(const struct routing *r, const struct router_row *row)
+{
+	int code;
+
+	if (r->noverrides == 0 || row->unit == NULL)
+		return false;
+	code = code_parse(row->unit, row->unit_len);
+	return code >= 0 && r->old[code].ntargets > 1;
+}
+
+enum router_reason router_route(const struct routing *r, const struct routing_table *t,
+				const struct router_row *row, int *unit, enum routing_era *era_out)
+{
+	enum routing_era era = t->era;
+	int code;
+
+	if (row->unit == NULL || row->unit_len == 0)
+		return ROUTER_UNIT_NULL;
+	code = code_parse(row->unit, row->unit_len);
+	if (code < 0)
+		return ROUTER_UNIT_MALFORMED;
+	if (era == ROUTING_ERA_BY_DATE) {
+		int d;
+
+		if (row->date == NULL)
+			return ROUTER_DATE_NULL;
+		d = date_parse(row->date, row->date_len);
+		if (d < 0)
+			return ROUTER_DATE_MALFORMED;
+		era = d < r->cutover ? ROUTING_ERA_OLD : ROUTING_ERA_NEW;
+	}
+	if (era_out != NULL)
+		*era_out = era;
+	if (era == ROUTING_ERA_NEW) {
+		if (r->new_index[code] < 0)
+			return ROUTER_UNIT_UNKNOWN_NEW;
+		*unit = code;
+		return ROUTER_OK;
+	}
+	switch (r->old[code].ntargets) {
+	case 0:
+		return ROUTER_UNIT_UNKNOWN_OLD;
+	case 1:
+		*unit = r->old[code].targets[0];
+		return ROUTER_OK;
+	default:
+		return route_split(r, t, row, code, unit);
+	}
+}
+
+const char *router_reason_name(enum router_reason reason)
+{
+	static const char *const names[ROUTER_REASON_COUNT] = {
+		[ROUTER_OK] = "ok",
+		[ROUTER_UNIT_NULL] = "unit_null",
+		[ROUTER_UNIT_MALFORMED] = "unit_malformed",
+		[ROUTER_DATE_NULL] = "date_null",
+		[ROUTER_DATE_MALFORMED] = "date_malformed",
+		[ROUTER_UNIT_UNKNOWN_NEW] = "unit_unknown_new",
+		[ROUTER_UNIT_UNKNOWN_OLD] = "unit_unknown_old",
+		[ROUTER_SPLIT_UNRESOLVED] = "split_unresolved",
+	};
+	return (unsigned)reason < ROUTER_REASON_COUNT ? names[reason] : "unknown";
+}
+
+/* ---- masking ------------------------------------------------------------- */
+
+long mask_apply(enum mask_kind kind, const char *in, size_t len, char *out, size_t outlen)
+{
+	switch (kind) {
+	case MASK_NULL:
+		return -1;
+	case MASK_SHA256: {
+		unsigned char md[32];
+		unsigned int mdlen = 0;
+
+		if (outlen < 65 || EVP_Digest(in, len, md, &mdlen, EVP_sha256(), NULL) != 1)
+			return -1;
+		for (unsigned int i = 0; i < mdlen; i++)
+			snprintf(out + 2 * i, 3, "%02x", md[i]);
+		return 64;
+	}
+	case MASK_LAST4: {
+		/* characters, not bytes: a name keeps whole UTF-8 sequences */
+		size_t nchars = 0, keep_from, o = 0, seen = 0;
+
+		for (size_t i = 0; i < len; i++)
+			if (((unsigned char)in[i] & 0xC0) != 0x80)
+				nchars++;
+		keep_from = nchars > 4 ? nchars - 4 : nchars;
+		for (size_t i = 0; i < len; i++) {
+			bool lead = ((unsigned char)in[i] & 0xC0) != 0x80;
+
+			if (lead)
+				seen++;
+			if (seen <= keep_from) {
+				if (lead && o < outlen)
+					out[o++] = '*';
+			} else if (o < outlen) {
+				out[o++] = in[i];
+			}
+		}
+		return (long)o;
+	}
+	}
+	return -1;
+}
+
+const char *mask_kind_name(enum mask_kind kind)
+{
+	switch (kind) {
+	case MASK_LAST4:
+		return "last4";
+	case MASK_NULL:
+		return "null";
+	case MASK_SHA256:
+		return "sha256";
+	}
+	return "?";
+}

@@ -1,0 +1,223 @@
+/* state.c — see state.h. */
+#include "state.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/buf.h"
+#include "../connectors/copytext.h"
+#include "../connectors/pg_util.h"
+
+#define QUARANTINE_FLUSH (256 * 1024)
+
+struct state {
+	PGconn *conn;
+	struct buf qrows; /* quarantined rows waiting for COPY */
+};
+
+static const char schema_sql[] =
+	"CREATE TABLE IF NOT EXISTS syncd_quarantine ("
+	"  id bigserial PRIMARY KEY,"
+	"  source text NOT NULL,"
+	"  tbl text NOT NULL,"
+	"  key text,"
+	"  unit_value text,"
+	"  reason text NOT NULL,"
+	"  row_data jsonb NOT NULL,"
+	"  lsn pg_lsn NOT NULL,"
+	"  quarantined_at timestamptz NOT NULL DEFAULT now());"
+	"CREATE INDEX IF NOT EXISTS syncd_quarantine_source_tbl_key ON syncd_quarantine (source, tbl, key);"
+	"CREATE TABLE IF NOT EXISTS syncd_checkpoint ("
+	"  source text NOT NULL, unit text NOT NULL, lsn pg_lsn NOT NULL,"
+	"  updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (source, unit));"
+	"CREATE TABLE IF NOT EXISTS syncd_snapshot ("
+	"  source text PRIMARY KEY, slot text NOT NULL, lsn pg_lsn NOT NULL,"
+	"  rows_old bigint NOT NULL, rows_new bigint NOT NULL, quarantined bigint NOT NULL,"
+	"  units integer NOT NULL, seconds double precision NOT NULL,"
+	"  completed_at timestamptz NOT NULL DEFAULT now())";
+
+struct state *state_open(const char *conninfo, const char *password, char *err, size_t errlen)
+{
+	struct state *st = calloc(1, sizeof(*st));
+	char msg[1024];
+
+	if (st == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	st->conn = pgu_connect(conninfo, password, false, msg, sizeof(msg));
+	if (st->conn == NULL) {
+		snprintf(err, errlen, "state database: cannot connect: %s; check [state] conninfo", msg);
+		free(st);
+		return NULL;
+	}
+	/* concurrent syncd instances may race on CREATE ... IF NOT EXISTS; serialise */
+	if (pgu_exec(st->conn, "SET client_min_messages = warning; BEGIN; SELECT pg_advisory_xact_lock(4217001)",
+		     msg, sizeof(msg)) < 0 ||
+	    pgu_exec(st->conn, schema_sql, msg, sizeof(msg)) < 0 || pgu_exec(st->conn, "COMMIT", msg, sizeof(msg)) < 0) {
+		snprintf(err, errlen, "state database: cannot create syncd tables: %s", msg);
+		state_free(st);
+		return NULL;
+	}
+	return st;
+}
+
+void state_free(struct state *st)
+{
+	if (st == NULL)
+		return;
+	PQfinish(st->conn);
+	buf_free(&st->qrows);
+	free(st);
+}
+
+int state_snapshot_get(struct state *st, const char *source, struct state_snapshot *out, char *err,
+		       size_t errlen)
+{
+	const char *params[1] = { source };
+	char msg[1024];
+	PGresult *res = pgu_query(st->conn,
+				  "SELECT slot, lsn, completed_at, rows_old, rows_new, quarantined, units, seconds "
+				  "FROM syncd_snapshot WHERE source = $1",
+				  1, params, msg, sizeof(msg));
+	int found;
+
+	if (res == NULL) {
+		snprintf(err, errlen, "state database: syncd_snapshot: %s", msg);
+		return -1;
+	}
+	found = PQntuples(res) == 1;
+	if (found) {
+		snprintf(out->slot, sizeof(out->slot), "%s", PQgetvalue(res, 0, 0));
+		snprintf(out->lsn, sizeof(out->lsn), "%s", PQgetvalue(res, 0, 1));
+		snprintf(out->completed_at, sizeof(out->completed_at), "%s", PQgetvalue(res, 0, 2));
+		out->rows_old = atoll(PQgetvalue(res, 0, 3));
+		out->rows_new = atoll(PQgetvalue(res, 0, 4));
+		out->quarantined = atoll(PQgetvalue(res, 0, 5));
+		out->units = atoi(PQgetvalue(res, 0, 6));
+		out->seconds = atof(PQgetvalue(res, 0, 7));
+	}
+	PQclear(res);
+	return found;
+}
+
+static int exec_params(struct state *st, const char *what, const char *sql, int n, const char *const *params,
+		       char *err, size_t errlen)
+{
+	PGresult *res = PQexecParams(st->conn, sql, n, NULL, params, NULL, NULL, 0);
+	int r = 0;
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		snprintf(err, errlen, "state database: %s: %s", what, PQerrorMessage(st->conn));
+		r = -1;
+	}
+	PQclear(res);
+	return r;
+}
+
+int state_snapshot_clear(struct state *st, const char *source, char *err, size_t errlen)
+{
+	const char *params[1] = { source };
+
+	return exec_params(st, "syncd_snapshot", "DELETE FROM syncd_snapshot WHERE source = $1", 1, params, err,
+			   errlen);
+}
+
+int state_snapshot_complete(struct state *st, const char *source, const struct state_snapshot *s, char *err,
+			    size_t errlen)
+{
+	char ro[32], rn[32], q[32], u[16], sec[32];
+	const char *params[8] = { source, s->slot, s->lsn, ro, rn, q, u, sec };
+
+	snprintf(ro, sizeof(ro), "%lld", s->rows_old);
+	snprintf(rn, sizeof(rn), "%lld", s->rows_new);
+	snprintf(q, sizeof(q), "%lld", s->quarantined);
+	snprintf(u, sizeof(u), "%d", s->units);
+	snprintf(sec, sizeof(sec), "%.3f", s->seconds);
+	return exec_params(st, "syncd_snapshot",
+			   "INSERT INTO syncd_snapshot (source, slot, lsn, rows_old, rows_new, quarantined, units, seconds) "
+			   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (source) DO UPDATE SET "
+			   "slot = EXCLUDED.slot, lsn = EXCLUDED.lsn, rows_old = EXCLUDED.rows_old, "
+			   "rows_new = EXCLUDED.rows_new, quarantined = EXCLUDED.quarantined, units = EXCLUDED.units, "
+			   "seconds = EXCLUDED.seconds, completed_at = now()",
+			   8, params, err, errlen);
+}
+
+int state_quarantine_begin(struct state *st, const char *source, bool reset, char *err, size_t errlen)
+{
+	const char *params[1] = { source };
+
+	buf_reset(&st->qrows);
+	if (pgu_exec(st->conn, "BEGIN", err, errlen) < 0)
+		return -1;
+	if (reset && exec_params(st, "syncd_quarantine", "DELETE FROM syncd_quarantine WHERE source = $1", 1, params,
+				 err, errlen) < 0)
+		return -1;
+	return 0;
+}
+
+static int quarantine_flush(struct state *st, char *err, size_t errlen)
+{
+	char msg[1024];
+
+	if (st->qrows.len == 0)
+		return 0;
+	if (pgu_copy_in(st->conn, "COPY syncd_quarantine (source, tbl, key, unit_value, reason, row_data, lsn) FROM STDIN",
+			st->qrows.data, st->qrows.len, msg, sizeof(msg)) < 0) {
+		snprintf(err, errlen, "state database: syncd_quarantine: %s", msg);
+		return -1;
+	}
+	buf_reset(&st->qrows);
+	return 0;
+}
+
+static int field(struct buf *b, const char *v, char sep)
+{
+	if (v == NULL) {
+		if (buf_puts(b, "\\N") < 0)
+			return -1;
+	} else if (copytext_escape(v, strlen(v), b) < 0) {
+		return -1;
+	}
+	return buf_append(b, &sep, 1);
+}
+
+int state_quarantine_add(struct state *st, const char *source, const char *table, const char *key,
+			 const char *unit_value, const char *reason, const char *row_json, const char *lsn,
+			 char *err, size_t errlen)
+{
+	struct buf *b = &st->qrows;
+
+	if (field(b, source, '\t') < 0 || field(b, table, '\t') < 0 || field(b, key, '\t') < 0 ||
+	    field(b, unit_value, '\t') < 0 || field(b, reason, '\t') < 0 || field(b, row_json, '\t') < 0 ||
+	    field(b, lsn, '\n') < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return b->len >= QUARANTINE_FLUSH ? quarantine_flush(st, err, errlen) : 0;
+}
+
+int state_quarantine_commit(struct state *st, const char *source, const char *lsn, char *err, size_t errlen)
+{
+	const char *params[2] = { source, lsn };
+
+	if (quarantine_flush(st, err, errlen) < 0)
+		return -1;
+	if (exec_params(st, "syncd_checkpoint",
+			"INSERT INTO syncd_checkpoint (source, unit, lsn) VALUES ($1, 'quarantine', $2) "
+			"ON CONFLICT (source, unit) DO UPDATE SET lsn = EXCLUDED.lsn, updated_at = now()",
+			2, params, err, errlen) < 0)
+		return -1;
+	return pgu_exec(st->conn, "COMMIT", err, errlen);
+}
+
+void state_quarantine_rollback(struct state *st)
+{
+	char msg[256];
+
+	buf_reset(&st->qrows);
+	if (PQtransactionStatus(st->conn) != PQTRANS_IDLE)
+		(void)pgu_exec(st->conn, "ROLLBACK", msg, sizeof(msg));
+}

@@ -1,0 +1,43 @@
+/* state.h — syncd's own database: the quarantine (with its checkpoint) and
+ * the snapshot completion markers.  Later: audit chain, documents. */
+#ifndef SYNCD_STATE_H
+#define SYNCD_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct state;
+
+struct state_snapshot {
+	char slot[64];
+	char lsn[32];
+	char completed_at[64];
+	long long rows_old, rows_new, quarantined;
+	int units;
+	double seconds;
+};
+
+/* Connects and creates the state tables if missing.  NULL with err set. */
+struct state *state_open(const char *conninfo, const char *password, char *err, size_t errlen);
+void state_free(struct state *st);
+
+/* 1 and *out filled when source has a completed snapshot, 0 when not, -1 on error. */
+int state_snapshot_get(struct state *st, const char *source, struct state_snapshot *out, char *err,
+		       size_t errlen);
+int state_snapshot_clear(struct state *st, const char *source, char *err, size_t errlen);
+/* The completion marker, committed after the last unit. */
+int state_snapshot_complete(struct state *st, const char *source, const struct state_snapshot *snap,
+			    char *err, size_t errlen);
+
+/* The quarantine is a destination like a unit: rows and checkpoint in one
+ * transaction.  begin (reset: forget earlier rows of source, for a snapshot
+ * redone from scratch), add rows, then commit with the checkpoint. */
+int state_quarantine_begin(struct state *st, const char *source, bool reset, char *err, size_t errlen);
+/* One quarantined row; row_json is the whole row as a JSON object. */
+int state_quarantine_add(struct state *st, const char *source, const char *table, const char *key,
+			 const char *unit_value, const char *reason, const char *row_json, const char *lsn,
+			 char *err, size_t errlen);
+int state_quarantine_commit(struct state *st, const char *source, const char *lsn, char *err, size_t errlen);
+void state_quarantine_rollback(struct state *st);
+
+#endif
