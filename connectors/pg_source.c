@@ -103,7 +103,7 @@ int pg_source_describe(struct pg_source *src, const char *schema, const char *na
 {
 	static const char sql[] =
 		"SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
-		"  coalesce(array_position(pk.indkey::int2[], a.attnum), 0), "
+		"  coalesce((SELECT k.n FROM unnest(pk.indkey) WITH ORDINALITY k(att, n) WHERE k.att = a.attnum), 0), "
 		"  CASE c.relreplident WHEN 'f' THEN true WHEN 'd' THEN a.attnum = ANY(pk.indkey::int2[]) "
 		"    WHEN 'i' THEN a.attnum = ANY(ri.indkey::int2[]) ELSE false END, "
 		"  c.relreplident, pg_has_role(c.relowner, 'USAGE') "
@@ -280,7 +280,9 @@ int pg_source_publication_ensure(struct pg_source *src, const struct pg_source_t
 		goto out;
 	}
 	if (pgu_exec(src->conn, sql.data, msg, sizeof(msg)) < 0) {
-		snprintf(err, errlen, "source %s: %s failed: %s", src->name, sql.data, msg);
+		snprintf(err, errlen,
+			 "source %s: %s failed: %s (publishing needs table ownership and CREATE on the database: GRANT CREATE ON DATABASE %s TO %s; or have the DBA run the statement)",
+			 src->name, sql.data, msg, PQdb(src->conn), PQuser(src->conn));
 		goto out;
 	}
 	log_info("source %s: %s publication %s (%zu table%s)", src->name, exists ? "extended" : "created",

@@ -10,6 +10,16 @@ static void copy_msg(char *err, size_t errlen, const char *prefix, const char *m
 	size_t n;
 
 	snprintf(err, errlen, "%s%s", prefix, msg);
+	/* one log line per message: libpq's DETAIL/HINT lines become "; " */
+	for (char *p = err; (p = strchr(p, '\n')) != NULL;) {
+		if (p[1] == '\0') {
+			*p = '\0';
+			break;
+		}
+		*p = ';';
+		if (p[1] == '\t')
+			p[1] = ' ';
+	}
 	n = strlen(err);
 	while (n > 0 && (err[n - 1] == '\n' || err[n - 1] == ' '))
 		err[--n] = '\0';

@@ -658,13 +658,15 @@ int snapshot_run(const struct config *cfg, const struct routing *rt, struct stat
 			goto out;
 		r = -1;
 	}
+	/* the slot first: creating it waits for every transaction running in
+	 * the source's cluster, which may hold the tier or the state DB too */
+	if (pg_source_snapshot_begin(run.src, run.lsn, sizeof(run.lsn), err, errlen) < 0)
+		goto out;
 	if (open_targets(&run, err, errlen) < 0 || prepare_units(&run, err, errlen) < 0)
 		goto out;
 	if (state_quarantine_begin(st, src->name, true, err, errlen) < 0)
 		goto out;
 	quarantine_open = true;
-	if (pg_source_snapshot_begin(run.src, run.lsn, sizeof(run.lsn), err, errlen) < 0)
-		goto out;
 	log_info("source %s: slot %s created at %s; copying %zu tables into %zu units", src->name,
 		 pg_source_slot_name(run.src), run.lsn, run.ntables, run.nunits);
 	for (size_t i = 0; i < run.ntables; i++)

@@ -4,7 +4,7 @@
 # (Re)creates the sample city source databases (tests/harness/city/*.sql) and
 # fills them with deterministic, realistic-looking data: the same SIZE always
 # gives the same rows.  SIZE = number of thua_dat rows (>= 1000; every unit
-# code is guaranteed to appear in every table once SIZE >= 6000).
+# code is guaranteed to appear in every table once SIZE >= 4000).
 #
 # Everything is generated set-based in SQL; "random" values are
 # hashint8extended(row id, salt), never random(), so the result does not
@@ -28,7 +28,9 @@ set -euo pipefail
 usage() { echo "usage: $0 LAND_CONNINFO CIVIL_CONNINFO SIZE" >&2; exit 2; }
 [[ $# -eq 3 ]] || usage
 LAND=$1 CIVIL=$2 SIZE=$3
-[[ $SIZE =~ ^[0-9]+$ ]] && (( SIZE >= 1000 )) || { echo "$0: SIZE must be an integer >= 1000" >&2; exit 2; }
+if ! [[ $SIZE =~ ^[0-9]+$ ]] || (( SIZE < 1000 )); then
+    echo "$0: SIZE must be an integer >= 1000" >&2; exit 2
+fi
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -104,6 +106,14 @@ FROM gen.old_unit WHERE code NOT IN (SELECT code FROM gen.new_unit);
 
 SELECT count(*) AS n_old FROM gen.old_unit \gset
 SELECT count(*) AS n_new FROM gen.new_unit \gset
+-- the fixed id blocks below (coverage rows 12..277 etc.) are laid out for these counts
+DO $$
+BEGIN
+    IF (SELECT count(*) FROM gen.old_unit) <> 263 OR (SELECT count(*) FROM gen.new_unit) <> 103
+       OR (SELECT count(*) FROM gen.old_unit WHERE partial) <> 3 THEN
+        RAISE EXCEPTION 'unit CSVs changed (expected 263 old units, 3 of them split, 103 new): update gencity.sh';
+    END IF;
+END $$;
 SELECT greatest(300, :size / 50) AS ns \gset
 
 -- Map sheets: sheet s belongs to old unit (s-1) % n_old and is that unit's
@@ -210,7 +220,7 @@ $$ SELECT CASE WHEN rural
 CREATE FUNCTION gen.awkward(v text, i bigint) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
 $$ SELECT CASE i % 3
-     WHEN 0 THEN replace(v, ', ', E',\t')
+     WHEN 0 THEN regexp_replace(v, ' ', E'\t')
      WHEN 1 THEN v || E'\n(ghi chú: đã đối soát)'
      ELSE 'Hẻm 51\2, ' || v END $$;
 
@@ -515,7 +525,7 @@ SQL
 }
 
 counts_sql() {  # $@ = table names
-    local t sep=""
+    local t
     printf "SELECT concat_ws(' '"
     for t in "$@"; do printf ", '%s=' || (SELECT count(*) FROM %s)" "$t" "$t"; done
     echo ");"

@@ -43,10 +43,12 @@ psql -X -q "$BASE dbname=postgres" -c "CREATE DATABASE land" -c "CREATE DATABASE
 Q() { psql -X -q -A -t -v ON_ERROR_STOP=1 "$@"; }
 
 fails=0
+pass() { echo "ok   $*"; }
+fail() { echo "FAIL $*"; fails=$((fails + 1)); }
 check() {  # check NAME CONNINFO SQL-returning-boolean
     local got
     got=$(Q "$2" -c "$3") || got=error
-    if [[ $got = t ]]; then echo "ok   $1"; else echo "FAIL $1 ($got)"; fails=$((fails + 1)); fi
+    if [[ $got = t ]]; then pass "$1"; else fail "$1 ($got)"; fi
 }
 
 echo "== gencity.sh SIZE=$SIZE"
@@ -65,13 +67,14 @@ done
 echo "== data checks"
 for t in to_ban_do thua_dat muc_dich_su_dung nguoi_su_dung giay_chung_nhan khai_sinh ket_hon khai_tu; do
     n=$(awk -F'\t' -v t="public.$t" '$1 == t' "$DIR/expect-land" "$DIR/expect-civil" | wc -l)
-    [[ $n -eq 103 ]] && echo "ok   $t: all 103 new units receive rows" \
-                     || { echo "FAIL $t: $n new units receive rows"; fails=$((fails + 1)); }
+    if [[ $n -eq 103 ]]; then pass "$t: all 103 new units receive rows"; else fail "$t: $n new units receive rows"; fi
 done
 reasons=$(cut -f3 "$DIR/expect-quarantine-land" "$DIR/expect-quarantine-civil" | sort -u | tr '\n' ' ')
-[[ $reasons = "date_null split_unresolved unit_malformed unit_null unit_unknown_new unit_unknown_old " ]] \
-    && echo "ok   all 6 quarantine reasons: $reasons" \
-    || { echo "FAIL quarantine reasons: $reasons"; fails=$((fails + 1)); }
+if [[ $reasons = "date_null split_unresolved unit_malformed unit_null unit_unknown_new unit_unknown_old " ]]; then
+    pass "all 6 quarantine reasons: $reasons"
+else
+    fail "quarantine reasons: $reasons"
+fi
 
 mapping=$ROOT/policies/units/cantho_old_to_new_mapping.csv
 old_codes=$(tail -n +2 "$mapping" | cut -d, -f1 | sort -u | paste -sd, -)
@@ -109,12 +112,17 @@ check "fixed split rows: thua_dat 1..6, muc_dich 1, nguoi 1" "$LAND" \
         AND (SELECT ma_dvhc_xa || ':' || so_to FROM nguoi_su_dung WHERE id = 1) = '31178:999'"
 q=$(grep -E '^public\.(thua_dat|muc_dich_su_dung|nguoi_su_dung)	[1-6]	' "$DIR/expect-quarantine-land" \
     | grep -vE '^public\.(muc_dich_su_dung|nguoi_su_dung)	[2-6]	' | cut -f1,2 | tr '\t\n' ': ')
-[[ $q = "public.thua_dat:4 public.thua_dat:5 public.thua_dat:6 " ]] \
-    && echo "ok   overrides resolve thua_dat 1-3, muc_dich 1, nguoi 1; thua_dat 4-6 unresolved" \
-    || { echo "FAIL override rows in quarantine: $q"; fails=$((fails + 1)); }
-grep -qP '^public\.thua_dat\t1\t' "$DIR/expect-quarantine-land" && { echo "FAIL thua_dat 1 quarantined"; fails=$((fails + 1)); }
-check "by-date: post-cutover rows with a pre-reform-only code" "$LAND" \
-    "SELECT count(*) >= 3 FROM giay_chung_nhan WHERE ngay_cap >= '2025-07-01' AND ma_dvhc_xa = '31117'"
+if [[ $q = "public.thua_dat:4 public.thua_dat:5 public.thua_dat:6 " ]]; then
+    pass "overrides resolve thua_dat 1-3, muc_dich 1, nguoi 1; thua_dat 4-6 unresolved"
+else
+    fail "override rows in quarantine: $q"
+fi
+check "by-date: post-cutover rows with a pre-reform-only code (31117 ...)" "$LAND" \
+    "SELECT count(*) >= 1 FROM giay_chung_nhan WHERE ngay_cap >= '2025-07-01' AND ma_dvhc_xa = '31117'"
+for t in giay_chung_nhan khai_sinh ket_hon khai_tu; do
+    n=$(grep -c "^public\.$t	.*	unit_unknown_new\$" "$DIR/expect-quarantine-land" "$DIR/expect-quarantine-civil" | awk -F: '{s += $2} END {print s}')
+    if (( n >= 3 )); then pass "$t: $n rows unknown in the new era"; else fail "$t: $n rows unknown in the new era"; fi
+done
 check "by-date: NULL dates" "$LAND" "SELECT count(*) >= 3 FROM giay_chung_nhan WHERE ngay_cap IS NULL"
 check "ban_quet: >= 20 scans of 4096..12288 bytes, stored uncompressed" "$LAND" \
     "SELECT count(*) >= greatest(20, $SIZE / 200) AND bool_and(octet_length(ban_quet) BETWEEN 4096 AND 12288)
@@ -160,13 +168,21 @@ build_tier() {  # $1 = conninfo, $2 = source
       -v "map_csv=$(cat "$ROOT/policies/units/cantho_old_to_new_mapping.csv")" \
       -v "ovr_csv=$(cat "$ROOT/policies/units/split_overrides.csv")" <<'SQL'
 SET client_min_messages = warning;
-SELECT set_config('x.source', :'source', false);
-CREATE TEMP TABLE x_cfg AS SELECT :'routing'::jsonb AS r, :'new_csv' AS n, :'map_csv' AS m, :'ovr_csv' AS o;
+SET x.source = :'source';
+-- CSV lines split by hand into jsonb lookup objects (code -> ...)
+CREATE TEMP TABLE x_cfg AS
+SELECT :'routing'::jsonb AS r,
+       (SELECT jsonb_object_agg(split_part(l, ',', 1), true)
+          FROM unnest(string_to_array(:'new_csv', E'\n')) l WHERE l <> '') AS n,
+       (SELECT jsonb_object_agg(split_part(l, ',', 1), jsonb_build_object('t', split_part(l, ',', 6), 'n', split_part(l, ',', 4)))
+          FROM unnest(string_to_array(:'map_csv', E'\n')) l WHERE l <> '') AS m,
+       (SELECT jsonb_object_agg(split_part(l, ',', 1) || '|' || split_part(l, ',', 2), split_part(l, ',', 3))
+          FROM unnest(string_to_array(:'ovr_csv', E'\n')) l WHERE l <> '') AS o;
 
 CREATE FUNCTION pg_temp.x_route(tbl text, key text, v text, d date, s bigint, era jsonb, split jsonb)
 RETURNS text LANGUAGE plpgsql STABLE AS $$
 DECLARE
-    cfg x_cfg; line text; f text[]; old_era boolean; kind text; hit text; rng jsonb;
+    cfg x_cfg; old_era boolean; kind text; hit text; rng jsonb;
 BEGIN
     SELECT * INTO cfg FROM x_cfg;
     IF v IS NULL OR length(v) = 0 THEN RETURN 'Q:unit_null'; END IF;
@@ -178,23 +194,14 @@ BEGIN
         old_era := (era #>> '{}') = 'old';
     END IF;
     IF NOT old_era THEN
-        FOREACH line IN ARRAY string_to_array(cfg.n, E'\n') LOOP
-            IF split_part(line, ',', 1) = v THEN RETURN 'U:' || v; END IF;
-        END LOOP;
+        IF cfg.n ? v THEN RETURN 'U:' || v; END IF;
         RETURN 'Q:unit_unknown_new';
     END IF;
-    FOREACH line IN ARRAY string_to_array(cfg.m, E'\n') LOOP
-        f := string_to_array(line, ',');
-        IF f[1] = v THEN
-            IF f[6] = 'full' THEN RETURN 'U:' || f[4]; END IF;
-            kind := f[6];
-        END IF;
-    END LOOP;
+    kind := cfg.m->v->>'t';
     IF kind IS NULL THEN RETURN 'Q:unit_unknown_old'; END IF;
-    FOREACH line IN ARRAY string_to_array(cfg.o, E'\n') LOOP
-        f := string_to_array(line, ',');
-        IF f[1] = tbl AND f[2] = key THEN RETURN 'U:' || f[3]; END IF;
-    END LOOP;
+    IF kind = 'full' THEN RETURN 'U:' || (cfg.m->v->>'n'); END IF;
+    hit := cfg.o->>(tbl || '|' || key);
+    IF hit IS NOT NULL THEN RETURN 'U:' || hit; END IF;
     IF split ? 'column' AND s IS NOT NULL THEN
         FOR rng IN SELECT * FROM jsonb_array_elements(cfg.r->'split_rules'->v->'ranges') LOOP
             IF s >= (rng->>'from')::bigint AND s <= (rng->>'to')::bigint THEN RETURN 'U:' || (rng->>'unit'); END IF;
@@ -240,25 +247,36 @@ for src in land civil; do
     printf 'row-by-row router (%s) took %.1f s\n' "$src" "$(echo "$(date +%s.%N) - $t0" | bc)"
     "$HERE/oracle.sh" actual-tier "$conn" "$src" >"$DIR/actual-$src"
     if diff -q "$DIR/expect-$src" "$DIR/actual-$src" >/dev/null; then
-        echo "ok   $src: actual-tier == expect-$src ($(wc -l <"$DIR/actual-$src") unit/table lines)"
+        pass "$src: actual-tier == expect-$src ($(wc -l <"$DIR/actual-$src") unit/table lines)"
     else
-        echo "FAIL $src: actual-tier differs from expect-$src"; diff "$DIR/expect-$src" "$DIR/actual-$src" | head; fails=$((fails + 1))
+        fail "$src: actual-tier differs from expect-$src"; diff "$DIR/expect-$src" "$DIR/actual-$src" | head
     fi
     if LC_ALL=C sort "$DIR/expect-quarantine-$src" | diff -q - "$DIR/x-quar-$src" >/dev/null; then
-        echo "ok   $src: quarantine lists agree ($(wc -l <"$DIR/x-quar-$src") rows)"
+        pass "$src: quarantine lists agree ($(wc -l <"$DIR/x-quar-$src") rows)"
     else
-        echo "FAIL $src: quarantine lists differ"; LC_ALL=C sort "$DIR/expect-quarantine-$src" | diff - "$DIR/x-quar-$src" | head; fails=$((fails + 1))
+        fail "$src: quarantine lists differ"; LC_ALL=C sort "$DIR/expect-quarantine-$src" | diff - "$DIR/x-quar-$src" | head
     fi
 done
-[[ $(LC_ALL=C sort "$DIR/expect-land") = "$(cat "$DIR/expect-land")" ]] \
-    && echo "ok   output is sorted (LC_ALL=C)" || { echo "FAIL output not sorted"; fails=$((fails + 1)); }
+if [[ $(LC_ALL=C sort "$DIR/expect-land") = "$(cat "$DIR/expect-land")" ]]; then
+    pass "output is sorted (LC_ALL=C)"
+else
+    fail "output not sorted"
+fi
 
 echo "== determinism: regenerate and compare"
-Q "$LAND" -c "DO \$\$ DECLARE s text; BEGIN FOR s IN SELECT nspname FROM pg_namespace WHERE nspname ~ '^u[0-9]{5}\$' LOOP EXECUTE format('DROP SCHEMA %I CASCADE', s); END LOOP; END \$\$"
+for conn in "$LAND" "$CIVIL"; do
+    PGOPTIONS='-c client_min_messages=warning' Q "$conn" -c "DO \$\$ DECLARE s text; BEGIN
+        FOR s IN SELECT nspname FROM pg_namespace WHERE nspname ~ '^u[0-9]{5}\$' LOOP
+            EXECUTE format('DROP SCHEMA %I CASCADE', s);
+        END LOOP; END \$\$"
+done
 "$HERE/gencity.sh" "$LAND" "$CIVIL" "$SIZE" >/dev/null
-"$HERE/oracle.sh" expect-land "$LAND" | cmp -s - "$DIR/expect-land" \
-    && "$HERE/oracle.sh" expect-civil "$CIVIL" | cmp -s - "$DIR/expect-civil" \
-    && echo "ok   same SIZE, same data" || { echo "FAIL regenerated data differs"; fails=$((fails + 1)); }
+if "$HERE/oracle.sh" expect-land "$LAND" | cmp -s - "$DIR/expect-land" \
+   && "$HERE/oracle.sh" expect-civil "$CIVIL" | cmp -s - "$DIR/expect-civil"; then
+    pass "same SIZE, same data"
+else
+    fail "regenerated data differs"
+fi
 
 echo "== $fails failure(s)"
 (( fails == 0 ))

@@ -122,8 +122,9 @@ CREATE TEMP TABLE o_out (tbl text, unit text, n bigint, cs numeric);
 SQL
 }
 
-# Row hash over the columns of relation :rel (oid) — masked per :mask when given.
-# Emits SQL that builds the expression; used through \gexec-generated queries.
+# o_hash(rel, cols, mask) returns the SQL text of the row-hash expression
+# over rel's columns (all, or those listed in cols) in table order, with the
+# masked columns replaced by their masked value.
 hash_fn_sql() {
     cat <<'SQL'
 CREATE FUNCTION pg_temp.o_hash(rel regclass, cols jsonb, mask jsonb) RETURNS text
@@ -163,6 +164,14 @@ CREATE TEMP TABLE o_kept AS
 SELECT key AS code, value->>'registers_kept_by' AS unit
 FROM jsonb_each(:'routing'::jsonb->'split_rules');
 ANALYZE o_new, o_old, o_ovr, o_range, o_kept;
+-- a row must match at most one range (the plain join below relies on it)
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM o_range a JOIN o_range b ON a.code = b.code AND a.ord < b.ord
+                WHERE a.lo <= b.hi AND b.lo <= a.hi) THEN
+        RAISE EXCEPTION 'overlapping split ranges in routing.json';
+    END IF;
+END $$;
 SELECT (:'routing'::jsonb #>> '{units,cutover}')::date AS cutover \gset
 
 CREATE TEMP TABLE o_quar (tbl text, key text, reason text);
@@ -206,9 +215,7 @@ FROM (SELECT b.*,
 LEFT JOIN o_new n ON c.pre IS NULL AND NOT c.old AND n.code = c.v
 LEFT JOIN o_old m ON c.pre IS NULL AND c.old AND m.old_code = c.v
 LEFT JOIN o_ovr o ON m.merge_type = 'partial' AND o.tbl = %11$L AND o.key = c.key
-LEFT JOIN LATERAL (SELECT r.unit FROM o_range r
-                   WHERE m.merge_type = 'partial' AND r.code = c.v AND c.s BETWEEN r.lo AND r.hi
-                   ORDER BY r.ord LIMIT 1) rg ON true
+LEFT JOIN o_range rg ON m.merge_type = 'partial' AND rg.code = c.v AND c.s BETWEEN rg.lo AND rg.hi
 LEFT JOIN o_kept k ON m.merge_type = 'partial' AND k.code = c.v
 $q$,
     -- 1 key: the primary key as text
@@ -218,6 +225,8 @@ $q$,
     t.unit_col,
     CASE WHEN t.era = 'by_date' THEN format('(%I)::date', t.date_col) ELSE 'NULL::date' END,
     CASE WHEN t.split_col IS NULL THEN 'NULL::bigint'
+         WHEN (SELECT atttypid FROM pg_attribute WHERE attrelid = rc.oid AND attname = t.split_col)
+              IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype) THEN format('(%I)::bigint', t.split_col)
          ELSE format($s$CASE WHEN (%1$I)::text ~ '^-?[0-9]{1,18}$' THEN (%1$I)::text::bigint END$s$, t.split_col) END,
     pg_temp.o_hash(rc.oid, t.cols, t.mask),
     CASE WHEN t.split_reg THEN 'true' ELSE 'false' END,

@@ -1,0 +1,87 @@
+# shellcheck shell=bash
+# tests/harness/city.sh — the sample city on a throwaway PostgreSQL: source
+# databases land and civil (owned by the replication role syncd_repl),
+# the tier and the state database (owned by syncd), and a syncd.conf.
+# Source after lib.sh; call h_city_setup SIZE after h_pg_start.
+
+H_SYNCD=${SYNCD:-$H_ROOT/build/syncd}
+
+# Creates roles and databases, generates SIZE parcels (and the rest), writes
+# $H_TMP/syncd.conf.  Exports H_CONF, H_LAND, H_CIVIL, H_TIER, H_STATE (conninfos).
+h_city_setup() {
+    local size=$1 db t
+    h_psql -d postgres <<'SQL'
+CREATE ROLE syncd_repl LOGIN REPLICATION;
+CREATE ROLE syncd LOGIN;
+CREATE DATABASE land;
+CREATE DATABASE civil;
+GRANT CREATE ON DATABASE land TO syncd_repl;
+GRANT CREATE ON DATABASE civil TO syncd_repl;
+CREATE DATABASE tier OWNER syncd;
+CREATE DATABASE syncd_state OWNER syncd;
+SQL
+    H_LAND="host=127.0.0.1 port=$PGPORT dbname=land user=syncd_repl"
+    H_CIVIL="host=127.0.0.1 port=$PGPORT dbname=civil user=syncd_repl"
+    H_TIER="host=127.0.0.1 port=$PGPORT dbname=tier user=syncd"
+    H_STATE="host=127.0.0.1 port=$PGPORT dbname=syncd_state user=syncd"
+    export H_LAND H_CIVIL H_TIER H_STATE
+    "$H_ROOT/tests/harness/gencity.sh" "host=127.0.0.1 port=$PGPORT dbname=land user=postgres" \
+        "host=127.0.0.1 port=$PGPORT dbname=civil user=postgres" "$size" >"$H_TMP/gencity.log"
+    # the city's DBA hands the tables to syncd's replication role, so syncd
+    # may create its publication itself
+    for db in land civil; do
+        for t in $(h_psql -d "$db" -c "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"); do
+            h_psql -d "$db" -c "ALTER TABLE public.$t OWNER TO syncd_repl"
+        done
+    done
+    H_CONF=$H_TMP/syncd.conf
+    export H_CONF
+    h_city_conf "$H_CONF"
+}
+
+# Writes a syncd.conf for this cluster; extra lines for [syncd] may follow.
+h_city_conf() {
+    local out=$1 policies=${2:-$H_ROOT/policies}
+    cat >"$out" <<EOF2
+[syncd]
+policies_dir = $policies
+log_level = info
+
+[state]
+conninfo = $H_STATE
+
+[source land]
+conninfo = $H_LAND
+
+[source civil]
+conninfo = $H_CIVIL
+
+[tier]
+conninfo = $H_TIER
+schema = u{unit}
+EOF2
+}
+
+# Compares every unit's copy with the oracle over the sources; one check
+# per source, with the differing lines shown on failure.
+h_city_compare() {
+    local label=$1 src exp act
+    for src in land civil; do
+        exp=$("$H_ROOT/tests/harness/oracle.sh" "expect-$src" "host=127.0.0.1 port=$PGPORT dbname=$src user=postgres")
+        act=$("$H_ROOT/tests/harness/oracle.sh" actual-tier "host=127.0.0.1 port=$PGPORT dbname=tier user=postgres" "$src")
+        if [[ -n $exp && $exp == "$act" ]]; then
+            h_ok "$label: every unit's $src copy equals the oracle ($(wc -l <<<"$exp") table/unit pairs)"
+        else
+            h_fail "$label: $src copies differ from the oracle" \
+                "$(diff <(echo "$exp") <(echo "$act") | head -20)"
+        fi
+        exp=$("$H_ROOT/tests/harness/oracle.sh" "expect-quarantine-$src" "host=127.0.0.1 port=$PGPORT dbname=$src user=postgres")
+        act=$(h_psql -d syncd_state -c "SELECT tbl || E'\t' || key || E'\t' || reason FROM syncd_quarantine WHERE source = '$src'" | LC_ALL=C sort)
+        if [[ -n $exp && $exp == "$act" ]]; then
+            h_ok "$label: $src quarantine holds exactly the unroutable rows ($(wc -l <<<"$exp"))"
+        else
+            h_fail "$label: $src quarantine differs from the oracle" \
+                "$(diff <(echo "$exp") <(echo "$act") | head -20)"
+        fi
+    done
+}
