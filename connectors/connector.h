@@ -29,11 +29,12 @@ struct connector_ops {
 	/* Returns a new context, or NULL with err set. */
 	void *(*open)(const char *conninfo, const char *password, char *err, size_t errlen);
 	int (*begin)(void *ctx, char *err, size_t errlen);
-	/* Creates the schema and tables that are missing, checks the columns of
-	 * those that exist, and (truncate) empties them — all inside the
-	 * transaction, so a crash leaves the previous state. */
-	int (*prepare)(void *ctx, const char *schema, const struct connector_table *tables, size_t ntables,
-		       bool truncate, char *err, size_t errlen);
+	/* Creates the schemas and tables that are missing, checks the columns
+	 * of those that exist, and (truncate) empties them — all inside the
+	 * transaction, so a crash leaves the previous state.  One call covers
+	 * every unit sharing this connection. */
+	int (*prepare)(void *ctx, const char *const *schemas, size_t nschemas, const struct connector_table *tables,
+		       size_t ntables, bool truncate, char *err, size_t errlen);
 	/* Appends rows in COPY text format (each ending in '\n'). */
 	int (*load)(void *ctx, const char *schema, const struct connector_table *t, const char *rows,
 		    size_t len, char *err, size_t errlen);

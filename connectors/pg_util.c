@@ -57,7 +57,7 @@ PGconn *pgu_connect(const char *conninfo, const char *password, bool replication
 		return NULL;
 	}
 	/* COPY text depends on these; both ends must agree (pg_dump does the same) */
-	if (pgu_exec(conn, "SET datestyle = 'ISO, YMD'; SET intervalstyle = 'postgres'; "
+	if (pgu_exec(conn, "SET client_min_messages = warning; SET datestyle = 'ISO, YMD'; SET intervalstyle = 'postgres'; "
 			   "SET extra_float_digits = 3; SET client_encoding = 'UTF8'",
 		     err, errlen) < 0) {
 		PQfinish(conn);

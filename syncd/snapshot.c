@@ -340,23 +340,30 @@ oom:
 static int prepare_units(struct run *run, char *err, size_t errlen)
 {
 	struct connector_table *tabs = calloc(run->ntables, sizeof(*tabs));
+	const char **schemas = calloc(run->nunits, sizeof(*schemas));
 	int r = 0;
 
-	if (tabs == NULL) {
+	if (tabs == NULL || schemas == NULL) {
+		free(tabs);
+		free(schemas);
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	for (size_t t = 0; t < run->ntables; t++)
 		tabs[t] = run->tables[t].out;
-	for (size_t i = 0; i < run->nunits && r == 0; i++) {
+	for (size_t g = 0; g < run->ngroups && r == 0; g++) {
 		char msg[1024];
-		struct unit_dest *u = &run->units[i];
+		size_t n = 0;
 
-		if (run->ops->prepare(u->group->ctx, u->schema, tabs, run->ntables, true, msg, sizeof(msg)) < 0) {
-			snprintf(err, errlen, "unit %05d (schema %s): %s", u->code, u->schema, msg);
+		for (size_t i = 0; i < run->nunits; i++)
+			if (run->units[i].group == &run->groups[g])
+				schemas[n++] = run->units[i].schema;
+		if (run->ops->prepare(run->groups[g].ctx, schemas, n, tabs, run->ntables, true, msg, sizeof(msg)) < 0) {
+			snprintf(err, errlen, "tier %s: %s", run->groups[g].conninfo, msg);
 			r = -1;
 		}
 	}
+	free(schemas);
 	free(tabs);
 	return r;
 }
@@ -638,9 +645,9 @@ int snapshot_run(const struct config *cfg, const struct routing *rt, struct stat
 	memset(res, 0, sizeof(*res));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	run.flush_at = (size_t)cfg->copy_buffer_kb * 1024;
-	log_set_context("source=%s", src->name);
 	if (open_source_and_plan(&run, err, errlen) < 0 || slot_decide(&run, res, err, errlen) < 0)
 		goto out;
+	log_debug("source %s: planned %zu tables", src->name, run.ntables);
 	if (res->already_done) {
 		r = 0;
 		goto out;
@@ -662,18 +669,21 @@ int snapshot_run(const struct config *cfg, const struct routing *rt, struct stat
 	 * the source's cluster, which may hold the tier or the state DB too */
 	if (pg_source_snapshot_begin(run.src, run.lsn, sizeof(run.lsn), err, errlen) < 0)
 		goto out;
+	log_debug("source %s: slot %s created at %s", src->name, pg_source_slot_name(run.src), run.lsn);
 	if (open_targets(&run, err, errlen) < 0 || prepare_units(&run, err, errlen) < 0)
 		goto out;
+	log_debug("source %s: %zu unit copies prepared", src->name, run.nunits);
 	if (state_quarantine_begin(st, src->name, true, err, errlen) < 0)
 		goto out;
 	quarantine_open = true;
-	log_info("source %s: slot %s created at %s; copying %zu tables into %zu units", src->name,
-		 pg_source_slot_name(run.src), run.lsn, run.ntables, run.nunits);
+	log_info("source %s: copying %zu tables into %zu units from %s", src->name, run.ntables, run.nunits,
+		 run.lsn);
 	for (size_t i = 0; i < run.ntables; i++)
 		if (copy_table(&run, &run.tables[i], err, errlen) < 0)
 			goto out;
 	if (commit_all(&run, err, errlen) < 0)
 		goto out;
+	log_debug("source %s: every unit committed", src->name);
 	quarantine_open = false;
 	if (pg_source_snapshot_end(run.src, err, errlen) < 0)
 		goto out;
@@ -697,6 +707,5 @@ out:
 	if (quarantine_open)
 		state_quarantine_rollback(st);
 	run_free(&run);
-	log_set_context(NULL);
 	return r;
 }
