@@ -52,8 +52,8 @@ static const struct {
 	const char *name;
 	enum log_level level;
 } level_names[] = {
-	{ "err", LOG_LEVEL_ERR },     { "error", LOG_LEVEL_ERR }, { "warning", LOG_LEVEL_WARN },
-	{ "warn", LOG_LEVEL_WARN },   { "info", LOG_LEVEL_INFO }, { "debug", LOG_LEVEL_DEBUG },
+	{"err", LOG_LEVEL_ERR},	  {"error", LOG_LEVEL_ERR}, {"warning", LOG_LEVEL_WARN},
+	{"warn", LOG_LEVEL_WARN}, {"info", LOG_LEVEL_INFO}, {"debug", LOG_LEVEL_DEBUG},
 };
 
 int log_level_parse(const char *name)
@@ -67,14 +67,10 @@ int log_level_parse(const char *name)
 const char *log_level_name(enum log_level level)
 {
 	switch (level) {
-	case LOG_LEVEL_ERR:
-		return "err";
-	case LOG_LEVEL_WARN:
-		return "warning";
-	case LOG_LEVEL_INFO:
-		return "info";
-	case LOG_LEVEL_DEBUG:
-		return "debug";
+	case LOG_LEVEL_ERR: return "err";
+	case LOG_LEVEL_WARN: return "warning";
+	case LOG_LEVEL_INFO: return "info";
+	case LOG_LEVEL_DEBUG: return "debug";
 	}
 	return "info";
 }

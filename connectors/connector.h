@@ -12,7 +12,7 @@
 
 struct connector_column {
 	char *name;
-	char *type;    /* as format_type() prints it: "character varying(5)" */
+	char *type; /* as format_type() prints it: "character varying(5)" */
 	bool not_null;
 	int key_pos;   /* 1-based position in the primary key; 0: not in it */
 	bool identity; /* carried by the replica identity (old row of UPDATE/DELETE) */
@@ -33,8 +33,9 @@ struct connector_ops {
 	 * of those that exist, and (truncate) empties them — all inside the
 	 * transaction, so a crash leaves the previous state.  One call covers
 	 * every unit sharing this connection. */
-	int (*prepare)(void *ctx, const char *const *schemas, size_t nschemas, const struct connector_table *tables,
-		       size_t ntables, bool truncate, char *err, size_t errlen);
+	int (*prepare)(void *ctx, const char *const *schemas, size_t nschemas,
+		       const struct connector_table *tables, size_t ntables, bool truncate, char *err,
+		       size_t errlen);
 	/* Appends rows in COPY text format (each ending in '\n'). */
 	int (*load)(void *ctx, const char *schema, const struct connector_table *t, const char *rows,
 		    size_t len, char *err, size_t errlen);

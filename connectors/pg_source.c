@@ -37,9 +37,10 @@ struct pg_source *pg_source_open(const char *name, const char *conninfo, const c
 	src->password = password ? strdup(password) : NULL;
 	src->conn = pgu_connect(conninfo, password, false, msg, sizeof(msg));
 	if (src->conn == NULL) {
-		snprintf(err, errlen,
-			 "source %s: cannot connect: %s; check [source %s] conninfo and that the server is running",
-			 name, msg, name);
+		snprintf(
+			err, errlen,
+			"source %s: cannot connect: %s; check [source %s] conninfo and that the server is running",
+			name, msg, name);
 		pg_source_free(src);
 		return NULL;
 	}
@@ -70,10 +71,11 @@ const char *pg_source_slot_name(const struct pg_source *src)
 int pg_source_check_server(struct pg_source *src, char *err, size_t errlen)
 {
 	char msg[1024];
-	PGresult *res = pgu_query(src->conn,
-				  "SELECT current_setting('wal_level'), current_user, "
-				  "(SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user)",
-				  0, NULL, msg, sizeof(msg));
+	PGresult *res =
+		pgu_query(src->conn,
+			  "SELECT current_setting('wal_level'), current_user, "
+			  "(SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user)",
+			  0, NULL, msg, sizeof(msg));
 	int r = 0;
 
 	if (res == NULL) {
@@ -81,16 +83,19 @@ int pg_source_check_server(struct pg_source *src, char *err, size_t errlen)
 		return -1;
 	}
 	if (strcmp(PQgetvalue(res, 0, 0), "logical") != 0) {
-		snprintf(err, errlen,
-			 "source %s: wal_level is '%s' but logical decoding needs 'logical'; set wal_level = logical in postgresql.conf (or ALTER SYSTEM SET wal_level = logical) and restart PostgreSQL",
-			 src->name, PQgetvalue(res, 0, 0));
+		snprintf(
+			err, errlen,
+			"source %s: wal_level is '%s' but logical decoding needs 'logical'; set wal_level = logical in postgresql.conf (or ALTER SYSTEM SET wal_level = logical) and restart PostgreSQL",
+			src->name, PQgetvalue(res, 0, 0));
 		r = -1;
 	} else if (strcmp(PQgetvalue(res, 0, 2), "t") != 0) {
-		char *role = PQescapeIdentifier(src->conn, PQgetvalue(res, 0, 1), strlen(PQgetvalue(res, 0, 1)));
+		char *role =
+			PQescapeIdentifier(src->conn, PQgetvalue(res, 0, 1), strlen(PQgetvalue(res, 0, 1)));
 
-		snprintf(err, errlen,
-			 "source %s: role %s lacks the REPLICATION privilege needed for a replication slot; run as a superuser: ALTER ROLE %s REPLICATION;",
-			 src->name, PQgetvalue(res, 0, 1), role ? role : PQgetvalue(res, 0, 1));
+		snprintf(
+			err, errlen,
+			"source %s: role %s lacks the REPLICATION privilege needed for a replication slot; run as a superuser: ALTER ROLE %s REPLICATION;",
+			src->name, PQgetvalue(res, 0, 1), role ? role : PQgetvalue(res, 0, 1));
 		PQfreemem(role);
 		r = -1;
 	}
@@ -112,7 +117,7 @@ int pg_source_describe(struct pg_source *src, const char *schema, const char *na
 		"LEFT JOIN pg_index pk ON pk.indrelid = c.oid AND pk.indisprimary "
 		"LEFT JOIN pg_index ri ON ri.indrelid = c.oid AND ri.indisreplident "
 		"WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p') ORDER BY a.attnum";
-	const char *params[2] = { schema, name };
+	const char *params[2] = {schema, name};
 	char msg[1024];
 	PGresult *res = pgu_query(src->conn, sql, 2, params, msg, sizeof(msg));
 	int n;
@@ -124,9 +129,10 @@ int pg_source_describe(struct pg_source *src, const char *schema, const char *na
 	}
 	n = PQntuples(res);
 	if (n == 0) {
-		snprintf(err, errlen,
-			 "source %s: table %s.%s does not exist (or is not visible to this role); fix \"table\" in routing.json or grant SELECT",
-			 src->name, schema, name);
+		snprintf(
+			err, errlen,
+			"source %s: table %s.%s does not exist (or is not visible to this role); fix \"table\" in routing.json or grant SELECT",
+			src->name, schema, name);
 		PQclear(res);
 		return -1;
 	}
@@ -175,32 +181,34 @@ static const struct connector_column *column_find(const struct pg_source_table *
 	return NULL;
 }
 
-int pg_source_check_identity(const struct pg_source_table *t, const char *const *routing_cols,
-			     size_t ncols, const char *unit_col, char *err, size_t errlen)
+int pg_source_check_identity(const struct pg_source_table *t, const char *const *routing_cols, size_t ncols,
+			     const char *unit_col, char *err, size_t errlen)
 {
-	static const char *const names[] = { ['d'] = "DEFAULT", ['f'] = "FULL", ['i'] = "USING INDEX",
-					     ['n'] = "NOTHING" };
-	const char *ident = (t->replident == 'd' || t->replident == 'f' || t->replident == 'i' ||
-			     t->replident == 'n') ?
-				    names[(unsigned char)t->replident] :
-				    "?";
+	static const char *const names[] = {
+		['d'] = "DEFAULT", ['f'] = "FULL", ['i'] = "USING INDEX", ['n'] = "NOTHING"};
+	const char *ident =
+		(t->replident == 'd' || t->replident == 'f' || t->replident == 'i' || t->replident == 'n')
+			? names[(unsigned char)t->replident]
+			: "?";
 	const struct connector_column *uc = column_find(t, unit_col);
 
 	if (t->replident == 'f')
 		return 0;
 	if (uc != NULL && !uc->not_null) {
-		snprintf(err, errlen,
-			 "table %s.%s: unit column %s is nullable, so UPDATE/DELETE can only be routed with the whole old row; run: ALTER TABLE %s.%s REPLICA IDENTITY FULL;",
-			 t->schema, t->name, unit_col, t->schema, t->name);
+		snprintf(
+			err, errlen,
+			"table %s.%s: unit column %s is nullable, so UPDATE/DELETE can only be routed with the whole old row; run: ALTER TABLE %s.%s REPLICA IDENTITY FULL;",
+			t->schema, t->name, unit_col, t->schema, t->name);
 		return -1;
 	}
 	for (size_t i = 0; i < ncols; i++) {
 		const struct connector_column *c = column_find(t, routing_cols[i]);
 
 		if (c != NULL && !c->identity) {
-			snprintf(err, errlen,
-				 "table %s.%s: REPLICA IDENTITY %s does not carry routing column %s (UPDATE and DELETE are routed by the old row); run: ALTER TABLE %s.%s REPLICA IDENTITY FULL;",
-				 t->schema, t->name, ident, routing_cols[i], t->schema, t->name);
+			snprintf(
+				err, errlen,
+				"table %s.%s: REPLICA IDENTITY %s does not carry routing column %s (UPDATE and DELETE are routed by the old row); run: ALTER TABLE %s.%s REPLICA IDENTITY FULL;",
+				t->schema, t->name, ident, routing_cols[i], t->schema, t->name);
 			return -1;
 		}
 	}
@@ -223,28 +231,30 @@ static int append_table_list(PGconn *conn, struct buf *b, const struct pg_source
 	return 0;
 }
 
-int pg_source_publication_ensure(struct pg_source *src, const struct pg_source_table *tables,
-				 size_t ntables, char *err, size_t errlen)
+int pg_source_publication_ensure(struct pg_source *src, const struct pg_source_table *tables, size_t ntables,
+				 bool dry_run, char *err, size_t errlen)
 {
-	const char *params[1] = { src->slot };
+	const char *params[1] = {src->slot};
 	char msg[1024];
 	PGresult *res;
 	bool exists, all_owned = true;
 	bool *missing = calloc(ntables + 1, sizeof(bool));
 	size_t nmissing = 0;
-	struct buf sql = { 0 };
+	struct buf sql = {0};
 	int r = -1;
 
 	if (missing == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	res = pgu_query(src->conn, "SELECT 1 FROM pg_publication WHERE pubname = $1", 1, params, msg, sizeof(msg));
+	res = pgu_query(src->conn, "SELECT 1 FROM pg_publication WHERE pubname = $1", 1, params, msg,
+			sizeof(msg));
 	if (res == NULL)
 		goto query_failed;
 	exists = PQntuples(res) == 1;
 	PQclear(res);
-	res = pgu_query(src->conn, "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1", 1,
+	res = pgu_query(src->conn,
+			"SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1", 1,
 			params, msg, sizeof(msg));
 	if (res == NULL)
 		goto query_failed;
@@ -274,15 +284,22 @@ int pg_source_publication_ensure(struct pg_source *src, const struct pg_source_t
 		goto out;
 	}
 	if (!all_owned) {
-		snprintf(err, errlen,
-			 "source %s: publication %s %s, and this role does not own the tables to publish them; ask the DBA to run: %s;",
-			 src->name, src->slot, exists ? "lacks some routed tables" : "does not exist", sql.data);
+		snprintf(
+			err, errlen,
+			"source %s: publication %s %s, and this role does not own the tables to publish them; ask the DBA to run: %s;",
+			src->name, src->slot, exists ? "lacks some routed tables" : "does not exist",
+			sql.data);
+		goto out;
+	}
+	if (dry_run) {
+		r = 0;
 		goto out;
 	}
 	if (pgu_exec(src->conn, sql.data, msg, sizeof(msg)) < 0) {
-		snprintf(err, errlen,
-			 "source %s: %s failed: %s (publishing needs table ownership and CREATE on the database: GRANT CREATE ON DATABASE %s TO %s; or have the DBA run the statement)",
-			 src->name, sql.data, msg, PQdb(src->conn), PQuser(src->conn));
+		snprintf(
+			err, errlen,
+			"source %s: %s failed: %s (publishing needs table ownership and CREATE on the database: GRANT CREATE ON DATABASE %s TO %s; or have the DBA run the statement)",
+			src->name, sql.data, msg, PQdb(src->conn), PQuser(src->conn));
 		goto out;
 	}
 	log_info("source %s: %s publication %s (%zu table%s)", src->name, exists ? "extended" : "created",
@@ -299,11 +316,11 @@ out:
 
 enum pg_slot_state pg_source_slot_state(struct pg_source *src, char *err, size_t errlen)
 {
-	const char *params[1] = { src->slot };
+	const char *params[1] = {src->slot};
 	char msg[1024];
-	PGresult *res = pgu_query(src->conn,
-				  "SELECT coalesce(wal_status, '') FROM pg_replication_slots WHERE slot_name = $1", 1,
-				  params, msg, sizeof(msg));
+	PGresult *res = pgu_query(
+		src->conn, "SELECT coalesce(wal_status, '') FROM pg_replication_slots WHERE slot_name = $1",
+		1, params, msg, sizeof(msg));
 	enum pg_slot_state st;
 
 	if (res == NULL) {
@@ -320,14 +337,14 @@ enum pg_slot_state pg_source_slot_state(struct pg_source *src, char *err, size_t
 
 int pg_source_slot_drop(struct pg_source *src, int wait_s, char *err, size_t errlen)
 {
-	const char *params[1] = { src->slot };
+	const char *params[1] = {src->slot};
 	char msg[1024];
 
 	/* after a crash the old walsender may hold the slot until it notices */
 	for (int tries = 0;; tries++) {
-		PGresult *res = pgu_query(src->conn,
-					  "SELECT active FROM pg_replication_slots WHERE slot_name = $1", 1, params,
-					  msg, sizeof(msg));
+		PGresult *res =
+			pgu_query(src->conn, "SELECT active FROM pg_replication_slots WHERE slot_name = $1",
+				  1, params, msg, sizeof(msg));
 		bool active;
 
 		if (res == NULL) {
@@ -343,18 +360,21 @@ int pg_source_slot_drop(struct pg_source *src, int wait_s, char *err, size_t err
 		if (!active)
 			break;
 		if (tries >= wait_s * 10) {
-			snprintf(err, errlen,
-				 "source %s: slot %s is still in use by another connection after %d s; is another syncd running for this source?",
-				 src->name, src->slot, wait_s);
+			snprintf(
+				err, errlen,
+				"source %s: slot %s is still in use by another connection after %d s; is another syncd running for this source?",
+				src->name, src->slot, wait_s);
 			return -1;
 		}
 		usleep(100000);
 	}
 	{
-		PGresult *res = pgu_query(src->conn, "SELECT pg_drop_replication_slot($1)", 1, params, msg, sizeof(msg));
+		PGresult *res = pgu_query(src->conn, "SELECT pg_drop_replication_slot($1)", 1, params, msg,
+					  sizeof(msg));
 
 		if (res == NULL) {
-			snprintf(err, errlen, "source %s: cannot drop slot %s: %s", src->name, src->slot, msg);
+			snprintf(err, errlen, "source %s: cannot drop slot %s: %s", src->name, src->slot,
+				 msg);
 			return -1;
 		}
 		PQclear(res);
@@ -365,7 +385,7 @@ int pg_source_slot_drop(struct pg_source *src, int wait_s, char *err, size_t err
 int pg_source_snapshot_begin(struct pg_source *src, char *lsn, size_t lsnlen, char *err, size_t errlen)
 {
 	char msg[1024];
-	struct buf sql = { 0 };
+	struct buf sql = {0};
 	PGresult *res;
 	int r = -1;
 
@@ -374,7 +394,8 @@ int pg_source_snapshot_begin(struct pg_source *src, char *lsn, size_t lsnlen, ch
 		snprintf(err, errlen, "source %s: cannot open a replication connection: %s", src->name, msg);
 		return -1;
 	}
-	if (buf_puts(&sql, "CREATE_REPLICATION_SLOT ") < 0 || pgu_append_ident(src->repl, &sql, src->slot) < 0 ||
+	if (buf_puts(&sql, "CREATE_REPLICATION_SLOT ") < 0 ||
+	    pgu_append_ident(src->repl, &sql, src->slot) < 0 ||
 	    buf_puts(&sql, " LOGICAL pgoutput (SNAPSHOT 'export')") < 0) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
@@ -388,7 +409,8 @@ int pg_source_snapshot_begin(struct pg_source *src, char *lsn, size_t lsnlen, ch
 	}
 	snprintf(lsn, lsnlen, "%s", PQgetvalue(res, 0, 1));
 	buf_reset(&sql);
-	if (buf_printf(&sql, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT '%s'",
+	if (buf_printf(&sql,
+		       "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT '%s'",
 		       PQgetvalue(res, 0, 2)) < 0) {
 		PQclear(res);
 		snprintf(err, errlen, "out of memory");
@@ -410,7 +432,8 @@ int pg_source_snapshot_end(struct pg_source *src, char *err, size_t errlen)
 	char msg[1024];
 	int r = 0;
 
-	if (PQtransactionStatus(src->conn) != PQTRANS_IDLE && pgu_exec(src->conn, "COMMIT", msg, sizeof(msg)) < 0) {
+	if (PQtransactionStatus(src->conn) != PQTRANS_IDLE &&
+	    pgu_exec(src->conn, "COMMIT", msg, sizeof(msg)) < 0) {
 		snprintf(err, errlen, "source %s: %s", src->name, msg);
 		r = -1;
 	}
@@ -423,15 +446,17 @@ int pg_source_snapshot_end(struct pg_source *src, char *err, size_t errlen)
 
 int pg_source_copy_begin(struct pg_source *src, const struct pg_source_table *t, char *err, size_t errlen)
 {
-	struct buf sql = { 0 };
+	struct buf sql = {0};
 	PGresult *res;
 	int r = -1;
 
 	if (buf_puts(&sql, "COPY ") < 0 || pgu_append_ident(src->conn, &sql, t->schema) < 0 ||
-	    buf_puts(&sql, ".") < 0 || pgu_append_ident(src->conn, &sql, t->name) < 0 || buf_puts(&sql, " (") < 0)
+	    buf_puts(&sql, ".") < 0 || pgu_append_ident(src->conn, &sql, t->name) < 0 ||
+	    buf_puts(&sql, " (") < 0)
 		goto oom;
 	for (size_t i = 0; i < t->ncols; i++)
-		if ((i > 0 && buf_puts(&sql, ", ") < 0) || pgu_append_ident(src->conn, &sql, t->cols[i].name) < 0)
+		if ((i > 0 && buf_puts(&sql, ", ") < 0) ||
+		    pgu_append_ident(src->conn, &sql, t->cols[i].name) < 0)
 			goto oom;
 	if (buf_puts(&sql, ") TO STDOUT") < 0)
 		goto oom;
@@ -468,7 +493,8 @@ long pg_source_copy_next(struct pg_source *src, const char **row, char *err, siz
 
 		while ((res = PQgetResult(src->conn)) != NULL) {
 			if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-				snprintf(err, errlen, "source %s: COPY failed: %s", src->name, PQerrorMessage(src->conn));
+				snprintf(err, errlen, "source %s: COPY failed: %s", src->name,
+					 PQerrorMessage(src->conn));
 				r = -1;
 			}
 			PQclear(res);

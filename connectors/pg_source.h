@@ -18,7 +18,7 @@ struct pg_source_table {
 	struct connector_column *cols; /* in table order */
 	size_t ncols;
 	char replident; /* 'd' default, 'f' full, 'i' index, 'n' nothing */
-	bool owned;     /* the connecting role owns it (may publish it) */
+	bool owned;	/* the connecting role owns it (may publish it) */
 };
 
 enum pg_slot_state {
@@ -46,13 +46,14 @@ void pg_source_table_clear(struct pg_source_table *t);
 /* UPDATE and DELETE are routed by the old row, so the replica identity must
  * carry every routing column; a nullable unit column needs FULL.  err gets
  * the ALTER TABLE to run. */
-int pg_source_check_identity(const struct pg_source_table *t, const char *const *routing_cols,
-			     size_t ncols, const char *unit_col, char *err, size_t errlen);
+int pg_source_check_identity(const struct pg_source_table *t, const char *const *routing_cols, size_t ncols,
+			     const char *unit_col, char *err, size_t errlen);
 
 /* Creates publication syncd_NAME over the tables (or adds missing ones) when
- * the role owns them; otherwise checks the DBA's one and says what to run. */
-int pg_source_publication_ensure(struct pg_source *src, const struct pg_source_table *tables,
-				 size_t ntables, char *err, size_t errlen);
+ * the role owns them; otherwise checks the DBA's one and says what to run.
+ * dry_run only checks that this will work, changing nothing. */
+int pg_source_publication_ensure(struct pg_source *src, const struct pg_source_table *tables, size_t ntables,
+				 bool dry_run, char *err, size_t errlen);
 
 enum pg_slot_state pg_source_slot_state(struct pg_source *src, char *err, size_t errlen);
 /* Drops the slot, waiting up to wait_s seconds while a dead client's

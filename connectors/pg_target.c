@@ -54,9 +54,9 @@ static int array_elem(struct buf *b, const char *s)
 static int qualified(PGconn *conn, struct buf *b, const char *schema, const char *name)
 {
 	return pgu_append_ident(conn, b, schema) < 0 || buf_puts(b, ".") < 0 ||
-			       pgu_append_ident(conn, b, name) < 0 ?
-		       -1 :
-		       0;
+			       pgu_append_ident(conn, b, name) < 0
+		       ? -1
+		       : 0;
 }
 
 /* Reads the columns of every (schema, table) pair in one query: a unit
@@ -64,7 +64,7 @@ static int qualified(PGconn *conn, struct buf *b, const char *schema, const char
 static PGresult *columns_query(struct pg_target *t, const char *const *schemas, size_t nschemas,
 			       const struct connector_table *tables, size_t ntables, char *err, size_t errlen)
 {
-	struct buf sa = { 0 }, ta = { 0 };
+	struct buf sa = {0}, ta = {0};
 	const char *params[2];
 	PGresult *res = NULL;
 	char msg[1024];
@@ -111,7 +111,8 @@ static int table_check(PGresult *cols, const char *schema, const struct connecto
 		const char *name = PQgetvalue(cols, k, 2);
 		size_t i;
 
-		if (strcmp(PQgetvalue(cols, k, 0), schema) != 0 || strcmp(PQgetvalue(cols, k, 1), tb->name) != 0)
+		if (strcmp(PQgetvalue(cols, k, 0), schema) != 0 ||
+		    strcmp(PQgetvalue(cols, k, 1), tb->name) != 0)
 			continue;
 		found++;
 		for (i = 0; i < tb->ncols; i++)
@@ -120,9 +121,10 @@ static int table_check(PGresult *cols, const char *schema, const struct connecto
 		if (i == tb->ncols)
 			continue; /* a column of the unit's own: harmless */
 		if (strcmp(PQgetvalue(cols, k, 3), tb->cols[i].type) != 0) {
-			snprintf(err, errlen,
-				 "unit table %s.%s column \"%s\" is %s but the source has %s; drop the table (it is rebuilt) or alter the column",
-				 schema, tb->name, name, PQgetvalue(cols, k, 3), tb->cols[i].type);
+			snprintf(
+				err, errlen,
+				"unit table %s.%s column \"%s\" is %s but the source has %s; drop the table (it is rebuilt) or alter the column",
+				schema, tb->name, name, PQgetvalue(cols, k, 3), tb->cols[i].type);
 			return -1;
 		}
 	}
@@ -132,13 +134,15 @@ static int table_check(PGresult *cols, const char *schema, const struct connecto
 		int k;
 
 		for (k = 0; k < PQntuples(cols); k++)
-			if (strcmp(PQgetvalue(cols, k, 0), schema) == 0 && strcmp(PQgetvalue(cols, k, 1), tb->name) == 0 &&
+			if (strcmp(PQgetvalue(cols, k, 0), schema) == 0 &&
+			    strcmp(PQgetvalue(cols, k, 1), tb->name) == 0 &&
 			    strcmp(PQgetvalue(cols, k, 2), tb->cols[i].name) == 0)
 				break;
 		if (k == PQntuples(cols)) {
-			snprintf(err, errlen,
-				 "unit table %s.%s has no column \"%s\" that the source has; drop the table (it is rebuilt) or add the column",
-				 schema, tb->name, tb->cols[i].name);
+			snprintf(
+				err, errlen,
+				"unit table %s.%s has no column \"%s\" that the source has; drop the table (it is rebuilt) or add the column",
+				schema, tb->name, tb->cols[i].name);
 			return -1;
 		}
 	}
@@ -176,21 +180,26 @@ static int create_sql(struct pg_target *t, const char *schema, const struct conn
 }
 
 static int target_prepare(void *ctx, const char *const *schemas, size_t nschemas,
-			  const struct connector_table *tables, size_t ntables, bool truncate, char *err, size_t errlen)
+			  const struct connector_table *tables, size_t ntables, bool truncate, char *err,
+			  size_t errlen)
 {
 	struct pg_target *t = ctx;
 	struct buf *b = &t->sql;
-	struct buf trunc = { 0 };
+	struct buf trunc = {0};
 	PGresult *cols = NULL;
 	int r = -1;
 
 	buf_reset(b);
 	for (size_t s = 0; s < nschemas; s++)
-		if (buf_puts(b, "CREATE SCHEMA IF NOT EXISTS ") < 0 || pgu_append_ident(t->conn, b, schemas[s]) < 0 ||
+		if (buf_puts(b, "CREATE SCHEMA IF NOT EXISTS ") < 0 ||
+		    pgu_append_ident(t->conn, b, schemas[s]) < 0 ||
 		    buf_puts(b, ";\nCREATE TABLE IF NOT EXISTS ") < 0 ||
 		    qualified(t->conn, b, schemas[s], "syncd_checkpoint") < 0 ||
-		    buf_puts(b, " (source text NOT NULL, unit text NOT NULL, lsn pg_lsn NOT NULL, "
-				"updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (source, unit));\n") < 0)
+		    buf_puts(
+			    b,
+			    " (source text NOT NULL, unit text NOT NULL, lsn pg_lsn NOT NULL, "
+			    "updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (source, unit));\n") <
+			    0)
 			goto oom;
 	if (pgu_exec(t->conn, b->data, err, errlen) < 0)
 		goto out;
@@ -252,7 +261,7 @@ static int target_checkpoint(void *ctx, const char *schema, const char *source, 
 	struct pg_target *t = ctx;
 	struct buf *b = &t->sql;
 	char ustr[8];
-	const char *params[3] = { source, ustr, lsn };
+	const char *params[3] = {source, ustr, lsn};
 	PGresult *res;
 
 	snprintf(ustr, sizeof(ustr), "%05d", unit);

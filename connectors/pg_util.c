@@ -25,8 +25,7 @@ static void copy_msg(char *err, size_t errlen, const char *prefix, const char *m
 		err[--n] = '\0';
 }
 
-PGconn *pgu_connect(const char *conninfo, const char *password, bool replication, char *err,
-		    size_t errlen)
+PGconn *pgu_connect(const char *conninfo, const char *password, bool replication, char *err, size_t errlen)
 {
 	const char *kw[5], *val[5];
 	int n = 0;
@@ -57,9 +56,11 @@ PGconn *pgu_connect(const char *conninfo, const char *password, bool replication
 		return NULL;
 	}
 	/* COPY text depends on these; both ends must agree (pg_dump does the same) */
-	if (pgu_exec(conn, "SET client_min_messages = warning; SET datestyle = 'ISO, YMD'; SET intervalstyle = 'postgres'; "
-			   "SET extra_float_digits = 3; SET client_encoding = 'UTF8'",
-		     err, errlen) < 0) {
+	if (pgu_exec(
+		    conn,
+		    "SET client_min_messages = warning; SET datestyle = 'ISO, YMD'; SET intervalstyle = 'postgres'; "
+		    "SET extra_float_digits = 3; SET client_encoding = 'UTF8'",
+		    err, errlen) < 0) {
 		PQfinish(conn);
 		return NULL;
 	}
@@ -92,8 +93,7 @@ PGresult *pgu_query(PGconn *conn, const char *sql, int nparams, const char *cons
 	return res;
 }
 
-int pgu_copy_in(PGconn *conn, const char *copy_sql, const char *data, size_t len, char *err,
-		size_t errlen)
+int pgu_copy_in(PGconn *conn, const char *copy_sql, const char *data, size_t len, char *err, size_t errlen)
 {
 	PGresult *res = PQexec(conn, copy_sql);
 	int r = 0;

@@ -30,7 +30,7 @@ enum section_kind {
 	SEC_LDAP,
 };
 
-static const char *const section_names[] = { "syncd", "state", "source", "tier", "ldap" };
+static const char *const section_names[] = {"syncd", "state", "source", "tier", "ldap"};
 
 /* The one description of syncd.conf: parsing, defaults, reload and
  * --print-config all read this table. */
@@ -49,24 +49,25 @@ struct key_def {
 #define S(field) offsetof(struct config_source, field)
 
 static const struct key_def keys[] = {
-	{ SEC_SYNCD, "listen", KEY_LISTEN, "127.0.0.1:8443", false, false, C(listen), 0, 0 },
-	{ SEC_SYNCD, "tls_cert_file", KEY_PATH, NULL, false, false, C(tls_cert_file), 0, 0 },
-	{ SEC_SYNCD, "tls_key_file", KEY_SECRET_FILE, NULL, false, false, C(tls_key_file), 0, 0 },
-	{ SEC_SYNCD, "policies_dir", KEY_PATH, "/etc/syncd/policies", true, false, C(policies_dir), 0, 0 },
-	{ SEC_SYNCD, "log_level", KEY_LOG_LEVEL, "info", true, false, C(log_level), 0, 0 },
-	{ SEC_SYNCD, "copy_buffer_kb", KEY_INT, "256", true, false, C(copy_buffer_kb), 8, 65536 },
-	{ SEC_STATE, "conninfo", KEY_CONNINFO, NULL, false, true, C(state_conninfo), 0, 0 },
-	{ SEC_STATE, "password_file", KEY_SECRET_FILE, NULL, false, false, C(state_password_file), 0, 0 },
-	{ SEC_SOURCE, "conninfo", KEY_CONNINFO, NULL, false, true, S(conninfo), 0, 0 },
-	{ SEC_SOURCE, "password_file", KEY_SECRET_FILE, NULL, false, false, S(password_file), 0, 0 },
-	{ SEC_TIER, "conninfo", KEY_CONNINFO, NULL, false, true, C(tier_conninfo), 0, 0 },
-	{ SEC_TIER, "password_file", KEY_SECRET_FILE, NULL, false, false, C(tier_password_file), 0, 0 },
-	{ SEC_TIER, "schema", KEY_STRING, "u{unit}", false, false, C(tier_schema), 0, 0 },
-	{ SEC_LDAP, "uri", KEY_STRING, NULL, false, false, C(ldap_uri), 0, 0 },
-	{ SEC_LDAP, "base", KEY_STRING, NULL, false, false, C(ldap_base), 0, 0 },
-	{ SEC_LDAP, "bind_dn", KEY_STRING, NULL, false, false, C(ldap_bind_dn), 0, 0 },
-	{ SEC_LDAP, "bind_password_file", KEY_SECRET_FILE, NULL, false, false, C(ldap_bind_password_file), 0, 0 },
-	{ SEC_LDAP, "cache_ttl", KEY_INT, "30", true, false, C(ldap_cache_ttl), 0, 86400 },
+	{SEC_SYNCD, "listen", KEY_LISTEN, "127.0.0.1:8443", false, false, C(listen), 0, 0},
+	{SEC_SYNCD, "tls_cert_file", KEY_PATH, NULL, false, false, C(tls_cert_file), 0, 0},
+	{SEC_SYNCD, "tls_key_file", KEY_SECRET_FILE, NULL, false, false, C(tls_key_file), 0, 0},
+	{SEC_SYNCD, "policies_dir", KEY_PATH, "/etc/syncd/policies", true, false, C(policies_dir), 0, 0},
+	{SEC_SYNCD, "log_level", KEY_LOG_LEVEL, "info", true, false, C(log_level), 0, 0},
+	{SEC_SYNCD, "copy_buffer_kb", KEY_INT, "256", true, false, C(copy_buffer_kb), 8, 65536},
+	{SEC_STATE, "conninfo", KEY_CONNINFO, NULL, false, true, C(state_conninfo), 0, 0},
+	{SEC_STATE, "password_file", KEY_SECRET_FILE, NULL, false, false, C(state_password_file), 0, 0},
+	{SEC_SOURCE, "conninfo", KEY_CONNINFO, NULL, false, true, S(conninfo), 0, 0},
+	{SEC_SOURCE, "password_file", KEY_SECRET_FILE, NULL, false, false, S(password_file), 0, 0},
+	{SEC_TIER, "conninfo", KEY_CONNINFO, NULL, false, true, C(tier_conninfo), 0, 0},
+	{SEC_TIER, "password_file", KEY_SECRET_FILE, NULL, false, false, C(tier_password_file), 0, 0},
+	{SEC_TIER, "schema", KEY_STRING, "u{unit}", false, false, C(tier_schema), 0, 0},
+	{SEC_LDAP, "uri", KEY_STRING, NULL, false, false, C(ldap_uri), 0, 0},
+	{SEC_LDAP, "base", KEY_STRING, NULL, false, false, C(ldap_base), 0, 0},
+	{SEC_LDAP, "bind_dn", KEY_STRING, NULL, false, false, C(ldap_bind_dn), 0, 0},
+	{SEC_LDAP, "bind_password_file", KEY_SECRET_FILE, NULL, false, false, C(ldap_bind_password_file), 0,
+	 0},
+	{SEC_LDAP, "cache_ttl", KEY_INT, "30", true, false, C(ldap_cache_ttl), 0, 86400},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -139,7 +140,8 @@ static int section_start(struct parse_state *ps, const char *section)
 		if (strlen(section_names[i]) == kindlen && strncmp(section, section_names[i], kindlen) == 0)
 			ps->cur_kind = i;
 	if (ps->cur_kind < 0) {
-		perr(ps, ps->line, "unknown section [%s] (known: [syncd], [state], [source NAME], [tier], [ldap])",
+		perr(ps, ps->line,
+		     "unknown section [%s] (known: [syncd], [state], [source NAME], [tier], [ldap])",
 		     section);
 		return 0;
 	}
@@ -176,7 +178,8 @@ static int section_start(struct parse_state *ps, const char *section)
 		ps->cur_source = s;
 	} else {
 		if (sp != NULL) {
-			perr(ps, ps->line, "section [%s] takes no name; write [%.*s]", section, (int)kindlen, section);
+			perr(ps, ps->line, "section [%s] takes no name; write [%.*s]", section, (int)kindlen,
+			     section);
 			ps->cur_kind = -1;
 			return 0;
 		}
@@ -215,14 +218,14 @@ static void value_check(struct parse_state *ps, const struct key_def *k, const c
 		errno = 0;
 		v = strtol(value, &end, 10);
 		if (errno != 0 || end == value || *end != '\0' || v < k->min || v > k->max)
-			perr(ps, ps->line, "[%s] %s = %s: expected an integer from %ld to %ld", ps->cur_section,
-			     key, value, k->min, k->max);
+			perr(ps, ps->line, "[%s] %s = %s: expected an integer from %ld to %ld",
+			     ps->cur_section, key, value, k->min, k->max);
 		break;
 	}
 	case KEY_LOG_LEVEL:
 		if (log_level_parse(value) < 0)
-			perr(ps, ps->line, "[%s] %s = %s: expected err, warning, info or debug", ps->cur_section,
-			     key, value);
+			perr(ps, ps->line, "[%s] %s = %s: expected err, warning, info or debug",
+			     ps->cur_section, key, value);
 		break;
 	case KEY_LISTEN:
 		if (!listen_valid(value))
@@ -260,7 +263,8 @@ static void value_check(struct parse_state *ps, const struct key_def *k, const c
 	case KEY_STRING:
 	case KEY_PATH:
 		if (value[0] == '\0')
-			perr(ps, ps->line, "[%s] %s is empty; remove the line to use the default", ps->cur_section, key);
+			perr(ps, ps->line, "[%s] %s is empty; remove the line to use the default",
+			     ps->cur_section, key);
 		break;
 	}
 }
@@ -336,16 +340,19 @@ static void required_check(struct parse_state *ps)
 	struct config *cfg = ps->cfg;
 
 	if (cfg->state_conninfo == NULL)
-		perr(ps, ps->line, "[state] conninfo is required: syncd's own database (quarantine, audit, documents)");
+		perr(ps, ps->line,
+		     "[state] conninfo is required: syncd's own database (quarantine, audit, documents)");
 	if (cfg->tier_conninfo == NULL)
 		perr(ps, ps->line, "[tier] conninfo is required: where the units' copies go");
 	if (cfg->nsources == 0)
-		perr(ps, ps->line, "at least one [source NAME] section is required (a city database to copy from)");
+		perr(ps, ps->line,
+		     "at least one [source NAME] section is required (a city database to copy from)");
 	for (size_t i = 0; i < cfg->nsources; i++)
 		if (cfg->sources[i].conninfo == NULL)
-			perr(ps, cfg->sources[i].line, "[source %s] conninfo is required", cfg->sources[i].name);
-	if (cfg->tier_conninfo != NULL && cfg->tier_schema != NULL && strstr(cfg->tier_conninfo, "{unit}") == NULL &&
-	    strstr(cfg->tier_schema, "{unit}") == NULL)
+			perr(ps, cfg->sources[i].line, "[source %s] conninfo is required",
+			     cfg->sources[i].name);
+	if (cfg->tier_conninfo != NULL && cfg->tier_schema != NULL &&
+	    strstr(cfg->tier_conninfo, "{unit}") == NULL && strstr(cfg->tier_schema, "{unit}") == NULL)
 		perr(ps, ps->line,
 		     "[tier] neither conninfo nor schema contains {unit}: every unit would share one copy; use schema = u{unit}");
 	if (cfg->tls_cert_file != NULL && cfg->tls_key_file == NULL)
@@ -479,7 +486,7 @@ const struct config_source *config_source_find(const struct config *cfg, const c
 
 char *config_expand_unit(const char *tmpl, int unit)
 {
-	struct buf b = { 0 };
+	struct buf b = {0};
 	const char *p = tmpl, *hit;
 
 	while ((hit = strstr(p, "{unit}")) != NULL) {
@@ -498,7 +505,8 @@ oom:
 bool config_key_reloadable(const char *section_kind, const char *key)
 {
 	for (size_t i = 0; i < NKEYS; i++)
-		if (strcmp(section_names[keys[i].section], section_kind) == 0 && strcmp(keys[i].name, key) == 0)
+		if (strcmp(section_names[keys[i].section], section_kind) == 0 &&
+		    strcmp(keys[i].name, key) == 0)
 			return keys[i].reloadable;
 	return false;
 }

@@ -13,7 +13,7 @@ struct config_source {
 	char *conninfo;
 	char *password_file;
 	char *password; /* read from password_file; never printed */
-	int line;       /* of the section header, for messages */
+	int line;	/* of the section header, for messages */
 };
 
 struct config {

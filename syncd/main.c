@@ -14,14 +14,13 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: syncd -c FILE [--once | --check-config | --print-config]\n"
-		"  -c, --config FILE   syncd.conf (default /etc/syncd/syncd.conf)\n"
-		"      --once          snapshot every source that has none yet, report, exit 0\n"
-		"      --check-config  validate syncd.conf and the policies; print file:line errors\n"
-		"      --print-config  print the effective configuration, secrets redacted\n"
-		"  -h, --help          this text\n"
-		"  -V, --version       print the version\n");
+	fprintf(f, "usage: syncd -c FILE [--once | --check-config | --print-config]\n"
+		   "  -c, --config FILE   syncd.conf (default /etc/syncd/syncd.conf)\n"
+		   "      --once          snapshot every source that has none yet, report, exit 0\n"
+		   "      --check-config  validate syncd.conf and the policies; print file:line errors\n"
+		   "      --print-config  print the effective configuration, secrets redacted\n"
+		   "  -h, --help          this text\n"
+		   "  -V, --version       print the version\n");
 }
 
 /* Policies name sources by [source NAME]; a mismatch would route nothing. */
@@ -86,10 +85,13 @@ static int run_once(const struct config *cfg, const struct routing *rt)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },   { "once", no_argument, NULL, 'o' },
-		{ "check-config", no_argument, NULL, 'k' },   { "print-config", no_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' },           { "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+		{"config", required_argument, NULL, 'c'},
+		{"once", no_argument, NULL, 'o'},
+		{"check-config", no_argument, NULL, 'k'},
+		{"print-config", no_argument, NULL, 'p'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
 	};
 	const char *path = "/etc/syncd/syncd.conf";
 	bool once = false, check = false, print = false;
@@ -141,8 +143,8 @@ int main(int argc, char **argv)
 	if (policies_check(cfg, rt) < 0) {
 		r = 1;
 	} else if (check) {
-		printf("%s: configuration and policies are valid (%zu sources, %zu tables, %zu units)\n", path,
-		       cfg->nsources, routing_table_count(rt), routing_unit_count(rt));
+		printf("%s: configuration and policies are valid (%zu sources, %zu tables, %zu units)\n",
+		       path, cfg->nsources, routing_table_count(rt), routing_unit_count(rt));
 		r = 0;
 	} else if (once) {
 		r = run_once(cfg, rt);

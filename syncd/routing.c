@@ -33,7 +33,7 @@ struct routing {
 	int cutover; /* yyyymmdd */
 	/* code -> index in units, -1: not a post-reform unit */
 	short new_index[ROUTING_CODE_SPACE];
-	struct old_unit *old; /* ROUTING_CODE_SPACE entries; ntargets 0: unknown */
+	struct old_unit *old;	    /* ROUTING_CODE_SPACE entries; ntargets 0: unknown */
 	struct split_range *ranges; /* global split rules */
 	size_t nranges;
 	struct split_rule *rules;
@@ -195,13 +195,15 @@ static int units_load_mapping(struct routing *r, const char *path, char *err, si
 			continue;
 		if (nf < 6 || (oc = code_parse(f[0], strlen(f[0]))) < 0 ||
 		    (nc = code_parse(f[3], strlen(f[3]))) < 0) {
-			snprintf(err, errlen,
-				 "%s:%d: expected old_code,old_name,old_province,new_code,new_name,merge_type,...",
-				 path, lineno);
+			snprintf(
+				err, errlen,
+				"%s:%d: expected old_code,old_name,old_province,new_code,new_name,merge_type,...",
+				path, lineno);
 			goto fail;
 		}
 		if (r->new_index[nc] < 0) {
-			snprintf(err, errlen, "%s:%d: new unit %05d is not in the unit list", path, lineno, nc);
+			snprintf(err, errlen, "%s:%d: new unit %05d is not in the unit list", path, lineno,
+				 nc);
 			goto fail;
 		}
 		o = &r->old[oc];
@@ -305,13 +307,13 @@ static char *path_join(const char *dir, const char *file)
 }
 
 /* Rejects keys a reader would expect to work but that would be ignored. */
-static int check_keys(json_t *obj, const char *const *allowed, const char *where, const char *file,
-		      char *err, size_t errlen)
+static int check_keys(json_t *obj, const char *const *allowed, const char *where, const char *file, char *err,
+		      size_t errlen)
 {
 	const char *k;
 	json_t *v;
 
-	json_object_foreach(obj, k, v) {
+	json_object_foreach (obj, k, v) {
 		size_t i;
 
 		for (i = 0; allowed[i] != NULL; i++)
@@ -340,7 +342,7 @@ static int json_code(json_t *v, int *code)
 static int range_parse(const struct routing *r, json_t *jr, int old_code, struct split_range *out,
 		       const char *where, const char *file, char *err, size_t errlen)
 {
-	static const char *const keys[] = { "from", "to", "unit", "old_unit", NULL };
+	static const char *const keys[] = {"from", "to", "unit", "old_unit", NULL};
 	json_t *jf = json_object_get(jr, "from"), *jt = json_object_get(jr, "to");
 	const struct old_unit *o;
 	bool ok = false;
@@ -355,8 +357,7 @@ static int range_parse(const struct routing *r, json_t *jr, int old_code, struct
 		snprintf(err, errlen, "%s: %s: \"old_unit\" must be a 5-digit unit code string", file, where);
 		return -1;
 	}
-	if (!json_is_integer(jf) || !json_is_integer(jt) ||
-	    json_integer_value(jf) > json_integer_value(jt)) {
+	if (!json_is_integer(jf) || !json_is_integer(jt) || json_integer_value(jf) > json_integer_value(jt)) {
 		snprintf(err, errlen, "%s: %s: \"from\" and \"to\" must be integers with from <= to", file,
 			 where);
 		return -1;
@@ -370,13 +371,15 @@ static int range_parse(const struct routing *r, json_t *jr, int old_code, struct
 		if (o->targets[i] == out->unit)
 			ok = true;
 	if (o->ntargets < 2) {
-		snprintf(err, errlen, "%s: %s: old unit %05d was not split (merge_type partial) in the mapping file",
-			 file, where, old_code);
+		snprintf(err, errlen,
+			 "%s: %s: old unit %05d was not split (merge_type partial) in the mapping file", file,
+			 where, old_code);
 		return -1;
 	}
 	if (!ok) {
-		snprintf(err, errlen, "%s: %s: unit %05d is not one of the units old unit %05d was split into",
-			 file, where, out->unit, old_code);
+		snprintf(err, errlen,
+			 "%s: %s: unit %05d is not one of the units old unit %05d was split into", file,
+			 where, out->unit, old_code);
 		return -1;
 	}
 	out->old_code = old_code;
@@ -385,17 +388,18 @@ static int range_parse(const struct routing *r, json_t *jr, int old_code, struct
 	return 0;
 }
 
-static int ranges_check_overlap(const struct split_range *rg, size_t n, const char *where,
-				const char *file, char *err, size_t errlen)
+static int ranges_check_overlap(const struct split_range *rg, size_t n, const char *where, const char *file,
+				char *err, size_t errlen)
 {
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = i + 1; j < n; j++)
 			if (rg[i].old_code == rg[j].old_code && rg[i].from <= rg[j].to &&
 			    rg[j].from <= rg[i].to) {
-				snprintf(err, errlen,
-					 "%s: %s: overlapping split rules for old unit %05d: [%ld,%ld] -> %05d and [%ld,%ld] -> %05d; make the ranges disjoint",
-					 file, where, rg[i].old_code, rg[i].from, rg[i].to, rg[i].unit,
-					 rg[j].from, rg[j].to, rg[j].unit);
+				snprintf(
+					err, errlen,
+					"%s: %s: overlapping split rules for old unit %05d: [%ld,%ld] -> %05d and [%ld,%ld] -> %05d; make the ranges disjoint",
+					file, where, rg[i].old_code, rg[i].from, rg[i].to, rg[i].unit,
+					rg[j].from, rg[j].to, rg[j].unit);
 				return -1;
 			}
 	return 0;
@@ -412,8 +416,8 @@ static int split_rules_parse(struct routing *r, json_t *js, const char *file, ch
 		snprintf(err, errlen, "%s: \"split_rules\" must be an object keyed by old unit code", file);
 		return -1;
 	}
-	json_object_foreach(js, k, v) {
-		static const char *const keys[] = { "ranges", "registers_kept_by", NULL };
+	json_object_foreach (js, k, v) {
+		static const char *const keys[] = {"ranges", "registers_kept_by", NULL};
 		char where[64];
 		int oc = code_parse(k, strlen(k));
 		json_t *jr = json_object_get(v, "ranges"), *jk = json_object_get(v, "registers_kept_by");
@@ -423,14 +427,17 @@ static int split_rules_parse(struct routing *r, json_t *js, const char *file, ch
 
 		snprintf(where, sizeof(where), "split_rules.%s", k);
 		if (oc < 0 || !json_is_object(v)) {
-			snprintf(err, errlen, "%s: %s: expected a 5-digit old unit code with an object", file, where);
+			snprintf(err, errlen, "%s: %s: expected a 5-digit old unit code with an object", file,
+				 where);
 			return -1;
 		}
 		if (check_keys(v, keys, where, file, err, errlen) < 0)
 			return -1;
 		if (r->old[oc].ntargets < 2) {
-			snprintf(err, errlen, "%s: %s: old unit %05d was not split (merge_type partial) in the mapping file",
-				 file, where, oc);
+			snprintf(
+				err, errlen,
+				"%s: %s: old unit %05d was not split (merge_type partial) in the mapping file",
+				file, where, oc);
 			return -1;
 		}
 		rule = realloc(r->rules, (r->nrules + 1) * sizeof(*rule));
@@ -444,14 +451,18 @@ static int split_rules_parse(struct routing *r, json_t *js, const char *file, ch
 			bool ok = false;
 
 			if (json_code(jk, &rule->registers_kept_by) < 0) {
-				snprintf(err, errlen, "%s: %s: \"registers_kept_by\" must be a unit code string", file, where);
+				snprintf(err, errlen,
+					 "%s: %s: \"registers_kept_by\" must be a unit code string", file,
+					 where);
 				return -1;
 			}
 			for (int t = 0; t < r->old[oc].ntargets; t++)
 				ok |= r->old[oc].targets[t] == rule->registers_kept_by;
 			if (!ok) {
-				snprintf(err, errlen, "%s: %s: unit %05d is not one of the units old unit %05d was split into",
-					 file, where, rule->registers_kept_by, oc);
+				snprintf(
+					err, errlen,
+					"%s: %s: unit %05d is not one of the units old unit %05d was split into",
+					file, where, rule->registers_kept_by, oc);
 				return -1;
 			}
 		}
@@ -459,7 +470,7 @@ static int split_rules_parse(struct routing *r, json_t *js, const char *file, ch
 			snprintf(err, errlen, "%s: %s: \"ranges\" must be an array", file, where);
 			return -1;
 		}
-		json_array_foreach(jr, i, e) {
+		json_array_foreach (jr, i, e) {
 			struct split_range *rg = realloc(r->ranges, (r->nranges + 1) * sizeof(*rg));
 
 			if (rg == NULL)
@@ -491,11 +502,11 @@ static bool column_listed(const struct routing_table *t, const char *col)
 	return false;
 }
 
-static int table_parse(struct routing *r, json_t *jt, struct routing_table *t, size_t idx,
-		       const char *file, char *err, size_t errlen)
+static int table_parse(struct routing *r, json_t *jt, struct routing_table *t, size_t idx, const char *file,
+		       char *err, size_t errlen)
 {
-	static const char *const keys[] = { "source", "table", "unit_column", "era", "split", "columns",
-					    "mask", "target_table", NULL };
+	static const char *const keys[] = {"source",  "table", "unit_column",  "era", "split",
+					   "columns", "mask",  "target_table", NULL};
 	char where[128];
 	json_t *je, *js, *jc, *jm;
 	const char *dot;
@@ -514,8 +525,9 @@ static int table_parse(struct routing *r, json_t *jt, struct routing_table *t, s
 	t->table = dup_str(json_object_get(jt, "table"));
 	t->unit_column = dup_str(json_object_get(jt, "unit_column"));
 	if (t->source == NULL || t->table == NULL || t->unit_column == NULL) {
-		snprintf(err, errlen, "%s: %s: \"source\", \"table\" and \"unit_column\" are required strings",
-			 file, where);
+		snprintf(err, errlen,
+			 "%s: %s: \"source\", \"table\" and \"unit_column\" are required strings", file,
+			 where);
 		return -1;
 	}
 	dot = strchr(t->table, '.');
@@ -526,9 +538,9 @@ static int table_parse(struct routing *r, json_t *jt, struct routing_table *t, s
 	}
 	t->schema = strndup(t->table, (size_t)(dot - t->table));
 	t->name = strdup(dot + 1);
-	t->target_table = json_object_get(jt, "target_table") != NULL ?
-				  dup_str(json_object_get(jt, "target_table")) :
-				  strdup(t->name);
+	t->target_table = json_object_get(jt, "target_table") != NULL
+				  ? dup_str(json_object_get(jt, "target_table"))
+				  : strdup(t->name);
 	if (t->schema == NULL || t->name == NULL || t->target_table == NULL) {
 		snprintf(err, errlen, "%s: %s: \"target_table\" must be a string", file, where);
 		return -1;
@@ -551,7 +563,7 @@ static int table_parse(struct routing *r, json_t *jt, struct routing_table *t, s
 
 	js = json_object_get(jt, "split");
 	if (js != NULL) {
-		static const char *const skeys[] = { "column", "rules", "registers", NULL };
+		static const char *const skeys[] = {"column", "rules", "registers", NULL};
 		json_t *jr = json_object_get(js, "rules"), *e;
 		size_t i;
 
@@ -567,27 +579,31 @@ static int table_parse(struct routing *r, json_t *jt, struct routing_table *t, s
 		}
 		if (json_object_get(js, "registers") != NULL) {
 			if (!json_is_boolean(json_object_get(js, "registers"))) {
-				snprintf(err, errlen, "%s: %s: \"split.registers\" must be true or false", file, where);
+				snprintf(err, errlen, "%s: %s: \"split.registers\" must be true or false",
+					 file, where);
 				return -1;
 			}
 			t->split_registers = json_is_true(json_object_get(js, "registers"));
 		}
 		if (t->split_column == NULL && !t->split_registers) {
-			snprintf(err, errlen,
-				 "%s: %s: \"split\" needs \"column\" (split by that column's value) or \"registers\": true (the unit keeping the old registers)",
-				 file, where);
+			snprintf(
+				err, errlen,
+				"%s: %s: \"split\" needs \"column\" (split by that column's value) or \"registers\": true (the unit keeping the old registers)",
+				file, where);
 			return -1;
 		}
 		if (jr != NULL) {
 			if (!json_is_array(jr) || t->split_column == NULL) {
-				snprintf(err, errlen, "%s: %s: \"split.rules\" must be an array and needs \"split.column\"",
-					 file, where);
+				snprintf(
+					err, errlen,
+					"%s: %s: \"split.rules\" must be an array and needs \"split.column\"",
+					file, where);
 				return -1;
 			}
 			t->ranges = calloc(json_array_size(jr) + 1, sizeof(*t->ranges));
 			if (t->ranges == NULL)
 				return -1;
-			json_array_foreach(jr, i, e) {
+			json_array_foreach (jr, i, e) {
 				if (range_parse(r, e, -1, &t->ranges[i], where, file, err, errlen) < 0)
 					return -1;
 				t->nranges++;
@@ -603,7 +619,8 @@ static int table_parse(struct routing *r, json_t *jt, struct routing_table *t, s
 		json_t *e;
 
 		if (!json_is_array(jc) || json_array_size(jc) == 0) {
-			snprintf(err, errlen, "%s: %s: \"columns\" must be a non-empty array (or [\"*\"])", file, where);
+			snprintf(err, errlen, "%s: %s: \"columns\" must be a non-empty array (or [\"*\"])",
+				 file, where);
 			return -1;
 		}
 		if (!(json_array_size(jc) == 1 && json_is_string(json_array_get(jc, 0)) &&
@@ -611,9 +628,11 @@ static int table_parse(struct routing *r, json_t *jt, struct routing_table *t, s
 			t->columns = calloc(json_array_size(jc), sizeof(char *));
 			if (t->columns == NULL)
 				return -1;
-			json_array_foreach(jc, i, e) {
+			json_array_foreach (jc, i, e) {
 				if (!json_is_string(e) || strcmp(json_string_value(e), "*") == 0) {
-					snprintf(err, errlen, "%s: %s: \"columns\" entries must be column names", file, where);
+					snprintf(err, errlen,
+						 "%s: %s: \"columns\" entries must be column names", file,
+						 where);
 					return -1;
 				}
 				t->columns[t->ncolumns++] = strdup(json_string_value(e));
@@ -627,13 +646,14 @@ static int table_parse(struct routing *r, json_t *jt, struct routing_table *t, s
 		json_t *v;
 
 		if (!json_is_object(jm)) {
-			snprintf(err, errlen, "%s: %s: \"mask\" must be an object {\"column\": \"last4\"}", file, where);
+			snprintf(err, errlen, "%s: %s: \"mask\" must be an object {\"column\": \"last4\"}",
+				 file, where);
 			return -1;
 		}
 		t->masks = calloc(json_object_size(jm) + 1, sizeof(*t->masks));
 		if (t->masks == NULL)
 			return -1;
-		json_object_foreach(jm, col, v) {
+		json_object_foreach (jm, col, v) {
 			struct column_mask *m = &t->masks[t->nmasks];
 			const char *kind = json_is_string(v) ? json_string_value(v) : "";
 
@@ -644,16 +664,19 @@ static int table_parse(struct routing *r, json_t *jt, struct routing_table *t, s
 			else if (strcmp(kind, "sha256") == 0)
 				m->kind = MASK_SHA256;
 			else {
-				snprintf(err, errlen, "%s: %s: mask of \"%s\" must be \"last4\", \"null\" or \"sha256\"",
+				snprintf(err, errlen,
+					 "%s: %s: mask of \"%s\" must be \"last4\", \"null\" or \"sha256\"",
 					 file, where, col);
 				return -1;
 			}
 			if (!column_listed(t, col)) {
-				snprintf(err, errlen, "%s: %s: masked column \"%s\" is not in \"columns\"", file, where, col);
+				snprintf(err, errlen, "%s: %s: masked column \"%s\" is not in \"columns\"",
+					 file, where, col);
 				return -1;
 			}
 			if (strcmp(col, t->unit_column) == 0) {
-				snprintf(err, errlen, "%s: %s: the unit column \"%s\" cannot be masked", file, where, col);
+				snprintf(err, errlen, "%s: %s: the unit column \"%s\" cannot be masked", file,
+					 where, col);
 				return -1;
 			}
 			m->column = strdup(col);
@@ -670,8 +693,8 @@ static int table_parse(struct routing *r, json_t *jt, struct routing_table *t, s
 
 struct routing *routing_load(const char *dir, char *err, size_t errlen)
 {
-	static const char *const top_keys[] = { "units", "split_rules", "tables", NULL };
-	static const char *const unit_keys[] = { "list", "mapping", "cutover", "split_overrides", NULL };
+	static const char *const top_keys[] = {"units", "split_rules", "tables", NULL};
+	static const char *const unit_keys[] = {"list", "mapping", "cutover", "split_overrides", NULL};
 	struct routing *r = calloc(1, sizeof(*r));
 	char *file = path_join(dir, "routing.json");
 	char *p = NULL;
@@ -698,7 +721,8 @@ struct routing *routing_load(const char *dir, char *err, size_t errlen)
 	ju = json_object_get(root, "units");
 	if (!json_is_object(ju) || check_keys(ju, unit_keys, "units", file, err, errlen) < 0) {
 		if (!json_is_object(ju))
-			snprintf(err, errlen, "%s: \"units\" is required: {\"list\", \"mapping\", \"cutover\"}", file);
+			snprintf(err, errlen,
+				 "%s: \"units\" is required: {\"list\", \"mapping\", \"cutover\"}", file);
 		goto fail;
 	}
 	if (!json_is_string(json_object_get(ju, "list")) || !json_is_string(json_object_get(ju, "mapping"))) {
@@ -738,21 +762,23 @@ struct routing *routing_load(const char *dir, char *err, size_t errlen)
 	r->tables = calloc(json_array_size(jt), sizeof(*r->tables));
 	if (r->tables == NULL)
 		goto fail;
-	json_array_foreach(jt, i, e) {
+	json_array_foreach (jt, i, e) {
 		r->ntables++;
 		if (table_parse(r, e, &r->tables[i], i, file, err, errlen) < 0)
 			goto fail;
 		for (size_t j = 0; j < i; j++) {
 			if (strcmp(r->tables[j].source, r->tables[i].source) == 0 &&
 			    strcmp(r->tables[j].table, r->tables[i].table) == 0) {
-				snprintf(err, errlen, "%s: tables[%zu]: %s of source %s is routed twice", file, i,
-					 r->tables[i].table, r->tables[i].source);
+				snprintf(err, errlen, "%s: tables[%zu]: %s of source %s is routed twice",
+					 file, i, r->tables[i].table, r->tables[i].source);
 				goto fail;
 			}
 			if (strcmp(r->tables[j].target_table, r->tables[i].target_table) == 0) {
-				snprintf(err, errlen,
-					 "%s: tables[%zu]: %s and %s would both be \"%s\" in each unit; set \"target_table\" on one of them",
-					 file, i, r->tables[j].table, r->tables[i].table, r->tables[i].target_table);
+				snprintf(
+					err, errlen,
+					"%s: tables[%zu]: %s and %s would both be \"%s\" in each unit; set \"target_table\" on one of them",
+					file, i, r->tables[j].table, r->tables[i].table,
+					r->tables[i].target_table);
 				goto fail;
 			}
 		}
@@ -881,8 +907,7 @@ static enum router_reason route_split(const struct routing *r, const struct rout
 	size_t nrg = t->ranges != NULL ? t->nranges : r->nranges;
 	int u;
 
-	if (row->key != NULL && r->noverrides > 0 &&
-	    (u = override_find(r, t, row->key, row->key_len)) > 0) {
+	if (row->key != NULL && r->noverrides > 0 && (u = override_find(r, t, row->key, row->key_len)) > 0) {
 		*unit = u;
 		return ROUTER_OK;
 	}
@@ -945,13 +970,9 @@ enum router_reason router_route(const struct routing *r, const struct routing_ta
 		return ROUTER_OK;
 	}
 	switch (r->old[code].ntargets) {
-	case 0:
-		return ROUTER_UNIT_UNKNOWN_OLD;
-	case 1:
-		*unit = r->old[code].targets[0];
-		return ROUTER_OK;
-	default:
-		return route_split(r, t, row, code, unit);
+	case 0: return ROUTER_UNIT_UNKNOWN_OLD;
+	case 1: *unit = r->old[code].targets[0]; return ROUTER_OK;
+	default: return route_split(r, t, row, code, unit);
 	}
 }
 
@@ -975,8 +996,7 @@ const char *router_reason_name(enum router_reason reason)
 long mask_apply(enum mask_kind kind, const char *in, size_t len, char *out, size_t outlen)
 {
 	switch (kind) {
-	case MASK_NULL:
-		return -1;
+	case MASK_NULL: return -1;
 	case MASK_SHA256: {
 		unsigned char md[32];
 		unsigned int mdlen = 0;
@@ -1016,12 +1036,9 @@ long mask_apply(enum mask_kind kind, const char *in, size_t len, char *out, size
 const char *mask_kind_name(enum mask_kind kind)
 {
 	switch (kind) {
-	case MASK_LAST4:
-		return "last4";
-	case MASK_NULL:
-		return "null";
-	case MASK_SHA256:
-		return "sha256";
+	case MASK_LAST4: return "last4";
+	case MASK_NULL: return "null";
+	case MASK_SHA256: return "sha256";
 	}
 	return "?";
 }

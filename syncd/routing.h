@@ -42,8 +42,8 @@ enum router_reason {
 
 struct unit_info {
 	int code;
-	char *name;      /* "Cái Khế" */
-	char *type;      /* "Phường" / "Xã" */
+	char *name;	 /* "Cái Khế" */
+	char *type;	 /* "Phường" / "Xã" */
 	char *full_name; /* "Phường Cái Khế" */
 };
 
@@ -59,16 +59,16 @@ struct column_mask {
 };
 
 struct routing_table {
-	char *source;       /* [source NAME] */
-	char *table;        /* "public.thua_dat" as written */
-	char *schema;       /* "public" */
-	char *name;         /* "thua_dat" */
+	char *source;	    /* [source NAME] */
+	char *table;	    /* "public.thua_dat" as written */
+	char *schema;	    /* "public" */
+	char *name;	    /* "thua_dat" */
 	char *target_table; /* name in each unit's schema; default name */
 	char *unit_column;
 	enum routing_era era;
-	char *date_column; /* by_date only */
-	char *split_column; /* NULL: no column to split by */
-	bool split_registers; /* split wards: send to the unit keeping the old registers */
+	char *date_column;	    /* by_date only */
+	char *split_column;	    /* NULL: no column to split by */
+	bool split_registers;	    /* split wards: send to the unit keeping the old registers */
 	struct split_range *ranges; /* table-level rules; NULL: the global ones */
 	size_t nranges;
 	char **columns; /* NULL: all columns ("*") */

@@ -14,14 +14,14 @@
 #include "../connectors/pg_source.h"
 
 #define MAX_KEY_COLS 8
-#define SLOT_WAIT_S 30
+#define SLOT_WAIT_S  30
 
 /* One routed table: what the source has, what the units get, and where the
  * routing inputs sit in each COPY row. */
 struct plan_table {
 	const struct routing_table *rt;
-	struct pg_source_table src;     /* columns read: the output ones, then extras */
-	struct connector_table out;     /* the first nout columns of src */
+	struct pg_source_table src; /* columns read: the output ones, then extras */
+	struct connector_table out; /* the first nout columns of src */
 	size_t nout;
 	int unit_idx, date_idx, split_idx;
 	int key_idx[MAX_KEY_COLS];
@@ -77,7 +77,7 @@ static int col_index(const struct pg_source_table *t, const char *name)
 static int plan_columns(struct plan_table *p, struct pg_source_table *all, char *err, size_t errlen)
 {
 	const struct routing_table *rt = p->rt;
-	const char *extra[2] = { rt->date_column, rt->split_column };
+	const char *extra[2] = {rt->date_column, rt->split_column};
 	struct connector_column *cols = calloc(all->ncols, sizeof(*cols));
 	bool *taken = calloc(all->ncols, sizeof(bool));
 	size_t n = 0;
@@ -94,7 +94,8 @@ static int plan_columns(struct plan_table *p, struct pg_source_table *all, char 
 			int i = col_index(all, rt->columns[k]);
 
 			if (i < 0) {
-				snprintf(err, errlen, "routing.json: %s: column \"%s\" does not exist in source %s",
+				snprintf(err, errlen,
+					 "routing.json: %s: column \"%s\" does not exist in source %s",
 					 rt->table, rt->columns[k], rt->source);
 				goto fail;
 			}
@@ -106,9 +107,10 @@ static int plan_columns(struct plan_table *p, struct pg_source_table *all, char 
 		/* the target's primary key must come along, or rows cannot be matched later */
 		for (size_t i = 0; i < all->ncols; i++)
 			if (all->cols[i].key_pos > 0 && !taken[i]) {
-				snprintf(err, errlen,
-					 "routing.json: %s: \"columns\" must include primary key column \"%s\"",
-					 rt->table, all->cols[i].name);
+				snprintf(
+					err, errlen,
+					"routing.json: %s: \"columns\" must include primary key column \"%s\"",
+					rt->table, all->cols[i].name);
 				goto fail;
 			}
 	}
@@ -120,7 +122,8 @@ static int plan_columns(struct plan_table *p, struct pg_source_table *all, char 
 			continue;
 		i = col_index(all, extra[e]);
 		if (i < 0) {
-			snprintf(err, errlen, "routing.json: %s: %s column \"%s\" does not exist in source %s", rt->table,
+			snprintf(err, errlen,
+				 "routing.json: %s: %s column \"%s\" does not exist in source %s", rt->table,
 				 e == 0 ? "by_date" : "split", extra[e], rt->source);
 			goto fail;
 		}
@@ -162,8 +165,8 @@ static int plan_table(struct run *run, const struct routing_table *rt, struct pl
 	if (pg_source_describe(run->src, rt->schema, rt->name, &all, err, errlen) < 0)
 		return -1;
 	if (col_index(&all, rt->unit_column) < 0) {
-		snprintf(err, errlen, "routing.json: %s: unit_column \"%s\" does not exist in source %s", rt->table,
-			 rt->unit_column, rt->source);
+		snprintf(err, errlen, "routing.json: %s: unit_column \"%s\" does not exist in source %s",
+			 rt->table, rt->unit_column, rt->source);
 		pg_source_table_clear(&all);
 		return -1;
 	}
@@ -189,9 +192,10 @@ static int plan_table(struct run *run, const struct routing_table *rt, struct pl
 			if (p->src.cols[i].key_pos == k)
 				p->key_idx[p->nkey++] = (int)i;
 	if (p->nkey == 0) {
-		snprintf(err, errlen,
-			 "source %s: table %s has no primary key; syncd needs one to keep each unit's copy in step (add one, e.g. ALTER TABLE %s ADD PRIMARY KEY (...))",
-			 rt->source, rt->table, rt->table);
+		snprintf(
+			err, errlen,
+			"source %s: table %s has no primary key; syncd needs one to keep each unit's copy in step (add one, e.g. ALTER TABLE %s ADD PRIMARY KEY (...))",
+			rt->source, rt->table, rt->table);
 		return -1;
 	}
 	p->mask = calloc(p->nout + 1, sizeof(*p->mask));
@@ -204,7 +208,8 @@ static int plan_table(struct run *run, const struct routing_table *rt, struct pl
 		int i = col_index(&p->src, rt->masks[m].column);
 
 		if (i < 0 || (size_t)i >= p->nout) {
-			snprintf(err, errlen, "routing.json: %s: masked column \"%s\" does not exist in source %s",
+			snprintf(err, errlen,
+				 "routing.json: %s: masked column \"%s\" does not exist in source %s",
 				 rt->table, rt->masks[m].column, rt->source);
 			return -1;
 		}
@@ -225,6 +230,22 @@ static void plan_free(struct plan_table *p)
 	free(p->mask_on);
 }
 
+static int publication_ensure(struct run *run, bool dry_run, char *err, size_t errlen)
+{
+	struct pg_source_table *tabs = calloc(run->ntables, sizeof(*tabs));
+	int r;
+
+	if (tabs == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < run->ntables; i++)
+		tabs[i] = run->tables[i].src;
+	r = pg_source_publication_ensure(run->src, tabs, run->ntables, dry_run, err, errlen);
+	free(tabs);
+	return r;
+}
+
 static int open_source_and_plan(struct run *run, char *err, size_t errlen)
 {
 	size_t n = 0;
@@ -238,8 +259,10 @@ static int open_source_and_plan(struct run *run, char *err, size_t errlen)
 		if (strcmp(routing_table_get(run->rt, i)->source, run->scfg->name) == 0)
 			n++;
 	if (n == 0) {
-		snprintf(err, errlen, "source %s: routing.json routes no table of this source; add one or remove [source %s]",
-			 run->scfg->name, run->scfg->name);
+		snprintf(
+			err, errlen,
+			"source %s: routing.json routes no table of this source; add one or remove [source %s]",
+			run->scfg->name, run->scfg->name);
 		return -1;
 	}
 	run->tables = calloc(n, sizeof(*run->tables));
@@ -254,7 +277,7 @@ static int open_source_and_plan(struct run *run, char *err, size_t errlen)
 		if (plan_table(run, rt, &run->tables[run->ntables - 1], err, errlen) < 0)
 			return -1;
 	}
-	return 0;
+	return publication_ensure(run, true, err, errlen);
 }
 
 static void run_free(struct run *run)
@@ -317,7 +340,8 @@ static int open_targets(struct run *run, char *err, size_t errlen)
 			run->ngroups++;
 			run->groups[g].ctx = run->ops->open(conninfo, cfg->tier_password, msg, sizeof(msg));
 			if (run->groups[g].ctx == NULL) {
-				snprintf(err, errlen, "unit %05d: cannot connect to the tier: %s; check [tier] conninfo",
+				snprintf(err, errlen,
+					 "unit %05d: cannot connect to the tier: %s; check [tier] conninfo",
 					 u->code, msg);
 				return -1;
 			}
@@ -358,7 +382,8 @@ static int prepare_units(struct run *run, char *err, size_t errlen)
 		for (size_t i = 0; i < run->nunits; i++)
 			if (run->units[i].group == &run->groups[g])
 				schemas[n++] = run->units[i].schema;
-		if (run->ops->prepare(run->groups[g].ctx, schemas, n, tabs, run->ntables, true, msg, sizeof(msg)) < 0) {
+		if (run->ops->prepare(run->groups[g].ctx, schemas, n, tabs, run->ntables, true, msg,
+				      sizeof(msg)) < 0) {
 			snprintf(err, errlen, "tier %s: %s", run->groups[g].conninfo, msg);
 			r = -1;
 		}
@@ -368,13 +393,15 @@ static int prepare_units(struct run *run, char *err, size_t errlen)
 	return r;
 }
 
-static int unit_flush(struct run *run, struct unit_dest *u, const struct plan_table *p, char *err, size_t errlen)
+static int unit_flush(struct run *run, struct unit_dest *u, const struct plan_table *p, char *err,
+		      size_t errlen)
 {
 	char msg[1024];
 
 	if (u->rows.len == 0)
 		return 0;
-	if (run->ops->load(u->group->ctx, u->schema, &p->out, u->rows.data, u->rows.len, msg, sizeof(msg)) < 0) {
+	if (run->ops->load(u->group->ctx, u->schema, &p->out, u->rows.data, u->rows.len, msg, sizeof(msg)) <
+	    0) {
 		snprintf(err, errlen, "unit %05d: loading %s.%s: %s", u->code, u->schema, p->out.name, msg);
 		return -1;
 	}
@@ -510,7 +537,7 @@ static int copy_table(struct run *run, struct plan_table *p, char *err, size_t e
 	if (pg_source_copy_begin(run->src, &p->src, err, errlen) < 0)
 		goto out;
 	while ((len = pg_source_copy_next(run->src, &row, err, errlen)) > 0) {
-		struct router_row rr = { 0 };
+		struct router_row rr = {0};
 		enum routing_era era = ROUTING_ERA_NEW;
 		enum router_reason why;
 		int nf = copytext_split(row, (size_t)len, fields, (int)p->src.ncols);
@@ -518,8 +545,8 @@ static int copy_table(struct run *run, struct plan_table *p, char *err, size_t e
 		struct unit_dest *u;
 
 		if (nf != (int)p->src.ncols) {
-			snprintf(err, errlen, "source %s: %s: a COPY row has %d fields, expected %zu", run->scfg->name,
-				 p->rt->table, nf, p->src.ncols);
+			snprintf(err, errlen, "source %s: %s: a COPY row has %d fields, expected %zu",
+				 run->scfg->name, p->rt->table, nf, p->src.ncols);
 			goto out;
 		}
 		rows++;
@@ -609,14 +636,17 @@ static int slot_decide(struct run *run, struct snapshot_result *res, char *err, 
 		return 0;
 	}
 	if (ss == PG_SLOT_PRESENT)
-		log_warn("source %s: slot %s exists without a completed snapshot (an earlier run stopped mid-snapshot); dropping it and copying again",
-			 run->scfg->name, slot);
+		log_warn(
+			"source %s: slot %s exists without a completed snapshot (an earlier run stopped mid-snapshot); dropping it and copying again",
+			run->scfg->name, slot);
 	else if (ss == PG_SLOT_LOST)
-		log_warn("source %s: slot %s is lost (wal_status = lost: the WAL it needed was removed); taking a new snapshot",
-			 run->scfg->name, slot);
+		log_warn(
+			"source %s: slot %s is lost (wal_status = lost: the WAL it needed was removed); taking a new snapshot",
+			run->scfg->name, slot);
 	else if (marker == 1)
-		log_warn("source %s: slot %s is missing although a snapshot completed (failover to a server without it?); taking a new snapshot",
-			 run->scfg->name, slot);
+		log_warn(
+			"source %s: slot %s is missing although a snapshot completed (failover to a server without it?); taking a new snapshot",
+			run->scfg->name, slot);
 	if (ss != PG_SLOT_MISSING && pg_source_slot_drop(run->src, SLOT_WAIT_S, err, errlen) < 0)
 		return -1;
 	if (marker == 1 && state_snapshot_clear(run->st, run->scfg->name, err, errlen) < 0)
@@ -627,7 +657,7 @@ static int slot_decide(struct run *run, struct snapshot_result *res, char *err, 
 int snapshot_check_source(const struct config *cfg, const struct routing *rt, const struct config_source *src,
 			  char *err, size_t errlen)
 {
-	struct run run = { .cfg = cfg, .rt = rt, .scfg = src };
+	struct run run = {.cfg = cfg, .rt = rt, .scfg = src};
 	int r = open_source_and_plan(&run, err, errlen);
 
 	run_free(&run);
@@ -637,7 +667,7 @@ int snapshot_check_source(const struct config *cfg, const struct routing *rt, co
 int snapshot_run(const struct config *cfg, const struct routing *rt, struct state *st,
 		 const struct config_source *src, struct snapshot_result *res, char *err, size_t errlen)
 {
-	struct run run = { .cfg = cfg, .rt = rt, .scfg = src, .st = st, .ops = &pg_target_ops };
+	struct run run = {.cfg = cfg, .rt = rt, .scfg = src, .st = st, .ops = &pg_target_ops};
 	struct timespec t0, t1;
 	bool quarantine_open = false;
 	int r = -1;
@@ -652,19 +682,8 @@ int snapshot_run(const struct config *cfg, const struct routing *rt, struct stat
 		r = 0;
 		goto out;
 	}
-	{
-		struct pg_source_table *tabs = calloc(run.ntables, sizeof(*tabs));
-
-		if (tabs == NULL)
-			goto out;
-		for (size_t i = 0; i < run.ntables; i++)
-			tabs[i] = run.tables[i].src;
-		r = pg_source_publication_ensure(run.src, tabs, run.ntables, err, errlen);
-		free(tabs);
-		if (r < 0)
-			goto out;
-		r = -1;
-	}
+	if (publication_ensure(&run, false, err, errlen) < 0)
+		goto out;
 	/* the slot first: creating it waits for every transaction running in
 	 * the source's cluster, which may hold the tier or the state DB too */
 	if (pg_source_snapshot_begin(run.src, run.lsn, sizeof(run.lsn), err, errlen) < 0)

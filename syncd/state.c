@@ -54,9 +54,11 @@ struct state *state_open(const char *conninfo, const char *password, char *err, 
 		return NULL;
 	}
 	/* concurrent syncd instances may race on CREATE ... IF NOT EXISTS; serialise */
-	if (pgu_exec(st->conn, "SET client_min_messages = warning; BEGIN; SELECT pg_advisory_xact_lock(4217001)",
-		     msg, sizeof(msg)) < 0 ||
-	    pgu_exec(st->conn, schema_sql, msg, sizeof(msg)) < 0 || pgu_exec(st->conn, "COMMIT", msg, sizeof(msg)) < 0) {
+	if (pgu_exec(st->conn,
+		     "SET client_min_messages = warning; BEGIN; SELECT pg_advisory_xact_lock(4217001)", msg,
+		     sizeof(msg)) < 0 ||
+	    pgu_exec(st->conn, schema_sql, msg, sizeof(msg)) < 0 ||
+	    pgu_exec(st->conn, "COMMIT", msg, sizeof(msg)) < 0) {
 		snprintf(err, errlen, "state database: cannot create syncd tables: %s", msg);
 		state_free(st);
 		return NULL;
@@ -76,12 +78,13 @@ void state_free(struct state *st)
 int state_snapshot_get(struct state *st, const char *source, struct state_snapshot *out, char *err,
 		       size_t errlen)
 {
-	const char *params[1] = { source };
+	const char *params[1] = {source};
 	char msg[1024];
-	PGresult *res = pgu_query(st->conn,
-				  "SELECT slot, lsn, completed_at, rows_old, rows_new, quarantined, units, seconds "
-				  "FROM syncd_snapshot WHERE source = $1",
-				  1, params, msg, sizeof(msg));
+	PGresult *res =
+		pgu_query(st->conn,
+			  "SELECT slot, lsn, completed_at, rows_old, rows_new, quarantined, units, seconds "
+			  "FROM syncd_snapshot WHERE source = $1",
+			  1, params, msg, sizeof(msg));
 	int found;
 
 	if (res == NULL) {
@@ -119,41 +122,42 @@ static int exec_params(struct state *st, const char *what, const char *sql, int 
 
 int state_snapshot_clear(struct state *st, const char *source, char *err, size_t errlen)
 {
-	const char *params[1] = { source };
+	const char *params[1] = {source};
 
-	return exec_params(st, "syncd_snapshot", "DELETE FROM syncd_snapshot WHERE source = $1", 1, params, err,
-			   errlen);
+	return exec_params(st, "syncd_snapshot", "DELETE FROM syncd_snapshot WHERE source = $1", 1, params,
+			   err, errlen);
 }
 
 int state_snapshot_complete(struct state *st, const char *source, const struct state_snapshot *s, char *err,
 			    size_t errlen)
 {
 	char ro[32], rn[32], q[32], u[16], sec[32];
-	const char *params[8] = { source, s->slot, s->lsn, ro, rn, q, u, sec };
+	const char *params[8] = {source, s->slot, s->lsn, ro, rn, q, u, sec};
 
 	snprintf(ro, sizeof(ro), "%lld", s->rows_old);
 	snprintf(rn, sizeof(rn), "%lld", s->rows_new);
 	snprintf(q, sizeof(q), "%lld", s->quarantined);
 	snprintf(u, sizeof(u), "%d", s->units);
 	snprintf(sec, sizeof(sec), "%.3f", s->seconds);
-	return exec_params(st, "syncd_snapshot",
-			   "INSERT INTO syncd_snapshot (source, slot, lsn, rows_old, rows_new, quarantined, units, seconds) "
-			   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (source) DO UPDATE SET "
-			   "slot = EXCLUDED.slot, lsn = EXCLUDED.lsn, rows_old = EXCLUDED.rows_old, "
-			   "rows_new = EXCLUDED.rows_new, quarantined = EXCLUDED.quarantined, units = EXCLUDED.units, "
-			   "seconds = EXCLUDED.seconds, completed_at = now()",
-			   8, params, err, errlen);
+	return exec_params(
+		st, "syncd_snapshot",
+		"INSERT INTO syncd_snapshot (source, slot, lsn, rows_old, rows_new, quarantined, units, seconds) "
+		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (source) DO UPDATE SET "
+		"slot = EXCLUDED.slot, lsn = EXCLUDED.lsn, rows_old = EXCLUDED.rows_old, "
+		"rows_new = EXCLUDED.rows_new, quarantined = EXCLUDED.quarantined, units = EXCLUDED.units, "
+		"seconds = EXCLUDED.seconds, completed_at = now()",
+		8, params, err, errlen);
 }
 
 int state_quarantine_begin(struct state *st, const char *source, bool reset, char *err, size_t errlen)
 {
-	const char *params[1] = { source };
+	const char *params[1] = {source};
 
 	buf_reset(&st->qrows);
 	if (pgu_exec(st->conn, "BEGIN", err, errlen) < 0)
 		return -1;
-	if (reset && exec_params(st, "syncd_quarantine", "DELETE FROM syncd_quarantine WHERE source = $1", 1, params,
-				 err, errlen) < 0)
+	if (reset && exec_params(st, "syncd_quarantine", "DELETE FROM syncd_quarantine WHERE source = $1", 1,
+				 params, err, errlen) < 0)
 		return -1;
 	return 0;
 }
@@ -164,8 +168,10 @@ static int quarantine_flush(struct state *st, char *err, size_t errlen)
 
 	if (st->qrows.len == 0)
 		return 0;
-	if (pgu_copy_in(st->conn, "COPY syncd_quarantine (source, tbl, key, unit_value, reason, row_data, lsn) FROM STDIN",
-			st->qrows.data, st->qrows.len, msg, sizeof(msg)) < 0) {
+	if (pgu_copy_in(
+		    st->conn,
+		    "COPY syncd_quarantine (source, tbl, key, unit_value, reason, row_data, lsn) FROM STDIN",
+		    st->qrows.data, st->qrows.len, msg, sizeof(msg)) < 0) {
 		snprintf(err, errlen, "state database: syncd_quarantine: %s", msg);
 		return -1;
 	}
@@ -201,7 +207,7 @@ int state_quarantine_add(struct state *st, const char *source, const char *table
 
 int state_quarantine_commit(struct state *st, const char *source, const char *lsn, char *err, size_t errlen)
 {
-	const char *params[2] = { source, lsn };
+	const char *params[2] = {source, lsn};
 
 	if (quarantine_flush(st, err, errlen) < 0)
 		return -1;

@@ -69,7 +69,7 @@ PSQL=(psql -X -q -A -t -v ON_ERROR_STOP=1 -F $'\t' -v "routing=$ROUTING_JSON" -v
 sqlstr() { printf "'%s'" "${1//\'/\'\'}"; }
 policy_file() {  # resolve a units.* path of routing.json
     local p
-    p=$(echo "SELECT :'routing'::jsonb #>> '{units,$1}';" | "${PSQL[@]}" "$CONN")
+    p=$(echo "SELECT :'routing'::jsonb #>> '{units,$1}';" | "${PSQL[@]}" "$CONN") || exit 1
     [[ -n $p ]] || { echo "$0: routing.json has no units.$1" >&2; exit 1; }
     [[ $p = /* ]] || p=$POLDIR/$p
     [[ -r $p ]] || { echo "$0: cannot read $p" >&2; exit 1; }

@@ -82,7 +82,16 @@ expect_refusal "wal_level" "$H_CONF" \
 h_psql -d postgres -c "ALTER SYSTEM RESET wal_level"
 h_pg_restart
 
-# and after all that, the same files work
+# tables syncd's role does not own: the DBA must publish them, and is told how
+for t in to_ban_do thua_dat muc_dich_su_dung nguoi_su_dung giay_chung_nhan; do
+    h_psql -d land -c "ALTER TABLE public.$t OWNER TO postgres"
+done
+h_psql -d land -c "GRANT SELECT ON ALL TABLES IN SCHEMA public TO syncd_repl"
+expect_refusal "publication needs the DBA" "$H_CONF" \
+    'source land: publication syncd_land does not exist, and this role does not own the tables to publish them; ask the DBA to run: CREATE PUBLICATION "syncd_land" FOR TABLE "public"."to_ban_do", "public"."thua_dat"'
+h_psql -d land -c "CREATE PUBLICATION syncd_land FOR TABLE public.to_ban_do, public.thua_dat, public.muc_dich_su_dung, public.nguoi_su_dung, public.giay_chung_nhan"
+
+# and after all that, the same files work (with the DBA's publication)
 "$H_SYNCD" -c "$H_CONF" --once >/dev/null 2>"$H_TMP/err" && h_ok "the corrected setup snapshots" || h_fail "corrected setup" "$(cat "$H_TMP/err")"
 
 h_summary

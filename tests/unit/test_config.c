@@ -59,7 +59,8 @@ static void test_print_redacts(void **state)
 	config_print(cfg, f);
 	fclose(f);
 	assert_null(strstr(text, "secret\n"));
-	assert_non_null(strstr(text, "password_file = tests/data/config/pw.secret ; secret: contents not shown"));
+	assert_non_null(
+		strstr(text, "password_file = tests/data/config/pw.secret ; secret: contents not shown"));
 	assert_non_null(strstr(text, "[source civil]"));
 	assert_non_null(strstr(text, "copy_buffer_kb = 256"));
 	assert_non_null(strstr(text, "cache_ttl = 30 ; reloadable"));
@@ -71,25 +72,30 @@ static const struct {
 	const char *file;
 	const char *expect; /* "file:line: ..." substring */
 } bad[] = {
-	{ "unknown_key.conf", "unknown_key.conf:5: [source land] unknown key \"colour\"" },
-	{ "unknown_section.conf", "unknown_section.conf:8: unknown section [tiers]" },
-	{ "password_inline.conf", "password_inline.conf:2: [state] conninfo contains a password" },
-	{ "password_key.conf", "password_key.conf:3: [state] password: passwords never go in syncd.conf" },
-	{ "secret_open.conf", "secret_open.conf:5: [source land] password_file: tests/data/config/pw.open: secret file is readable by group or others (mode 0644); fix with: chmod 600" },
-	{ "secret_missing.conf", "secret_missing.conf:7: [tier] password_file: tests/data/config/no-such-file: cannot open secret file" },
-	{ "bad_int.conf", "bad_int.conf:2: [syncd] copy_buffer_kb = lots: expected an integer from 8 to 65536" },
-	{ "bad_level.conf", "bad_level.conf:2: [syncd] log_level = loud: expected err, warning, info or debug" },
-	{ "bad_listen.conf", "bad_listen.conf:2: [syncd] listen = localhost: expected ADDRESS:PORT" },
-	{ "duplicate_key.conf", "duplicate_key.conf:5: [source land] conninfo is set twice (first at line 4)" },
-	{ "bad_source_name.conf", "bad_source_name.conf:4: [source Land-DB]: a source needs a name of lower-case letters" },
-	{ "syntax.conf", "syntax.conf:3: syntax error" },
-	{ "missing_required.conf", "[state] conninfo is required" },
-	{ "missing_required.conf", "[tier] conninfo is required" },
-	{ "missing_required.conf", "at least one [source NAME] section is required" },
-	{ "no_unit.conf", "neither conninfo nor schema contains {unit}" },
-	{ "bad_conninfo.conf", "bad_conninfo.conf:2: [state] conninfo: " },
-	{ "named_single.conf", "named_single.conf:2: section [state main] takes no name" },
-	{ "does-not-exist.conf", "does-not-exist.conf: cannot open: No such file or directory" },
+	{"unknown_key.conf", "unknown_key.conf:5: [source land] unknown key \"colour\""},
+	{"unknown_section.conf", "unknown_section.conf:8: unknown section [tiers]"},
+	{"password_inline.conf", "password_inline.conf:2: [state] conninfo contains a password"},
+	{"password_key.conf", "password_key.conf:3: [state] password: passwords never go in syncd.conf"},
+	{"secret_open.conf",
+	 "secret_open.conf:5: [source land] password_file: tests/data/config/pw.open: secret file is readable by group or others (mode 0644); fix with: chmod 600"},
+	{"secret_missing.conf",
+	 "secret_missing.conf:7: [tier] password_file: tests/data/config/no-such-file: cannot open secret file"},
+	{"bad_int.conf",
+	 "bad_int.conf:2: [syncd] copy_buffer_kb = lots: expected an integer from 8 to 65536"},
+	{"bad_level.conf",
+	 "bad_level.conf:2: [syncd] log_level = loud: expected err, warning, info or debug"},
+	{"bad_listen.conf", "bad_listen.conf:2: [syncd] listen = localhost: expected ADDRESS:PORT"},
+	{"duplicate_key.conf", "duplicate_key.conf:5: [source land] conninfo is set twice (first at line 4)"},
+	{"bad_source_name.conf",
+	 "bad_source_name.conf:4: [source Land-DB]: a source needs a name of lower-case letters"},
+	{"syntax.conf", "syntax.conf:3: syntax error"},
+	{"missing_required.conf", "[state] conninfo is required"},
+	{"missing_required.conf", "[tier] conninfo is required"},
+	{"missing_required.conf", "at least one [source NAME] section is required"},
+	{"no_unit.conf", "neither conninfo nor schema contains {unit}"},
+	{"bad_conninfo.conf", "bad_conninfo.conf:2: [state] conninfo: "},
+	{"named_single.conf", "named_single.conf:2: section [state main] takes no name"},
+	{"does-not-exist.conf", "does-not-exist.conf: cannot open: No such file or directory"},
 };
 
 static void test_errors(void **state)
@@ -139,8 +145,8 @@ static void test_reloadable(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_good),        cmocka_unit_test(test_print_redacts),
-		cmocka_unit_test(test_errors),      cmocka_unit_test(test_expand_unit),
+		cmocka_unit_test(test_good),	   cmocka_unit_test(test_print_redacts),
+		cmocka_unit_test(test_errors),	   cmocka_unit_test(test_expand_unit),
 		cmocka_unit_test(test_reloadable),
 	};
 	return cmocka_run_group_tests_name("config", tests, setup, NULL);

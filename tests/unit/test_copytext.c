@@ -36,7 +36,7 @@ static void test_split(void **state)
 
 static void roundtrip(const char *value, size_t len)
 {
-	struct buf wire = { 0 }, back = { 0 };
+	struct buf wire = {0}, back = {0};
 	struct copy_field f;
 
 	assert_int_equal(copytext_escape(value, len, &wire), 0);
@@ -65,8 +65,8 @@ static void test_escape_roundtrip(void **state)
 
 static void test_unescape_forms(void **state)
 {
-	struct buf b = { 0 };
-	struct copy_field f = { "\\x41\\101\\b\\f\\v\\q\\xZ", 0 };
+	struct buf b = {0};
+	struct copy_field f = {"\\x41\\101\\b\\f\\v\\q\\xZ", 0};
 
 	(void)state;
 	f.len = strlen(f.p);
@@ -105,7 +105,7 @@ static void test_csv(void **state)
 
 static void test_buf(void **state)
 {
-	struct buf b = { 0 };
+	struct buf b = {0};
 
 	(void)state;
 	for (int i = 0; i < 1000; i++)
@@ -158,9 +158,12 @@ static void test_secret_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_split),      cmocka_unit_test(test_escape_roundtrip),
-		cmocka_unit_test(test_unescape_forms), cmocka_unit_test(test_csv),
-		cmocka_unit_test(test_buf),        cmocka_unit_test(test_secret_file),
+		cmocka_unit_test(test_split),
+		cmocka_unit_test(test_escape_roundtrip),
+		cmocka_unit_test(test_unescape_forms),
+		cmocka_unit_test(test_csv),
+		cmocka_unit_test(test_buf),
+		cmocka_unit_test(test_secret_file),
 	};
 	return cmocka_run_group_tests_name("copytext", tests, NULL, NULL);
 }

@@ -49,7 +49,7 @@ static const struct routing_table *table(const char *name)
 static int route(const char *tbl, const char *unit, const char *date, const char *split, const char *key,
 		 enum routing_era *era)
 {
-	struct router_row row = { 0 };
+	struct router_row row = {0};
 	int code = 0;
 	enum router_reason why;
 
@@ -102,8 +102,10 @@ static void test_new_era(void **state)
 	/* giay_chung_nhan on/after the cutover reads codes as new units */
 	assert_int_equal(route("public.giay_chung_nhan", "31120", "2025-07-01", "5", NULL, &era), 31120);
 	assert_int_equal(era, ROUTING_ERA_NEW);
-	assert_int_equal(R("public.giay_chung_nhan", "31117", "2025-07-01", "5", NULL), -ROUTER_UNIT_UNKNOWN_NEW);
-	assert_int_equal(R("public.giay_chung_nhan", "31178", "2026-01-15", "5", NULL), -ROUTER_UNIT_UNKNOWN_NEW);
+	assert_int_equal(R("public.giay_chung_nhan", "31117", "2025-07-01", "5", NULL),
+			 -ROUTER_UNIT_UNKNOWN_NEW);
+	assert_int_equal(R("public.giay_chung_nhan", "31178", "2026-01-15", "5", NULL),
+			 -ROUTER_UNIT_UNKNOWN_NEW);
 	assert_int_equal(R("public.giay_chung_nhan", "31183", "2026-01-15", "999", NULL), 31183);
 }
 
@@ -150,7 +152,7 @@ static void test_split_by_sheet(void **state)
 
 static void test_split_override(void **state)
 {
-	struct router_row row = { .unit = "31178", .unit_len = 5, .split = "999", .split_len = 3 };
+	struct router_row row = {.unit = "31178", .unit_len = 5, .split = "999", .split_len = 3};
 
 	(void)state;
 	/* the override file wins over the sheet ranges */
@@ -256,7 +258,7 @@ static const char *load_error(const char *split_rules, const char *tables)
 	return err;
 }
 
-#define T1 "[{\"source\":\"land\",\"table\":\"public.t\",\"unit_column\":\"u\",\"era\":\"old\"}]"
+#define T1    "[{\"source\":\"land\",\"table\":\"public.t\",\"unit_column\":\"u\",\"era\":\"old\"}]"
 #define RULES "{\"31178\":{\"ranges\":[{\"from\":1,\"to\":30,\"unit\":\"31120\"}]}}"
 
 static void expect_error(const char *split_rules, const char *tables, const char *expect)
@@ -285,10 +287,13 @@ static void test_load_errors(void **state)
 		     "unit 31135 is not one of the units old unit 31178 was split into");
 	expect_error(RULES, "[{\"source\":\"land\",\"table\":\"t\",\"unit_column\":\"u\",\"era\":\"old\"}]",
 		     "\"table\" must be schema-qualified");
-	expect_error(RULES, "[{\"source\":\"land\",\"table\":\"public.t\",\"unit_column\":\"u\",\"era\":\"older\"}]",
+	expect_error(RULES,
+		     "[{\"source\":\"land\",\"table\":\"public.t\",\"unit_column\":\"u\",\"era\":\"older\"}]",
 		     "\"era\" must be \"new\", \"old\" or {\"by_date\": \"COLUMN\"}");
-	expect_error(RULES, "[{\"source\":\"land\",\"table\":\"public.t\",\"unit_column\":\"u\",\"era\":\"old\",\"colour\":1}]",
-		     "unknown key \"colour\"");
+	expect_error(
+		RULES,
+		"[{\"source\":\"land\",\"table\":\"public.t\",\"unit_column\":\"u\",\"era\":\"old\",\"colour\":1}]",
+		"unknown key \"colour\"");
 	expect_error(RULES, "[{\"source\":\"land\",\"table\":\"public.t\",\"era\":\"old\"}]",
 		     "\"unit_column\" are required");
 	expect_error(RULES,
@@ -311,14 +316,16 @@ static void test_load_errors(void **state)
 		     "[{\"source\":\"land\",\"table\":\"public.t\",\"unit_column\":\"u\",\"era\":\"old\"},"
 		     "{\"source\":\"land\",\"table\":\"public.t\",\"unit_column\":\"u\",\"era\":\"new\"}]",
 		     "routed twice");
-	expect_error(RULES,
-		     "[{\"source\":\"land\",\"table\":\"public.t\",\"unit_column\":\"u\",\"era\":\"old\","
-		     "\"split\":{\"column\":\"s\",\"rules\":[{\"old_unit\":\"31207\",\"from\":1,\"to\":5,\"unit\":\"31228\"},"
-		     "{\"old_unit\":\"31207\",\"from\":5,\"to\":9,\"unit\":\"31207\"}]}}]",
-		     "overlapping split rules for old unit 31207");
-	expect_error(RULES,
-		     "[{\"source\":\"land\",\"table\":\"public.t\",\"unit_column\":\"u\",\"era\":\"old\",\"split\":{}}]",
-		     "\"split\" needs \"column\"");
+	expect_error(
+		RULES,
+		"[{\"source\":\"land\",\"table\":\"public.t\",\"unit_column\":\"u\",\"era\":\"old\","
+		"\"split\":{\"column\":\"s\",\"rules\":[{\"old_unit\":\"31207\",\"from\":1,\"to\":5,\"unit\":\"31228\"},"
+		"{\"old_unit\":\"31207\",\"from\":5,\"to\":9,\"unit\":\"31207\"}]}}]",
+		"overlapping split rules for old unit 31207");
+	expect_error(
+		RULES,
+		"[{\"source\":\"land\",\"table\":\"public.t\",\"unit_column\":\"u\",\"era\":\"old\",\"split\":{}}]",
+		"\"split\" needs \"column\"");
 	expect_error(RULES, "[]", "\"tables\" must be a non-empty array");
 	expect_error(RULES, "[{\"source\":\"land\",", "routing.json:4: "); /* JSON syntax with its line */
 }
@@ -326,11 +333,11 @@ static void test_load_errors(void **state)
 static void test_table_level_rules(void **state)
 {
 	(void)state;
-	assert_null(load_error("{}",
-			       "[{\"source\":\"land\",\"table\":\"public.t\",\"unit_column\":\"u\",\"era\":\"old\","
-			       "\"split\":{\"column\":\"s\",\"rules\":[{\"old_unit\":\"31207\",\"from\":1,\"to\":5,"
-			       "\"unit\":\"31228\"}]},\"columns\":[\"u\",\"s\"],\"mask\":{\"s\":\"null\"},"
-			       "\"target_table\":\"tt\"}]"));
+	assert_null(load_error(
+		"{}", "[{\"source\":\"land\",\"table\":\"public.t\",\"unit_column\":\"u\",\"era\":\"old\","
+		      "\"split\":{\"column\":\"s\",\"rules\":[{\"old_unit\":\"31207\",\"from\":1,\"to\":5,"
+		      "\"unit\":\"31228\"}]},\"columns\":[\"u\",\"s\"],\"mask\":{\"s\":\"null\"},"
+		      "\"target_table\":\"tt\"}]"));
 }
 
 static int teardown_tmp(void **state)
@@ -349,11 +356,16 @@ static int teardown_tmp(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_units_loaded),    cmocka_unit_test(test_old_era),
-		cmocka_unit_test(test_new_era),         cmocka_unit_test(test_by_date_cutover),
-		cmocka_unit_test(test_split_by_sheet),  cmocka_unit_test(test_split_override),
-		cmocka_unit_test(test_split_registers), cmocka_unit_test(test_unit_values),
-		cmocka_unit_test(test_mask),            cmocka_unit_test(test_load_errors),
+		cmocka_unit_test(test_units_loaded),
+		cmocka_unit_test(test_old_era),
+		cmocka_unit_test(test_new_era),
+		cmocka_unit_test(test_by_date_cutover),
+		cmocka_unit_test(test_split_by_sheet),
+		cmocka_unit_test(test_split_override),
+		cmocka_unit_test(test_split_registers),
+		cmocka_unit_test(test_unit_values),
+		cmocka_unit_test(test_mask),
+		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test_teardown(test_table_level_rules, teardown_tmp),
 	};
 	return cmocka_run_group_tests_name("routing", tests, setup, teardown);
