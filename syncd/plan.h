@@ -1,0 +1,81 @@
+/* plan.h — what snapshot and stream share: the plan of a source's routed
+ * tables (columns read, columns sent, key, routing columns, masks) and the
+ * unit destinations grouped by connection. */
+#ifndef SYNCD_PLAN_H
+#define SYNCD_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../common/buf.h"
+#include "../connectors/connector.h"
+#include "../connectors/pg_source.h"
+#include "config.h"
+#include "routing.h"
+#include "state.h"
+
+#define MAX_KEY_COLS 8
+#define SLOT_WAIT_S 30 /* how long a dead client's walsender may hold the slot */
+
+/* One routed table: what the source has, what the units get, and where the
+ * routing inputs sit in each COPY row. */
+struct plan_table {
+	const struct routing_table *rt;
+	struct pg_source_table src; /* columns read: the output ones, then extras */
+	struct connector_table out; /* the first nout columns of src */
+	size_t nout;
+	int unit_idx, date_idx, split_idx;
+	int key_idx[MAX_KEY_COLS];
+	int nkey;
+	enum mask_kind *mask; /* per output column; mask_on says which apply */
+	bool *mask_on;
+	bool rebuild; /* masks or extra columns: rows are re-assembled */
+};
+
+struct group {
+	char *conninfo;
+	void *ctx;
+	bool in_tx;
+};
+
+struct unit_dest {
+	int code;
+	char *schema;
+	struct group *group;
+	struct buf rows;
+};
+
+struct sync_run {
+	const struct config *cfg;
+	const struct routing *rt;
+	const struct config_source *scfg;
+	struct pg_source *src;
+	struct state *st;
+	const struct connector_ops *ops;
+	struct plan_table *tables;
+	size_t ntables;
+	struct group *groups;
+	size_t ngroups;
+	struct unit_dest *units;
+	size_t nunits;
+	char lsn[32];
+	long long rows_old, rows_new, quarantined;
+	long long per_reason[ROUTER_REASON_COUNT];
+	size_t flush_at;
+	struct buf scratch, keybuf, fieldbuf[3];
+};
+
+/* Connects to the source, checks the server, plans every routed table of
+ * it and checks (dry run) that its publication can exist.  Writes nothing. */
+int sync_plan(struct sync_run *run, char *err, size_t errlen);
+/* Publication syncd_NAME over the planned tables (dry_run: only check). */
+int sync_publication_ensure(struct sync_run *run, bool dry_run, char *err, size_t errlen);
+/* One connection (and transaction) per distinct expanded tier conninfo. */
+int sync_targets_open(struct sync_run *run, bool begin, char *err, size_t errlen);
+/* Creates/checks (and truncates, for a snapshot) every unit's tables. */
+int sync_targets_prepare(struct sync_run *run, bool truncate, char *err, size_t errlen);
+/* Frees everything but cfg/rt/scfg/st; rolls back open transactions. */
+void sync_run_free(struct sync_run *run);
+int sync_col_index(const struct pg_source_table *t, const char *name);
+
+#endif
