@@ -13,8 +13,8 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
 
 COMMON_SRC     := common/log.c common/buf.c common/fileio.c
-CONNECTORS_SRC := connectors/copytext.c connectors/pg_util.c connectors/pg_source.c connectors/pg_target.c
-SYNCD_SRC      := syncd/config.c syncd/routing.c syncd/state.c syncd/plan.c syncd/snapshot.c
+CONNECTORS_SRC := connectors/copytext.c connectors/pgoutput.c connectors/pg_util.c connectors/pg_source.c connectors/pg_target.c
+SYNCD_SRC      := syncd/config.c syncd/routing.c syncd/state.c syncd/plan.c syncd/snapshot.c syncd/stream.c
 LIB_SRC        := $(COMMON_SRC) $(CONNECTORS_SRC) $(SYNCD_SRC)
 HEADERS        := $(wildcard common/*.h connectors/*.h syncd/*.h authz/*.h)
 

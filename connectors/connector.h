@@ -10,12 +10,29 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "../common/buf.h"
+
 struct connector_column {
 	char *name;
 	char *type; /* as format_type() prints it: "character varying(5)" */
 	bool not_null;
-	int key_pos;   /* 1-based position in the primary key; 0: not in it */
+	int key_pos; /* 1-based position in the primary key; 0: not in it */
+	unsigned type_oid;
+	int typmod;
 	bool identity; /* carried by the replica identity (old row of UPDATE/DELETE) */
+};
+
+/* One value of a changed row, as text (PostgreSQL's output format). */
+enum connector_value_kind {
+	CV_VALUE,
+	CV_NULL,
+	CV_ABSENT, /* an unchanged TOASTed value: leave what the destination has */
+};
+
+struct connector_value {
+	enum connector_value_kind kind;
+	const char *p; /* CV_VALUE: not NUL-terminated */
+	size_t len;
 };
 
 struct connector_table {
@@ -43,6 +60,28 @@ struct connector_ops {
 	 * same transaction as the rows. */
 	int (*checkpoint)(void *ctx, const char *schema, const char *source, int unit, const char *lsn,
 			  char *err, size_t errlen);
+	/* Changes (streaming).  vals has one entry per column of t; key one per
+	 * key column in key order.  A change whose row is missing is an error. */
+	int (*insert)(void *ctx, const char *schema, const struct connector_table *t,
+		      const struct connector_value *vals, char *err, size_t errlen);
+	int (*update)(void *ctx, const char *schema, const struct connector_table *t,
+		      const struct connector_value *key, const struct connector_value *vals, char *err,
+		      size_t errlen);
+	int (*remove)(void *ctx, const char *schema, const struct connector_table *t,
+		      const struct connector_value *key, char *err, size_t errlen);
+	/* Reads column col of the row with that key into out: 1 found (*is_null
+	 * set), 0 no such row. */
+	int (*fetch)(void *ctx, const char *schema, const struct connector_table *t,
+		     const struct connector_value *key, size_t col, struct buf *out, bool *is_null, char *err,
+		     size_t errlen);
+	int (*truncate)(void *ctx, const char *schema, const struct connector_table *t, char *err,
+			size_t errlen);
+	/* ALTER TABLE ... ADD COLUMN name type [DEFAULT expr] (schema drift). */
+	int (*add_column)(void *ctx, const char *schema, const char *table, const char *name,
+			  const char *type, const char *default_expr, char *err, size_t errlen);
+	/* The (source, unit) checkpoint as LSN text; "" when none. */
+	int (*checkpoint_get)(void *ctx, const char *schema, const char *source, int unit, char *lsn, size_t lsnlen,
+			      char *err, size_t errlen);
 	int (*commit)(void *ctx, char *err, size_t errlen);
 	void (*rollback)(void *ctx);
 	void (*close)(void *ctx);

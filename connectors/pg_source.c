@@ -1,15 +1,19 @@
 /* pg_source.c — see pg_source.h. */
 #include "pg_source.h"
 
+#include <errno.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "../common/buf.h"
 #include "../common/log.h"
 #include "pg_util.h"
+#include "pgoutput.h"
 
 struct pg_source {
 	char *name;
@@ -17,8 +21,9 @@ struct pg_source {
 	char *conninfo;
 	char *password;
 	PGconn *conn;
-	PGconn *repl; /* held while the exported snapshot is in use */
+	PGconn *repl; /* held while the exported snapshot is in use, then streaming */
 	char *copy_row;
+	char *stream_buf;
 };
 
 struct pg_source *pg_source_open(const char *name, const char *conninfo, const char *password, char *err,
@@ -52,6 +57,7 @@ void pg_source_free(struct pg_source *src)
 	if (src == NULL)
 		return;
 	PQfreemem(src->copy_row);
+	PQfreemem(src->stream_buf);
 	if (src->repl != NULL)
 		PQfinish(src->repl);
 	if (src->conn != NULL)
@@ -111,7 +117,7 @@ int pg_source_describe(struct pg_source *src, const char *schema, const char *na
 		"  coalesce((SELECT k.n FROM unnest(pk.indkey) WITH ORDINALITY k(att, n) WHERE k.att = a.attnum), 0), "
 		"  CASE c.relreplident WHEN 'f' THEN true WHEN 'd' THEN a.attnum = ANY(pk.indkey::int2[]) "
 		"    WHEN 'i' THEN a.attnum = ANY(ri.indkey::int2[]) ELSE false END, "
-		"  c.relreplident, pg_has_role(c.relowner, 'USAGE') "
+		"  c.relreplident, pg_has_role(c.relowner, 'USAGE'), a.atttypid, a.atttypmod "
 		"FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
 		"JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
 		"LEFT JOIN pg_index pk ON pk.indrelid = c.oid AND pk.indisprimary "
@@ -153,6 +159,8 @@ int pg_source_describe(struct pg_source *src, const char *schema, const char *na
 		c->not_null = PQgetvalue(res, i, 2)[0] == 't';
 		c->key_pos = atoi(PQgetvalue(res, i, 3));
 		c->identity = PQgetvalue(res, i, 4)[0] == 't';
+		c->type_oid = (unsigned)strtoul(PQgetvalue(res, i, 7), NULL, 10);
+		c->typmod = atoi(PQgetvalue(res, i, 8));
 	}
 	out->ncols = (size_t)n;
 	out->replident = PQgetvalue(res, 0, 5)[0];
@@ -503,4 +511,166 @@ long pg_source_copy_next(struct pg_source *src, const char **row, char *err, siz
 	}
 	snprintf(err, errlen, "source %s: COPY failed: %s", src->name, PQerrorMessage(src->conn));
 	return -1;
+}
+
+int pg_source_current_lsn(struct pg_source *src, uint64_t *lsn, char *err, size_t errlen)
+{
+	char msg[1024];
+	PGresult *res = pgu_query(src->conn, "SELECT pg_current_wal_lsn()", 0, NULL, msg, sizeof(msg));
+	int r = 0;
+
+	if (res == NULL) {
+		snprintf(err, errlen, "source %s: %s", src->name, msg);
+		return -1;
+	}
+	if (pgo_lsn_parse(PQgetvalue(res, 0, 0), lsn) < 0) {
+		snprintf(err, errlen, "source %s: unexpected LSN \"%s\"", src->name, PQgetvalue(res, 0, 0));
+		r = -1;
+	}
+	PQclear(res);
+	return r;
+}
+
+int pg_source_stream_start(struct pg_source *src, char *err, size_t errlen)
+{
+	char msg[1024];
+	struct buf sql = {0};
+	PGresult *res;
+	int r = -1;
+
+	pg_source_stream_stop(src);
+	src->repl = pgu_connect(src->conninfo, src->password, true, msg, sizeof(msg));
+	if (src->repl == NULL) {
+		snprintf(err, errlen, "source %s: cannot open a replication connection: %s", src->name, msg);
+		return -1;
+	}
+	/* 0/0: from the slot's confirmed flush position */
+	if (buf_puts(&sql, "START_REPLICATION SLOT ") < 0 ||
+	    pgu_append_ident(src->repl, &sql, src->slot) < 0 ||
+	    buf_puts(&sql, " LOGICAL 0/0 (proto_version '1', publication_names '") < 0 ||
+	    pgu_append_ident(src->repl, &sql, src->slot) < 0 || buf_puts(&sql, "')") < 0) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	res = PQexec(src->repl, sql.data);
+	if (PQresultStatus(res) != PGRES_COPY_BOTH) {
+		const char *code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+		snprintf(err, errlen, "source %s: START_REPLICATION on slot %s: %s", src->name, src->slot,
+			 PQerrorMessage(src->repl));
+		for (char *p = err; (p = strchr(p, '\n')) != NULL;)
+			*p = ' ';
+		/* 55006 object_in_use: the slot is still held by a dead client */
+		r = code != NULL && strcmp(code, "55006") == 0 ? 1 : -1;
+		PQclear(res);
+		PQfinish(src->repl);
+		src->repl = NULL;
+		goto out;
+	}
+	PQclear(res);
+	r = 0;
+out:
+	buf_free(&sql);
+	return r;
+}
+
+long pg_source_stream_read(struct pg_source *src, const uint8_t **buf, int timeout_ms, char *err,
+			   size_t errlen)
+{
+	for (;;) {
+		int n;
+
+		PQfreemem(src->stream_buf);
+		src->stream_buf = NULL;
+		n = PQgetCopyData(src->repl, &src->stream_buf, 1);
+		if (n > 0) {
+			*buf = (const uint8_t *)src->stream_buf;
+			return n;
+		}
+		if (n == 0) {
+			struct pollfd pfd = {.fd = PQsocket(src->repl), .events = POLLIN};
+			int pr = poll(&pfd, 1, timeout_ms);
+
+			if (pr == 0 || (pr < 0 && errno == EINTR))
+				return 0;
+			if (pr < 0 || PQconsumeInput(src->repl) == 0) {
+				snprintf(err, errlen, "source %s: replication connection lost: %s", src->name,
+					 PQerrorMessage(src->repl));
+				return -1;
+			}
+			timeout_ms = 0; /* data arrived: read what there is, do not wait again */
+			continue;
+		}
+		{
+			PGresult *res = PQgetResult(src->repl);
+
+			snprintf(err, errlen, "source %s: replication stream ended: %s", src->name,
+				 PQerrorMessage(src->repl));
+			PQclear(res);
+		}
+		for (char *p = err; (p = strchr(p, '\n')) != NULL;)
+			*p = ' ';
+		return -1;
+	}
+}
+
+int pg_source_stream_status(struct pg_source *src, uint64_t written, uint64_t flushed, bool reply, char *err,
+			    size_t errlen)
+{
+	uint8_t msg[PGO_STATUS_LEN];
+	struct timeval tv;
+	size_t n;
+
+	gettimeofday(&tv, NULL);
+	n = pgo_status_build(msg, written, flushed, flushed,
+			     pgo_time_from_unix((int64_t)tv.tv_sec * 1000000 + tv.tv_usec), reply);
+	if (PQputCopyData(src->repl, (const char *)msg, (int)n) != 1 || PQflush(src->repl) != 0) {
+		snprintf(err, errlen, "source %s: cannot send a status update: %s", src->name,
+			 PQerrorMessage(src->repl));
+		return -1;
+	}
+	return 0;
+}
+
+void pg_source_stream_stop(struct pg_source *src)
+{
+	if (src->repl != NULL) {
+		PQfinish(src->repl);
+		src->repl = NULL;
+	}
+}
+
+int pg_source_column_default(struct pg_source *src, const char *schema, const char *table, const char *column,
+			     char **expr, bool *not_null, char *type, size_t typelen, char *err,
+			     size_t errlen)
+{
+	const char *params[3] = {schema, table, column};
+	char msg[1024];
+	PGresult *res =
+		pgu_query(src->conn,
+			  "SELECT pg_get_expr(d.adbin, d.adrelid), a.attnotnull, "
+			  "format_type(a.atttypid, a.atttypmod) "
+			  "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+			  "JOIN pg_namespace n ON n.oid = c.relnamespace "
+			  "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+			  "WHERE n.nspname = $1 AND c.relname = $2 AND a.attname = $3 AND NOT a.attisdropped",
+			  3, params, msg, sizeof(msg));
+
+	*expr = NULL;
+	if (res == NULL) {
+		snprintf(err, errlen, "source %s: %s", src->name, msg);
+		return -1;
+	}
+	if (PQntuples(res) != 1) {
+		snprintf(err, errlen, "source %s: column %s of %s.%s not found", src->name, column, schema,
+			 table);
+		PQclear(res);
+		return -1;
+	}
+	if (!PQgetisnull(res, 0, 0))
+		*expr = strdup(PQgetvalue(res, 0, 0));
+	*not_null = PQgetvalue(res, 0, 1)[0] == 't';
+	snprintf(type, typelen, "%s", PQgetvalue(res, 0, 2));
+	PQclear(res);
+	return 0;
 }

@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <stdint.h>
+
 #include "connector.h"
 
 struct pg_source;
@@ -71,5 +73,31 @@ int pg_source_copy_begin(struct pg_source *src, const struct pg_source_table *t,
 /* Next row in COPY text format: >0 its length with *row set (valid until the
  * next call), 0 at the end, -1 on error. */
 long pg_source_copy_next(struct pg_source *src, const char **row, char *err, size_t errlen);
+
+/* ---- streaming ---------------------------------------------------------- */
+
+/* pg_current_wal_lsn() of the source, for --once. */
+int pg_source_current_lsn(struct pg_source *src, uint64_t *lsn, char *err, size_t errlen);
+
+/* Opens a replication connection and starts streaming the slot from its
+ * confirmed position (protocol version 1).  A slot still held by a dead
+ * client's walsender gives 1 (retry later), an error -1. */
+int pg_source_stream_start(struct pg_source *src, char *err, size_t errlen);
+/* Next CopyData message, waiting up to timeout_ms: >0 its length with *buf
+ * set (valid until the next call), 0 on timeout, -1 when the stream ended
+ * or failed (err set). */
+long pg_source_stream_read(struct pg_source *src, const uint8_t **buf, int timeout_ms, char *err,
+			   size_t errlen);
+/* Sends a standby status update. */
+int pg_source_stream_status(struct pg_source *src, uint64_t written, uint64_t flushed, bool reply, char *err,
+			    size_t errlen);
+/* Ends the stream (a final status first is the caller's job). */
+void pg_source_stream_stop(struct pg_source *src);
+
+/* The default of a column that was added with one: existing rows read it
+ * (ADD COLUMN ... DEFAULT writes no WAL for them).  *expr NULL: none. */
+int pg_source_column_default(struct pg_source *src, const char *schema, const char *table, const char *column,
+			     char **expr, bool *not_null, char *type, size_t typelen, char *err,
+			     size_t errlen);
 
 #endif

@@ -9,10 +9,75 @@
 #include "connector.h"
 #include "pg_util.h"
 
+#define STMT_BUCKETS 1024
+
+/* Prepared statements by SQL text: a unit tier has hundreds of tables and
+ * each change kind needs its own statement. */
+struct stmt {
+	struct stmt *next;
+	char *sql;
+	char name[16];
+};
+
 struct pg_target {
 	PGconn *conn;
 	struct buf sql;
+	struct buf params; /* NUL-terminated copies of parameter values */
+	struct stmt *stmts[STMT_BUCKETS];
+	unsigned nstmts;
 };
+
+static unsigned sql_hash(const char *s)
+{
+	unsigned h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h % STMT_BUCKETS;
+}
+
+/* Runs t->sql (prepared once) with n text parameters (NULL: SQL NULL);
+ * returns the result (caller PQclear) or NULL with err set. */
+static PGresult *stmt_exec(struct pg_target *t, int n, const char *const *params, ExecStatusType want,
+			   char *err, size_t errlen)
+{
+	unsigned h = sql_hash(t->sql.data);
+	struct stmt *st;
+	PGresult *res;
+
+	for (st = t->stmts[h]; st != NULL; st = st->next)
+		if (strcmp(st->sql, t->sql.data) == 0)
+			break;
+	if (st == NULL) {
+		st = calloc(1, sizeof(*st));
+		if (st == NULL || (st->sql = strdup(t->sql.data)) == NULL) {
+			free(st);
+			snprintf(err, errlen, "out of memory");
+			return NULL;
+		}
+		snprintf(st->name, sizeof(st->name), "syncd_%u", t->nstmts++);
+		res = PQprepare(t->conn, st->name, st->sql, n, NULL);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			snprintf(err, errlen, "%s", PQerrorMessage(t->conn));
+			PQclear(res);
+			free(st->sql);
+			free(st);
+			return NULL;
+		}
+		PQclear(res);
+		st->next = t->stmts[h];
+		t->stmts[h] = st;
+	}
+	res = PQexecPrepared(t->conn, st->name, n, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != want) {
+		snprintf(err, errlen, "%s", PQerrorMessage(t->conn));
+		for (char *p = err; (p = strchr(p, '\n')) != NULL;)
+			*p = p[1] ? ' ' : '\0';
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
 
 static void *target_open(const char *conninfo, const char *password, char *err, size_t errlen)
 {
@@ -282,6 +347,286 @@ static int target_checkpoint(void *ctx, const char *schema, const char *source, 
 	return 0;
 }
 
+/* Collects parameter values as NUL-terminated strings in t->params; the
+ * pointers are fixed up once all are in (the buffer may move). */
+struct param_list {
+	int n;
+	size_t off[1600];
+	bool null[1600];
+	const char *ptr[1600];
+};
+
+static int param_add(struct pg_target *t, struct param_list *pl, const struct connector_value *v)
+{
+	if (pl->n >= 1600)
+		return -1;
+	pl->null[pl->n] = v->kind == CV_NULL;
+	pl->off[pl->n] = t->params.len;
+	if (v->kind == CV_VALUE && buf_append(&t->params, v->p, v->len) < 0)
+		return -1;
+	if (buf_append(&t->params, "", 1) < 0)
+		return -1;
+	pl->n++;
+	return 0;
+}
+
+static const char *const *param_ptrs(struct pg_target *t, struct param_list *pl)
+{
+	for (int i = 0; i < pl->n; i++)
+		pl->ptr[i] = pl->null[i] ? NULL : t->params.data + pl->off[i];
+	return pl->ptr;
+}
+
+/* Appends " WHERE k1 = $n AND k2 = $n+1 ..." for the key columns. */
+static int where_key(struct pg_target *t, const struct connector_table *tb, int first)
+{
+	struct buf *b = &t->sql;
+	int k = 0;
+
+	for (int pos = 1;; pos++) {
+		size_t i;
+
+		for (i = 0; i < tb->ncols; i++)
+			if (tb->cols[i].key_pos == pos)
+				break;
+		if (i == tb->ncols)
+			break;
+		if (buf_puts(b, k == 0 ? " WHERE " : " AND ") < 0 ||
+		    pgu_append_ident(t->conn, b, tb->cols[i].name) < 0 ||
+		    buf_printf(b, " = $%d", first + k) < 0)
+			return -1;
+		k++;
+	}
+	return k;
+}
+
+static int key_count(const struct connector_table *tb)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < tb->ncols; i++)
+		if (tb->cols[i].key_pos > 0)
+			n++;
+	return n;
+}
+
+static int exec_change(struct pg_target *t, struct param_list *pl, const char *what, const char *schema,
+		       const struct connector_table *tb, bool must_touch, char *err, size_t errlen)
+{
+	char msg[1024];
+	PGresult *res = stmt_exec(t, pl->n, param_ptrs(t, pl), PGRES_COMMAND_OK, msg, sizeof(msg));
+
+	if (res == NULL) {
+		snprintf(err, errlen, "%s %s.%s: %s", what, schema, tb->name, msg);
+		return -1;
+	}
+	if (must_touch && strcmp(PQcmdTuples(res), "0") == 0) {
+		snprintf(err, errlen,
+			 "%s %s.%s: no row with that key (the unit's copy has diverged; resync it)", what,
+			 schema, tb->name);
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	return 0;
+}
+
+static int target_insert(void *ctx, const char *schema, const struct connector_table *tb,
+			 const struct connector_value *vals, char *err, size_t errlen)
+{
+	struct pg_target *t = ctx;
+	struct buf *b = &t->sql;
+	struct param_list pl;
+
+	pl.n = 0;
+	buf_reset(b);
+	buf_reset(&t->params);
+	if (buf_puts(b, "INSERT INTO ") < 0 || qualified(t->conn, b, schema, tb->name) < 0 ||
+	    buf_puts(b, " (") < 0)
+		goto oom;
+	for (size_t i = 0; i < tb->ncols; i++)
+		if ((i > 0 && buf_puts(b, ", ") < 0) || pgu_append_ident(t->conn, b, tb->cols[i].name) < 0)
+			goto oom;
+	if (buf_puts(b, ") VALUES (") < 0)
+		goto oom;
+	for (size_t i = 0; i < tb->ncols; i++)
+		if (buf_printf(b, "%s$%zu", i > 0 ? ", " : "", i + 1) < 0 || param_add(t, &pl, &vals[i]) < 0)
+			goto oom;
+	if (buf_puts(b, ")") < 0)
+		goto oom;
+	return exec_change(t, &pl, "INSERT INTO", schema, tb, false, err, errlen);
+oom:
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
+static int target_update(void *ctx, const char *schema, const struct connector_table *tb,
+			 const struct connector_value *key, const struct connector_value *vals, char *err,
+			 size_t errlen)
+{
+	struct pg_target *t = ctx;
+	struct buf *b = &t->sql;
+	struct param_list pl;
+	int nk = key_count(tb);
+
+	pl.n = 0;
+	buf_reset(b);
+	buf_reset(&t->params);
+	if (buf_puts(b, "UPDATE ") < 0 || qualified(t->conn, b, schema, tb->name) < 0 ||
+	    buf_puts(b, " SET ") < 0)
+		goto oom;
+	for (size_t i = 0; i < tb->ncols; i++) {
+		if (vals[i].kind == CV_ABSENT)
+			continue; /* unchanged TOAST: never overwritten */
+		if ((pl.n > 0 && buf_puts(b, ", ") < 0) ||
+		    pgu_append_ident(t->conn, b, tb->cols[i].name) < 0 ||
+		    buf_printf(b, " = $%d", pl.n + 1) < 0 || param_add(t, &pl, &vals[i]) < 0)
+			goto oom;
+	}
+	if (pl.n == 0)
+		return 0;
+	if (where_key(t, tb, pl.n + 1) < 0)
+		goto oom;
+	for (int k = 0; k < nk; k++)
+		if (param_add(t, &pl, &key[k]) < 0)
+			goto oom;
+	return exec_change(t, &pl, "UPDATE", schema, tb, true, err, errlen);
+oom:
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
+static int target_remove(void *ctx, const char *schema, const struct connector_table *tb,
+			 const struct connector_value *key, char *err, size_t errlen)
+{
+	struct pg_target *t = ctx;
+	struct buf *b = &t->sql;
+	struct param_list pl;
+	int nk = key_count(tb);
+
+	pl.n = 0;
+	buf_reset(b);
+	buf_reset(&t->params);
+	if (buf_puts(b, "DELETE FROM ") < 0 || qualified(t->conn, b, schema, tb->name) < 0 ||
+	    where_key(t, tb, 1) < 0)
+		goto oom;
+	for (int k = 0; k < nk; k++)
+		if (param_add(t, &pl, &key[k]) < 0)
+			goto oom;
+	return exec_change(t, &pl, "DELETE FROM", schema, tb, true, err, errlen);
+oom:
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
+static int target_fetch(void *ctx, const char *schema, const struct connector_table *tb,
+			const struct connector_value *key, size_t col, struct buf *out, bool *is_null,
+			char *err, size_t errlen)
+{
+	struct pg_target *t = ctx;
+	struct buf *b = &t->sql;
+	struct param_list pl;
+	int nk = key_count(tb), r;
+	char msg[1024];
+	PGresult *res;
+
+	pl.n = 0;
+	buf_reset(b);
+	buf_reset(&t->params);
+	if (buf_puts(b, "SELECT ") < 0 || pgu_append_ident(t->conn, b, tb->cols[col].name) < 0 ||
+	    buf_puts(b, " FROM ") < 0 || qualified(t->conn, b, schema, tb->name) < 0 ||
+	    where_key(t, tb, 1) < 0)
+		goto oom;
+	for (int k = 0; k < nk; k++)
+		if (param_add(t, &pl, &key[k]) < 0)
+			goto oom;
+	res = stmt_exec(t, pl.n, param_ptrs(t, &pl), PGRES_TUPLES_OK, msg, sizeof(msg));
+	if (res == NULL) {
+		snprintf(err, errlen, "SELECT from %s.%s: %s", schema, tb->name, msg);
+		return -1;
+	}
+	r = PQntuples(res) == 1;
+	if (r) {
+		*is_null = PQgetisnull(res, 0, 0);
+		if (buf_append(out, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0)) < 0) {
+			PQclear(res);
+			goto oom;
+		}
+	}
+	PQclear(res);
+	return r;
+oom:
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
+static int target_truncate(void *ctx, const char *schema, const struct connector_table *tb, char *err,
+			   size_t errlen)
+{
+	struct pg_target *t = ctx;
+	struct buf *b = &t->sql;
+	char msg[1024];
+
+	buf_reset(b);
+	if (buf_puts(b, "TRUNCATE ") < 0 || qualified(t->conn, b, schema, tb->name) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (pgu_exec(t->conn, b->data, msg, sizeof(msg)) < 0) {
+		snprintf(err, errlen, "TRUNCATE %s.%s: %s", schema, tb->name, msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int target_add_column(void *ctx, const char *schema, const char *table, const char *name,
+			     const char *type, const char *default_expr, char *err, size_t errlen)
+{
+	struct pg_target *t = ctx;
+	struct buf *b = &t->sql;
+	char msg[1024];
+
+	buf_reset(b);
+	if (buf_puts(b, "ALTER TABLE ") < 0 || qualified(t->conn, b, schema, table) < 0 ||
+	    buf_puts(b, " ADD COLUMN IF NOT EXISTS ") < 0 || pgu_append_ident(t->conn, b, name) < 0 ||
+	    buf_printf(b, " %s", type) < 0 ||
+	    (default_expr != NULL && buf_printf(b, " DEFAULT %s", default_expr) < 0)) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (pgu_exec(t->conn, b->data, msg, sizeof(msg)) < 0) {
+		snprintf(err, errlen, "%s: %s", b->data, msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int target_checkpoint_get(void *ctx, const char *schema, const char *source, int unit, char *lsn,
+				 size_t lsnlen, char *err, size_t errlen)
+{
+	struct pg_target *t = ctx;
+	struct buf *b = &t->sql;
+	char ustr[8], msg[1024];
+	const char *params[2] = { source, ustr };
+	PGresult *res;
+
+	snprintf(ustr, sizeof(ustr), "%05d", unit);
+	buf_reset(b);
+	if (buf_puts(b, "SELECT lsn FROM ") < 0 || qualified(t->conn, b, schema, "syncd_checkpoint") < 0 ||
+	    buf_puts(b, " WHERE source = $1 AND unit = $2") < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	res = pgu_query(t->conn, b->data, 2, params, msg, sizeof(msg));
+	if (res == NULL) {
+		snprintf(err, errlen, "%s.syncd_checkpoint: %s", schema, msg);
+		return -1;
+	}
+	snprintf(lsn, lsnlen, "%s", PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "");
+	PQclear(res);
+	return 0;
+}
+
 static int target_commit(void *ctx, char *err, size_t errlen)
 {
 	struct pg_target *t = ctx;
@@ -306,6 +651,15 @@ static void target_close(void *ctx)
 		return;
 	PQfinish(t->conn);
 	buf_free(&t->sql);
+	buf_free(&t->params);
+	for (unsigned h = 0; h < STMT_BUCKETS; h++)
+		while (t->stmts[h] != NULL) {
+			struct stmt *next = t->stmts[h]->next;
+
+			free(t->stmts[h]->sql);
+			free(t->stmts[h]);
+			t->stmts[h] = next;
+		}
 	free(t);
 }
 
@@ -316,6 +670,13 @@ const struct connector_ops pg_target_ops = {
 	.prepare = target_prepare,
 	.load = target_load,
 	.checkpoint = target_checkpoint,
+	.insert = target_insert,
+	.update = target_update,
+	.remove = target_remove,
+	.fetch = target_fetch,
+	.truncate = target_truncate,
+	.add_column = target_add_column,
+	.checkpoint_get = target_checkpoint_get,
 	.commit = target_commit,
 	.rollback = target_rollback,
 	.close = target_close,

@@ -1,14 +1,18 @@
 /* main.c — syncd: wires config, policies, state and the sync engine. */
 #include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../common/log.h"
 #include "config.h"
 #include "routing.h"
 #include "snapshot.h"
 #include "state.h"
+#include "stream.h"
 
 #define SYNCD_VERSION "0.1.0"
 
@@ -16,7 +20,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: syncd -c FILE [--once | --check-config | --print-config]\n"
 		   "  -c, --config FILE   syncd.conf (default /etc/syncd/syncd.conf)\n"
-		   "      --once          snapshot every source that has none yet, report, exit 0\n"
+		   "      --once          snapshot if needed, catch up to each source's current WAL position, exit 0\n"
 		   "      --check-config  validate syncd.conf and the policies; print file:line errors\n"
 		   "      --print-config  print the effective configuration, secrets redacted\n"
 		   "  -h, --help          this text\n"
@@ -40,45 +44,120 @@ static int policies_check(const struct config *cfg, const struct routing *rt)
 	return bad ? -1 : 0;
 }
 
-static void summary_print(const char *source, const struct snapshot_result *res)
+static volatile sig_atomic_t stopping;
+
+static void summary_print(const char *source, const struct stream_result *res)
 {
-	const struct state_snapshot *s = &res->snap;
+	const struct state_snapshot *s = &res->snap.snap;
 
 	printf("source %s: %s at %s: %lld rows (old era %lld, new era %lld), %lld quarantined, %d units, %.1f s%s\n",
-	       source, res->already_done ? "snapshot already complete" : "snapshot complete", s->lsn,
+	       source, res->snap.already_done ? "snapshot already complete" : "snapshot complete", s->lsn,
 	       s->rows_old + s->rows_new, s->rows_old, s->rows_new, s->quarantined, s->units, s->seconds,
-	       res->already_done ? " (nothing copied; the slot is kept for streaming)" : "");
+	       res->snap.already_done ? " (not copied again)" : "");
+	printf("source %s: caught up at %s: %lld changes applied, %lld quarantined\n", source, res->position,
+	       res->applied, res->quarantined);
 	fflush(stdout);
 }
 
-static int run_once(const struct config *cfg, const struct routing *rt)
+static int check_sources(const struct config *cfg, const struct routing *rt)
 {
 	char err[2048];
-	struct state *st;
-	int r = 0;
 
 	/* everything that can be refused is refused before anything is written */
 	for (size_t i = 0; i < cfg->nsources; i++)
 		if (snapshot_check_source(cfg, rt, &cfg->sources[i], err, sizeof(err)) < 0) {
 			log_err("%s", err);
+			return -1;
+		}
+	return 0;
+}
+
+static int run_once(const struct config *cfg, const struct routing *rt)
+{
+	struct stream_options opt = { .once = true, .stop = &stopping };
+	char err[2048];
+
+	if (check_sources(cfg, rt) < 0)
+		return 1;
+	for (size_t i = 0; i < cfg->nsources; i++) {
+		struct stream_result res;
+
+		if (stream_run(cfg, rt, &cfg->sources[i], &opt, &res, err, sizeof(err)) < 0) {
+			log_err("%s", err);
 			return 1;
 		}
-	st = state_open(cfg->state_conninfo, cfg->state_password, err, sizeof(err));
-	if (st == NULL) {
-		log_err("%s", err);
-		return 1;
+		summary_print(cfg->sources[i].name, &res);
 	}
-	for (size_t i = 0; i < cfg->nsources && r == 0; i++) {
-		struct snapshot_result res;
+	return 0;
+}
 
-		if (snapshot_run(cfg, rt, st, &cfg->sources[i], &res, err, sizeof(err)) < 0) {
-			log_err("%s", err);
-			r = 1;
-		} else {
-			summary_print(cfg->sources[i].name, &res);
-		}
+struct worker {
+	pthread_t thread;
+	const struct config *cfg;
+	const struct routing *rt;
+	const struct config_source *src;
+	int result;
+};
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct stream_options opt = { .once = false, .stop = &stopping };
+	struct stream_result res;
+	char err[2048];
+
+	w->result = stream_run(w->cfg, w->rt, w->src, &opt, &res, err, sizeof(err));
+	if (w->result < 0)
+		log_err("%s; this source is stopped", err);
+	else
+		log_info("source %s: stopped at %s (%lld changes applied, %lld quarantined)", w->src->name,
+			 res.position, res.applied, res.quarantined);
+	kill(getpid(), SIGUSR1); /* tell the main thread one source fewer runs */
+	return NULL;
+}
+
+/* Signals are taken by sigwait in the main thread; workers only read the flag. */
+static int run_daemon(const struct config *cfg, const struct routing *rt)
+{
+	struct worker *workers;
+	sigset_t set;
+	int sig, r = 0;
+	size_t running;
+
+	if (check_sources(cfg, rt) < 0)
+		return 1;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	workers = calloc(cfg->nsources, sizeof(*workers));
+	if (workers == NULL)
+		fatal("out of memory");
+	for (size_t i = 0; i < cfg->nsources; i++) {
+		workers[i].cfg = cfg;
+		workers[i].rt = rt;
+		workers[i].src = &cfg->sources[i];
+		if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0)
+			fatal("cannot start a thread for source %s", cfg->sources[i].name);
 	}
-	state_free(st);
+	log_info("syncd running: %zu sources", cfg->nsources);
+	running = cfg->nsources;
+	while (running > 0 && sigwait(&set, &sig) == 0) {
+		if (sig == SIGUSR1) { /* a worker ended by itself */
+			running--;
+			continue;
+		}
+		log_info("%s received: finishing the batches in flight", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		stopping = 1;
+		break;
+	}
+	for (size_t i = 0; i < cfg->nsources; i++) {
+		pthread_join(workers[i].thread, NULL);
+		if (workers[i].result < 0)
+			r = 1;
+	}
+	free(workers);
 	return r;
 }
 
@@ -149,9 +228,7 @@ int main(int argc, char **argv)
 	} else if (once) {
 		r = run_once(cfg, rt);
 	} else {
-		log_err("continuous mode (logical streaming) is not part of this build yet; run syncd -c %s --once to take the snapshot",
-			path);
-		r = 2;
+		r = run_daemon(cfg, rt);
 	}
 	routing_free(rt);
 	config_free(cfg);

@@ -15,6 +15,7 @@
 struct state {
 	PGconn *conn;
 	struct buf qrows; /* quarantined rows waiting for COPY */
+	bool in_tx;
 };
 
 static const char schema_sql[] =
@@ -156,6 +157,7 @@ int state_quarantine_begin(struct state *st, const char *source, bool reset, cha
 	buf_reset(&st->qrows);
 	if (pgu_exec(st->conn, "BEGIN", err, errlen) < 0)
 		return -1;
+	st->in_tx = true;
 	if (reset && exec_params(st, "syncd_quarantine", "DELETE FROM syncd_quarantine WHERE source = $1", 1,
 				 params, err, errlen) < 0)
 		return -1;
@@ -216,7 +218,10 @@ int state_quarantine_commit(struct state *st, const char *source, const char *ls
 			"ON CONFLICT (source, unit) DO UPDATE SET lsn = EXCLUDED.lsn, updated_at = now()",
 			2, params, err, errlen) < 0)
 		return -1;
-	return pgu_exec(st->conn, "COMMIT", err, errlen);
+	if (pgu_exec(st->conn, "COMMIT", err, errlen) < 0)
+		return -1;
+	st->in_tx = false;
+	return 0;
 }
 
 void state_quarantine_rollback(struct state *st)
@@ -224,6 +229,88 @@ void state_quarantine_rollback(struct state *st)
 	char msg[256];
 
 	buf_reset(&st->qrows);
+	st->in_tx = false;
 	if (PQtransactionStatus(st->conn) != PQTRANS_IDLE)
 		(void)pgu_exec(st->conn, "ROLLBACK", msg, sizeof(msg));
+}
+
+bool state_quarantine_open(const struct state *st)
+{
+	return st->in_tx;
+}
+
+long state_quarantine_remove(struct state *st, const char *source, const char *table, const char *key, char *err,
+			     size_t errlen)
+{
+	const char *params[3] = { source, table, key };
+	PGresult *res;
+	long n;
+
+	if (quarantine_flush(st, err, errlen) < 0)
+		return -1;
+	res = PQexecParams(st->conn, "DELETE FROM syncd_quarantine WHERE source = $1 AND tbl = $2 AND key = $3", 3,
+			   NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		snprintf(err, errlen, "state database: syncd_quarantine: %s", PQerrorMessage(st->conn));
+		PQclear(res);
+		return -1;
+	}
+	n = atol(PQcmdTuples(res));
+	PQclear(res);
+	return n;
+}
+
+int state_quarantine_fetch(struct state *st, const char *source, const char *table, const char *key,
+			   const char *column, struct buf *out, bool *is_null, char *err, size_t errlen)
+{
+	const char *params[4] = { source, table, key, column };
+	char msg[1024];
+	PGresult *res;
+	int r;
+
+	if (quarantine_flush(st, err, errlen) < 0)
+		return -1;
+	res = pgu_query(st->conn,
+			"SELECT row_data->>$4 FROM syncd_quarantine WHERE source = $1 AND tbl = $2 AND key = $3 "
+			"ORDER BY id DESC LIMIT 1",
+			4, params, msg, sizeof(msg));
+	if (res == NULL) {
+		snprintf(err, errlen, "state database: syncd_quarantine: %s", msg);
+		return -1;
+	}
+	r = PQntuples(res) == 1;
+	if (r) {
+		*is_null = PQgetisnull(res, 0, 0);
+		if (buf_append(out, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0)) < 0)
+			r = -1;
+	}
+	PQclear(res);
+	return r;
+}
+
+int state_quarantine_truncate(struct state *st, const char *source, const char *table, char *err, size_t errlen)
+{
+	const char *params[2] = { source, table };
+
+	if (quarantine_flush(st, err, errlen) < 0)
+		return -1;
+	return exec_params(st, "syncd_quarantine", "DELETE FROM syncd_quarantine WHERE source = $1 AND tbl = $2", 2,
+			   params, err, errlen);
+}
+
+int state_checkpoint_get(struct state *st, const char *source, char *lsn, size_t lsnlen, char *err, size_t errlen)
+{
+	const char *params[1] = { source };
+	char msg[1024];
+	PGresult *res = pgu_query(st->conn,
+				  "SELECT lsn FROM syncd_checkpoint WHERE source = $1 AND unit = 'quarantine'", 1,
+				  params, msg, sizeof(msg));
+
+	if (res == NULL) {
+		snprintf(err, errlen, "state database: syncd_checkpoint: %s", msg);
+		return -1;
+	}
+	snprintf(lsn, lsnlen, "%s", PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "");
+	PQclear(res);
+	return 0;
 }

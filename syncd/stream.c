@@ -1,0 +1,984 @@
+/* stream.c — see stream.h.
+ *
+ * Exactly once: a source transaction whose commit LSN is at or below a
+ * destination's checkpoint is already in that destination and is skipped
+ * there; each batch commits the rows and the checkpoints of the units it
+ * touched together.  The slot is told "flushed" only up to what every
+ * destination has committed: the end of the last committed batch, or,
+ * with nothing pending, everything received. */
+#include "stream.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/buf.h"
+#include "../common/log.h"
+#include "../connectors/pgoutput.h"
+#include "plan.h"
+#include "snapshot.h"
+
+#define BATCH_MAX_TXNS 2000
+#define BATCH_MAX_MS 200
+#define STATUS_EVERY_MS 5000
+#define RETRY_MAX_MS 10000
+
+enum { DEST_QUARANTINE = -1 };
+
+/* Source relation (by OID, from Relation messages) -> plan. */
+struct rel_map {
+	uint32_t oid;
+	struct plan_table *p; /* NULL: not routed */
+	int *col_of;          /* relation column -> plan column, -1: not read */
+	int ncols;
+};
+
+/* One row of a change in plan column order. */
+struct row {
+	struct connector_value *v;
+	struct buf store; /* fetched/masked values live here */
+};
+
+struct stream {
+	struct sync_run run;
+	const struct stream_options *opt;
+	struct pgo_parser *parser;
+	struct rel_map *rels;
+	size_t nrels;
+	uint64_t *ckpt; /* per unit index */
+	uint64_t ckpt_q;
+	bool *touched;
+	bool q_touched;
+	bool in_txn;
+	uint64_t txn_final;
+	bool batch_open;
+	int batch_txns;
+	uint64_t batch_final, batch_end;
+	struct timespec batch_start;
+	uint64_t received; /* highest WAL position received */
+	uint64_t flushed;  /* reported to the server */
+	long long applied, quarantined;
+	struct row oldr, newr, outr;
+	struct connector_value keyv[MAX_KEY_COLS];
+	struct buf keytext, json, scratch;
+};
+
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static void lsn_text(uint64_t lsn, char *out, size_t outlen)
+{
+	pgo_lsn_format(lsn, out, outlen);
+}
+
+/* ---- checkpoints and batches ---------------------------------------------- */
+
+static int checkpoints_load(struct stream *s, char *err, size_t errlen)
+{
+	struct sync_run *run = &s->run;
+	char lsn[32], msg[1024];
+
+	for (size_t i = 0; i < run->nunits; i++) {
+		struct unit_dest *u = &run->units[i];
+
+		if (run->ops->checkpoint_get(u->group->ctx, u->schema, run->scfg->name, u->code, lsn, sizeof(lsn), msg,
+					     sizeof(msg)) < 0) {
+			snprintf(err, errlen, "unit %05d: %s", u->code, msg);
+			return -1;
+		}
+		s->ckpt[i] = 0;
+		if (lsn[0] != '\0' && pgo_lsn_parse(lsn, &s->ckpt[i]) < 0) {
+			snprintf(err, errlen, "unit %05d: bad checkpoint \"%s\"", u->code, lsn);
+			return -1;
+		}
+	}
+	if (state_checkpoint_get(run->st, run->scfg->name, lsn, sizeof(lsn), err, errlen) < 0)
+		return -1;
+	s->ckpt_q = 0;
+	if (lsn[0] != '\0' && pgo_lsn_parse(lsn, &s->ckpt_q) < 0) {
+		snprintf(err, errlen, "quarantine: bad checkpoint \"%s\"", lsn);
+		return -1;
+	}
+	return 0;
+}
+
+/* Makes sure the destination's transaction is open; false: skip (it has
+ * this source transaction already). */
+static int dest_begin(struct stream *s, int idx, bool *skip, char *err, size_t errlen)
+{
+	struct sync_run *run = &s->run;
+
+	if (!s->batch_open) {
+		s->batch_open = true;
+		s->batch_txns = 0;
+		clock_gettime(CLOCK_MONOTONIC, &s->batch_start);
+	}
+	if (idx == DEST_QUARANTINE) {
+		*skip = s->txn_final <= s->ckpt_q;
+		if (!*skip && !state_quarantine_open(run->st) &&
+		    state_quarantine_begin(run->st, run->scfg->name, false, err, errlen) < 0)
+			return -1;
+		if (!*skip)
+			s->q_touched = true;
+		return 0;
+	}
+	*skip = s->txn_final <= s->ckpt[idx];
+	if (*skip)
+		return 0;
+	if (!run->units[idx].group->in_tx) {
+		char msg[1024];
+
+		if (run->ops->begin(run->units[idx].group->ctx, msg, sizeof(msg)) < 0) {
+			snprintf(err, errlen, "unit %05d: %s", run->units[idx].code, msg);
+			return -1;
+		}
+		run->units[idx].group->in_tx = true;
+	}
+	s->touched[idx] = true;
+	return 0;
+}
+
+static void batch_rollback(struct stream *s)
+{
+	struct sync_run *run = &s->run;
+
+	for (size_t g = 0; g < run->ngroups; g++)
+		if (run->groups[g].in_tx) {
+			run->ops->rollback(run->groups[g].ctx);
+			run->groups[g].in_tx = false;
+		}
+	state_quarantine_rollback(run->st);
+	memset(s->touched, 0, run->nunits * sizeof(bool));
+	s->q_touched = false;
+	s->batch_open = false;
+	s->in_txn = false;
+}
+
+static int batch_commit(struct stream *s, char *err, size_t errlen)
+{
+	struct sync_run *run = &s->run;
+	char lsn[32], msg[1024];
+
+	if (!s->batch_open)
+		return 0;
+	lsn_text(s->batch_final, lsn, sizeof(lsn));
+	for (size_t i = 0; i < run->nunits; i++) {
+		struct unit_dest *u = &run->units[i];
+
+		if (s->touched[i] &&
+		    run->ops->checkpoint(u->group->ctx, u->schema, run->scfg->name, u->code, lsn, msg, sizeof(msg)) < 0) {
+			snprintf(err, errlen, "unit %05d: %s", u->code, msg);
+			return -1;
+		}
+	}
+	for (size_t g = 0; g < run->ngroups; g++)
+		if (run->groups[g].in_tx) {
+			if (run->ops->commit(run->groups[g].ctx, msg, sizeof(msg)) < 0) {
+				snprintf(err, errlen, "tier %s: commit: %s", run->groups[g].conninfo, msg);
+				return -1;
+			}
+			run->groups[g].in_tx = false;
+		}
+	if (s->q_touched && state_quarantine_commit(run->st, run->scfg->name, lsn, err, errlen) < 0)
+		return -1;
+	for (size_t i = 0; i < run->nunits; i++)
+		if (s->touched[i]) {
+			s->ckpt[i] = s->batch_final;
+			s->touched[i] = false;
+		}
+	if (s->q_touched)
+		s->ckpt_q = s->batch_final;
+	s->q_touched = false;
+	s->batch_open = false;
+	if (s->batch_end > s->flushed)
+		s->flushed = s->batch_end;
+	log_debug("source %s: batch of %d transactions committed up to %s", run->scfg->name, s->batch_txns, lsn);
+	return 0;
+}
+
+/* ---- rows ------------------------------------------------------------------- */
+
+static int row_init(struct row *r, size_t n)
+{
+	r->v = calloc(n + 1, sizeof(*r->v));
+	return r->v == NULL ? -1 : 0;
+}
+
+static int rows_resize(struct stream *s, size_t n)
+{
+	struct row *rs[3] = { &s->oldr, &s->newr, &s->outr };
+
+	for (int i = 0; i < 3; i++) {
+		struct connector_value *v = realloc(rs[i]->v, (n + 1) * sizeof(*v));
+
+		if (v == NULL)
+			return -1;
+		rs[i]->v = v;
+	}
+	return 0;
+}
+
+/* Copies a pgoutput tuple into plan column order. */
+static void row_from_tuple(struct row *r, const struct rel_map *m, const struct pgo_tuple *t)
+{
+	const struct plan_table *p = m->p;
+
+	for (size_t j = 0; j < p->src.ncols; j++)
+		r->v[j].kind = CV_ABSENT;
+	for (int i = 0; i < m->ncols && i < t->ncols; i++) {
+		int j = m->col_of[i];
+		const struct pgo_value *pv = &t->values[i];
+
+		if (j < 0)
+			continue;
+		if (pv->kind == 'n') {
+			r->v[j].kind = CV_NULL;
+		} else if (pv->kind == 't' || pv->kind == 'b') {
+			r->v[j].kind = CV_VALUE;
+			r->v[j].p = (const char *)pv->data;
+			r->v[j].len = pv->len;
+		} else {
+			r->v[j].kind = CV_ABSENT;
+		}
+	}
+}
+
+static const char *val_ptr(const struct connector_value *v, size_t *len)
+{
+	if (v->kind != CV_VALUE)
+		return NULL;
+	*len = v->len;
+	return v->p;
+}
+
+/* Where a row goes: a unit index or DEST_QUARANTINE (with why). */
+static int route_row(struct stream *s, const struct plan_table *p, struct row *r, enum router_reason *why)
+{
+	struct router_row rr = { 0 };
+	enum routing_era era;
+	int code = 0;
+
+	rr.unit = val_ptr(&r->v[p->unit_idx], &rr.unit_len);
+	if (p->date_idx >= 0)
+		rr.date = val_ptr(&r->v[p->date_idx], &rr.date_len);
+	if (p->split_idx >= 0)
+		rr.split = val_ptr(&r->v[p->split_idx], &rr.split_len);
+	buf_reset(&s->keytext);
+	for (int k = 0; k < p->nkey; k++) {
+		const struct connector_value *kv = &r->v[p->key_idx[k]];
+
+		if ((k > 0 && buf_puts(&s->keytext, ",") < 0) ||
+		    (kv->kind == CV_VALUE && buf_append(&s->keytext, kv->p, kv->len) < 0))
+			break;
+	}
+	rr.key = s->keytext.data;
+	rr.key_len = s->keytext.len;
+	*why = router_route(s->run.rt, p->rt, &rr, &code, &era);
+	return *why == ROUTER_OK ? routing_unit_index(s->run.rt, code) : DEST_QUARANTINE;
+}
+
+/* The key of a row, in key order, for WHERE clauses. */
+static void row_key(struct stream *s, const struct plan_table *p, const struct row *r)
+{
+	for (int k = 0; k < p->nkey; k++)
+		s->keyv[k] = r->v[p->key_idx[k]];
+}
+
+static char *key_string(struct stream *s, const struct plan_table *p, const struct row *r)
+{
+	buf_reset(&s->keytext);
+	for (int k = 0; k < p->nkey; k++) {
+		const struct connector_value *kv = &r->v[p->key_idx[k]];
+
+		if ((k > 0 && buf_puts(&s->keytext, ",") < 0) ||
+		    (kv->kind == CV_VALUE && buf_append(&s->keytext, kv->p, kv->len) < 0))
+			return NULL;
+	}
+	if (buf_puts(&s->keytext, "") < 0)
+		return NULL;
+	return s->keytext.data;
+}
+
+/* The output row: the columns a unit receives, masked. */
+static int row_output(struct stream *s, const struct plan_table *p, const struct row *in)
+{
+	struct row *out = &s->outr;
+	size_t need = 0;
+
+	for (size_t i = 0; i < p->nout; i++)
+		if (p->mask_on[i] && in->v[i].kind == CV_VALUE)
+			need += in->v[i].len * 2 + 80;
+	buf_reset(&out->store);
+	if (buf_reserve(&out->store, need) < 0)
+		return -1;
+	for (size_t i = 0; i < p->nout; i++) {
+		out->v[i] = in->v[i];
+		if (p->mask_on[i] && in->v[i].kind == CV_VALUE) {
+			char *dst = out->store.data + out->store.len;
+			long n = mask_apply(p->mask[i], in->v[i].p, in->v[i].len, dst,
+					    out->store.cap - out->store.len - 1);
+
+			if (n < 0) {
+				out->v[i].kind = CV_NULL;
+			} else {
+				out->v[i].p = dst;
+				out->v[i].len = (size_t)n;
+				out->store.len += (size_t)n;
+			}
+		}
+	}
+	return 0;
+}
+
+static int quarantine_add(struct stream *s, const struct plan_table *p, const struct row *r, enum router_reason why,
+			  char *err, size_t errlen)
+{
+	json_t *obj = json_object();
+	char *js = NULL, *unit_value = NULL, *key;
+	char lsn[32];
+	int rc = -1;
+
+	if (obj == NULL)
+		goto oom;
+	for (size_t i = 0; i < p->src.ncols; i++) {
+		json_t *jv = r->v[i].kind == CV_VALUE ? json_stringn_nocheck(r->v[i].p, r->v[i].len) : json_null();
+
+		if (jv == NULL || json_object_set_new(obj, p->src.cols[i].name, jv) < 0)
+			goto oom;
+	}
+	js = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+	if (js == NULL)
+		goto oom;
+	if (r->v[p->unit_idx].kind == CV_VALUE &&
+	    (unit_value = strndup(r->v[p->unit_idx].p, r->v[p->unit_idx].len)) == NULL)
+		goto oom;
+	if ((key = key_string(s, p, r)) == NULL)
+		goto oom;
+	lsn_text(s->txn_final, lsn, sizeof(lsn));
+	rc = state_quarantine_add(s->run.st, s->run.scfg->name, p->rt->table, key, unit_value, router_reason_name(why),
+				  js, lsn, err, errlen);
+	s->quarantined++;
+	goto out;
+oom:
+	snprintf(err, errlen, "out of memory");
+out:
+	free(unit_value);
+	free(js);
+	json_decref(obj);
+	return rc;
+}
+
+/* Fills unchanged-TOAST values of the new row: from the whole old row, or
+ * else from the old destination's copy — never from the live source. */
+static int fill_absent(struct stream *s, const struct plan_table *p, struct row *nr, const struct row *orow,
+		       int old_dest, char *err, size_t errlen)
+{
+	struct sync_run *run = &s->run;
+	size_t *off = NULL;
+	int rc = -1;
+
+	buf_reset(&nr->store);
+	for (size_t j = 0; j < p->src.ncols; j++) {
+		bool is_null = false;
+		size_t start = nr->store.len;
+		char msg[1024];
+		int f;
+
+		if (nr->v[j].kind != CV_ABSENT)
+			continue;
+		if (orow->v[j].kind != CV_ABSENT) {
+			nr->v[j] = orow->v[j];
+			continue;
+		}
+		if (off == NULL && (off = calloc(p->src.ncols, sizeof(*off))) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+		if (old_dest == DEST_QUARANTINE) {
+			char *key = key_string(s, p, orow);
+
+			f = key == NULL ? -1 :
+					  state_quarantine_fetch(run->st, run->scfg->name, p->rt->table, key,
+								 p->src.cols[j].name, &nr->store, &is_null, err, errlen);
+		} else {
+			struct unit_dest *u = &run->units[old_dest];
+
+			row_key(s, p, orow);
+			f = run->ops->fetch(u->group->ctx, u->schema, &p->out, s->keyv, j, &nr->store, &is_null, msg,
+					    sizeof(msg));
+			if (f < 0)
+				snprintf(err, errlen, "unit %05d: %s", u->code, msg);
+		}
+		if (f < 0)
+			goto out;
+		if (f == 0) {
+			snprintf(err, errlen,
+				 "%s: column %s of a moved row is an unchanged TOAST value and the old copy has no row with its key; resync the unit",
+				 p->rt->table, p->src.cols[j].name);
+			goto out;
+		}
+		nr->v[j].kind = is_null ? CV_NULL : CV_VALUE;
+		nr->v[j].p = NULL; /* set below: the store may still move */
+		nr->v[j].len = nr->store.len - start;
+		off[j] = start;
+	}
+	if (off != NULL)
+		for (size_t j = 0; j < p->src.ncols; j++)
+			if (nr->v[j].kind == CV_VALUE && nr->v[j].p == NULL)
+				nr->v[j].p = nr->store.data + off[j];
+	rc = 0;
+out:
+	free(off);
+	return rc;
+}
+
+/* ---- applying one change ------------------------------------------------------ */
+
+static int apply_insert(struct stream *s, const struct plan_table *p, struct row *r, int dest, enum router_reason why,
+			char *err, size_t errlen)
+{
+	struct sync_run *run = &s->run;
+	bool skip;
+	char msg[1024];
+
+	if (dest_begin(s, dest, &skip, err, errlen) < 0)
+		return -1;
+	if (skip)
+		return 0;
+	if (dest == DEST_QUARANTINE)
+		return quarantine_add(s, p, r, why, err, errlen);
+	if (row_output(s, p, r) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (run->ops->insert(run->units[dest].group->ctx, run->units[dest].schema, &p->out, s->outr.v, msg,
+			     sizeof(msg)) < 0) {
+		snprintf(err, errlen, "unit %05d: %s", run->units[dest].code, msg);
+		return -1;
+	}
+	s->applied++;
+	return 0;
+}
+
+static int apply_remove(struct stream *s, const struct plan_table *p, struct row *r, int dest, char *err,
+			size_t errlen)
+{
+	struct sync_run *run = &s->run;
+	bool skip;
+	char msg[1024];
+
+	if (dest_begin(s, dest, &skip, err, errlen) < 0)
+		return -1;
+	if (skip)
+		return 0;
+	if (dest == DEST_QUARANTINE) {
+		char *key = key_string(s, p, r);
+
+		return key == NULL || state_quarantine_remove(run->st, run->scfg->name, p->rt->table, key, err, errlen) < 0 ?
+			       -1 :
+			       0;
+	}
+	row_key(s, p, r);
+	if (run->ops->remove(run->units[dest].group->ctx, run->units[dest].schema, &p->out, s->keyv, msg, sizeof(msg)) <
+	    0) {
+		snprintf(err, errlen, "unit %05d: %s", run->units[dest].code, msg);
+		return -1;
+	}
+	s->applied++;
+	return 0;
+}
+
+static int on_change(struct stream *s, const struct pgo_event *ev, char *err, size_t errlen)
+{
+	struct sync_run *run = &s->run;
+	const struct rel_map *m = NULL;
+	const struct plan_table *p;
+	enum router_reason why_old = ROUTER_OK, why_new = ROUTER_OK;
+	int old_dest, new_dest;
+	bool have_old;
+
+	for (size_t i = 0; i < s->nrels; i++)
+		if (s->rels[i].oid == ev->u.change.relid)
+			m = &s->rels[i];
+	if (m == NULL) {
+		snprintf(err, errlen, "source %s: change for relation %u before its Relation message", run->scfg->name,
+			 ev->u.change.relid);
+		return -1;
+	}
+	if (m->p == NULL)
+		return 0;
+	p = m->p;
+	have_old = ev->u.change.old_kind != 0;
+	if (have_old)
+		row_from_tuple(&s->oldr, m, &ev->u.change.old_tuple);
+
+	if (ev->type == PGO_INSERT) {
+		row_from_tuple(&s->newr, m, &ev->u.change.new_tuple);
+		new_dest = route_row(s, p, &s->newr, &why_new);
+		return apply_insert(s, p, &s->newr, new_dest, why_new, err, errlen);
+	}
+	if (ev->type == PGO_DELETE) {
+		old_dest = route_row(s, p, &s->oldr, &why_old);
+		return apply_remove(s, p, &s->oldr, old_dest, err, errlen);
+	}
+
+	/* UPDATE: without an old tuple the key did not change and (replica
+	 * identity checked at start) neither did any routing column */
+	row_from_tuple(&s->newr, m, &ev->u.change.new_tuple);
+	if (!have_old) {
+		for (size_t j = 0; j < p->src.ncols; j++)
+			s->oldr.v[j] = s->newr.v[j];
+	} else if (ev->u.change.old_kind == 'K') {
+		/* key only: the rest of the old row is the new row's */
+		for (size_t j = 0; j < p->src.ncols; j++)
+			if (s->oldr.v[j].kind == CV_ABSENT || p->src.cols[j].key_pos == 0)
+				s->oldr.v[j] = s->newr.v[j];
+	}
+	old_dest = route_row(s, p, &s->oldr, &why_old);
+	new_dest = route_row(s, p, &s->newr, &why_new);
+	if (old_dest == new_dest && old_dest != DEST_QUARANTINE) {
+		bool skip;
+		char msg[1024];
+
+		if (dest_begin(s, new_dest, &skip, err, errlen) < 0)
+			return -1;
+		if (skip)
+			return 0;
+		if (row_output(s, p, &s->newr) < 0) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		row_key(s, p, &s->oldr);
+		if (run->ops->update(run->units[new_dest].group->ctx, run->units[new_dest].schema, &p->out, s->keyv,
+				     s->outr.v, msg, sizeof(msg)) < 0) {
+			snprintf(err, errlen, "unit %05d: %s", run->units[new_dest].code, msg);
+			return -1;
+		}
+		s->applied++;
+		return 0;
+	}
+	/* the row moves (unit to unit, into or out of the quarantine): the new
+	 * place gets every value, the old place loses the row */
+	{
+		bool skip_new;
+
+		if (dest_begin(s, new_dest, &skip_new, err, errlen) < 0)
+			return -1;
+		if (!skip_new) {
+			bool skip_old;
+
+			/* the old copy is read before it is deleted */
+			if (dest_begin(s, old_dest, &skip_old, err, errlen) < 0)
+				return -1;
+			if (fill_absent(s, p, &s->newr, &s->oldr, old_dest, err, errlen) < 0)
+				return -1;
+		}
+	}
+	if (apply_remove(s, p, &s->oldr, old_dest, err, errlen) < 0)
+		return -1;
+	return apply_insert(s, p, &s->newr, new_dest, why_new, err, errlen);
+}
+
+static int on_truncate(struct stream *s, const struct pgo_event *ev, char *err, size_t errlen)
+{
+	struct sync_run *run = &s->run;
+
+	for (uint32_t k = 0; k < ev->u.truncate.nrels; k++) {
+		const struct plan_table *p = NULL;
+
+		for (size_t i = 0; i < s->nrels; i++)
+			if (s->rels[i].oid == ev->u.truncate.relids[k])
+				p = s->rels[i].p;
+		if (p == NULL)
+			continue;
+		for (size_t i = 0; i < run->nunits; i++) {
+			bool skip;
+			char msg[1024];
+
+			if (dest_begin(s, (int)i, &skip, err, errlen) < 0)
+				return -1;
+			if (!skip && run->ops->truncate(run->units[i].group->ctx, run->units[i].schema, &p->out, msg,
+							sizeof(msg)) < 0) {
+				snprintf(err, errlen, "unit %05d: %s", run->units[i].code, msg);
+				return -1;
+			}
+		}
+		{
+			bool skip;
+
+			if (dest_begin(s, DEST_QUARANTINE, &skip, err, errlen) < 0)
+				return -1;
+			if (!skip && state_quarantine_truncate(run->st, run->scfg->name, p->rt->table, err, errlen) < 0)
+				return -1;
+		}
+		log_info("source %s: %s truncated in every unit", run->scfg->name, p->rt->table);
+	}
+	return 0;
+}
+
+/* ---- relations and schema drift ----------------------------------------------- */
+
+/* A column the source added: nullable ones are added to every unit (with the
+ * default existing rows read at the source); anything else stops the source. */
+static int column_added(struct stream *s, struct plan_table *p, const struct pgo_column *c, char *err, size_t errlen)
+{
+	struct sync_run *run = &s->run;
+	char type[256], msg[1024];
+	char *def = NULL;
+	bool not_null;
+	struct connector_column *cols;
+
+	if (pg_source_column_default(run->src, p->rt->schema, p->rt->name, c->name, &def, &not_null, type, sizeof(type),
+				     err, errlen) < 0)
+		return -1;
+	if (not_null && def == NULL) {
+		snprintf(err, errlen,
+			 "source %s: %s gained NOT NULL column %s without a default; syncd cannot fill it in the units' copies: add it to them by hand and run syncctl resync, or make it nullable",
+			 run->scfg->name, p->rt->table, c->name);
+		free(def);
+		return -1;
+	}
+	for (size_t g = 0; g < run->ngroups; g++)
+		for (size_t i = 0; i < run->nunits; i++) {
+			struct unit_dest *u = &run->units[i];
+
+			if (u->group != &run->groups[g])
+				continue;
+			if (run->ops->add_column(u->group->ctx, u->schema, p->out.name, c->name, type, def, msg,
+						 sizeof(msg)) < 0) {
+				snprintf(err, errlen, "unit %05d: %s", u->code, msg);
+				free(def);
+				return -1;
+			}
+		}
+	log_warn("source %s: %s gained column %s %s%s%s; added to every unit", run->scfg->name, p->rt->table, c->name, type,
+		 def ? " DEFAULT " : "", def ? def : "");
+	free(def);
+	/* the plan grows by one output column (tables sending "*" have no extras) */
+	cols = realloc(p->src.cols, (p->src.ncols + 1) * sizeof(*cols));
+	if (cols == NULL)
+		return -1;
+	memset(&cols[p->src.ncols], 0, sizeof(*cols));
+	cols[p->src.ncols].name = strdup(c->name);
+	cols[p->src.ncols].type = strdup(type);
+	cols[p->src.ncols].type_oid = c->type_oid;
+	cols[p->src.ncols].typmod = c->typmod;
+	p->src.cols = cols;
+	p->src.ncols++;
+	p->nout++;
+	p->out.cols = p->src.cols;
+	p->out.ncols = p->nout;
+	{
+		enum mask_kind *mk = realloc(p->mask, (p->nout + 1) * sizeof(*mk));
+		bool *mo;
+
+		if (mk == NULL)
+			return -1;
+		p->mask = mk;
+		mo = realloc(p->mask_on, (p->nout + 1) * sizeof(*mo));
+		if (mo == NULL)
+			return -1;
+		p->mask_on = mo;
+		p->mask_on[p->nout - 1] = false;
+	}
+	return rows_resize(s, p->src.ncols);
+}
+
+static int on_relation(struct stream *s, const struct pgo_event *ev, char *err, size_t errlen)
+{
+	struct sync_run *run = &s->run;
+	struct rel_map *m = NULL;
+	struct plan_table *p = NULL;
+
+	for (size_t i = 0; i < s->nrels; i++)
+		if (s->rels[i].oid == ev->u.relation.oid)
+			m = &s->rels[i];
+	if (m == NULL) {
+		m = realloc(s->rels, (s->nrels + 1) * sizeof(*m));
+		if (m == NULL)
+			goto oom;
+		s->rels = m;
+		m = &s->rels[s->nrels++];
+		memset(m, 0, sizeof(*m));
+		m->oid = ev->u.relation.oid;
+	}
+	for (size_t t = 0; t < run->ntables; t++)
+		if (strcmp(run->tables[t].rt->schema, ev->u.relation.nspname) == 0 &&
+		    strcmp(run->tables[t].rt->name, ev->u.relation.relname) == 0)
+			p = &run->tables[t];
+	m->p = p;
+	if (p == NULL)
+		return 0;
+	/* every column read must still be there, with its type */
+	for (size_t j = 0; j < p->src.ncols; j++) {
+		int found = -1;
+
+		for (int i = 0; i < ev->u.relation.ncols; i++)
+			if (strcmp(ev->u.relation.cols[i].name, p->src.cols[j].name) == 0)
+				found = i;
+		if (found < 0) {
+			snprintf(err, errlen,
+				 "source %s: column %s of %s was dropped or renamed at the source; the units still hold it. Decide what the units keep, update routing.json (\"columns\") and run syncctl resync; syncd stops this source rather than lose data",
+				 run->scfg->name, p->src.cols[j].name, p->rt->table);
+			return -1;
+		}
+		if (ev->u.relation.cols[found].type_oid != p->src.cols[j].type_oid ||
+		    ev->u.relation.cols[found].typmod != p->src.cols[j].typmod) {
+			snprintf(err, errlen,
+				 "source %s: column %s of %s changed type (was %s); alter the units' copies to match and run syncctl resync; syncd stops this source rather than convert silently",
+				 run->scfg->name, p->src.cols[j].name, p->rt->table, p->src.cols[j].type);
+			return -1;
+		}
+	}
+	for (int i = 0; i < ev->u.relation.ncols; i++) {
+		if (sync_col_index(&p->src, ev->u.relation.cols[i].name) >= 0 || p->rt->columns != NULL)
+			continue;
+		if (column_added(s, p, &ev->u.relation.cols[i], err, errlen) < 0)
+			return -1;
+	}
+	free(m->col_of);
+	m->ncols = ev->u.relation.ncols;
+	m->col_of = calloc((size_t)m->ncols + 1, sizeof(int));
+	if (m->col_of == NULL)
+		goto oom;
+	for (int i = 0; i < m->ncols; i++)
+		m->col_of[i] = sync_col_index(&p->src, ev->u.relation.cols[i].name);
+	return 0;
+oom:
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
+/* ---- the loop ------------------------------------------------------------------- */
+
+static int on_message(struct stream *s, const uint8_t *data, size_t len, char *err, size_t errlen)
+{
+	struct pgo_event ev;
+
+	if (pgo_parse(s->parser, data, len, &ev, err, errlen) < 0)
+		return -1;
+	switch (ev.type) {
+	case PGO_BEGIN:
+		s->in_txn = true;
+		s->txn_final = ev.u.begin.final_lsn;
+		return 0;
+	case PGO_COMMIT:
+		s->in_txn = false;
+		if (s->batch_open) {
+			s->batch_txns++;
+			s->batch_final = ev.u.commit.commit_lsn;
+			s->batch_end = ev.u.commit.end_lsn;
+		} else if (ev.u.commit.end_lsn > s->flushed) {
+			/* nothing of it was for us: nothing pending */
+			s->flushed = ev.u.commit.end_lsn;
+		}
+		if (ev.u.commit.end_lsn > s->received)
+			s->received = ev.u.commit.end_lsn;
+		return 0;
+	case PGO_RELATION:
+		return on_relation(s, &ev, err, errlen);
+	case PGO_INSERT:
+	case PGO_UPDATE:
+	case PGO_DELETE:
+		return on_change(s, &ev, err, errlen);
+	case PGO_TRUNCATE:
+		return on_truncate(s, &ev, err, errlen);
+	default:
+		return 0; /* Origin, Type, Message: nothing to apply */
+	}
+}
+
+static int send_status(struct stream *s, bool reply, char *err, size_t errlen)
+{
+	/* with nothing pending, everything received is as good as flushed */
+	if (!s->in_txn && !s->batch_open && s->received > s->flushed)
+		s->flushed = s->received;
+	return pg_source_stream_status(s->run.src, s->received, s->flushed, reply, err, errlen);
+}
+
+static int stream_session(struct stream *s, uint64_t target, char *err, size_t errlen)
+{
+	struct sync_run *run = &s->run;
+	struct timespec last_status;
+	int r;
+
+	r = pg_source_stream_start(run->src, err, errlen);
+	if (r != 0)
+		return r; /* 1: slot busy, retry */
+	log_info("source %s: streaming from slot %s", run->scfg->name, pg_source_slot_name(run->src));
+	clock_gettime(CLOCK_MONOTONIC, &last_status);
+	for (;;) {
+		const uint8_t *buf;
+		struct pgo_frame fr;
+		long n;
+		bool idle_batch = s->batch_open && !s->in_txn;
+
+		n = pg_source_stream_read(run->src, &buf, idle_batch ? 0 : 1000, err, errlen);
+		if (n < 0)
+			return -1;
+		if (n > 0) {
+			if (pgo_frame_parse(buf, (size_t)n, &fr, err, errlen) < 0)
+				return -2;
+			if (fr.kind == 'w') {
+				if (on_message(s, fr.payload, fr.payload_len, err, errlen) < 0)
+					return -2;
+			} else if (fr.kind == 'k') {
+				if (fr.wal_end > s->received && !s->in_txn)
+					s->received = fr.wal_end;
+				if (fr.reply_requested && send_status(s, false, err, errlen) < 0)
+					return -1;
+			}
+		}
+		/* a batch ends when it is big, old, or the stream has paused */
+		if (s->batch_open && !s->in_txn &&
+		    (n == 0 || s->batch_txns >= BATCH_MAX_TXNS || ms_since(&s->batch_start) >= BATCH_MAX_MS)) {
+			if (batch_commit(s, err, errlen) < 0)
+				return -1;
+			if (send_status(s, false, err, errlen) < 0)
+				return -1;
+			clock_gettime(CLOCK_MONOTONIC, &last_status);
+		}
+		if (ms_since(&last_status) >= STATUS_EVERY_MS) {
+			if (send_status(s, false, err, errlen) < 0)
+				return -1;
+			clock_gettime(CLOCK_MONOTONIC, &last_status);
+		}
+		if (!s->in_txn && !s->batch_open) {
+			bool done = s->opt->once && s->received >= target;
+
+			if (done || (s->opt->stop != NULL && *s->opt->stop)) {
+				if (send_status(s, false, err, errlen) < 0)
+					return -1;
+				return 0;
+			}
+		}
+	}
+}
+
+static void stream_free(struct stream *s)
+{
+	for (size_t i = 0; i < s->nrels; i++)
+		free(s->rels[i].col_of);
+	free(s->rels);
+	free(s->ckpt);
+	free(s->touched);
+	free(s->oldr.v);
+	free(s->newr.v);
+	free(s->outr.v);
+	buf_free(&s->oldr.store);
+	buf_free(&s->newr.store);
+	buf_free(&s->outr.store);
+	buf_free(&s->keytext);
+	buf_free(&s->json);
+	buf_free(&s->scratch);
+	pgo_parser_free(s->parser);
+	sync_run_free(&s->run);
+}
+
+/* One connection of everything, from the slot's confirmed position. */
+static int stream_once(const struct config *cfg, const struct routing *rt, struct state *st,
+		       const struct config_source *src, const struct stream_options *opt, struct stream_result *res,
+		       char *err, size_t errlen)
+{
+	struct stream s;
+	size_t maxcols = 0;
+	uint64_t target = 0;
+	int r = -1;
+
+	memset(&s, 0, sizeof(s));
+	s.run.cfg = cfg;
+	s.run.rt = rt;
+	s.run.scfg = src;
+	s.run.st = st;
+	s.run.ops = &pg_target_ops;
+	s.opt = opt;
+	s.parser = pgo_parser_new(1);
+	if (s.parser == NULL)
+		goto oom;
+	if (sync_plan(&s.run, err, errlen) < 0 || sync_targets_open(&s.run, false, err, errlen) < 0 ||
+	    sync_targets_prepare(&s.run, false, err, errlen) < 0)
+		goto out;
+	for (size_t t = 0; t < s.run.ntables; t++)
+		if (s.run.tables[t].src.ncols > maxcols)
+			maxcols = s.run.tables[t].src.ncols;
+	s.ckpt = calloc(s.run.nunits, sizeof(*s.ckpt));
+	s.touched = calloc(s.run.nunits, sizeof(*s.touched));
+	if (s.ckpt == NULL || s.touched == NULL || row_init(&s.oldr, maxcols) < 0 || row_init(&s.newr, maxcols) < 0 ||
+	    row_init(&s.outr, maxcols) < 0)
+		goto oom;
+	if (checkpoints_load(&s, err, errlen) < 0)
+		goto out;
+	if (opt->once && pg_source_current_lsn(s.run.src, &target, err, errlen) < 0)
+		goto out;
+	r = stream_session(&s, target, err, errlen);
+	if (r < 0)
+		batch_rollback(&s);
+	res->applied += s.applied;
+	res->quarantined += s.quarantined;
+	lsn_text(s.flushed, res->position, sizeof(res->position));
+	goto out;
+oom:
+	snprintf(err, errlen, "out of memory");
+out:
+	stream_free(&s);
+	return r;
+}
+
+int stream_run(const struct config *cfg, const struct routing *rt, const struct config_source *src,
+	       const struct stream_options *opt, struct stream_result *out, char *err, size_t errlen)
+{
+	struct state *st = NULL;
+	bool first = true;
+	int backoff_ms = 250;
+	int r = 0;
+
+	memset(out, 0, sizeof(*out));
+
+	for (;;) {
+		struct snapshot_result res;
+
+		if (opt->stop != NULL && *opt->stop)
+			break;
+		if (st == NULL)
+			st = state_open(cfg->state_conninfo, cfg->state_password, err, errlen);
+		if (st != NULL && snapshot_run(cfg, rt, st, src, &res, err, errlen) == 0) {
+			if (first)
+				out->snap = res;
+			first = false;
+			if (!res.already_done)
+				log_info("source %s: snapshot complete at %s: %lld rows, %lld quarantined", src->name,
+					 res.snap.lsn, res.snap.rows_old + res.snap.rows_new, res.snap.quarantined);
+			r = stream_once(cfg, rt, st, src, opt, out, err, errlen);
+			if (r == 0)
+				break;
+			if (r == -2) { /* the stream itself is wrong: retrying cannot help */
+				r = -1;
+				break;
+			}
+		}
+		if (r == 1)
+			log_info("source %s: slot still held by an earlier connection; waiting", src->name);
+		else
+			log_warn("%s; retrying in %d ms", err, backoff_ms);
+		state_free(st);
+		st = NULL;
+		r = -1;
+		if (opt->once && backoff_ms > RETRY_MAX_MS) {
+			break;
+		}
+		for (int waited = 0; waited < backoff_ms && !(opt->stop != NULL && *opt->stop); waited += 50)
+			usleep(50000);
+		backoff_ms = backoff_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS + 1 : backoff_ms * 2;
+	}
+	state_free(st);
+	return r;
+}

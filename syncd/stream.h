@@ -1,0 +1,35 @@
+/* stream.h — continuous sync of one source: the slot's pgoutput stream
+ * decoded, each change routed by its row (UPDATE and DELETE by the old row)
+ * and applied to its unit or the quarantine, several source transactions
+ * per target transaction, each destination's checkpoint in the same
+ * transaction as its rows. */
+#ifndef SYNCD_STREAM_H
+#define SYNCD_STREAM_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "routing.h"
+#include "snapshot.h"
+
+struct stream_options {
+	bool once; /* stop once caught up with the source's WAL position at start */
+	volatile sig_atomic_t *stop; /* set (by a signal): finish the batch and return */
+};
+
+struct stream_result {
+	struct snapshot_result snap; /* the snapshot taken (or found) first */
+	long long applied;     /* changes applied to units */
+	long long quarantined; /* rows that went to the quarantine */
+	char position[32];     /* LSN the stream had reached */
+};
+
+/* Snapshots the source if needed, then streams.  Returns 0 when stopped or
+ * caught up (once), -1 with err set on an error that a retry cannot mend
+ * (a schema change it may not apply, a diverged unit copy, bad config). */
+int stream_run(const struct config *cfg, const struct routing *rt, const struct config_source *src,
+	       const struct stream_options *opt, struct stream_result *res, char *err, size_t errlen);
+
+#endif
