@@ -79,9 +79,13 @@ struct connector_ops {
 	/* ALTER TABLE ... ADD COLUMN name type [DEFAULT expr] (schema drift). */
 	int (*add_column)(void *ctx, const char *schema, const char *table, const char *name,
 			  const char *type, const char *default_expr, char *err, size_t errlen);
+	/* The columns a destination table has now (name, type, type_oid,
+	 * typmod; caller frees each and the array); *n = 0: no such table. */
+	int (*describe)(void *ctx, const char *schema, const char *table, struct connector_column **cols,
+			size_t *n, char *err, size_t errlen);
 	/* The (source, unit) checkpoint as LSN text; "" when none. */
-	int (*checkpoint_get)(void *ctx, const char *schema, const char *source, int unit, char *lsn, size_t lsnlen,
-			      char *err, size_t errlen);
+	int (*checkpoint_get)(void *ctx, const char *schema, const char *source, int unit, char *lsn,
+			      size_t lsnlen, char *err, size_t errlen);
 	int (*commit)(void *ctx, char *err, size_t errlen);
 	void (*rollback)(void *ctx);
 	void (*close)(void *ctx);

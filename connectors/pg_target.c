@@ -601,13 +601,51 @@ static int target_add_column(void *ctx, const char *schema, const char *table, c
 	return 0;
 }
 
+static int target_describe(void *ctx, const char *schema, const char *table, struct connector_column **cols,
+			   size_t *n, char *err, size_t errlen)
+{
+	struct pg_target *t = ctx;
+	const char *params[2] = {schema, table};
+	char msg[1024];
+	PGresult *res =
+		pgu_query(t->conn,
+			  "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.atttypid, a.atttypmod "
+			  "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+			  "JOIN pg_namespace n ON n.oid = c.relnamespace "
+			  "WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped "
+			  "ORDER BY a.attnum",
+			  2, params, msg, sizeof(msg));
+
+	*cols = NULL;
+	*n = 0;
+	if (res == NULL) {
+		snprintf(err, errlen, "%s.%s: %s", schema, table, msg);
+		return -1;
+	}
+	*cols = calloc((size_t)PQntuples(res) + 1, sizeof(**cols));
+	if (*cols == NULL) {
+		PQclear(res);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (int i = 0; i < PQntuples(res); i++) {
+		(*cols)[i].name = strdup(PQgetvalue(res, i, 0));
+		(*cols)[i].type = strdup(PQgetvalue(res, i, 1));
+		(*cols)[i].type_oid = (unsigned)strtoul(PQgetvalue(res, i, 2), NULL, 10);
+		(*cols)[i].typmod = atoi(PQgetvalue(res, i, 3));
+	}
+	*n = (size_t)PQntuples(res);
+	PQclear(res);
+	return 0;
+}
+
 static int target_checkpoint_get(void *ctx, const char *schema, const char *source, int unit, char *lsn,
 				 size_t lsnlen, char *err, size_t errlen)
 {
 	struct pg_target *t = ctx;
 	struct buf *b = &t->sql;
 	char ustr[8], msg[1024];
-	const char *params[2] = { source, ustr };
+	const char *params[2] = {source, ustr};
 	PGresult *res;
 
 	snprintf(ustr, sizeof(ustr), "%05d", unit);
@@ -677,6 +715,7 @@ const struct connector_ops pg_target_ops = {
 	.truncate = target_truncate,
 	.add_column = target_add_column,
 	.checkpoint_get = target_checkpoint_get,
+	.describe = target_describe,
 	.commit = target_commit,
 	.rollback = target_rollback,
 	.close = target_close,

@@ -248,16 +248,16 @@ static int rd_tuple(struct pgo_parser *p, struct reader *r, const char *which, s
 		return -1;
 	/* Each column takes at least its kind byte: refuse before allocating. */
 	if (n > rd_left(r))
-		return rd_fail(r, "%s tuple: %u columns but %zu bytes left", which, n, rd_left(r));
+		return rd_fail(r, "%s tuple: %u columns but %zu bytes left", which, (unsigned)n, rd_left(r));
 	if (reserve(*vals, cap, n, sizeof(**vals), &mem) < 0)
-		return rd_fail(r, "%s tuple: out of memory for %u columns", which, n);
+		return rd_fail(r, "%s tuple: out of memory for %u columns", which, (unsigned)n);
 	*vals = mem;
 	for (uint16_t i = 0; i < n; i++) {
 		struct pgo_value *v = &(*vals)[i];
 		uint8_t kind;
 		uint32_t len;
 
-		snprintf(field, sizeof(field), "%s tuple column %u", which, i + 1);
+		snprintf(field, sizeof(field), "%s tuple column %u", which, (unsigned)i + 1);
 		if (rd_u8(r, field, &kind) < 0)
 			return -1;
 		v->kind = (char)kind;
@@ -331,16 +331,16 @@ static int rd_relation(struct pgo_parser *p, struct reader *r, struct pgo_event 
 		return -1;
 	/* A column is at least flags, an empty name, type OID and typmod. */
 	if ((size_t)n * 10 > rd_left(r))
-		return rd_fail(r, "%u columns but %zu bytes left", n, rd_left(r));
+		return rd_fail(r, "%u columns but %zu bytes left", (unsigned)n, rd_left(r));
 	if (reserve(p->cols, &p->cols_cap, n, sizeof(*p->cols), &mem) < 0)
-		return rd_fail(r, "out of memory for %u columns", n);
+		return rd_fail(r, "out of memory for %u columns", (unsigned)n);
 	p->cols = mem;
 	for (uint16_t i = 0; i < n; i++) {
 		struct pgo_column *c = &p->cols[i];
 		uint8_t flags;
 		uint32_t typmod;
 
-		snprintf(field, sizeof(field), "column %u", i + 1);
+		snprintf(field, sizeof(field), "column %u", (unsigned)i + 1);
 		if (rd_u8(r, field, &flags) < 0 || rd_str(r, field, &c->name) < 0 ||
 		    rd_u32(r, field, &c->type_oid) < 0 || rd_u32(r, field, &typmod) < 0)
 			return -1;

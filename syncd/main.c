@@ -18,13 +18,14 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: syncd -c FILE [--once | --check-config | --print-config]\n"
-		   "  -c, --config FILE   syncd.conf (default /etc/syncd/syncd.conf)\n"
-		   "      --once          snapshot if needed, catch up to each source's current WAL position, exit 0\n"
-		   "      --check-config  validate syncd.conf and the policies; print file:line errors\n"
-		   "      --print-config  print the effective configuration, secrets redacted\n"
-		   "  -h, --help          this text\n"
-		   "  -V, --version       print the version\n");
+	fprintf(f,
+		"usage: syncd -c FILE [--once | --check-config | --print-config]\n"
+		"  -c, --config FILE   syncd.conf (default /etc/syncd/syncd.conf)\n"
+		"      --once          snapshot if needed, catch up to each source's current WAL position, exit 0\n"
+		"      --check-config  validate syncd.conf and the policies; print file:line errors\n"
+		"      --print-config  print the effective configuration, secrets redacted\n"
+		"  -h, --help          this text\n"
+		"  -V, --version       print the version\n");
 }
 
 /* Policies name sources by [source NAME]; a mismatch would route nothing. */
@@ -74,7 +75,7 @@ static int check_sources(const struct config *cfg, const struct routing *rt)
 
 static int run_once(const struct config *cfg, const struct routing *rt)
 {
-	struct stream_options opt = { .once = true, .stop = &stopping };
+	struct stream_options opt = {.once = true, .stop = &stopping};
 	char err[2048];
 
 	if (check_sources(cfg, rt) < 0)
@@ -102,7 +103,7 @@ struct worker {
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
-	struct stream_options opt = { .once = false, .stop = &stopping };
+	struct stream_options opt = {.once = false, .stop = &stopping};
 	struct stream_result res;
 	char err[2048];
 
@@ -148,7 +149,8 @@ static int run_daemon(const struct config *cfg, const struct routing *rt)
 			running--;
 			continue;
 		}
-		log_info("%s received: finishing the batches in flight", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		log_info("%s received: finishing the batches in flight",
+			 sig == SIGTERM ? "SIGTERM" : "SIGINT");
 		stopping = 1;
 		break;
 	}

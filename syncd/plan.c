@@ -96,6 +96,52 @@ fail:
 	return -1;
 }
 
+/* Keeps of the source's columns those the reference unit's table has, with
+ * the unit's types (routing columns always stay: they are read, not sent). */
+static int unit_view(struct sync_run *run, const struct routing_table *rt, struct pg_source_table *all,
+		     char *err, size_t errlen)
+{
+	struct unit_dest *u = run->reference;
+	struct connector_column *ucols = NULL;
+	size_t nu = 0, w = 0;
+	char msg[1024];
+
+	if (run->ops->describe(u->group->ctx, u->schema, rt->target_table, &ucols, &nu, msg, sizeof(msg)) <
+	    0) {
+		snprintf(err, errlen, "unit %05d: %s", u->code, msg);
+		return -1;
+	}
+	for (size_t i = 0; i < all->ncols; i++) {
+		struct connector_column *c = &all->cols[i];
+		size_t k;
+		bool routing = strcmp(c->name, rt->unit_column) == 0 ||
+			       (rt->date_column && strcmp(c->name, rt->date_column) == 0) ||
+			       (rt->split_column && strcmp(c->name, rt->split_column) == 0);
+
+		for (k = 0; k < nu; k++)
+			if (strcmp(ucols[k].name, c->name) == 0)
+				break;
+		if (k < nu) {
+			free(c->type);
+			c->type = strdup(ucols[k].type);
+			c->type_oid = ucols[k].type_oid;
+			c->typmod = ucols[k].typmod;
+		} else if (nu > 0 && !routing && c->key_pos == 0) {
+			free(c->name);
+			free(c->type);
+			continue;
+		}
+		all->cols[w++] = *c;
+	}
+	all->ncols = w;
+	for (size_t k = 0; k < nu; k++) {
+		free(ucols[k].name);
+		free(ucols[k].type);
+	}
+	free(ucols);
+	return 0;
+}
+
 static int plan_table(struct sync_run *run, const struct routing_table *rt, struct plan_table *p, char *err,
 		      size_t errlen)
 {
@@ -110,6 +156,10 @@ static int plan_table(struct sync_run *run, const struct routing_table *rt, stru
 	if (sync_col_index(&all, rt->unit_column) < 0) {
 		snprintf(err, errlen, "routing.json: %s: unit_column \"%s\" does not exist in source %s",
 			 rt->table, rt->unit_column, rt->source);
+		pg_source_table_clear(&all);
+		return -1;
+	}
+	if (run->reference != NULL && unit_view(run, rt, &all, err, errlen) < 0) {
 		pg_source_table_clear(&all);
 		return -1;
 	}

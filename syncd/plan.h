@@ -15,7 +15,7 @@
 #include "state.h"
 
 #define MAX_KEY_COLS 8
-#define SLOT_WAIT_S 30 /* how long a dead client's walsender may hold the slot */
+#define SLOT_WAIT_S  30 /* how long a dead client's walsender may hold the slot */
 
 /* One routed table: what the source has, what the units get, and where the
  * routing inputs sit in each COPY row. */
@@ -46,6 +46,9 @@ struct unit_dest {
 };
 
 struct sync_run {
+	/* set (stream): plan what the units hold, read from this unit's
+	 * tables, so a column the source added since shows as new */
+	struct unit_dest *reference;
 	const struct config *cfg;
 	const struct routing *rt;
 	const struct config_source *scfg;

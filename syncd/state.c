@@ -239,16 +239,17 @@ bool state_quarantine_open(const struct state *st)
 	return st->in_tx;
 }
 
-long state_quarantine_remove(struct state *st, const char *source, const char *table, const char *key, char *err,
-			     size_t errlen)
+long state_quarantine_remove(struct state *st, const char *source, const char *table, const char *key,
+			     char *err, size_t errlen)
 {
-	const char *params[3] = { source, table, key };
+	const char *params[3] = {source, table, key};
 	PGresult *res;
 	long n;
 
 	if (quarantine_flush(st, err, errlen) < 0)
 		return -1;
-	res = PQexecParams(st->conn, "DELETE FROM syncd_quarantine WHERE source = $1 AND tbl = $2 AND key = $3", 3,
+	res = PQexecParams(st->conn,
+			   "DELETE FROM syncd_quarantine WHERE source = $1 AND tbl = $2 AND key = $3", 3,
 			   NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		snprintf(err, errlen, "state database: syncd_quarantine: %s", PQerrorMessage(st->conn));
@@ -263,17 +264,18 @@ long state_quarantine_remove(struct state *st, const char *source, const char *t
 int state_quarantine_fetch(struct state *st, const char *source, const char *table, const char *key,
 			   const char *column, struct buf *out, bool *is_null, char *err, size_t errlen)
 {
-	const char *params[4] = { source, table, key, column };
+	const char *params[4] = {source, table, key, column};
 	char msg[1024];
 	PGresult *res;
 	int r;
 
 	if (quarantine_flush(st, err, errlen) < 0)
 		return -1;
-	res = pgu_query(st->conn,
-			"SELECT row_data->>$4 FROM syncd_quarantine WHERE source = $1 AND tbl = $2 AND key = $3 "
-			"ORDER BY id DESC LIMIT 1",
-			4, params, msg, sizeof(msg));
+	res = pgu_query(
+		st->conn,
+		"SELECT row_data->>$4 FROM syncd_quarantine WHERE source = $1 AND tbl = $2 AND key = $3 "
+		"ORDER BY id DESC LIMIT 1",
+		4, params, msg, sizeof(msg));
 	if (res == NULL) {
 		snprintf(err, errlen, "state database: syncd_quarantine: %s", msg);
 		return -1;
@@ -288,23 +290,26 @@ int state_quarantine_fetch(struct state *st, const char *source, const char *tab
 	return r;
 }
 
-int state_quarantine_truncate(struct state *st, const char *source, const char *table, char *err, size_t errlen)
+int state_quarantine_truncate(struct state *st, const char *source, const char *table, char *err,
+			      size_t errlen)
 {
-	const char *params[2] = { source, table };
+	const char *params[2] = {source, table};
 
 	if (quarantine_flush(st, err, errlen) < 0)
 		return -1;
-	return exec_params(st, "syncd_quarantine", "DELETE FROM syncd_quarantine WHERE source = $1 AND tbl = $2", 2,
-			   params, err, errlen);
+	return exec_params(st, "syncd_quarantine",
+			   "DELETE FROM syncd_quarantine WHERE source = $1 AND tbl = $2", 2, params, err,
+			   errlen);
 }
 
-int state_checkpoint_get(struct state *st, const char *source, char *lsn, size_t lsnlen, char *err, size_t errlen)
+int state_checkpoint_get(struct state *st, const char *source, char *lsn, size_t lsnlen, char *err,
+			 size_t errlen)
 {
-	const char *params[1] = { source };
+	const char *params[1] = {source};
 	char msg[1024];
-	PGresult *res = pgu_query(st->conn,
-				  "SELECT lsn FROM syncd_checkpoint WHERE source = $1 AND unit = 'quarantine'", 1,
-				  params, msg, sizeof(msg));
+	PGresult *res = pgu_query(
+		st->conn, "SELECT lsn FROM syncd_checkpoint WHERE source = $1 AND unit = 'quarantine'", 1,
+		params, msg, sizeof(msg));
 
 	if (res == NULL) {
 		snprintf(err, errlen, "state database: syncd_checkpoint: %s", msg);

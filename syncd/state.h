@@ -45,13 +45,15 @@ void state_quarantine_rollback(struct state *st);
 /* Streaming: the quarantine as a destination of changes (inside the
  * transaction opened by state_quarantine_begin).  remove returns the
  * number of rows removed; fetch 1 when the row was found. */
-long state_quarantine_remove(struct state *st, const char *source, const char *table, const char *key, char *err,
-			     size_t errlen);
+long state_quarantine_remove(struct state *st, const char *source, const char *table, const char *key,
+			     char *err, size_t errlen);
 int state_quarantine_fetch(struct state *st, const char *source, const char *table, const char *key,
 			   const char *column, struct buf *out, bool *is_null, char *err, size_t errlen);
-int state_quarantine_truncate(struct state *st, const char *source, const char *table, char *err, size_t errlen);
+int state_quarantine_truncate(struct state *st, const char *source, const char *table, char *err,
+			      size_t errlen);
 bool state_quarantine_open(const struct state *st);
 /* The quarantine's checkpoint for source (LSN text), "" when none. */
-int state_checkpoint_get(struct state *st, const char *source, char *lsn, size_t lsnlen, char *err, size_t errlen);
+int state_checkpoint_get(struct state *st, const char *source, char *lsn, size_t lsnlen, char *err,
+			 size_t errlen);
 
 #endif

@@ -22,10 +22,10 @@
 #include "plan.h"
 #include "snapshot.h"
 
-#define BATCH_MAX_TXNS 2000
-#define BATCH_MAX_MS 200
+#define BATCH_MAX_TXNS	2000
+#define BATCH_MAX_MS	200
 #define STATUS_EVERY_MS 5000
-#define RETRY_MAX_MS 10000
+#define RETRY_MAX_MS	10000
 
 enum { DEST_QUARANTINE = -1 };
 
@@ -33,7 +33,7 @@ enum { DEST_QUARANTINE = -1 };
 struct rel_map {
 	uint32_t oid;
 	struct plan_table *p; /* NULL: not routed */
-	int *col_of;          /* relation column -> plan column, -1: not read */
+	int *col_of;	      /* relation column -> plan column, -1: not read */
 	int ncols;
 };
 
@@ -90,8 +90,8 @@ static int checkpoints_load(struct stream *s, char *err, size_t errlen)
 	for (size_t i = 0; i < run->nunits; i++) {
 		struct unit_dest *u = &run->units[i];
 
-		if (run->ops->checkpoint_get(u->group->ctx, u->schema, run->scfg->name, u->code, lsn, sizeof(lsn), msg,
-					     sizeof(msg)) < 0) {
+		if (run->ops->checkpoint_get(u->group->ctx, u->schema, run->scfg->name, u->code, lsn,
+					     sizeof(lsn), msg, sizeof(msg)) < 0) {
 			snprintf(err, errlen, "unit %05d: %s", u->code, msg);
 			return -1;
 		}
@@ -174,8 +174,8 @@ static int batch_commit(struct stream *s, char *err, size_t errlen)
 	for (size_t i = 0; i < run->nunits; i++) {
 		struct unit_dest *u = &run->units[i];
 
-		if (s->touched[i] &&
-		    run->ops->checkpoint(u->group->ctx, u->schema, run->scfg->name, u->code, lsn, msg, sizeof(msg)) < 0) {
+		if (s->touched[i] && run->ops->checkpoint(u->group->ctx, u->schema, run->scfg->name, u->code,
+							  lsn, msg, sizeof(msg)) < 0) {
 			snprintf(err, errlen, "unit %05d: %s", u->code, msg);
 			return -1;
 		}
@@ -201,7 +201,8 @@ static int batch_commit(struct stream *s, char *err, size_t errlen)
 	s->batch_open = false;
 	if (s->batch_end > s->flushed)
 		s->flushed = s->batch_end;
-	log_debug("source %s: batch of %d transactions committed up to %s", run->scfg->name, s->batch_txns, lsn);
+	log_debug("source %s: batch of %d transactions committed up to %s", run->scfg->name, s->batch_txns,
+		  lsn);
 	return 0;
 }
 
@@ -215,7 +216,7 @@ static int row_init(struct row *r, size_t n)
 
 static int rows_resize(struct stream *s, size_t n)
 {
-	struct row *rs[3] = { &s->oldr, &s->newr, &s->outr };
+	struct row *rs[3] = {&s->oldr, &s->newr, &s->outr};
 
 	for (int i = 0; i < 3; i++) {
 		struct connector_value *v = realloc(rs[i]->v, (n + 1) * sizeof(*v));
@@ -263,7 +264,7 @@ static const char *val_ptr(const struct connector_value *v, size_t *len)
 /* Where a row goes: a unit index or DEST_QUARANTINE (with why). */
 static int route_row(struct stream *s, const struct plan_table *p, struct row *r, enum router_reason *why)
 {
-	struct router_row rr = { 0 };
+	struct router_row rr = {0};
 	enum routing_era era;
 	int code = 0;
 
@@ -339,8 +340,8 @@ static int row_output(struct stream *s, const struct plan_table *p, const struct
 	return 0;
 }
 
-static int quarantine_add(struct stream *s, const struct plan_table *p, const struct row *r, enum router_reason why,
-			  char *err, size_t errlen)
+static int quarantine_add(struct stream *s, const struct plan_table *p, const struct row *r,
+			  enum router_reason why, char *err, size_t errlen)
 {
 	json_t *obj = json_object();
 	char *js = NULL, *unit_value = NULL, *key;
@@ -350,7 +351,8 @@ static int quarantine_add(struct stream *s, const struct plan_table *p, const st
 	if (obj == NULL)
 		goto oom;
 	for (size_t i = 0; i < p->src.ncols; i++) {
-		json_t *jv = r->v[i].kind == CV_VALUE ? json_stringn_nocheck(r->v[i].p, r->v[i].len) : json_null();
+		json_t *jv =
+			r->v[i].kind == CV_VALUE ? json_stringn_nocheck(r->v[i].p, r->v[i].len) : json_null();
 
 		if (jv == NULL || json_object_set_new(obj, p->src.cols[i].name, jv) < 0)
 			goto oom;
@@ -364,8 +366,8 @@ static int quarantine_add(struct stream *s, const struct plan_table *p, const st
 	if ((key = key_string(s, p, r)) == NULL)
 		goto oom;
 	lsn_text(s->txn_final, lsn, sizeof(lsn));
-	rc = state_quarantine_add(s->run.st, s->run.scfg->name, p->rt->table, key, unit_value, router_reason_name(why),
-				  js, lsn, err, errlen);
+	rc = state_quarantine_add(s->run.st, s->run.scfg->name, p->rt->table, key, unit_value,
+				  router_reason_name(why), js, lsn, err, errlen);
 	s->quarantined++;
 	goto out;
 oom:
@@ -406,24 +408,26 @@ static int fill_absent(struct stream *s, const struct plan_table *p, struct row 
 		if (old_dest == DEST_QUARANTINE) {
 			char *key = key_string(s, p, orow);
 
-			f = key == NULL ? -1 :
-					  state_quarantine_fetch(run->st, run->scfg->name, p->rt->table, key,
-								 p->src.cols[j].name, &nr->store, &is_null, err, errlen);
+			f = key == NULL ? -1
+					: state_quarantine_fetch(run->st, run->scfg->name, p->rt->table, key,
+								 p->src.cols[j].name, &nr->store, &is_null,
+								 err, errlen);
 		} else {
 			struct unit_dest *u = &run->units[old_dest];
 
 			row_key(s, p, orow);
-			f = run->ops->fetch(u->group->ctx, u->schema, &p->out, s->keyv, j, &nr->store, &is_null, msg,
-					    sizeof(msg));
+			f = run->ops->fetch(u->group->ctx, u->schema, &p->out, s->keyv, j, &nr->store,
+					    &is_null, msg, sizeof(msg));
 			if (f < 0)
 				snprintf(err, errlen, "unit %05d: %s", u->code, msg);
 		}
 		if (f < 0)
 			goto out;
 		if (f == 0) {
-			snprintf(err, errlen,
-				 "%s: column %s of a moved row is an unchanged TOAST value and the old copy has no row with its key; resync the unit",
-				 p->rt->table, p->src.cols[j].name);
+			snprintf(
+				err, errlen,
+				"%s: column %s of a moved row is an unchanged TOAST value and the old copy has no row with its key; resync the unit",
+				p->rt->table, p->src.cols[j].name);
 			goto out;
 		}
 		nr->v[j].kind = is_null ? CV_NULL : CV_VALUE;
@@ -443,8 +447,8 @@ out:
 
 /* ---- applying one change ------------------------------------------------------ */
 
-static int apply_insert(struct stream *s, const struct plan_table *p, struct row *r, int dest, enum router_reason why,
-			char *err, size_t errlen)
+static int apply_insert(struct stream *s, const struct plan_table *p, struct row *r, int dest,
+			enum router_reason why, char *err, size_t errlen)
 {
 	struct sync_run *run = &s->run;
 	bool skip;
@@ -483,13 +487,14 @@ static int apply_remove(struct stream *s, const struct plan_table *p, struct row
 	if (dest == DEST_QUARANTINE) {
 		char *key = key_string(s, p, r);
 
-		return key == NULL || state_quarantine_remove(run->st, run->scfg->name, p->rt->table, key, err, errlen) < 0 ?
-			       -1 :
-			       0;
+		return key == NULL || state_quarantine_remove(run->st, run->scfg->name, p->rt->table, key,
+							      err, errlen) < 0
+			       ? -1
+			       : 0;
 	}
 	row_key(s, p, r);
-	if (run->ops->remove(run->units[dest].group->ctx, run->units[dest].schema, &p->out, s->keyv, msg, sizeof(msg)) <
-	    0) {
+	if (run->ops->remove(run->units[dest].group->ctx, run->units[dest].schema, &p->out, s->keyv, msg,
+			     sizeof(msg)) < 0) {
 		snprintf(err, errlen, "unit %05d: %s", run->units[dest].code, msg);
 		return -1;
 	}
@@ -510,8 +515,8 @@ static int on_change(struct stream *s, const struct pgo_event *ev, char *err, si
 		if (s->rels[i].oid == ev->u.change.relid)
 			m = &s->rels[i];
 	if (m == NULL) {
-		snprintf(err, errlen, "source %s: change for relation %u before its Relation message", run->scfg->name,
-			 ev->u.change.relid);
+		snprintf(err, errlen, "source %s: change for relation %u before its Relation message",
+			 run->scfg->name, ev->u.change.relid);
 		return -1;
 	}
 	if (m->p == NULL)
@@ -558,8 +563,8 @@ static int on_change(struct stream *s, const struct pgo_event *ev, char *err, si
 			return -1;
 		}
 		row_key(s, p, &s->oldr);
-		if (run->ops->update(run->units[new_dest].group->ctx, run->units[new_dest].schema, &p->out, s->keyv,
-				     s->outr.v, msg, sizeof(msg)) < 0) {
+		if (run->ops->update(run->units[new_dest].group->ctx, run->units[new_dest].schema, &p->out,
+				     s->keyv, s->outr.v, msg, sizeof(msg)) < 0) {
 			snprintf(err, errlen, "unit %05d: %s", run->units[new_dest].code, msg);
 			return -1;
 		}
@@ -606,8 +611,8 @@ static int on_truncate(struct stream *s, const struct pgo_event *ev, char *err, 
 
 			if (dest_begin(s, (int)i, &skip, err, errlen) < 0)
 				return -1;
-			if (!skip && run->ops->truncate(run->units[i].group->ctx, run->units[i].schema, &p->out, msg,
-							sizeof(msg)) < 0) {
+			if (!skip && run->ops->truncate(run->units[i].group->ctx, run->units[i].schema,
+							&p->out, msg, sizeof(msg)) < 0) {
 				snprintf(err, errlen, "unit %05d: %s", run->units[i].code, msg);
 				return -1;
 			}
@@ -617,7 +622,8 @@ static int on_truncate(struct stream *s, const struct pgo_event *ev, char *err, 
 
 			if (dest_begin(s, DEST_QUARANTINE, &skip, err, errlen) < 0)
 				return -1;
-			if (!skip && state_quarantine_truncate(run->st, run->scfg->name, p->rt->table, err, errlen) < 0)
+			if (!skip && state_quarantine_truncate(run->st, run->scfg->name, p->rt->table, err,
+							       errlen) < 0)
 				return -1;
 		}
 		log_info("source %s: %s truncated in every unit", run->scfg->name, p->rt->table);
@@ -629,7 +635,8 @@ static int on_truncate(struct stream *s, const struct pgo_event *ev, char *err, 
 
 /* A column the source added: nullable ones are added to every unit (with the
  * default existing rows read at the source); anything else stops the source. */
-static int column_added(struct stream *s, struct plan_table *p, const struct pgo_column *c, char *err, size_t errlen)
+static int column_added(struct stream *s, struct plan_table *p, const struct pgo_column *c, char *err,
+			size_t errlen)
 {
 	struct sync_run *run = &s->run;
 	char type[256], msg[1024];
@@ -637,13 +644,14 @@ static int column_added(struct stream *s, struct plan_table *p, const struct pgo
 	bool not_null;
 	struct connector_column *cols;
 
-	if (pg_source_column_default(run->src, p->rt->schema, p->rt->name, c->name, &def, &not_null, type, sizeof(type),
-				     err, errlen) < 0)
+	if (pg_source_column_default(run->src, p->rt->schema, p->rt->name, c->name, &def, &not_null, type,
+				     sizeof(type), err, errlen) < 0)
 		return -1;
 	if (not_null && def == NULL) {
-		snprintf(err, errlen,
-			 "source %s: %s gained NOT NULL column %s without a default; syncd cannot fill it in the units' copies: add it to them by hand and run syncctl resync, or make it nullable",
-			 run->scfg->name, p->rt->table, c->name);
+		snprintf(
+			err, errlen,
+			"source %s: %s gained NOT NULL column %s without a default; syncd cannot fill it in the units' copies: add it to them by hand and run syncctl resync, or make it nullable",
+			run->scfg->name, p->rt->table, c->name);
 		free(def);
 		return -1;
 	}
@@ -653,15 +661,15 @@ static int column_added(struct stream *s, struct plan_table *p, const struct pgo
 
 			if (u->group != &run->groups[g])
 				continue;
-			if (run->ops->add_column(u->group->ctx, u->schema, p->out.name, c->name, type, def, msg,
-						 sizeof(msg)) < 0) {
+			if (run->ops->add_column(u->group->ctx, u->schema, p->out.name, c->name, type, def,
+						 msg, sizeof(msg)) < 0) {
 				snprintf(err, errlen, "unit %05d: %s", u->code, msg);
 				free(def);
 				return -1;
 			}
 		}
-	log_warn("source %s: %s gained column %s %s%s%s; added to every unit", run->scfg->name, p->rt->table, c->name, type,
-		 def ? " DEFAULT " : "", def ? def : "");
+	log_warn("source %s: %s gained column %s %s%s%s; added to every unit", run->scfg->name, p->rt->table,
+		 c->name, type, def ? " DEFAULT " : "", def ? def : "");
 	free(def);
 	/* the plan grows by one output column (tables sending "*" have no extras) */
 	cols = realloc(p->src.cols, (p->src.ncols + 1) * sizeof(*cols));
@@ -726,16 +734,18 @@ static int on_relation(struct stream *s, const struct pgo_event *ev, char *err, 
 			if (strcmp(ev->u.relation.cols[i].name, p->src.cols[j].name) == 0)
 				found = i;
 		if (found < 0) {
-			snprintf(err, errlen,
-				 "source %s: column %s of %s was dropped or renamed at the source; the units still hold it. Decide what the units keep, update routing.json (\"columns\") and run syncctl resync; syncd stops this source rather than lose data",
-				 run->scfg->name, p->src.cols[j].name, p->rt->table);
+			snprintf(
+				err, errlen,
+				"source %s: column %s of %s was dropped or renamed at the source; the units still hold it. Decide what the units keep, update routing.json (\"columns\") and run syncctl resync; syncd stops this source rather than lose data",
+				run->scfg->name, p->src.cols[j].name, p->rt->table);
 			return -1;
 		}
 		if (ev->u.relation.cols[found].type_oid != p->src.cols[j].type_oid ||
 		    ev->u.relation.cols[found].typmod != p->src.cols[j].typmod) {
-			snprintf(err, errlen,
-				 "source %s: column %s of %s changed type (was %s); alter the units' copies to match and run syncctl resync; syncd stops this source rather than convert silently",
-				 run->scfg->name, p->src.cols[j].name, p->rt->table, p->src.cols[j].type);
+			snprintf(
+				err, errlen,
+				"source %s: column %s of %s changed type (was %s); alter the units' copies to match and run syncctl resync; syncd stops this source rather than convert silently",
+				run->scfg->name, p->src.cols[j].name, p->rt->table, p->src.cols[j].type);
 			return -1;
 		}
 	}
@@ -784,16 +794,12 @@ static int on_message(struct stream *s, const uint8_t *data, size_t len, char *e
 		if (ev.u.commit.end_lsn > s->received)
 			s->received = ev.u.commit.end_lsn;
 		return 0;
-	case PGO_RELATION:
-		return on_relation(s, &ev, err, errlen);
+	case PGO_RELATION: return on_relation(s, &ev, err, errlen);
 	case PGO_INSERT:
 	case PGO_UPDATE:
-	case PGO_DELETE:
-		return on_change(s, &ev, err, errlen);
-	case PGO_TRUNCATE:
-		return on_truncate(s, &ev, err, errlen);
-	default:
-		return 0; /* Origin, Type, Message: nothing to apply */
+	case PGO_DELETE: return on_change(s, &ev, err, errlen);
+	case PGO_TRUNCATE: return on_truncate(s, &ev, err, errlen);
+	default: return 0; /* Origin, Type, Message: nothing to apply */
 	}
 }
 
@@ -840,7 +846,8 @@ static int stream_session(struct stream *s, uint64_t target, char *err, size_t e
 		}
 		/* a batch ends when it is big, old, or the stream has paused */
 		if (s->batch_open && !s->in_txn &&
-		    (n == 0 || s->batch_txns >= BATCH_MAX_TXNS || ms_since(&s->batch_start) >= BATCH_MAX_MS)) {
+		    (n == 0 || s->batch_txns >= BATCH_MAX_TXNS ||
+		     ms_since(&s->batch_start) >= BATCH_MAX_MS)) {
 			if (batch_commit(s, err, errlen) < 0)
 				return -1;
 			if (send_status(s, false, err, errlen) < 0)
@@ -886,8 +893,8 @@ static void stream_free(struct stream *s)
 
 /* One connection of everything, from the slot's confirmed position. */
 static int stream_once(const struct config *cfg, const struct routing *rt, struct state *st,
-		       const struct config_source *src, const struct stream_options *opt, struct stream_result *res,
-		       char *err, size_t errlen)
+		       const struct config_source *src, const struct stream_options *opt,
+		       struct stream_result *res, char *err, size_t errlen)
 {
 	struct stream s;
 	size_t maxcols = 0;
@@ -904,16 +911,19 @@ static int stream_once(const struct config *cfg, const struct routing *rt, struc
 	s.parser = pgo_parser_new(1);
 	if (s.parser == NULL)
 		goto oom;
-	if (sync_plan(&s.run, err, errlen) < 0 || sync_targets_open(&s.run, false, err, errlen) < 0 ||
-	    sync_targets_prepare(&s.run, false, err, errlen) < 0)
+	/* the targets first: the plan is what the units hold (the snapshot made them) */
+	if (sync_targets_open(&s.run, false, err, errlen) < 0)
+		goto out;
+	s.run.reference = &s.run.units[0];
+	if (sync_plan(&s.run, err, errlen) < 0)
 		goto out;
 	for (size_t t = 0; t < s.run.ntables; t++)
 		if (s.run.tables[t].src.ncols > maxcols)
 			maxcols = s.run.tables[t].src.ncols;
 	s.ckpt = calloc(s.run.nunits, sizeof(*s.ckpt));
 	s.touched = calloc(s.run.nunits, sizeof(*s.touched));
-	if (s.ckpt == NULL || s.touched == NULL || row_init(&s.oldr, maxcols) < 0 || row_init(&s.newr, maxcols) < 0 ||
-	    row_init(&s.outr, maxcols) < 0)
+	if (s.ckpt == NULL || s.touched == NULL || row_init(&s.oldr, maxcols) < 0 ||
+	    row_init(&s.newr, maxcols) < 0 || row_init(&s.outr, maxcols) < 0)
 		goto oom;
 	if (checkpoints_load(&s, err, errlen) < 0)
 		goto out;
@@ -946,8 +956,11 @@ int stream_run(const struct config *cfg, const struct routing *rt, const struct 
 	for (;;) {
 		struct snapshot_result res;
 
-		if (opt->stop != NULL && *opt->stop)
+		if (opt->stop != NULL && *opt->stop) {
+			r = 0;
 			break;
+		}
+		r = -1;
 		if (st == NULL)
 			st = state_open(cfg->state_conninfo, cfg->state_password, err, errlen);
 		if (st != NULL && snapshot_run(cfg, rt, st, src, &res, err, errlen) == 0) {
@@ -955,8 +968,9 @@ int stream_run(const struct config *cfg, const struct routing *rt, const struct 
 				out->snap = res;
 			first = false;
 			if (!res.already_done)
-				log_info("source %s: snapshot complete at %s: %lld rows, %lld quarantined", src->name,
-					 res.snap.lsn, res.snap.rows_old + res.snap.rows_new, res.snap.quarantined);
+				log_info("source %s: snapshot complete at %s: %lld rows, %lld quarantined",
+					 src->name, res.snap.lsn, res.snap.rows_old + res.snap.rows_new,
+					 res.snap.quarantined);
 			r = stream_once(cfg, rt, st, src, opt, out, err, errlen);
 			if (r == 0)
 				break;
@@ -967,14 +981,12 @@ int stream_run(const struct config *cfg, const struct routing *rt, const struct 
 		}
 		if (r == 1)
 			log_info("source %s: slot still held by an earlier connection; waiting", src->name);
+		else if (opt->once)
+			break; /* a one-shot run reports a fault instead of waiting it out */
 		else
 			log_warn("%s; retrying in %d ms", err, backoff_ms);
 		state_free(st);
 		st = NULL;
-		r = -1;
-		if (opt->once && backoff_ms > RETRY_MAX_MS) {
-			break;
-		}
 		for (int waited = 0; waited < backoff_ms && !(opt->stop != NULL && *opt->stop); waited += 50)
 			usleep(50000);
 		backoff_ms = backoff_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS + 1 : backoff_ms * 2;

@@ -15,15 +15,15 @@
 #include "snapshot.h"
 
 struct stream_options {
-	bool once; /* stop once caught up with the source's WAL position at start */
+	bool once;		     /* stop once caught up with the source's WAL position at start */
 	volatile sig_atomic_t *stop; /* set (by a signal): finish the batch and return */
 };
 
 struct stream_result {
 	struct snapshot_result snap; /* the snapshot taken (or found) first */
-	long long applied;     /* changes applied to units */
-	long long quarantined; /* rows that went to the quarantine */
-	char position[32];     /* LSN the stream had reached */
+	long long applied;	     /* changes applied to units */
+	long long quarantined;	     /* rows that went to the quarantine */
+	char position[32];	     /* LSN the stream had reached */
 };
 
 /* Snapshots the source if needed, then streams.  Returns 0 when stopped or
