@@ -27,7 +27,7 @@ UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 ASAN_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/asan/%)
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all deps check unit asan integration demo bench lint clean fuzz
+.PHONY: all deps check unit asan integration demo bench lint clean fuzz soak
 all: $(B)/syncd $(B)/freeport
 
 deps:
@@ -75,9 +75,24 @@ bench:
 	@$(MAKE) --no-print-directory all
 	@bench/snapshot.sh
 
+# a longer crash test: 200 kill -9 of the continuous daemon under load
+soak: all
+	@KILLS=$${KILLS:-200} tests/run.sh -- -- tests/integration/test_stream_crash.sh
+
+# libFuzzer on the pgoutput parser (FUZZ_TIME seconds, default 120)
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+$(B)/fuzz/fuzz_pgoutput: tests/fuzz/fuzz_pgoutput.c connectors/pgoutput.c connectors/pgoutput.h
+	@mkdir -p $(dir $@)
+	clang $(XCFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_pgoutput.c connectors/pgoutput.c
+fuzz:
+	@scripts/deps.sh fuzz
+	@$(MAKE) --no-print-directory $(B)/fuzz/fuzz_pgoutput
+	@mkdir -p $(B)/fuzz/corpus
+	$(B)/fuzz/fuzz_pgoutput -max_total_time=$${FUZZ_TIME:-120} -max_len=16384 $(B)/fuzz/corpus tests/fuzz/corpus/pgoutput
+
 lint:
 	@scripts/deps.sh lint
-	clang-format --dry-run --Werror $(ALL_SRC) $(HEADERS) $(UNIT_SRC) tests/harness/freeport.c
+	clang-format --dry-run --Werror $(ALL_SRC) $(HEADERS) $(UNIT_SRC) tests/harness/freeport.c $(wildcard tests/fuzz/*.c)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --inline-suppr \
 		--suppress=missingIncludeSystem -D_GNU_SOURCE $(ALL_SRC)
 	$(MAKE) --no-print-directory clean all CFLAGS="-O2 -g"

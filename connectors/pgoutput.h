@@ -6,7 +6,7 @@
  * Message, Stream Start/Stop/Commit/Abort.
  *
  * Every length is checked against the input; malformed input is an error
- * (PGO_ERROR with a message naming the message type and offset), never a
+ * (-1 with a message naming the message type and offset), never a
  * crash or a read past the end.  All integers are big-endian on the wire. */
 #ifndef SYNCD_CONNECTORS_PGOUTPUT_H
 #define SYNCD_CONNECTORS_PGOUTPUT_H

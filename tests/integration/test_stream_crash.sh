@@ -1,0 +1,96 @@
+#!/bin/bash
+# Crash test (issue 3): while a workload runs, the continuous daemon is
+# killed with -9 at random moments (KILLS times, default 20; `make soak`
+# runs 200) and restarted; the source is restarted once mid-stream.  After
+# each kill, every workload transaction at or below the slot's
+# confirmed_flush_lsn must already be in its unit (the slot never passes
+# what a destination has committed).  At the end the daemon converges:
+# every unit equals the oracle and the quarantine holds exactly the
+# unroutable rows.
+set -euo pipefail
+. "$(dirname "$0")/../harness/lib.sh"
+. "$H_ROOT/tests/harness/city.sh"
+
+kills=${KILLS:-20}
+h_init
+h_pg_start
+h_city_setup 3000
+h_psql -d land -c "CREATE TABLE wl (id bigint PRIMARY KEY, unit text, lsn pg_lsn)" # not published
+
+"$H_SYNCD" -c "$H_CONF" --once >/dev/null 2>"$H_TMP/err" || { cat "$H_TMP/err"; exit 1; }
+
+# the workload: each transaction inserts a marker parcel into a known unit,
+# moves one parcel (sometimes into or out of the quarantine), updates one
+# in place and deletes one; the marker's post-commit WAL position is logged
+workload() {
+    local i codes=(31117 31120 31123 31135 31213 31178 99999 '') c m
+    for ((i = 1; i <= $1; i++)); do
+        c=${codes[RANDOM % 6]}
+        m=${codes[RANDOM % 8]}
+        # one session per transaction: the source restart below ends sessions
+        psql -X -q -d land >>"$H_TMP/workload.log" 2>&1 <<SQL || true
+BEGIN;
+INSERT INTO thua_dat (id, ma_dvhc_xa, so_to, so_thua, dien_tich, trang_thai, phien_ban) VALUES (7000000 + $i, '$c', 5, $i, 10, 1, 1);
+UPDATE thua_dat SET ma_dvhc_xa = NULLIF('$m', '') WHERE id = (SELECT id FROM thua_dat WHERE id < 7000000 ORDER BY md5(id::text || '$i') LIMIT 1);
+UPDATE thua_dat SET phien_ban = phien_ban + 1 WHERE id = (SELECT id FROM thua_dat WHERE id < 7000000 ORDER BY md5(id::text || 'u$i') LIMIT 1);
+DELETE FROM thua_dat WHERE id = (SELECT id FROM thua_dat WHERE id < 7000000 ORDER BY md5(id::text || 'd$i') LIMIT 1);
+COMMIT;
+INSERT INTO wl VALUES ($i, '$c', pg_current_wal_lsn());
+SQL
+    done
+}
+workload 1000 &
+wl_pid=$!
+h_atexit_kill "$wl_pid"
+
+# the markers of every transaction at or below the slot's position are in their units
+markers_union() {
+    h_psql -d tier -c "SELECT string_agg(format('SELECT id FROM %I.thua_dat WHERE id > 7000000', nspname), ' UNION ALL ') FROM pg_namespace WHERE nspname ~ '^u[0-9]{5}\$'"
+}
+union=$(markers_union)
+bad_kills=0
+for ((k = 1; k <= kills; k++)); do
+    "$H_SYNCD" -c "$H_CONF" >>"$H_TMP/daemon.log" 2>&1 &
+    pid=$!
+    sleep "0.$((2 + RANDOM % 8))"
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    flush=$(h_psql -d land -c "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'syncd_land'")
+    expect=$(h_psql -d land -c "SELECT string_agg((7000000 + id)::text, ',' ORDER BY id) FROM wl WHERE lsn <= '$flush' AND unit <> '99999' AND unit <> ''")
+    if [[ -n $expect ]]; then
+        got=$(h_psql -d tier -c "SELECT string_agg(id::text, ',' ORDER BY id) FROM ($union) s WHERE id IN ($expect)")
+        [[ $got == "$expect" ]] || { bad_kills=$((bad_kills + 1)); echo "kill $k: flush $flush passes rows not in their unit"; }
+    fi
+    if [[ $k -eq $((kills / 2)) ]]; then
+        # the source (and here also tier and state) restarted mid-stream
+        "$H_SYNCD" -c "$H_CONF" >>"$H_TMP/daemon.log" 2>&1 &
+        pid=$!
+        sleep 1
+        h_pg_restart
+        sleep 2
+        kill -0 "$pid" && h_ok "the daemon survives a restart of the source" || h_fail "source restart" "daemon died"
+        kill -TERM "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    fi
+done
+h_assert_eq "after $kills kill -9, the slot never passed what a unit had committed" 0 "$bad_kills"
+
+wait "$wl_pid" 2>/dev/null || true
+logged=$(h_psql -d land -c "SELECT count(*) FROM wl")
+[[ $logged -ge 900 ]] && h_ok "workload ran ($logged of 1000 transactions logged; the restart ends a few)" ||
+    h_fail "workload" "only $logged transactions logged"
+
+# the continuous daemon converges, then stops cleanly on SIGTERM
+"$H_SYNCD" -c "$H_CONF" >>"$H_TMP/daemon.log" 2>&1 &
+pid=$!
+target=$(h_psql -d land -c "SELECT pg_current_wal_lsn()")
+for ((i = 0; i < 600; i++)); do
+    [[ $(h_psql -d land -c "SELECT confirmed_flush_lsn >= '$target' FROM pg_replication_slots WHERE slot_name = 'syncd_land'") == t ]] && break
+    sleep 0.1
+done
+kill -TERM "$pid"
+wait "$pid" && rc=0 || rc=$?
+h_assert_eq "SIGTERM: the daemon finishes its batch and exits 0" 0 "$rc"
+h_city_compare "after $kills kills and a source restart"
+
+h_summary
