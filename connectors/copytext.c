@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "../common/hex.h"
+
 int copytext_split(const char *row, size_t len, struct copy_field *fields, int max)
 {
 	const char *p = row, *end = row + len;
@@ -24,17 +26,6 @@ int copytext_split(const char *row, size_t len, struct copy_field *fields, int m
 		p = tab + 1;
 	}
 	return n;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 int copytext_unescape(const struct copy_field *f, struct buf *out)
@@ -66,7 +57,7 @@ int copytext_unescape(const struct copy_field *f, struct buf *out)
 		case 'x': {
 			int v = 0, d, k = 0;
 
-			while (k < 2 && p < end && (d = hexval(*p)) >= 0) {
+			while (k < 2 && p < end && (d = hex_digit(*p)) >= 0) {
 				v = v * 16 + d;
 				p++;
 				k++;

@@ -370,6 +370,14 @@ static int param_add(struct pg_target *t, struct param_list *pl, const struct co
 	return 0;
 }
 
+static int params_key(struct pg_target *t, struct param_list *pl, const struct connector_value *key, int nk)
+{
+	for (int k = 0; k < nk; k++)
+		if (param_add(t, pl, &key[k]) < 0)
+			return -1;
+	return 0;
+}
+
 static const char *const *param_ptrs(struct pg_target *t, struct param_list *pl)
 {
 	for (int i = 0; i < pl->n; i++)
@@ -487,9 +495,8 @@ static int target_update(void *ctx, const char *schema, const struct connector_t
 		return 0;
 	if (where_key(t, tb, pl.n + 1) < 0)
 		goto oom;
-	for (int k = 0; k < nk; k++)
-		if (param_add(t, &pl, &key[k]) < 0)
-			goto oom;
+	if (params_key(t, &pl, key, nk) < 0)
+		goto oom;
 	return exec_change(t, &pl, "UPDATE", schema, tb, true, err, errlen);
 oom:
 	snprintf(err, errlen, "out of memory");
@@ -510,9 +517,8 @@ static int target_remove(void *ctx, const char *schema, const struct connector_t
 	if (buf_puts(b, "DELETE FROM ") < 0 || qualified(t->conn, b, schema, tb->name) < 0 ||
 	    where_key(t, tb, 1) < 0)
 		goto oom;
-	for (int k = 0; k < nk; k++)
-		if (param_add(t, &pl, &key[k]) < 0)
-			goto oom;
+	if (params_key(t, &pl, key, nk) < 0)
+		goto oom;
 	return exec_change(t, &pl, "DELETE FROM", schema, tb, true, err, errlen);
 oom:
 	snprintf(err, errlen, "out of memory");
@@ -537,9 +543,8 @@ static int target_fetch(void *ctx, const char *schema, const struct connector_ta
 	    buf_puts(b, " FROM ") < 0 || qualified(t->conn, b, schema, tb->name) < 0 ||
 	    where_key(t, tb, 1) < 0)
 		goto oom;
-	for (int k = 0; k < nk; k++)
-		if (param_add(t, &pl, &key[k]) < 0)
-			goto oom;
+	if (params_key(t, &pl, key, nk) < 0)
+		goto oom;
 	res = stmt_exec(t, pl.n, param_ptrs(t, &pl), PGRES_TUPLES_OK, msg, sizeof(msg));
 	if (res == NULL) {
 		snprintf(err, errlen, "SELECT from %s.%s: %s", schema, tb->name, msg);

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/hex.h"
+
 /* 2000-01-01 00:00:00 UTC in Unix seconds (10957 days). */
 #define PGO_EPOCH_UNIX_US (INT64_C(946684800) * 1000000)
 
@@ -633,24 +635,13 @@ int64_t pgo_time_from_unix(int64_t unix_us)
 
 /* ---- LSN text ------------------------------------------------------------- */
 
-static int hexdigit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* 1 to 8 hex digits, as PostgreSQL's pg_lsn input accepts. */
 static const char *lsn_half(const char *s, uint32_t *v)
 {
 	int n = 0, d;
 
 	*v = 0;
-	while ((d = hexdigit(s[n])) >= 0) {
+	while ((d = hex_digit(s[n])) >= 0) {
 		if (++n > 8)
 			return NULL;
 		*v = *v << 4 | (uint32_t)d;

@@ -261,39 +261,6 @@ static const char *val_ptr(const struct connector_value *v, size_t *len)
 	return v->p;
 }
 
-/* Where a row goes: a unit index or DEST_QUARANTINE (with why). */
-static int route_row(struct stream *s, const struct plan_table *p, struct row *r, enum router_reason *why)
-{
-	struct router_row rr = {0};
-	enum routing_era era;
-	int code = 0;
-
-	rr.unit = val_ptr(&r->v[p->unit_idx], &rr.unit_len);
-	if (p->date_idx >= 0)
-		rr.date = val_ptr(&r->v[p->date_idx], &rr.date_len);
-	if (p->split_idx >= 0)
-		rr.split = val_ptr(&r->v[p->split_idx], &rr.split_len);
-	buf_reset(&s->keytext);
-	for (int k = 0; k < p->nkey; k++) {
-		const struct connector_value *kv = &r->v[p->key_idx[k]];
-
-		if ((k > 0 && buf_puts(&s->keytext, ",") < 0) ||
-		    (kv->kind == CV_VALUE && buf_append(&s->keytext, kv->p, kv->len) < 0))
-			break;
-	}
-	rr.key = s->keytext.data;
-	rr.key_len = s->keytext.len;
-	*why = router_route(s->run.rt, p->rt, &rr, &code, &era);
-	return *why == ROUTER_OK ? routing_unit_index(s->run.rt, code) : DEST_QUARANTINE;
-}
-
-/* The key of a row, in key order, for WHERE clauses. */
-static void row_key(struct stream *s, const struct plan_table *p, const struct row *r)
-{
-	for (int k = 0; k < p->nkey; k++)
-		s->keyv[k] = r->v[p->key_idx[k]];
-}
-
 static char *key_string(struct stream *s, const struct plan_table *p, const struct row *r)
 {
 	buf_reset(&s->keytext);
@@ -307,6 +274,32 @@ static char *key_string(struct stream *s, const struct plan_table *p, const stru
 	if (buf_puts(&s->keytext, "") < 0)
 		return NULL;
 	return s->keytext.data;
+}
+
+/* Where a row goes: a unit index or DEST_QUARANTINE (with why). */
+static int route_row(struct stream *s, const struct plan_table *p, struct row *r, enum router_reason *why)
+{
+	struct router_row rr = {0};
+	enum routing_era era;
+	int code = 0;
+
+	rr.unit = val_ptr(&r->v[p->unit_idx], &rr.unit_len);
+	if (p->date_idx >= 0)
+		rr.date = val_ptr(&r->v[p->date_idx], &rr.date_len);
+	if (p->split_idx >= 0)
+		rr.split = val_ptr(&r->v[p->split_idx], &rr.split_len);
+	/* the override file is keyed by primary key */
+	rr.key = key_string(s, p, r);
+	rr.key_len = rr.key != NULL ? s->keytext.len : 0;
+	*why = router_route(s->run.rt, p->rt, &rr, &code, &era);
+	return *why == ROUTER_OK ? routing_unit_index(s->run.rt, code) : DEST_QUARANTINE;
+}
+
+/* The key of a row, in key order, for WHERE clauses. */
+static void row_key(struct stream *s, const struct plan_table *p, const struct row *r)
+{
+	for (int k = 0; k < p->nkey; k++)
+		s->keyv[k] = r->v[p->key_idx[k]];
 }
 
 /* The output row: the columns a unit receives, masked. */
