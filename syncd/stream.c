@@ -64,7 +64,7 @@ struct stream {
 	long long applied, quarantined;
 	struct row oldr, newr, outr;
 	struct connector_value keyv[MAX_KEY_COLS];
-	struct buf keytext, json, scratch;
+	struct buf keytext;
 };
 
 static long ms_since(const struct timespec *t0)
@@ -878,8 +878,6 @@ static void stream_free(struct stream *s)
 	buf_free(&s->newr.store);
 	buf_free(&s->outr.store);
 	buf_free(&s->keytext);
-	buf_free(&s->json);
-	buf_free(&s->scratch);
 	pgo_parser_free(s->parser);
 	sync_run_free(&s->run);
 }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../common/hex.h"
 #include "../../connectors/pgoutput.h"
 
 #define DATA "tests/data/pgoutput/"
@@ -33,17 +34,6 @@ struct fixture {
 	uint8_t **msg; /* each malloc'ed to its exact length: ASan sees overreads */
 	size_t *len;
 };
-
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* One message per line in hex; blank lines and '#' lines are comments. */
 static struct fixture *fixture_load(const char *name)
@@ -74,7 +64,7 @@ static struct fixture *fixture_load(const char *name)
 		m = malloc(len);
 		assert_non_null(m);
 		for (size_t i = 0; i < len; i++) {
-			int hi = hexval(line[2 * i]), lo = hexval(line[2 * i + 1]);
+			int hi = hex_digit((char)line[2 * i]), lo = hex_digit((char)line[2 * i + 1]);
 
 			if (hi < 0 || lo < 0)
 				fail_msg("%s:%zu: not hex", path, lineno);
