@@ -140,9 +140,3 @@ int pgu_append_ident(PGconn *conn, struct buf *b, const char *ident)
 	PQfreemem(q);
 	return r;
 }
-
-const char *pgu_describe(PGconn *conn, char *out, size_t outlen)
-{
-	snprintf(out, outlen, "database %s on %s:%s", PQdb(conn), PQhost(conn), PQport(conn));
-	return out;
-}

@@ -26,8 +26,4 @@ int pgu_copy_in(PGconn *conn, const char *copy_sql, const char *data, size_t len
 /* Appends a quoted identifier. */
 int pgu_append_ident(PGconn *conn, struct buf *b, const char *ident);
 
-/* "host=... dbname=x" -> "dbname=x host=..." form for messages: the target
- * of a connection without secrets (libpq's own view of it). */
-const char *pgu_describe(PGconn *conn, char *out, size_t outlen);
-
 #endif

@@ -288,9 +288,11 @@ static int route_row(struct stream *s, const struct plan_table *p, struct row *r
 		rr.date = val_ptr(&r->v[p->date_idx], &rr.date_len);
 	if (p->split_idx >= 0)
 		rr.split = val_ptr(&r->v[p->split_idx], &rr.split_len);
-	/* the override file is keyed by primary key */
-	rr.key = key_string(s, p, r);
-	rr.key_len = rr.key != NULL ? s->keytext.len : 0;
+	/* the override file is keyed by primary key; only split rows need it */
+	if (router_needs_key(s->run.rt, &rr)) {
+		rr.key = key_string(s, p, r);
+		rr.key_len = rr.key != NULL ? s->keytext.len : 0;
+	}
 	*why = router_route(s->run.rt, p->rt, &rr, &code, &era);
 	return *why == ROUTER_OK ? routing_unit_index(s->run.rt, code) : DEST_QUARANTINE;
 }
