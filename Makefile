@@ -19,7 +19,7 @@ LIB_SRC        := $(COMMON_SRC) $(CONNECTORS_SRC) $(SYNCD_SRC)
 HEADERS        := $(wildcard common/*.h connectors/*.h syncd/*.h authz/*.h)
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
-ALL_SRC  := $(LIB_SRC) syncd/main.c
+ALL_SRC  := $(LIB_SRC) syncd/main.c syncd/syncctl.c
 
 # unit tests: tests/unit/test_X.c, linked with every module (no servers)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
@@ -28,7 +28,7 @@ ASAN_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/asan/%)
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 .PHONY: all deps check unit asan integration demo bench lint clean fuzz soak
-all: $(B)/syncd $(B)/freeport
+all: $(B)/syncd $(B)/syncctl $(B)/freeport
 
 deps:
 	@scripts/deps.sh build
@@ -38,6 +38,9 @@ $(B)/obj/%.o: %.c $(HEADERS)
 	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
 
 $(B)/syncd: $(LIB_OBJ) $(B)/obj/syncd/main.o
+	$(CC) $(XCFLAGS) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(B)/syncctl: $(LIB_OBJ) $(B)/obj/syncd/syncctl.o
 	$(CC) $(XCFLAGS) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(B)/freeport: tests/harness/freeport.c

@@ -240,7 +240,7 @@ static int append_table_list(PGconn *conn, struct buf *b, const struct pg_source
 }
 
 int pg_source_publication_ensure(struct pg_source *src, const struct pg_source_table *tables, size_t ntables,
-				 bool dry_run, char *err, size_t errlen)
+				 bool dry_run, bool *added, char *err, size_t errlen)
 {
 	const char *params[1] = {src->slot};
 	char msg[1024];
@@ -310,6 +310,8 @@ int pg_source_publication_ensure(struct pg_source *src, const struct pg_source_t
 			src->name, sql.data, msg, PQdb(src->conn), PQuser(src->conn));
 		goto out;
 	}
+	if (added != NULL)
+		memcpy(added, missing, ntables * sizeof(bool));
 	log_info("source %s: %s publication %s (%zu table%s)", src->name, exists ? "extended" : "created",
 		 src->slot, nmissing, nmissing == 1 ? "" : "s");
 	r = 0;
@@ -390,9 +392,10 @@ int pg_source_slot_drop(struct pg_source *src, int wait_s, char *err, size_t err
 	return 0;
 }
 
-int pg_source_snapshot_begin(struct pg_source *src, char *lsn, size_t lsnlen, char *err, size_t errlen)
+int pg_source_snapshot_begin(struct pg_source *src, bool temporary, char *lsn, size_t lsnlen, char *err,
+			     size_t errlen)
 {
-	char msg[1024];
+	char msg[1024], name[96];
 	struct buf sql = {0};
 	PGresult *res;
 	int r = -1;
@@ -402,8 +405,9 @@ int pg_source_snapshot_begin(struct pg_source *src, char *lsn, size_t lsnlen, ch
 		snprintf(err, errlen, "source %s: cannot open a replication connection: %s", src->name, msg);
 		return -1;
 	}
-	if (buf_puts(&sql, "CREATE_REPLICATION_SLOT ") < 0 ||
-	    pgu_append_ident(src->repl, &sql, src->slot) < 0 ||
+	snprintf(name, sizeof(name), "%s%s", src->slot, temporary ? "_copy" : "");
+	if (buf_puts(&sql, "CREATE_REPLICATION_SLOT ") < 0 || pgu_append_ident(src->repl, &sql, name) < 0 ||
+	    (temporary && buf_puts(&sql, " TEMPORARY") < 0) ||
 	    buf_puts(&sql, " LOGICAL pgoutput (SNAPSHOT 'export')") < 0) {
 		snprintf(err, errlen, "out of memory");
 		goto out;

@@ -53,9 +53,10 @@ int pg_source_check_identity(const struct pg_source_table *t, const char *const 
 
 /* Creates publication syncd_NAME over the tables (or adds missing ones) when
  * the role owns them; otherwise checks the DBA's one and says what to run.
- * dry_run only checks that this will work, changing nothing. */
+ * dry_run only checks that this will work, changing nothing.  added (may be
+ * NULL) gets, per table, whether it had to be added. */
 int pg_source_publication_ensure(struct pg_source *src, const struct pg_source_table *tables, size_t ntables,
-				 bool dry_run, char *err, size_t errlen);
+				 bool dry_run, bool *added, char *err, size_t errlen);
 
 enum pg_slot_state pg_source_slot_state(struct pg_source *src, char *err, size_t errlen);
 /* Drops the slot, waiting up to wait_s seconds while a dead client's
@@ -64,8 +65,11 @@ int pg_source_slot_drop(struct pg_source *src, int wait_s, char *err, size_t err
 
 /* Creates the slot with an exported snapshot and starts a REPEATABLE READ
  * transaction on it; lsn gets the consistent point ("0/16B3748").  The
- * replication connection stays open and idle until pg_source_snapshot_end. */
-int pg_source_snapshot_begin(struct pg_source *src, char *lsn, size_t lsnlen, char *err, size_t errlen);
+ * replication connection stays open and idle until pg_source_snapshot_end.
+ * temporary: a slot of its own (syncd_NAME_copy) that vanishes with the
+ * connection — a consistent copy while the main slot streams. */
+int pg_source_snapshot_begin(struct pg_source *src, bool temporary, char *lsn, size_t lsnlen, char *err,
+			     size_t errlen);
 int pg_source_snapshot_end(struct pg_source *src, char *err, size_t errlen);
 
 /* COPY table (cols) TO STDOUT inside the snapshot. */

@@ -223,7 +223,7 @@ static void plan_free(struct plan_table *p)
 	free(p->mask_on);
 }
 
-int sync_publication_ensure(struct sync_run *run, bool dry_run, char *err, size_t errlen)
+int sync_publication_ensure(struct sync_run *run, bool dry_run, bool *added, char *err, size_t errlen)
 {
 	struct pg_source_table *tabs = calloc(run->ntables, sizeof(*tabs));
 	int r;
@@ -234,7 +234,7 @@ int sync_publication_ensure(struct sync_run *run, bool dry_run, char *err, size_
 	}
 	for (size_t i = 0; i < run->ntables; i++)
 		tabs[i] = run->tables[i].src;
-	r = pg_source_publication_ensure(run->src, tabs, run->ntables, dry_run, err, errlen);
+	r = pg_source_publication_ensure(run->src, tabs, run->ntables, dry_run, added, err, errlen);
 	free(tabs);
 	return r;
 }
@@ -270,7 +270,7 @@ int sync_plan(struct sync_run *run, char *err, size_t errlen)
 		if (plan_table(run, rt, &run->tables[run->ntables - 1], err, errlen) < 0)
 			return -1;
 	}
-	return sync_publication_ensure(run, true, err, errlen);
+	return sync_publication_ensure(run, true, NULL, err, errlen);
 }
 
 void sync_run_free(struct sync_run *run)

@@ -72,7 +72,7 @@ struct sync_run {
  * it and checks (dry run) that its publication can exist.  Writes nothing. */
 int sync_plan(struct sync_run *run, char *err, size_t errlen);
 /* Publication syncd_NAME over the planned tables (dry_run: only check). */
-int sync_publication_ensure(struct sync_run *run, bool dry_run, char *err, size_t errlen);
+int sync_publication_ensure(struct sync_run *run, bool dry_run, bool *added, char *err, size_t errlen);
 /* One connection (and transaction) per distinct expanded tier conninfo. */
 int sync_targets_open(struct sync_run *run, bool begin, char *err, size_t errlen);
 /* Creates/checks (and truncates, for a snapshot) every unit's tables. */

@@ -143,7 +143,11 @@ static int row_rebuild(struct sync_run *run, const struct plan_table *p, const s
 	return buf_append(out, "\n", 1);
 }
 
-static int copy_table(struct sync_run *run, struct plan_table *p, char *err, size_t errlen)
+/* Reads table p once from src (inside its snapshot) and sends each row to
+ * its unit — only to units with units_on[i] (NULL: all), and to the
+ * quarantine only when quarantine is set. */
+static int copy_table(struct sync_run *run, struct pg_source *src, struct plan_table *p, const bool *units_on,
+		      bool quarantine, char *err, size_t errlen)
 {
 	struct copy_field *fields = calloc(p->src.ncols + 1, sizeof(*fields));
 	long long rows = 0;
@@ -155,9 +159,9 @@ static int copy_table(struct sync_run *run, struct plan_table *p, char *err, siz
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (pg_source_copy_begin(run->src, &p->src, err, errlen) < 0)
+	if (pg_source_copy_begin(src, &p->src, err, errlen) < 0)
 		goto out;
-	while ((len = pg_source_copy_next(run->src, &row, err, errlen)) > 0) {
+	while ((len = pg_source_copy_next(src, &row, err, errlen)) > 0) {
 		struct router_row rr = {0};
 		enum routing_era era = ROUTING_ERA_NEW;
 		enum router_reason why;
@@ -184,15 +188,17 @@ static int copy_table(struct sync_run *run, struct plan_table *p, char *err, siz
 		}
 		why = router_route(run->rt, p->rt, &rr, &code, &era);
 		if (why != ROUTER_OK) {
-			if (quarantine_row(run, p, fields, why, err, errlen) < 0)
+			if (quarantine && quarantine_row(run, p, fields, why, err, errlen) < 0)
 				goto out;
 			continue;
 		}
+		idx = routing_unit_index(run->rt, code);
+		if (units_on != NULL && !units_on[idx])
+			continue;
 		if (era == ROUTING_ERA_OLD)
 			run->rows_old++;
 		else
 			run->rows_new++;
-		idx = routing_unit_index(run->rt, code);
 		u = &run->units[idx];
 		if (p->rebuild) {
 			if (row_rebuild(run, p, fields, &u->rows) < 0)
@@ -303,11 +309,11 @@ int snapshot_run(const struct config *cfg, const struct routing *rt, struct stat
 		r = 0;
 		goto out;
 	}
-	if (sync_publication_ensure(&run, false, err, errlen) < 0)
+	if (sync_publication_ensure(&run, false, NULL, err, errlen) < 0)
 		goto out;
 	/* the slot first: creating it waits for every transaction running in
 	 * the source's cluster, which may hold the tier or the state DB too */
-	if (pg_source_snapshot_begin(run.src, run.lsn, sizeof(run.lsn), err, errlen) < 0)
+	if (pg_source_snapshot_begin(run.src, false, run.lsn, sizeof(run.lsn), err, errlen) < 0)
 		goto out;
 	log_debug("source %s: slot %s created at %s", src->name, pg_source_slot_name(run.src), run.lsn);
 	if (sync_targets_open(&run, true, err, errlen) < 0 ||
@@ -320,7 +326,7 @@ int snapshot_run(const struct config *cfg, const struct routing *rt, struct stat
 	log_info("source %s: copying %zu tables into %zu units from %s", src->name, run.ntables, run.nunits,
 		 run.lsn);
 	for (size_t i = 0; i < run.ntables; i++)
-		if (copy_table(&run, &run.tables[i], err, errlen) < 0)
+		if (copy_table(&run, run.src, &run.tables[i], NULL, true, err, errlen) < 0)
 			goto out;
 	if (commit_all(&run, err, errlen) < 0)
 		goto out;
@@ -348,5 +354,121 @@ out:
 	if (quarantine_open)
 		state_quarantine_rollback(st);
 	sync_run_free(&run);
+	return r;
+}
+
+/* ---- resync while streaming ------------------------------------------------ */
+
+struct resync {
+	struct pg_source *src;
+};
+
+struct resync *resync_begin(struct sync_run *run, char *lsn, size_t lsnlen, char *err, size_t errlen)
+{
+	struct resync *rs = calloc(1, sizeof(*rs));
+
+	if (rs == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	rs->src = pg_source_open(run->scfg->name, run->scfg->conninfo, run->scfg->password, err, errlen);
+	if (rs->src == NULL || pg_source_snapshot_begin(rs->src, true, lsn, lsnlen, err, errlen) < 0) {
+		resync_free(rs);
+		return NULL;
+	}
+	return rs;
+}
+
+void resync_free(struct resync *rs)
+{
+	if (rs == NULL)
+		return;
+	pg_source_free(rs->src);
+	free(rs);
+}
+
+int resync_apply(struct sync_run *run, struct resync *rs, const char *lsn, const bool *units_on,
+		 const char *table, bool quarantine, char *err, size_t errlen)
+{
+	struct connector_table *tabs = calloc(run->ntables + 1, sizeof(*tabs));
+	const char **schemas = calloc(run->nunits + 1, sizeof(*schemas));
+	size_t ntabs = 0;
+	char msg[1024];
+	int r = -1;
+
+	if (tabs == NULL || schemas == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	for (size_t t = 0; t < run->ntables; t++)
+		if (table == NULL || strcmp(run->tables[t].rt->table, table) == 0)
+			tabs[ntabs++] = run->tables[t].out;
+	if (ntabs == 0) {
+		snprintf(err, errlen, "source %s routes no table %s", run->scfg->name, table);
+		goto out;
+	}
+	/* each group: one transaction emptying and refilling its chosen units */
+	for (size_t g = 0; g < run->ngroups; g++) {
+		size_t n = 0;
+
+		for (size_t i = 0; i < run->nunits; i++)
+			if (run->units[i].group == &run->groups[g] && units_on[i])
+				schemas[n++] = run->units[i].schema;
+		if (n == 0)
+			continue;
+		if (run->ops->begin(run->groups[g].ctx, msg, sizeof(msg)) < 0 ||
+		    run->ops->prepare(run->groups[g].ctx, schemas, n, tabs, ntabs, true, msg, sizeof(msg)) <
+			    0) {
+			snprintf(err, errlen, "tier %s: %s", run->groups[g].conninfo, msg);
+			goto out;
+		}
+		run->groups[g].in_tx = true;
+	}
+	if (quarantine) {
+		if (state_quarantine_begin(run->st, run->scfg->name, false, err, errlen) < 0)
+			goto out;
+		for (size_t t = 0; t < run->ntables; t++)
+			if ((table == NULL || strcmp(run->tables[t].rt->table, table) == 0) &&
+			    state_quarantine_truncate(run->st, run->scfg->name, run->tables[t].rt->table, err,
+						      errlen) < 0)
+				goto out;
+	}
+	snprintf(run->lsn, sizeof(run->lsn), "%s", lsn);
+	for (size_t t = 0; t < run->ntables; t++)
+		if ((table == NULL || strcmp(run->tables[t].rt->table, table) == 0) &&
+		    copy_table(run, rs->src, &run->tables[t], units_on, quarantine, err, errlen) < 0)
+			goto out;
+	for (size_t i = 0; i < run->nunits; i++) {
+		struct unit_dest *u = &run->units[i];
+
+		if (units_on[i] && run->ops->checkpoint(u->group->ctx, u->schema, run->scfg->name, u->code,
+							lsn, msg, sizeof(msg)) < 0) {
+			snprintf(err, errlen, "unit %05d: %s", u->code, msg);
+			goto out;
+		}
+	}
+	for (size_t g = 0; g < run->ngroups; g++)
+		if (run->groups[g].in_tx) {
+			if (run->ops->commit(run->groups[g].ctx, msg, sizeof(msg)) < 0) {
+				snprintf(err, errlen, "tier %s: commit: %s", run->groups[g].conninfo, msg);
+				goto out;
+			}
+			run->groups[g].in_tx = false;
+		}
+	if (quarantine && state_quarantine_commit(run->st, run->scfg->name, lsn, err, errlen) < 0)
+		goto out;
+	r = 0;
+out:
+	if (r < 0) {
+		for (size_t g = 0; g < run->ngroups; g++)
+			if (run->groups[g].in_tx) {
+				run->ops->rollback(run->groups[g].ctx);
+				run->groups[g].in_tx = false;
+			}
+		if (quarantine)
+			state_quarantine_rollback(run->st);
+	}
+	free(tabs);
+	free(schemas);
 	return r;
 }

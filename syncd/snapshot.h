@@ -28,4 +28,17 @@ int snapshot_run(const struct config *cfg, const struct routing *rt, struct stat
 int snapshot_check_source(const struct config *cfg, const struct routing *rt, const struct config_source *src,
 			  char *err, size_t errlen);
 
+/* Resync while the stream runs: a temporary slot with an exported snapshot
+ * gives a consistent copy at its LSN.  The stream calls resync_apply when it
+ * has applied every transaction up to that LSN and none after: the chosen
+ * units' tables (one table, or all) are emptied and refilled from the
+ * snapshot and their checkpoints set to the LSN, in one transaction per
+ * connection group; with quarantine, that table's quarantined rows too. */
+struct sync_run;
+struct resync;
+struct resync *resync_begin(struct sync_run *run, char *lsn, size_t lsnlen, char *err, size_t errlen);
+int resync_apply(struct sync_run *run, struct resync *rs, const char *lsn, const bool *units_on,
+		 const char *table, bool quarantine, char *err, size_t errlen);
+void resync_free(struct resync *rs);
+
 #endif

@@ -33,6 +33,9 @@ static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS syncd_checkpoint ("
 	"  source text NOT NULL, unit text NOT NULL, lsn pg_lsn NOT NULL,"
 	"  updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (source, unit));"
+	"CREATE TABLE IF NOT EXISTS syncd_request ("
+	"  id bigserial PRIMARY KEY, source text NOT NULL, kind text NOT NULL, unit text, tbl text,"
+	"  requested_at timestamptz NOT NULL DEFAULT now(), done_at timestamptz, result text);"
 	"CREATE TABLE IF NOT EXISTS syncd_snapshot ("
 	"  source text PRIMARY KEY, slot text NOT NULL, lsn pg_lsn NOT NULL,"
 	"  rows_old bigint NOT NULL, rows_new bigint NOT NULL, quarantined bigint NOT NULL,"
@@ -318,4 +321,82 @@ int state_checkpoint_get(struct state *st, const char *source, char *lsn, size_t
 	snprintf(lsn, lsnlen, "%s", PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "");
 	PQclear(res);
 	return 0;
+}
+
+long state_request_add(struct state *st, const char *source, const char *kind, const char *unit,
+		       const char *table, char *err, size_t errlen)
+{
+	const char *params[4] = {source, kind, unit, table};
+	char msg[1024];
+	PGresult *res = pgu_query(
+		st->conn,
+		"INSERT INTO syncd_request (source, kind, unit, tbl) VALUES ($1, $2, $3, $4) RETURNING id", 4,
+		params, msg, sizeof(msg));
+	long id;
+
+	if (res == NULL) {
+		snprintf(err, errlen, "state database: syncd_request: %s", msg);
+		return -1;
+	}
+	id = atol(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return id;
+}
+
+int state_request_next(struct state *st, const char *source, struct state_request *out, char *err,
+		       size_t errlen)
+{
+	const char *params[1] = {source};
+	char msg[1024];
+	PGresult *res = pgu_query(st->conn,
+				  "SELECT id, kind, coalesce(unit, ''), coalesce(tbl, '') FROM syncd_request "
+				  "WHERE source = $1 AND done_at IS NULL ORDER BY id LIMIT 1",
+				  1, params, msg, sizeof(msg));
+	int found;
+
+	if (res == NULL) {
+		snprintf(err, errlen, "state database: syncd_request: %s", msg);
+		return -1;
+	}
+	found = PQntuples(res) == 1;
+	if (found) {
+		out->id = atol(PQgetvalue(res, 0, 0));
+		snprintf(out->kind, sizeof(out->kind), "%s", PQgetvalue(res, 0, 1));
+		snprintf(out->unit, sizeof(out->unit), "%s", PQgetvalue(res, 0, 2));
+		snprintf(out->table, sizeof(out->table), "%s", PQgetvalue(res, 0, 3));
+	}
+	PQclear(res);
+	return found;
+}
+
+int state_request_done(struct state *st, long id, const char *result, char *err, size_t errlen)
+{
+	char ids[32];
+	const char *params[2] = {ids, result};
+
+	snprintf(ids, sizeof(ids), "%ld", id);
+	return exec_params(st, "syncd_request",
+			   "UPDATE syncd_request SET done_at = now(), result = $2 WHERE id = $1", 2, params,
+			   err, errlen);
+}
+
+int state_request_result(struct state *st, long id, char *result, size_t resultlen, char *err, size_t errlen)
+{
+	char ids[32], msg[1024];
+	const char *params[1] = {ids};
+	PGresult *res;
+	int done;
+
+	snprintf(ids, sizeof(ids), "%ld", id);
+	res = pgu_query(st->conn,
+			"SELECT done_at IS NOT NULL, coalesce(result, '') FROM syncd_request WHERE id = $1",
+			1, params, msg, sizeof(msg));
+	if (res == NULL) {
+		snprintf(err, errlen, "state database: syncd_request: %s", msg);
+		return -1;
+	}
+	done = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+	snprintf(result, resultlen, "%s", PQntuples(res) == 1 ? PQgetvalue(res, 0, 1) : "");
+	PQclear(res);
+	return done;
 }

@@ -56,4 +56,21 @@ bool state_quarantine_open(const struct state *st);
 int state_checkpoint_get(struct state *st, const char *source, char *lsn, size_t lsnlen, char *err,
 			 size_t errlen);
 
+/* Requests to a running syncd (syncctl resync, a table new in routing.json):
+ * table syncd_request, worked through by each source's stream in order. */
+struct state_request {
+	long id;
+	char kind[16];	 /* "resync" (units' copies) or "copy_table" (a table new to routing) */
+	char unit[8];	 /* "" : every unit */
+	char table[256]; /* "" : every table */
+};
+long state_request_add(struct state *st, const char *source, const char *kind, const char *unit,
+		       const char *table, char *err, size_t errlen);
+/* 1 and *out filled when source has a pending request, 0 when none. */
+int state_request_next(struct state *st, const char *source, struct state_request *out, char *err,
+		       size_t errlen);
+int state_request_done(struct state *st, long id, const char *result, char *err, size_t errlen);
+/* 1 when done (result filled), 0 when pending, -1 on error. */
+int state_request_result(struct state *st, long id, char *result, size_t resultlen, char *err, size_t errlen);
+
 #endif

@@ -63,6 +63,15 @@ struct stream {
 	uint64_t flushed;  /* reported to the server */
 	long long applied, quarantined;
 	struct row oldr, newr, outr;
+	/* a resync or table copy waiting for the stream to reach its LSN */
+	struct {
+		struct state_request req;
+		struct resync *rs;
+		uint64_t lsn;
+		char lsn_text[32];
+		bool *units_on;
+	} pending;
+	struct timespec last_poll;
 	struct connector_value keyv[MAX_KEY_COLS];
 	struct buf keytext;
 };
@@ -765,6 +774,105 @@ oom:
 
 /* ---- the loop ------------------------------------------------------------------- */
 
+/* ---- resync and table copies while streaming -------------------------------------- */
+
+static void pending_clear(struct stream *s)
+{
+	resync_free(s->pending.rs);
+	s->pending.rs = NULL;
+	free(s->pending.units_on);
+	s->pending.units_on = NULL;
+}
+
+static void request_finish(struct stream *s, const char *result)
+{
+	char err[512];
+
+	if (state_request_done(s->run.st, s->pending.req.id, result, err, sizeof(err)) < 0)
+		log_warn("%s", err);
+	pending_clear(s);
+}
+
+/* Takes the next request: checks it and creates its consistent snapshot;
+ * it is applied once the stream has reached that snapshot's LSN. */
+static int request_poll(struct stream *s, char *err, size_t errlen)
+{
+	struct sync_run *run = &s->run;
+	struct state_request *q = &s->pending.req;
+	int found;
+
+	clock_gettime(CLOCK_MONOTONIC, &s->last_poll);
+	found = state_request_next(run->st, run->scfg->name, q, err, errlen);
+	if (found <= 0)
+		return found;
+	s->pending.units_on = calloc(run->nunits, sizeof(bool));
+	if (s->pending.units_on == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < run->nunits; i++)
+		s->pending.units_on[i] = q->unit[0] == '\0' || run->units[i].code == atoi(q->unit);
+	if (q->unit[0] != '\0' && routing_unit_index(run->rt, atoi(q->unit)) < 0) {
+		request_finish(s, "error: not a unit of the city (see policies/units/cantho_new_units.csv)");
+		return 0;
+	}
+	if (q->table[0] != '\0') {
+		bool routed = false;
+
+		for (size_t t = 0; t < run->ntables; t++)
+			routed |= strcmp(run->tables[t].rt->table, q->table) == 0;
+		if (!routed) {
+			request_finish(s, "error: this source routes no such table (routing.json)");
+			return 0;
+		}
+	}
+	s->pending.rs = resync_begin(run, s->pending.lsn_text, sizeof(s->pending.lsn_text), err, errlen);
+	if (s->pending.rs == NULL) {
+		char result[600];
+
+		snprintf(result, sizeof(result), "error: %s", err);
+		request_finish(s, result);
+		return 0;
+	}
+	pgo_lsn_parse(s->pending.lsn_text, &s->pending.lsn);
+	log_info("source %s: %s of %s%s%s taken at %s; applied when the stream reaches it", run->scfg->name,
+		 q->kind, q->unit[0] ? "unit " : "every unit", q->unit, q->table[0] ? q->table : "",
+		 s->pending.lsn_text);
+	return 1;
+}
+
+/* Runs the pending request: every transaction up to its LSN is applied and
+ * none after, so the copy at that LSN replaces the chosen copies exactly. */
+static int request_apply(struct stream *s, char *err, size_t errlen)
+{
+	struct sync_run *run = &s->run;
+	struct state_request *q = &s->pending.req;
+	bool quarantine = strcmp(q->kind, "copy_table") == 0;
+	long long before = run->rows_old + run->rows_new;
+	char result[600];
+
+	if (batch_commit(s, err, errlen) < 0)
+		return -1;
+	if (resync_apply(run, s->pending.rs, s->pending.lsn_text, s->pending.units_on,
+			 q->table[0] ? q->table : NULL, quarantine, err, errlen) < 0) {
+		snprintf(result, sizeof(result), "error: %s", err);
+		log_err("source %s: %s failed: %s", run->scfg->name, q->kind, err);
+		request_finish(s, result);
+		return 0;
+	}
+	for (size_t i = 0; i < run->nunits; i++)
+		if (s->pending.units_on[i])
+			s->ckpt[i] = s->pending.lsn;
+	if (quarantine)
+		s->ckpt_q = s->pending.lsn;
+	snprintf(result, sizeof(result), "ok: %lld rows copied at %s", run->rows_old + run->rows_new - before,
+		 s->pending.lsn_text);
+	log_info("source %s: %s %s%s%s: %s", run->scfg->name, q->kind, q->unit,
+		 q->unit[0] && q->table[0] ? " " : "", q->table, result);
+	request_finish(s, result);
+	return 0;
+}
+
 static int on_message(struct stream *s, const uint8_t *data, size_t len, char *err, size_t errlen)
 {
 	struct pgo_event ev;
@@ -773,6 +881,10 @@ static int on_message(struct stream *s, const uint8_t *data, size_t len, char *e
 		return -1;
 	switch (ev.type) {
 	case PGO_BEGIN:
+		/* a pending copy taken at or before this commit goes in first */
+		if (s->pending.rs != NULL && ev.u.begin.final_lsn > s->pending.lsn &&
+		    request_apply(s, err, errlen) < 0)
+			return -1;
 		s->in_txn = true;
 		s->txn_final = ev.u.begin.final_lsn;
 		return 0;
@@ -854,7 +966,16 @@ static int stream_session(struct stream *s, uint64_t target, char *err, size_t e
 				return -1;
 			clock_gettime(CLOCK_MONOTONIC, &last_status);
 		}
-		if (!s->in_txn && !s->batch_open) {
+		if (!s->in_txn && s->pending.rs != NULL && s->received >= s->pending.lsn &&
+		    request_apply(s, err, errlen) < 0)
+			return -1;
+		/* idle and short of the copy's LSN: ask the server where it is */
+		if (!s->in_txn && s->pending.rs != NULL && n == 0 && send_status(s, true, err, errlen) < 0)
+			return -1;
+		if (!s->in_txn && !s->batch_open && s->pending.rs == NULL &&
+		    ms_since(&s->last_poll) >= 1000 && request_poll(s, err, errlen) < 0)
+			return -1;
+		if (!s->in_txn && !s->batch_open && s->pending.rs == NULL) {
 			bool done = s->opt->once && s->received >= target;
 
 			if (done || (s->opt->stop != NULL && *s->opt->stop)) {
@@ -868,6 +989,7 @@ static int stream_session(struct stream *s, uint64_t target, char *err, size_t e
 
 static void stream_free(struct stream *s)
 {
+	pending_clear(s);
 	for (size_t i = 0; i < s->nrels; i++)
 		free(s->rels[i].col_of);
 	free(s->rels);
@@ -882,6 +1004,38 @@ static void stream_free(struct stream *s)
 	buf_free(&s->keytext);
 	pgo_parser_free(s->parser);
 	sync_run_free(&s->run);
+}
+
+/* A table new in routing.json since the snapshot: its unit tables are
+ * created, it joins the publication, and a copy of it is queued — applied
+ * like a resync, at the exact point of its own snapshot. */
+static int tables_added(struct stream *s, char *err, size_t errlen)
+{
+	struct sync_run *run = &s->run;
+	bool *added = calloc(run->ntables + 1, sizeof(bool));
+	int r = -1;
+
+	if (added == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (sync_targets_prepare(run, false, err, errlen) < 0 ||
+	    sync_publication_ensure(run, false, added, err, errlen) < 0)
+		goto out;
+	for (size_t t = 0; t < run->ntables; t++) {
+		if (!added[t])
+			continue;
+		if (state_request_add(run->st, run->scfg->name, "copy_table", NULL, run->tables[t].rt->table,
+				      err, errlen) < 0)
+			goto out;
+		log_info(
+			"source %s: %s is new in routing.json; it will be copied into every unit, then streamed",
+			run->scfg->name, run->tables[t].rt->table);
+	}
+	r = 0;
+out:
+	free(added);
+	return r;
 }
 
 /* One connection of everything, from the slot's confirmed position. */
@@ -908,7 +1062,7 @@ static int stream_once(const struct config *cfg, const struct routing *rt, struc
 	if (sync_targets_open(&s.run, false, err, errlen) < 0)
 		goto out;
 	s.run.reference = &s.run.units[0];
-	if (sync_plan(&s.run, err, errlen) < 0)
+	if (sync_plan(&s.run, err, errlen) < 0 || tables_added(&s, err, errlen) < 0)
 		goto out;
 	for (size_t t = 0; t < s.run.ntables; t++)
 		if (s.run.tables[t].src.ncols > maxcols)

@@ -1,0 +1,80 @@
+#!/bin/bash
+# Operations on the stream (issue 3): syncctl resync of one unit under load,
+# and a table added to routing.json — each ends equal to the oracle.
+set -euo pipefail
+. "$(dirname "$0")/../harness/lib.sh"
+. "$H_ROOT/tests/harness/city.sh"
+
+h_init
+h_pg_start
+h_city_setup 3000
+SYNCCTL=$H_ROOT/build/syncctl
+
+# start without public.to_ban_do in routing.json; it is added later
+cp -r "$H_ROOT/policies" "$H_TMP/pol"
+sed -i '/"table": "public.to_ban_do"/,+1d' "$H_TMP/pol/routing.json"
+grep -q to_ban_do "$H_TMP/pol/routing.json" && h_fail "test setup" "to_ban_do still routed"
+h_city_conf "$H_TMP/small.conf" "$H_TMP/pol"
+"$H_SYNCD" -c "$H_TMP/small.conf" --once >/dev/null 2>"$H_TMP/err" || { cat "$H_TMP/err"; exit 1; }
+h_assert_eq "to_ban_do not copied while unrouted" 0 \
+    "$(h_psql -d tier -c "SELECT count(*) FROM pg_tables WHERE tablename = 'to_ban_do'")"
+
+# the table added: the daemon copies it into every unit, then streams it
+"$H_SYNCD" -c "$H_CONF" >"$H_TMP/daemon.log" 2>&1 &
+pid=$!
+h_atexit_kill "$pid"
+h_psql -d land -c "UPDATE to_ban_do SET ty_le = 1000 WHERE ma_dvhc_xa = '31117'"
+h_psql -d land -c "INSERT INTO to_ban_do (id, ma_dvhc_xa, so_to, ty_le) VALUES (990001, '31120', 99, 500)"
+
+caught_up() {
+    local target src
+    for src in land civil; do
+        target=$(h_psql -d "$src" -c "SELECT pg_current_wal_lsn()")
+        for ((i = 0; i < 300; i++)); do
+            [[ $(h_psql -d "$src" -c "SELECT confirmed_flush_lsn >= '$target' FROM pg_replication_slots WHERE slot_name = 'syncd_$src'") == t ]] && break
+            sleep 0.1
+        done
+    done
+    # requests (copies) done too
+    for ((i = 0; i < 300; i++)); do
+        [[ $(h_psql -d syncd_state -c "SELECT count(*) FROM syncd_request WHERE done_at IS NULL") == 0 ]] && break
+        sleep 0.1
+    done
+}
+caught_up
+h_assert_eq "the added table's copy is done" "ok" \
+    "$(h_psql -d syncd_state -c "SELECT left(result, 2) FROM syncd_request WHERE kind = 'copy_table' AND tbl = 'public.to_ban_do'")"
+h_city_compare "table added to routing.json"
+
+# resync of one unit while a workload runs; its copy was damaged by hand
+(
+    for ((i = 1; i <= 150; i++)); do
+        psql -X -q -d land -c "UPDATE thua_dat SET phien_ban = phien_ban + 1, ma_dvhc_xa = (ARRAY['31117','31120','31123'])[1 + $i % 3] WHERE id = (SELECT id FROM thua_dat ORDER BY md5(id::text || '$i') LIMIT 1)" >/dev/null 2>&1 || true
+        psql -X -q -d civil -c "UPDATE khai_sinh SET so = so || '.' WHERE id = (SELECT id FROM khai_sinh WHERE ma_dvhc_dang_ky IN ('31117', '31120') ORDER BY md5(id::text || '$i') LIMIT 1)" >/dev/null 2>&1 || true
+    done
+) &
+wl=$!
+h_atexit_kill "$wl"
+h_psql -d tier -c "DELETE FROM u31120.thua_dat WHERE id IN (SELECT id FROM u31120.thua_dat ORDER BY id LIMIT 10); UPDATE u31120.khai_sinh SET ho_ten = 'sai' WHERE id IN (SELECT id FROM u31120.khai_sinh LIMIT 5)"
+out=$("$SYNCCTL" -c "$H_CONF" resync --unit 31120 --timeout 120 2>&1) && rc=0 || rc=$?
+h_assert_eq "syncctl resync exits 0" 0 "$rc"
+if grep -q '^source land: unit 31120: ok: [0-9]* rows copied at' <<<"$out" && grep -q '^source civil: unit 31120: ok' <<<"$out"; then
+    h_ok "syncctl reports the resync of each source"
+else
+    h_fail "syncctl report" "$out"
+fi
+wait "$wl" || true
+caught_up
+h_city_compare "resync of unit 31120 under load"
+
+# bad requests are refused with the reason
+out=$("$SYNCCTL" -c "$H_CONF" resync --unit 31117 2>&1) && rc=0 || rc=$?
+h_assert_eq "resync of a pre-2025 code is refused" 2 "$rc"
+grep -q 'needs one of the 103 unit codes' <<<"$out" && h_ok "refusal names the fix" || h_fail "refusal message" "$out"
+out=$("$SYNCCTL" -c "$H_CONF" resync --unit 31120 --table public.nope 2>&1) && rc=0 || rc=$?
+h_assert_eq "resync of an unrouted table is refused" 2 "$rc"
+
+kill -TERM "$pid"
+wait "$pid" && rc=0 || rc=$?
+h_assert_eq "daemon exits 0 on SIGTERM" 0 "$rc"
+h_summary
