@@ -28,6 +28,8 @@ struct override {
 };
 
 struct routing {
+	EVP_MD_CTX *md; /* while loading: digest of every file read */
+	char digest[65];
 	struct unit_info *units;
 	size_t nunits;
 	int cutover; /* yyyymmdd */
@@ -110,9 +112,23 @@ static long long_parse(const char *s, size_t len, bool *ok)
 
 /* ---- unit files --------------------------------------------------------- */
 
+/* Reads a policy file and adds it to the policy's digest. */
+static char *policy_read(struct routing *r, const char *path, char *err, size_t errlen)
+{
+	size_t len = 0;
+	char *data = file_read_all(path, &len, err, errlen);
+
+	if (data != NULL && r->md != NULL && EVP_DigestUpdate(r->md, data, len) != 1) {
+		snprintf(err, errlen, "%s: cannot digest", path);
+		free(data);
+		return NULL;
+	}
+	return data;
+}
+
 static int units_load_list(struct routing *r, const char *path, char *err, size_t errlen)
 {
-	char *data = file_read_all(path, NULL, err, errlen);
+	char *data = policy_read(r, path, err, errlen);
 	char *line, *save = NULL;
 	int lineno = 0;
 
@@ -170,7 +186,7 @@ fail:
 
 static int units_load_mapping(struct routing *r, const char *path, char *err, size_t errlen)
 {
-	char *data = file_read_all(path, NULL, err, errlen);
+	char *data = policy_read(r, path, err, errlen);
 	char *line, *save = NULL;
 	int lineno = 0;
 
@@ -241,7 +257,7 @@ static int override_cmp(const void *a, const void *b)
 
 static int units_load_overrides(struct routing *r, const char *path, char *err, size_t errlen)
 {
-	char *data = file_read_all(path, NULL, err, errlen);
+	char *data = policy_read(r, path, err, errlen);
 	char *line, *save = NULL;
 	int lineno = 0;
 
@@ -708,7 +724,17 @@ struct routing *routing_load(const char *dir, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	root = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
+	r->md = EVP_MD_CTX_new();
+	if (r->md == NULL || EVP_DigestInit_ex(r->md, EVP_sha256(), NULL) != 1) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	free(p);
+	if ((p = policy_read(r, file, err, errlen)) == NULL)
+		goto fail;
+	root = json_loads(p, JSON_REJECT_DUPLICATES, &jerr);
+	free(p);
+	p = NULL;
 	if (root == NULL) {
 		snprintf(err, errlen, "%s:%d: %s", file, jerr.line, jerr.text);
 		goto fail;
@@ -783,6 +809,19 @@ struct routing *routing_load(const char *dir, char *err, size_t errlen)
 			}
 		}
 	}
+	{
+		unsigned char md[32];
+		unsigned int mdlen = 0;
+
+		if (EVP_DigestFinal_ex(r->md, md, &mdlen) != 1) {
+			snprintf(err, errlen, "%s: cannot digest", file);
+			goto fail;
+		}
+		for (unsigned int k = 0; k < mdlen && k < 32; k++)
+			snprintf(r->digest + 2 * k, 3, "%02x", md[k]);
+		EVP_MD_CTX_free(r->md);
+		r->md = NULL;
+	}
 	json_decref(root);
 	free(file);
 	return r;
@@ -817,6 +856,7 @@ void routing_free(struct routing *r)
 {
 	if (r == NULL)
 		return;
+	EVP_MD_CTX_free(r->md);
 	for (size_t i = 0; i < r->nunits; i++) {
 		free(r->units[i].name);
 		free(r->units[i].type);
@@ -835,6 +875,11 @@ void routing_free(struct routing *r)
 		table_free(&r->tables[i]);
 	free(r->tables);
 	free(r);
+}
+
+const char *routing_digest(const struct routing *r)
+{
+	return r->digest;
 }
 
 size_t routing_table_count(const struct routing *r)

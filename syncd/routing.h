@@ -84,6 +84,10 @@ struct routing;
 struct routing *routing_load(const char *policies_dir, char *err, size_t errlen);
 void routing_free(struct routing *r);
 
+/* SHA-256 (hex) of routing.json and every unit file it names: tells a
+ * policy change from a restart. */
+const char *routing_digest(const struct routing *r);
+
 size_t routing_table_count(const struct routing *r);
 const struct routing_table *routing_table_get(const struct routing *r, size_t i);
 

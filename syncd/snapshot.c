@@ -347,7 +347,8 @@ int snapshot_run(const struct config *cfg, const struct routing *rt, struct stat
 			log_warn("source %s: %lld rows quarantined: %s", src->name, run.per_reason[why],
 				 router_reason_name((enum router_reason)why));
 	/* the marker last: only now is every unit's copy committed */
-	if (state_snapshot_complete(st, src->name, &res->snap, err, errlen) < 0)
+	if (state_snapshot_complete(st, src->name, &res->snap, err, errlen) < 0 ||
+	    state_policy_digest(st, src->name, routing_digest(rt), true, err, errlen) < 0)
 		goto out;
 	r = 0;
 out:

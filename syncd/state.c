@@ -40,7 +40,8 @@ static const char schema_sql[] =
 	"  source text PRIMARY KEY, slot text NOT NULL, lsn pg_lsn NOT NULL,"
 	"  rows_old bigint NOT NULL, rows_new bigint NOT NULL, quarantined bigint NOT NULL,"
 	"  units integer NOT NULL, seconds double precision NOT NULL,"
-	"  completed_at timestamptz NOT NULL DEFAULT now())";
+	"  completed_at timestamptz NOT NULL DEFAULT now());"
+	"ALTER TABLE syncd_snapshot ADD COLUMN IF NOT EXISTS policy_digest text";
 
 struct state *state_open(const char *conninfo, const char *password, char *err, size_t errlen)
 {
@@ -399,4 +400,127 @@ int state_request_result(struct state *st, long id, char *result, size_t resultl
 	snprintf(result, resultlen, "%s", PQntuples(res) == 1 ? PQgetvalue(res, 0, 1) : "");
 	PQclear(res);
 	return done;
+}
+
+long state_quarantine_rows(struct state *st, const char *source, struct state_qrow **rows, char *err,
+			   size_t errlen)
+{
+	const char *params[1] = {source};
+	char msg[1024];
+	PGresult *res = pgu_query(
+		st->conn,
+		"SELECT id, tbl, coalesce(key, ''), row_data::text FROM syncd_quarantine WHERE source = $1 "
+		"ORDER BY id",
+		1, params, msg, sizeof(msg));
+	long n;
+
+	*rows = NULL;
+	if (res == NULL) {
+		snprintf(err, errlen, "state database: syncd_quarantine: %s", msg);
+		return -1;
+	}
+	n = PQntuples(res);
+	*rows = calloc((size_t)n + 1, sizeof(**rows));
+	if (*rows == NULL) {
+		PQclear(res);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (long i = 0; i < n; i++) {
+		(*rows)[i].id = atol(PQgetvalue(res, (int)i, 0));
+		(*rows)[i].table = strdup(PQgetvalue(res, (int)i, 1));
+		(*rows)[i].key = strdup(PQgetvalue(res, (int)i, 2));
+		(*rows)[i].row_json = strdup(PQgetvalue(res, (int)i, 3));
+	}
+	PQclear(res);
+	return n;
+}
+
+void state_qrows_free(struct state_qrow *rows, long n)
+{
+	for (long i = 0; i < n && rows != NULL; i++) {
+		free(rows[i].table);
+		free(rows[i].key);
+		free(rows[i].row_json);
+	}
+	free(rows);
+}
+
+int state_quarantine_release(struct state *st, const char *source, const long *ids, size_t n, const char *lsn,
+			     char *err, size_t errlen)
+{
+	struct buf arr = {0};
+	int r = -1;
+
+	if (buf_puts(&arr, "{") < 0)
+		goto oom;
+	for (size_t i = 0; i < n; i++)
+		if (buf_printf(&arr, "%s%ld", i ? "," : "", ids[i]) < 0)
+			goto oom;
+	if (buf_puts(&arr, "}") < 0)
+		goto oom;
+	if (state_quarantine_begin(st, source, false, err, errlen) < 0)
+		goto out;
+	{
+		const char *params[2] = {source, arr.data};
+
+		if (exec_params(st, "syncd_quarantine",
+				"DELETE FROM syncd_quarantine WHERE source = $1 AND id = ANY($2::bigint[])",
+				2, params, err, errlen) < 0) {
+			state_quarantine_rollback(st);
+			goto out;
+		}
+	}
+	if (state_quarantine_commit(st, source, lsn, err, errlen) < 0) {
+		state_quarantine_rollback(st);
+		goto out;
+	}
+	r = 0;
+	goto out;
+oom:
+	snprintf(err, errlen, "out of memory");
+out:
+	buf_free(&arr);
+	return r;
+}
+
+long state_quarantine_count(struct state *st, const char *source, char *err, size_t errlen)
+{
+	const char *params[1] = {source};
+	char msg[1024];
+	PGresult *res = pgu_query(st->conn, "SELECT count(*) FROM syncd_quarantine WHERE source = $1", 1,
+				  params, msg, sizeof(msg));
+	long n;
+
+	if (res == NULL) {
+		snprintf(err, errlen, "state database: syncd_quarantine: %s", msg);
+		return -1;
+	}
+	n = atol(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return n;
+}
+
+int state_policy_digest(struct state *st, const char *source, const char *digest, bool set, char *err,
+			size_t errlen)
+{
+	const char *params[2] = {source, digest};
+	char msg[1024];
+	PGresult *res;
+	int same;
+
+	if (set)
+		return exec_params(st, "syncd_snapshot",
+				   "UPDATE syncd_snapshot SET policy_digest = $2 WHERE source = $1", 2,
+				   params, err, errlen);
+	res = pgu_query(st->conn,
+			"SELECT policy_digest IS NOT DISTINCT FROM $2 FROM syncd_snapshot WHERE source = $1",
+			2, params, msg, sizeof(msg));
+	if (res == NULL) {
+		snprintf(err, errlen, "state database: syncd_snapshot: %s", msg);
+		return -1;
+	}
+	same = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	return same;
 }

@@ -56,6 +56,27 @@ bool state_quarantine_open(const struct state *st);
 int state_checkpoint_get(struct state *st, const char *source, char *lsn, size_t lsnlen, char *err,
 			 size_t errlen);
 
+/* The quarantined rows of a source, for re-routing after a policy change. */
+struct state_qrow {
+	long id;
+	char *table;
+	char *key;
+	char *row_json;
+};
+/* Returns the number of rows (*rows: caller frees with state_qrows_free), -1 on error. */
+long state_quarantine_rows(struct state *st, const char *source, struct state_qrow **rows, char *err,
+			   size_t errlen);
+void state_qrows_free(struct state_qrow *rows, long n);
+/* The routing policy's digest recorded for source: set it, or (set false)
+ * ask whether it is the same (1) or not (0). */
+int state_policy_digest(struct state *st, const char *source, const char *digest, bool set, char *err,
+			size_t errlen);
+/* How many rows of source are quarantined, -1 on error. */
+long state_quarantine_count(struct state *st, const char *source, char *err, size_t errlen);
+/* Removes the rows with those ids and sets the quarantine's checkpoint, in one transaction. */
+int state_quarantine_release(struct state *st, const char *source, const long *ids, size_t n, const char *lsn,
+			     char *err, size_t errlen);
+
 /* Requests to a running syncd (syncctl resync, a table new in routing.json):
  * table syncd_request, worked through by each source's stream in order. */
 struct state_request {

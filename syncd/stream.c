@@ -59,8 +59,10 @@ struct stream {
 	int batch_txns;
 	uint64_t batch_final, batch_end;
 	struct timespec batch_start;
-	uint64_t received; /* highest WAL position received */
-	uint64_t flushed;  /* reported to the server */
+	uint64_t received;    /* highest WAL position received */
+	uint64_t live_target; /* the source's WAL position when this session began */
+	bool own_requests;    /* this session queued requests (--once waits for them) */
+	uint64_t flushed;     /* reported to the server */
 	long long applied, quarantined;
 	struct row oldr, newr, outr;
 	/* a resync or table copy waiting for the stream to reach its LSN */
@@ -793,6 +795,119 @@ static void request_finish(struct stream *s, const char *result)
 	pending_clear(s);
 }
 
+/* Moves quarantined rows the current policy can route into their units.
+ * Runs only with the stream caught up and between transactions, at x: every
+ * destination holds every transaction up to x, so the receiving units'
+ * checkpoints may be set to x (a replay after a crash then skips them), and
+ * a row already in its unit (a crash between the two commits) is not added
+ * twice. */
+static int reroute_apply(struct stream *s, uint64_t x, char *result, size_t resultlen, char *err,
+			 size_t errlen)
+{
+	struct sync_run *run = &s->run;
+	struct state_qrow *rows = NULL;
+	long n = state_quarantine_rows(run->st, run->scfg->name, &rows, err, errlen);
+	long *ids = NULL;
+	size_t nids = 0;
+	char lsn[32], msg[1024];
+	int r = -1;
+
+	if (n < 0)
+		return -1;
+	ids = calloc((size_t)n + 1, sizeof(*ids));
+	if (ids == NULL)
+		goto oom;
+	lsn_text(x, lsn, sizeof(lsn));
+	memset(s->touched, 0, run->nunits * sizeof(bool));
+	for (long i = 0; i < n; i++) {
+		struct plan_table *p = NULL;
+		enum router_reason why;
+		json_t *obj;
+		int dest;
+		bool skip;
+
+		for (size_t t = 0; t < run->ntables; t++)
+			if (strcmp(run->tables[t].rt->table, rows[i].table) == 0)
+				p = &run->tables[t];
+		if (p == NULL || (obj = json_loads(rows[i].row_json, 0, NULL)) == NULL)
+			continue; /* a table no longer routed stays quarantined */
+		for (size_t j = 0; j < p->src.ncols; j++) {
+			json_t *v = json_object_get(obj, p->src.cols[j].name);
+
+			s->newr.v[j].kind = json_is_string(v) ? CV_VALUE : CV_NULL;
+			s->newr.v[j].p = json_is_string(v) ? json_string_value(v) : NULL;
+			s->newr.v[j].len = json_is_string(v) ? json_string_length(v) : 0;
+		}
+		dest = route_row(s, p, &s->newr, &why);
+		if (dest != DEST_QUARANTINE) {
+			struct unit_dest *u = &run->units[dest];
+			struct buf probe = {0};
+			bool is_null;
+			int found;
+
+			s->txn_final = x + 1; /* never skipped: the row is not in the unit yet */
+			if (dest_begin(s, dest, &skip, err, errlen) < 0) {
+				json_decref(obj);
+				goto out;
+			}
+			row_key(s, p, &s->newr);
+			found = run->ops->fetch(u->group->ctx, u->schema, &p->out, s->keyv, 0, &probe,
+						&is_null, msg, sizeof(msg));
+			buf_free(&probe);
+			if (found == 0 && (row_output(s, p, &s->newr) < 0 ||
+					   run->ops->insert(u->group->ctx, u->schema, &p->out, s->outr.v, msg,
+							    sizeof(msg)) < 0))
+				found = -1;
+			if (found < 0) {
+				snprintf(err, errlen, "unit %05d: %s", u->code, msg);
+				json_decref(obj);
+				goto out;
+			}
+			ids[nids++] = rows[i].id;
+		}
+		json_decref(obj);
+	}
+	/* the units first, then the quarantine: a crash between leaves the rows
+	 * in both, and the next pass finds them in their units */
+	for (size_t i = 0; i < run->nunits; i++) {
+		struct unit_dest *u = &run->units[i];
+
+		if (s->touched[i] && run->ops->checkpoint(u->group->ctx, u->schema, run->scfg->name, u->code,
+							  lsn, msg, sizeof(msg)) < 0) {
+			snprintf(err, errlen, "unit %05d: %s", u->code, msg);
+			goto out;
+		}
+	}
+	for (size_t g = 0; g < run->ngroups; g++)
+		if (run->groups[g].in_tx) {
+			if (run->ops->commit(run->groups[g].ctx, msg, sizeof(msg)) < 0) {
+				snprintf(err, errlen, "tier %s: commit: %s", run->groups[g].conninfo, msg);
+				goto out;
+			}
+			run->groups[g].in_tx = false;
+		}
+	for (size_t i = 0; i < run->nunits; i++)
+		if (s->touched[i] && s->ckpt[i] < x)
+			s->ckpt[i] = x;
+	if (nids > 0 && state_quarantine_release(run->st, run->scfg->name, ids, nids, lsn, err, errlen) < 0)
+		goto out;
+	if (nids > 0 && s->ckpt_q < x)
+		s->ckpt_q = x;
+	snprintf(result, resultlen, "ok: %zu of %ld quarantined rows moved to their units", nids, n);
+	r = 0;
+	goto out;
+oom:
+	snprintf(err, errlen, "out of memory");
+out:
+	if (r < 0)
+		batch_rollback(s);
+	memset(s->touched, 0, run->nunits * sizeof(bool));
+	s->batch_open = false;
+	free(ids);
+	state_qrows_free(rows, n);
+	return r;
+}
+
 /* Takes the next request: checks it and creates its consistent snapshot;
  * it is applied once the stream has reached that snapshot's LSN. */
 static int request_poll(struct stream *s, char *err, size_t errlen)
@@ -803,8 +918,27 @@ static int request_poll(struct stream *s, char *err, size_t errlen)
 
 	clock_gettime(CLOCK_MONOTONIC, &s->last_poll);
 	found = state_request_next(run->st, run->scfg->name, q, err, errlen);
+	if (found == 0)
+		s->own_requests = false;
 	if (found <= 0)
 		return found;
+	if (strcmp(q->kind, "reroute") == 0) {
+		char result[600];
+
+		/* only once this session has replayed everything: see reroute_apply */
+		if (s->received < s->live_target)
+			return 0;
+		if (reroute_apply(s, s->received, result, sizeof(result), err, errlen) < 0)
+			snprintf(result, sizeof(result), "error: %s", err);
+		log_info("source %s: re-routing the quarantine: %s", run->scfg->name, result);
+		if (strncmp(result, "ok", 2) == 0 &&
+		    state_policy_digest(run->st, run->scfg->name, routing_digest(run->rt), true, err,
+					errlen) < 0)
+			return -1;
+		if (state_request_done(run->st, q->id, result, err, errlen) < 0)
+			return -1;
+		return 0;
+	}
 	s->pending.units_on = calloc(run->nunits, sizeof(bool));
 	if (s->pending.units_on == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -976,7 +1110,7 @@ static int stream_session(struct stream *s, uint64_t target, char *err, size_t e
 		    ms_since(&s->last_poll) >= 1000 && request_poll(s, err, errlen) < 0)
 			return -1;
 		if (!s->in_txn && !s->batch_open && s->pending.rs == NULL) {
-			bool done = s->opt->once && s->received >= target;
+			bool done = s->opt->once && s->received >= target && !s->own_requests;
 
 			if (done || (s->opt->stop != NULL && *s->opt->stop)) {
 				if (send_status(s, false, err, errlen) < 0)
@@ -1006,14 +1140,17 @@ static void stream_free(struct stream *s)
 	sync_run_free(&s->run);
 }
 
-/* A table new in routing.json since the snapshot: its unit tables are
- * created, it joins the publication, and a copy of it is queued — applied
- * like a resync, at the exact point of its own snapshot. */
-static int tables_added(struct stream *s, char *err, size_t errlen)
+/* At the start of a session: a table new in routing.json since the snapshot
+ * gets its unit tables, joins the publication, and a copy of it is queued —
+ * applied like a resync, at the exact point of its own snapshot; and a
+ * quarantine that is not empty is queued for re-routing (the policy may
+ * have changed). */
+static int start_requests(struct stream *s, char *err, size_t errlen)
 {
 	struct sync_run *run = &s->run;
 	bool *added = calloc(run->ntables + 1, sizeof(bool));
-	int r = -1;
+	long n;
+	int same, r = -1;
 
 	if (added == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -1031,7 +1168,20 @@ static int tables_added(struct stream *s, char *err, size_t errlen)
 		log_info(
 			"source %s: %s is new in routing.json; it will be copied into every unit, then streamed",
 			run->scfg->name, run->tables[t].rt->table);
+		s->own_requests = true;
 	}
+	/* a policy changed since rows were quarantined may route some of them now */
+	same = state_policy_digest(run->st, run->scfg->name, routing_digest(run->rt), false, err, errlen);
+	if (same < 0)
+		goto out;
+	n = same ? 0 : state_quarantine_count(run->st, run->scfg->name, err, errlen);
+	if (n < 0 ||
+	    (n > 0 && state_request_add(run->st, run->scfg->name, "reroute", NULL, NULL, err, errlen) < 0))
+		goto out;
+	s->own_requests |= n > 0;
+	if (!same && n == 0 &&
+	    state_policy_digest(run->st, run->scfg->name, routing_digest(run->rt), true, err, errlen) < 0)
+		goto out;
 	r = 0;
 out:
 	free(added);
@@ -1062,7 +1212,7 @@ static int stream_once(const struct config *cfg, const struct routing *rt, struc
 	if (sync_targets_open(&s.run, false, err, errlen) < 0)
 		goto out;
 	s.run.reference = &s.run.units[0];
-	if (sync_plan(&s.run, err, errlen) < 0 || tables_added(&s, err, errlen) < 0)
+	if (sync_plan(&s.run, err, errlen) < 0 || start_requests(&s, err, errlen) < 0)
 		goto out;
 	for (size_t t = 0; t < s.run.ntables; t++)
 		if (s.run.tables[t].src.ncols > maxcols)
@@ -1074,8 +1224,9 @@ static int stream_once(const struct config *cfg, const struct routing *rt, struc
 		goto oom;
 	if (checkpoints_load(&s, err, errlen) < 0)
 		goto out;
-	if (opt->once && pg_source_current_lsn(s.run.src, &target, err, errlen) < 0)
+	if (pg_source_current_lsn(s.run.src, &target, err, errlen) < 0)
 		goto out;
+	s.live_target = target;
 	r = stream_session(&s, target, err, errlen);
 	if (r < 0)
 		batch_rollback(&s);

@@ -77,4 +77,21 @@ h_assert_eq "resync of an unrouted table is refused" 2 "$rc"
 kill -TERM "$pid"
 wait "$pid" && rc=0 || rc=$?
 h_assert_eq "daemon exits 0 on SIGTERM" 0 "$rc"
+
+# a routing change makes quarantined rows routable: they move to their units
+rm -rf "$H_TMP/pol2"
+cp -r "$H_ROOT/policies" "$H_TMP/pol2"
+echo "public.thua_dat,4,31120" >>"$H_TMP/pol2/units/split_overrides.csv"
+h_city_conf "$H_TMP/pol2.conf" "$H_TMP/pol2"
+h_assert_eq "parcel 4 is quarantined before" split_unresolved \
+    "$(h_psql -d syncd_state -c "SELECT reason FROM syncd_quarantine WHERE tbl = 'public.thua_dat' AND key = '4'")"
+"$H_SYNCD" -c "$H_TMP/pol2.conf" --once >"$H_TMP/out" 2>"$H_TMP/err" && rc=0 || rc=$?
+h_assert_eq "--once with the new policy exits 0" 0 "$rc"
+grep -q 're-routing the quarantine: ok: [1-9][0-9]* of' "$H_TMP/err" && h_ok "the quarantine is re-routed" ||
+    h_fail "re-route" "$(cat "$H_TMP/err")"
+h_assert_eq "parcel 4 is in unit 31120" 1 "$(h_psql -d tier -c "SELECT count(*) FROM u31120.thua_dat WHERE id = 4")"
+ROUTING=$H_TMP/pol2/routing.json h_city_compare "quarantine re-routed after a routing change"
+"$H_SYNCD" -c "$H_TMP/pol2.conf" --once >"$H_TMP/out" 2>"$H_TMP/err"
+grep -q 're-routing' "$H_TMP/err" && h_fail "no re-route without a change" "$(cat "$H_TMP/err")" ||
+    h_ok "an unchanged policy does not re-route again"
 h_summary
