@@ -87,6 +87,8 @@ struct connector_ops {
 	int (*checkpoint_get)(void *ctx, const char *schema, const char *source, int unit, char *lsn,
 			      size_t lsnlen, char *err, size_t errlen);
 	int (*commit)(void *ctx, char *err, size_t errlen);
+	/* False once the connection is lost: an error then is an outage, not bad data. */
+	bool (*alive)(void *ctx);
 	void (*rollback)(void *ctx);
 	void (*close)(void *ctx);
 };

@@ -678,3 +678,22 @@ int pg_source_column_default(struct pg_source *src, const char *schema, const ch
 	PQclear(res);
 	return 0;
 }
+
+int pg_source_slot_lag(struct pg_source *src, long long *bytes, char *err, size_t errlen)
+{
+	const char *params[1] = {src->slot};
+	char msg[1024];
+	PGresult *res = pgu_query(
+		src->conn,
+		"SELECT coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn), 0)::bigint "
+		"FROM pg_replication_slots WHERE slot_name = $1",
+		1, params, msg, sizeof(msg));
+
+	if (res == NULL) {
+		snprintf(err, errlen, "source %s: %s", src->name, msg);
+		return -1;
+	}
+	*bytes = PQntuples(res) == 1 ? atoll(PQgetvalue(res, 0, 0)) : 0;
+	PQclear(res);
+	return 0;
+}

@@ -98,6 +98,9 @@ int pg_source_stream_status(struct pg_source *src, uint64_t written, uint64_t fl
 /* Ends the stream (a final status first is the caller's job). */
 void pg_source_stream_stop(struct pg_source *src);
 
+/* Bytes of WAL the slot keeps: pg_current_wal_lsn() - confirmed_flush_lsn. */
+int pg_source_slot_lag(struct pg_source *src, long long *bytes, char *err, size_t errlen);
+
 /* The default of a column that was added with one: existing rows read it
  * (ADD COLUMN ... DEFAULT writes no WAL for them).  *expr NULL: none. */
 int pg_source_column_default(struct pg_source *src, const char *schema, const char *table, const char *column,

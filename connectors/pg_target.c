@@ -677,6 +677,13 @@ static int target_commit(void *ctx, char *err, size_t errlen)
 	return pgu_exec(t->conn, "COMMIT", err, errlen);
 }
 
+static bool target_alive(void *ctx)
+{
+	struct pg_target *t = ctx;
+
+	return PQstatus(t->conn) == CONNECTION_OK;
+}
+
 static void target_rollback(void *ctx)
 {
 	struct pg_target *t = ctx;
@@ -723,5 +730,6 @@ const struct connector_ops pg_target_ops = {
 	.describe = target_describe,
 	.commit = target_commit,
 	.rollback = target_rollback,
+	.alive = target_alive,
 	.close = target_close,
 };

@@ -55,6 +55,7 @@ static const struct key_def keys[] = {
 	{SEC_SYNCD, "policies_dir", KEY_PATH, "/etc/syncd/policies", true, false, C(policies_dir), 0, 0},
 	{SEC_SYNCD, "log_level", KEY_LOG_LEVEL, "info", true, false, C(log_level), 0, 0},
 	{SEC_SYNCD, "copy_buffer_kb", KEY_INT, "256", true, false, C(copy_buffer_kb), 8, 65536},
+	{SEC_SYNCD, "unit_backlog_limit", KEY_INT, "1024", true, false, C(unit_backlog_limit), 1, 1048576},
 	{SEC_STATE, "conninfo", KEY_CONNINFO, NULL, false, true, C(state_conninfo), 0, 0},
 	{SEC_STATE, "password_file", KEY_SECRET_FILE, NULL, false, false, C(state_password_file), 0, 0},
 	{SEC_SOURCE, "conninfo", KEY_CONNINFO, NULL, false, true, S(conninfo), 0, 0},

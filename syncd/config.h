@@ -24,7 +24,9 @@ struct config {
 	char *tls_key_file;
 	char *policies_dir;
 	char *log_level;
-	long copy_buffer_kb; /* per-unit buffer before a COPY chunk is sent */
+	long copy_buffer_kb;	 /* per-unit buffer before a COPY chunk is sent */
+	long unit_backlog_limit; /* MB of source WAL kept for a unit database that is down, then it is
+				    detached */
 	/* [state] */
 	char *state_conninfo;
 	char *state_password_file;

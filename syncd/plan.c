@@ -332,7 +332,12 @@ int sync_targets_open(struct sync_run *run, bool begin, char *err, size_t errlen
 			run->groups[g].conninfo = conninfo;
 			run->ngroups++;
 			run->groups[g].ctx = run->ops->open(conninfo, cfg->tier_password, msg, sizeof(msg));
-			if (run->groups[g].ctx == NULL) {
+			if (run->groups[g].ctx == NULL && run->tolerate_down) {
+				log_warn(
+					"unit %05d: tier database unreachable: %s; its units wait (detached past unit_backlog_limit)",
+					u->code, msg);
+				run->groups[g].down = true;
+			} else if (run->groups[g].ctx == NULL) {
 				snprintf(err, errlen,
 					 "unit %05d: cannot connect to the tier: %s; check [tier] conninfo",
 					 u->code, msg);
@@ -375,6 +380,8 @@ int sync_targets_prepare(struct sync_run *run, bool truncate, char *err, size_t 
 		for (size_t i = 0; i < run->nunits; i++)
 			if (run->units[i].group == &run->groups[g])
 				schemas[n++] = run->units[i].schema;
+		if (run->groups[g].down)
+			continue;
 		if (run->ops->prepare(run->groups[g].ctx, schemas, n, tabs, run->ntables, truncate, msg,
 				      sizeof(msg)) < 0) {
 			snprintf(err, errlen, "tier %s: %s", run->groups[g].conninfo, msg);

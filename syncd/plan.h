@@ -36,6 +36,7 @@ struct group {
 	char *conninfo;
 	void *ctx;
 	bool in_tx;
+	bool down; /* could not be reached (stream only): its units wait or are detached */
 };
 
 struct unit_dest {
@@ -49,6 +50,7 @@ struct sync_run {
 	/* set (stream): plan what the units hold, read from this unit's
 	 * tables, so a column the source added since shows as new */
 	struct unit_dest *reference;
+	bool tolerate_down; /* stream: a tier database that is down does not stop the others */
 	const struct config *cfg;
 	const struct routing *rt;
 	const struct config_source *scfg;
@@ -73,7 +75,8 @@ struct sync_run {
 int sync_plan(struct sync_run *run, char *err, size_t errlen);
 /* Publication syncd_NAME over the planned tables (dry_run: only check). */
 int sync_publication_ensure(struct sync_run *run, bool dry_run, bool *added, char *err, size_t errlen);
-/* One connection (and transaction) per distinct expanded tier conninfo. */
+/* One connection (and transaction) per distinct expanded tier conninfo.
+ * With run->tolerate_down a group that cannot be reached is marked down. */
 int sync_targets_open(struct sync_run *run, bool begin, char *err, size_t errlen);
 /* Creates/checks (and truncates, for a snapshot) every unit's tables. */
 int sync_targets_prepare(struct sync_run *run, bool truncate, char *err, size_t errlen);

@@ -33,6 +33,9 @@ static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS syncd_checkpoint ("
 	"  source text NOT NULL, unit text NOT NULL, lsn pg_lsn NOT NULL,"
 	"  updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (source, unit));"
+	"CREATE TABLE IF NOT EXISTS syncd_unit_state ("
+	"  source text NOT NULL, unit text NOT NULL, detached_at timestamptz NOT NULL DEFAULT now(),"
+	"  reason text NOT NULL, PRIMARY KEY (source, unit));"
 	"CREATE TABLE IF NOT EXISTS syncd_request ("
 	"  id bigserial PRIMARY KEY, source text NOT NULL, kind text NOT NULL, unit text, tbl text,"
 	"  requested_at timestamptz NOT NULL DEFAULT now(), done_at timestamptz, result text);"
@@ -69,6 +72,11 @@ struct state *state_open(const char *conninfo, const char *password, char *err, 
 		return NULL;
 	}
 	return st;
+}
+
+bool state_alive(const struct state *st)
+{
+	return PQstatus(st->conn) == CONNECTION_OK;
 }
 
 void state_free(struct state *st)
@@ -329,10 +337,15 @@ long state_request_add(struct state *st, const char *source, const char *kind, c
 {
 	const char *params[4] = {source, kind, unit, table};
 	char msg[1024];
+	/* the same request still pending is not queued twice */
 	PGresult *res = pgu_query(
 		st->conn,
-		"INSERT INTO syncd_request (source, kind, unit, tbl) VALUES ($1, $2, $3, $4) RETURNING id", 4,
-		params, msg, sizeof(msg));
+		"WITH e AS (SELECT id FROM syncd_request WHERE source = $1 AND kind = $2 AND unit IS NOT DISTINCT FROM $3 "
+		"  AND tbl IS NOT DISTINCT FROM $4 AND done_at IS NULL LIMIT 1), "
+		"i AS (INSERT INTO syncd_request (source, kind, unit, tbl) SELECT $1, $2, $3, $4 "
+		"  WHERE NOT EXISTS (SELECT 1 FROM e) RETURNING id) "
+		"SELECT id FROM i UNION ALL SELECT id FROM e",
+		4, params, msg, sizeof(msg));
 	long id;
 
 	if (res == NULL) {
@@ -523,4 +536,47 @@ int state_policy_digest(struct state *st, const char *source, const char *digest
 	same = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
 	PQclear(res);
 	return same;
+}
+
+int state_unit_detach(struct state *st, const char *source, int unit, const char *reason, char *err,
+		      size_t errlen)
+{
+	char u[8];
+	const char *params[3] = {source, u, reason};
+
+	snprintf(u, sizeof(u), "%05d", unit);
+	return exec_params(st, "syncd_unit_state",
+			   "INSERT INTO syncd_unit_state (source, unit, reason) VALUES ($1, $2, $3) "
+			   "ON CONFLICT (source, unit) DO NOTHING",
+			   3, params, err, errlen);
+}
+
+int state_unit_attach(struct state *st, const char *source, int unit, char *err, size_t errlen)
+{
+	char u[8];
+	const char *params[2] = {source, u};
+
+	snprintf(u, sizeof(u), "%05d", unit);
+	return exec_params(st, "syncd_unit_state",
+			   "DELETE FROM syncd_unit_state WHERE source = $1 AND unit = $2", 2, params, err,
+			   errlen);
+}
+
+int state_unit_detached(struct state *st, const char *source, int unit, char *err, size_t errlen)
+{
+	char u[8], msg[1024];
+	const char *params[2] = {source, u};
+	PGresult *res;
+	int r;
+
+	snprintf(u, sizeof(u), "%05d", unit);
+	res = pgu_query(st->conn, "SELECT 1 FROM syncd_unit_state WHERE source = $1 AND unit = $2", 2, params,
+			msg, sizeof(msg));
+	if (res == NULL) {
+		snprintf(err, errlen, "state database: syncd_unit_state: %s", msg);
+		return -1;
+	}
+	r = PQntuples(res) == 1;
+	PQclear(res);
+	return r;
 }

@@ -22,6 +22,8 @@ struct state_snapshot {
 /* Connects and creates the state tables if missing.  NULL with err set. */
 struct state *state_open(const char *conninfo, const char *password, char *err, size_t errlen);
 void state_free(struct state *st);
+/* False once the connection to the state database is lost. */
+bool state_alive(const struct state *st);
 
 /* 1 and *out filled when source has a completed snapshot, 0 when not, -1 on error. */
 int state_snapshot_get(struct state *st, const char *source, struct state_snapshot *out, char *err,
@@ -76,6 +78,14 @@ long state_quarantine_count(struct state *st, const char *source, char *err, siz
 /* Removes the rows with those ids and sets the quarantine's checkpoint, in one transaction. */
 int state_quarantine_release(struct state *st, const char *source, const long *ids, size_t n, const char *lsn,
 			     char *err, size_t errlen);
+
+/* Units detached from a source (their database stayed down past
+ * unit_backlog_limit): table syncd_unit_state, until a resync. */
+int state_unit_detach(struct state *st, const char *source, int unit, const char *reason, char *err,
+		      size_t errlen);
+int state_unit_attach(struct state *st, const char *source, int unit, char *err, size_t errlen);
+/* 1 detached, 0 attached, -1 error. */
+int state_unit_detached(struct state *st, const char *source, int unit, char *err, size_t errlen);
 
 /* Requests to a running syncd (syncctl resync, a table new in routing.json):
  * table syncd_request, worked through by each source's stream in order. */

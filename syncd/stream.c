@@ -50,6 +50,9 @@ struct stream {
 	struct rel_map *rels;
 	size_t nrels;
 	uint64_t *ckpt; /* per unit index */
+	bool *detached; /* per unit: its database stayed down too long; resynced when back */
+	bool hold;	/* a unit is down but not detached: the slot must keep its WAL */
+	struct timespec last_maint;
 	uint64_t ckpt_q;
 	bool *touched;
 	bool q_touched;
@@ -93,6 +96,35 @@ static void lsn_text(uint64_t lsn, char *out, size_t outlen)
 
 /* ---- checkpoints and batches ---------------------------------------------- */
 
+static const char *unit_code_text(int code)
+{
+	static __thread char buf[8];
+
+	snprintf(buf, sizeof(buf), "%05d", code);
+	return buf;
+}
+
+/* Queues the resync of the detached units of group g (every group: NULL):
+ * one request for all units when every unit is detached there. */
+static int resync_detached(struct stream *s, const struct group *g, char *err, size_t errlen)
+{
+	struct sync_run *run = &s->run;
+	bool all = true;
+
+	for (size_t i = 0; i < run->nunits; i++)
+		all &= s->detached[i] && (g == NULL || run->units[i].group == g) &&
+		       !run->units[i].group->down;
+	if (all)
+		return state_request_add(run->st, run->scfg->name, "resync", NULL, NULL, err, errlen) < 0 ? -1
+													  : 0;
+	for (size_t i = 0; i < run->nunits; i++)
+		if (s->detached[i] && (g == NULL || run->units[i].group == g) && !run->units[i].group->down &&
+		    state_request_add(run->st, run->scfg->name, "resync", unit_code_text(run->units[i].code),
+				      NULL, err, errlen) < 0)
+			return -1;
+	return 0;
+}
+
 static int checkpoints_load(struct stream *s, char *err, size_t errlen)
 {
 	struct sync_run *run = &s->run;
@@ -100,7 +132,16 @@ static int checkpoints_load(struct stream *s, char *err, size_t errlen)
 
 	for (size_t i = 0; i < run->nunits; i++) {
 		struct unit_dest *u = &run->units[i];
+		int d = state_unit_detached(run->st, run->scfg->name, u->code, err, errlen);
 
+		if (d < 0)
+			return -1;
+		s->detached[i] = d == 1;
+		s->ckpt[i] = 0;
+		if (u->group->down) {
+			s->hold |= !s->detached[i];
+			continue;
+		}
 		if (run->ops->checkpoint_get(u->group->ctx, u->schema, run->scfg->name, u->code, lsn,
 					     sizeof(lsn), msg, sizeof(msg)) < 0) {
 			snprintf(err, errlen, "unit %05d: %s", u->code, msg);
@@ -112,7 +153,8 @@ static int checkpoints_load(struct stream *s, char *err, size_t errlen)
 			return -1;
 		}
 	}
-	if (state_checkpoint_get(run->st, run->scfg->name, lsn, sizeof(lsn), err, errlen) < 0)
+	if (resync_detached(s, NULL, err, errlen) < 0 ||
+	    state_checkpoint_get(run->st, run->scfg->name, lsn, sizeof(lsn), err, errlen) < 0)
 		return -1;
 	s->ckpt_q = 0;
 	if (lsn[0] != '\0' && pgo_lsn_parse(lsn, &s->ckpt_q) < 0) {
@@ -142,7 +184,8 @@ static int dest_begin(struct stream *s, int idx, bool *skip, char *err, size_t e
 			s->q_touched = true;
 		return 0;
 	}
-	*skip = s->txn_final <= s->ckpt[idx];
+	/* a unit that is down waits (the slot keeps its WAL) or, detached, gets a resync */
+	*skip = s->txn_final <= s->ckpt[idx] || run->units[idx].group->down || s->detached[idx];
 	if (*skip)
 		return 0;
 	if (!run->units[idx].group->in_tx) {
@@ -210,7 +253,7 @@ static int batch_commit(struct stream *s, char *err, size_t errlen)
 		s->ckpt_q = s->batch_final;
 	s->q_touched = false;
 	s->batch_open = false;
-	if (s->batch_end > s->flushed)
+	if (s->batch_end > s->flushed && !s->hold)
 		s->flushed = s->batch_end;
 	log_debug("source %s: batch of %d transactions committed up to %s", run->scfg->name, s->batch_txns,
 		  lsn);
@@ -850,6 +893,10 @@ static int reroute_apply(struct stream *s, uint64_t x, char *result, size_t resu
 				json_decref(obj);
 				goto out;
 			}
+			if (skip) { /* its unit is down or detached: the row stays for now */
+				json_decref(obj);
+				continue;
+			}
 			row_key(s, p, &s->newr);
 			found = run->ops->fetch(u->group->ctx, u->schema, &p->out, s->keyv, 0, &probe,
 						&is_null, msg, sizeof(msg));
@@ -995,8 +1042,17 @@ static int request_apply(struct stream *s, char *err, size_t errlen)
 		return 0;
 	}
 	for (size_t i = 0; i < run->nunits; i++)
-		if (s->pending.units_on[i])
+		if (s->pending.units_on[i]) {
 			s->ckpt[i] = s->pending.lsn;
+			if (s->detached[i]) {
+				s->detached[i] = false;
+				if (state_unit_attach(run->st, run->scfg->name, run->units[i].code, err,
+						      errlen) < 0)
+					return -1;
+				log_info("unit %05d: resynced; attached to source %s again",
+					 run->units[i].code, run->scfg->name);
+			}
+		}
 	if (quarantine)
 		s->ckpt_q = s->pending.lsn;
 	snprintf(result, sizeof(result), "ok: %lld rows copied at %s", run->rows_old + run->rows_new - before,
@@ -1028,7 +1084,7 @@ static int on_message(struct stream *s, const uint8_t *data, size_t len, char *e
 			s->batch_txns++;
 			s->batch_final = ev.u.commit.commit_lsn;
 			s->batch_end = ev.u.commit.end_lsn;
-		} else if (ev.u.commit.end_lsn > s->flushed) {
+		} else if (ev.u.commit.end_lsn > s->flushed && !s->hold) {
 			/* nothing of it was for us: nothing pending */
 			s->flushed = ev.u.commit.end_lsn;
 		}
@@ -1047,9 +1103,82 @@ static int on_message(struct stream *s, const uint8_t *data, size_t len, char *e
 static int send_status(struct stream *s, bool reply, char *err, size_t errlen)
 {
 	/* with nothing pending, everything received is as good as flushed */
-	if (!s->in_txn && !s->batch_open && s->received > s->flushed)
+	if (!s->in_txn && !s->batch_open && s->received > s->flushed && !s->hold)
 		s->flushed = s->received;
 	return pg_source_stream_status(s->run.src, s->received, s->flushed, reply, err, errlen);
+}
+
+/* Units whose database is down: past unit_backlog_limit of kept WAL they
+ * are detached (the slot moves on); a database that answers again brings its
+ * waiting units back by a replay (a new session) or its detached ones by a
+ * resync. */
+static int units_maintain(struct stream *s, char *err, size_t errlen)
+{
+	struct sync_run *run = &s->run;
+	long long lag;
+
+	clock_gettime(CLOCK_MONOTONIC, &s->last_maint);
+	if (s->hold) {
+		if (pg_source_slot_lag(run->src, &lag, err, errlen) < 0)
+			return -1;
+		if (lag > run->cfg->unit_backlog_limit * 1024 * 1024) {
+			char reason[200];
+
+			snprintf(
+				reason, sizeof(reason),
+				"database unreachable while the source kept %lld MB of WAL (unit_backlog_limit = %ld MB)",
+				lag / (1024 * 1024), run->cfg->unit_backlog_limit);
+			for (size_t i = 0; i < run->nunits; i++) {
+				if (!run->units[i].group->down || s->detached[i])
+					continue;
+				if (state_unit_detach(run->st, run->scfg->name, run->units[i].code, reason,
+						      err, errlen) < 0)
+					return -1;
+				s->detached[i] = true;
+				log_warn(
+					"unit %05d detached from source %s: %s; it is resynced when its database returns",
+					run->units[i].code, run->scfg->name, reason);
+			}
+			s->hold = false;
+		}
+	}
+	for (size_t g = 0; g < run->ngroups; g++) {
+		struct group *gr = &run->groups[g];
+		char msg[1024];
+		bool waiting = false;
+
+		if (!gr->down)
+			continue;
+		gr->ctx = run->ops->open(gr->conninfo, run->cfg->tier_password, msg, sizeof(msg));
+		if (gr->ctx == NULL)
+			continue;
+		gr->down = false;
+		for (size_t i = 0; i < run->nunits; i++)
+			waiting |= run->units[i].group == gr && !s->detached[i];
+		if (!waiting && resync_detached(s, gr, err, errlen) < 0)
+			return -1;
+		if (waiting) {
+			snprintf(err, errlen, "tier %s answers again; replaying what its units missed",
+				 gr->conninfo);
+			return -1;
+		}
+		log_info("tier %s answers again; its detached units are being resynced", gr->conninfo);
+	}
+	return 0;
+}
+
+/* After a failed change: a lost connection is an outage to wait out;
+ * anything else is the data or the schema, which a retry cannot mend. */
+static bool outage(struct stream *s)
+{
+	struct sync_run *run = &s->run;
+
+	if (!state_alive(run->st))
+		return true;
+	for (size_t g = 0; g < run->ngroups; g++)
+		if (!run->groups[g].down && !run->ops->alive(run->groups[g].ctx))
+			return true;
+	return false;
 }
 
 static int stream_session(struct stream *s, uint64_t target, char *err, size_t errlen)
@@ -1077,7 +1206,7 @@ static int stream_session(struct stream *s, uint64_t target, char *err, size_t e
 				return -2;
 			if (fr.kind == 'w') {
 				if (on_message(s, fr.payload, fr.payload_len, err, errlen) < 0)
-					return -2;
+					return outage(s) ? -1 : -2;
 			} else if (fr.kind == 'k') {
 				if (fr.wal_end > s->received && !s->in_txn)
 					s->received = fr.wal_end;
@@ -1106,6 +1235,9 @@ static int stream_session(struct stream *s, uint64_t target, char *err, size_t e
 		/* idle and short of the copy's LSN: ask the server where it is */
 		if (!s->in_txn && s->pending.rs != NULL && n == 0 && send_status(s, true, err, errlen) < 0)
 			return -1;
+		if (!s->in_txn && !s->batch_open && ms_since(&s->last_maint) >= 1000 &&
+		    units_maintain(s, err, errlen) < 0)
+			return -1;
 		if (!s->in_txn && !s->batch_open && s->pending.rs == NULL &&
 		    ms_since(&s->last_poll) >= 1000 && request_poll(s, err, errlen) < 0)
 			return -1;
@@ -1129,6 +1261,7 @@ static void stream_free(struct stream *s)
 	free(s->rels);
 	free(s->ckpt);
 	free(s->touched);
+	free(s->detached);
 	free(s->oldr.v);
 	free(s->newr.v);
 	free(s->outr.v);
@@ -1209,9 +1342,12 @@ static int stream_once(const struct config *cfg, const struct routing *rt, struc
 	if (s.parser == NULL)
 		goto oom;
 	/* the targets first: the plan is what the units hold (the snapshot made them) */
+	s.run.tolerate_down = true;
 	if (sync_targets_open(&s.run, false, err, errlen) < 0)
 		goto out;
-	s.run.reference = &s.run.units[0];
+	for (size_t i = 0; i < s.run.nunits && s.run.reference == NULL; i++)
+		if (!s.run.units[i].group->down)
+			s.run.reference = &s.run.units[i];
 	if (sync_plan(&s.run, err, errlen) < 0 || start_requests(&s, err, errlen) < 0)
 		goto out;
 	for (size_t t = 0; t < s.run.ntables; t++)
@@ -1219,7 +1355,8 @@ static int stream_once(const struct config *cfg, const struct routing *rt, struc
 			maxcols = s.run.tables[t].src.ncols;
 	s.ckpt = calloc(s.run.nunits, sizeof(*s.ckpt));
 	s.touched = calloc(s.run.nunits, sizeof(*s.touched));
-	if (s.ckpt == NULL || s.touched == NULL || row_init(&s.oldr, maxcols) < 0 ||
+	s.detached = calloc(s.run.nunits, sizeof(*s.detached));
+	if (s.ckpt == NULL || s.touched == NULL || s.detached == NULL || row_init(&s.oldr, maxcols) < 0 ||
 	    row_init(&s.newr, maxcols) < 0 || row_init(&s.outr, maxcols) < 0)
 		goto oom;
 	if (checkpoints_load(&s, err, errlen) < 0)
