@@ -94,4 +94,15 @@ ROUTING=$H_TMP/pol2/routing.json h_city_compare "quarantine re-routed after a ro
 "$H_SYNCD" -c "$H_TMP/pol2.conf" --once >"$H_TMP/out" 2>"$H_TMP/err"
 grep -q 're-routing' "$H_TMP/err" && h_fail "no re-route without a change" "$(cat "$H_TMP/err")" ||
     h_ok "an unchanged policy does not re-route again"
+
+# a lost slot (here: gone, as after a failover to a server without it) is
+# reported and leads to a clean resnapshot
+h_psql -d land -c "SELECT pg_drop_replication_slot('syncd_land')" >/dev/null
+h_psql -d land -c "UPDATE thua_dat SET phien_ban = phien_ban + 1 WHERE id % 3 = 0"
+"$H_SYNCD" -c "$H_TMP/pol2.conf" --once >"$H_TMP/out" 2>"$H_TMP/err" && rc=0 || rc=$?
+h_assert_eq "--once after the slot was lost exits 0" 0 "$rc"
+grep -q 'slot syncd_land is missing although a snapshot completed.*taking a new snapshot' "$H_TMP/err" &&
+    h_ok "the lost slot is reported" || h_fail "lost slot report" "$(cat "$H_TMP/err")"
+grep -q '^source land: snapshot complete at' "$H_TMP/out" && h_ok "a new snapshot was taken" || h_fail "resnapshot" "$(cat "$H_TMP/out")"
+ROUTING=$H_TMP/pol2/routing.json h_city_compare "resnapshot after a lost slot"
 h_summary
