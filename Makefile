@@ -77,6 +77,7 @@ bench:
 	@scripts/deps.sh bench
 	@$(MAKE) --no-print-directory all
 	@bench/snapshot.sh
+	@bench/stream.sh
 
 # a longer crash test: 200 kill -9 of the continuous daemon under load
 soak: all
