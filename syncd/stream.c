@@ -1208,13 +1208,9 @@ static int stream_session(struct stream *s, uint64_t target, char *err, size_t e
 				if (on_message(s, fr.payload, fr.payload_len, err, errlen) < 0)
 					return outage(s) ? -1 : -2;
 			} else if (fr.kind == 'k') {
-				bool moved = fr.wal_end > s->received && !s->in_txn;
-
-				if (moved)
+				if (fr.wal_end > s->received && !s->in_txn)
 					s->received = fr.wal_end;
-				/* nothing pending: confirm at once, or an idle slot lags a status period */
-				if ((fr.reply_requested || (moved && !s->batch_open && !s->hold)) &&
-				    send_status(s, false, err, errlen) < 0)
+				if (fr.reply_requested && send_status(s, false, err, errlen) < 0)
 					return -1;
 			}
 		}
