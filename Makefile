@@ -2,7 +2,7 @@
 
 PREFIX   ?= /usr/local
 CC       ?= cc
-PKGS     := libpq jansson inih libcrypto
+PKGS     := libpq jansson inih libcrypto ldap lber libmicrohttpd libcurl
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 XCFLAGS  := -std=gnu11 -D_GNU_SOURCE -pthread $(WARN)
@@ -14,8 +14,10 @@ CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
 
 COMMON_SRC     := common/log.c common/buf.c common/fileio.c
 CONNECTORS_SRC := connectors/copytext.c connectors/pgoutput.c connectors/pg_util.c connectors/pg_source.c connectors/pg_target.c
-SYNCD_SRC      := syncd/config.c syncd/routing.c syncd/state.c syncd/plan.c syncd/snapshot.c syncd/stream.c
-LIB_SRC        := $(COMMON_SRC) $(CONNECTORS_SRC) $(SYNCD_SRC)
+AUTHZ_SRC      := $(sort $(wildcard authz/*.c))
+# every module of syncd/ but the two programs' mains
+SYNCD_SRC      := $(filter-out syncd/main.c syncd/syncctl.c,$(sort $(wildcard syncd/*.c)))
+LIB_SRC        := $(COMMON_SRC) $(CONNECTORS_SRC) $(AUTHZ_SRC) $(SYNCD_SRC)
 HEADERS        := $(wildcard common/*.h connectors/*.h syncd/*.h authz/*.h)
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)

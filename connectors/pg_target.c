@@ -19,12 +19,25 @@ struct stmt {
 	char name[16];
 };
 
+/* Changes are sent in pipeline mode (no round trip per row); each sent
+ * statement is remembered here until its result has been read. */
+#define PIPE_MAX 1000
+
+struct pending {
+	const char *what; /* "INSERT INTO", "UPDATE", ... */
+	bool must_touch;  /* zero rows affected is an error */
+	char rel[128];	  /* schema.table, for the error message */
+};
+
 struct pg_target {
 	PGconn *conn;
 	struct buf sql;
 	struct buf params; /* NUL-terminated copies of parameter values */
 	struct stmt *stmts[STMT_BUCKETS];
 	unsigned nstmts;
+	bool piped; /* in pipeline mode */
+	size_t npend;
+	struct pending pend[PIPE_MAX];
 };
 
 static unsigned sql_hash(const char *s)
@@ -36,10 +49,86 @@ static unsigned sql_hash(const char *s)
 	return h % STMT_BUCKETS;
 }
 
-/* Runs t->sql (prepared once) with n text parameters (NULL: SQL NULL);
- * returns the result (caller PQclear) or NULL with err set. */
-static PGresult *stmt_exec(struct pg_target *t, int n, const char *const *params, ExecStatusType want,
-			   char *err, size_t errlen)
+static void one_line(char *msg)
+{
+	for (char *p = msg; (p = strchr(p, '\n')) != NULL;)
+		*p = p[1] ? ' ' : '\0';
+}
+
+/* Reads the results of everything sent in pipeline mode and leaves it;
+ * returns the first failure (0 if none).  A broken connection stays in
+ * pipeline mode: the caller reconnects. */
+static int pipe_drain(struct pg_target *t, char *err, size_t errlen)
+{
+	int r = 0;
+
+	if (!t->piped)
+		return 0;
+	if (PQpipelineSync(t->conn) != 1) {
+		snprintf(err, errlen, "%s", PQerrorMessage(t->conn));
+		one_line(err);
+		return -1;
+	}
+	for (size_t i = 0; i < t->npend; i++) {
+		const struct pending *pd = &t->pend[i];
+		PGresult *res;
+
+		while ((res = PQgetResult(t->conn)) != NULL) {
+			ExecStatusType st = PQresultStatus(res);
+
+			if (r == 0 && st == PGRES_FATAL_ERROR) {
+				snprintf(err, errlen, "%s %s: %s", pd->what, pd->rel,
+					 PQresultErrorMessage(res));
+				one_line(err);
+				r = -1;
+			} else if (r == 0 && st == PGRES_COMMAND_OK && pd->must_touch &&
+				   strcmp(PQcmdTuples(res), "0") == 0) {
+				snprintf(
+					err, errlen,
+					"%s %s: no row with that key (the unit's copy has diverged; resync it)",
+					pd->what, pd->rel);
+				r = -1;
+			}
+			PQclear(res);
+		}
+		if (PQstatus(t->conn) != CONNECTION_OK) {
+			if (r == 0)
+				snprintf(err, errlen, "%s", PQerrorMessage(t->conn));
+			one_line(err);
+			t->npend = 0;
+			return -1;
+		}
+	}
+	t->npend = 0;
+	for (;;) {
+		PGresult *res = PQgetResult(t->conn);
+		ExecStatusType st;
+
+		if (res == NULL) { /* only a lost connection ends the pipeline early */
+			if (r == 0)
+				snprintf(err, errlen, "pipeline ended before its sync: %s",
+					 PQerrorMessage(t->conn));
+			one_line(err);
+			return -1;
+		}
+		st = PQresultStatus(res);
+		PQclear(res);
+		if (st == PGRES_PIPELINE_SYNC)
+			break;
+	}
+	if (PQexitPipelineMode(t->conn) != 1) {
+		if (r == 0)
+			snprintf(err, errlen, "%s", PQerrorMessage(t->conn));
+		one_line(err);
+		return -1;
+	}
+	t->piped = false;
+	return r;
+}
+
+/* The prepared statement for t->sql (prepared on first use), or NULL with
+ * err set. */
+static struct stmt *stmt_get(struct pg_target *t, int n, char *err, size_t errlen)
 {
 	unsigned h = sql_hash(t->sql.data);
 	struct stmt *st;
@@ -47,36 +136,94 @@ static PGresult *stmt_exec(struct pg_target *t, int n, const char *const *params
 
 	for (st = t->stmts[h]; st != NULL; st = st->next)
 		if (strcmp(st->sql, t->sql.data) == 0)
-			break;
-	if (st == NULL) {
-		st = calloc(1, sizeof(*st));
-		if (st == NULL || (st->sql = strdup(t->sql.data)) == NULL) {
-			free(st);
-			snprintf(err, errlen, "out of memory");
-			return NULL;
-		}
-		snprintf(st->name, sizeof(st->name), "syncd_%u", t->nstmts++);
-		res = PQprepare(t->conn, st->name, st->sql, n, NULL);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			snprintf(err, errlen, "%s", PQerrorMessage(t->conn));
-			PQclear(res);
-			free(st->sql);
-			free(st);
-			return NULL;
-		}
-		PQclear(res);
-		st->next = t->stmts[h];
-		t->stmts[h] = st;
+			return st;
+	if (pipe_drain(t, err, errlen) < 0)
+		return NULL;
+	st = calloc(1, sizeof(*st));
+	if (st == NULL || (st->sql = strdup(t->sql.data)) == NULL) {
+		free(st);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
 	}
+	snprintf(st->name, sizeof(st->name), "syncd_%u", t->nstmts++);
+	res = PQprepare(t->conn, st->name, st->sql, n, NULL);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		snprintf(err, errlen, "%s", PQerrorMessage(t->conn));
+		one_line(err);
+		PQclear(res);
+		free(st->sql);
+		free(st);
+		return NULL;
+	}
+	PQclear(res);
+	st->next = t->stmts[h];
+	t->stmts[h] = st;
+	return st;
+}
+
+/* Runs t->sql (prepared once) with n text parameters (NULL: SQL NULL);
+ * returns the result (caller PQclear) or NULL with err set. */
+static PGresult *stmt_exec(struct pg_target *t, int n, const char *const *params, ExecStatusType want,
+			   char *err, size_t errlen)
+{
+	struct stmt *st = stmt_get(t, n, err, errlen);
+	PGresult *res;
+
+	if (st == NULL || pipe_drain(t, err, errlen) < 0)
+		return NULL;
 	res = PQexecPrepared(t->conn, st->name, n, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != want) {
 		snprintf(err, errlen, "%s", PQerrorMessage(t->conn));
-		for (char *p = err; (p = strchr(p, '\n')) != NULL;)
-			*p = p[1] ? ' ' : '\0';
+		one_line(err);
 		PQclear(res);
 		return NULL;
 	}
 	return res;
+}
+
+/* Sends t->sql (prepared once) in pipeline mode; its result is checked by
+ * the next pipe_drain. */
+static int stmt_send(struct pg_target *t, int n, const char *const *params, const char *what,
+		     const char *schema, const char *table, bool must_touch, char *err, size_t errlen)
+{
+	struct stmt *st = stmt_get(t, n, err, errlen);
+	struct pending *pd;
+
+	if (st == NULL)
+		return -1;
+	if (t->npend == PIPE_MAX && pipe_drain(t, err, errlen) < 0)
+		return -1;
+	if (!t->piped) {
+		if (PQenterPipelineMode(t->conn) != 1) {
+			snprintf(err, errlen, "%s", PQerrorMessage(t->conn));
+			one_line(err);
+			return -1;
+		}
+		t->piped = true;
+	}
+	if (PQsendQueryPrepared(t->conn, st->name, n, params, NULL, NULL, 0) != 1) {
+		snprintf(err, errlen, "%s %s.%s: %s", what, schema, table, PQerrorMessage(t->conn));
+		one_line(err);
+		return -1;
+	}
+	pd = &t->pend[t->npend++];
+	pd->what = what;
+	pd->must_touch = must_touch;
+	snprintf(pd->rel, sizeof(pd->rel), "%s.%s", schema, table);
+	return 0;
+}
+
+/* The statements that need their answer at once: what was pipelined is
+ * read (and checked) first. */
+static int t_exec(struct pg_target *t, const char *sql, char *err, size_t errlen)
+{
+	return pipe_drain(t, err, errlen) < 0 ? -1 : pgu_exec(t->conn, sql, err, errlen);
+}
+
+static PGresult *t_query(struct pg_target *t, const char *sql, int n, const char *const *params, char *err,
+			 size_t errlen)
+{
+	return pipe_drain(t, err, errlen) < 0 ? NULL : pgu_query(t->conn, sql, n, params, err, errlen);
 }
 
 static void *target_open(const char *conninfo, const char *password, char *err, size_t errlen)
@@ -99,7 +246,7 @@ static int target_begin(void *ctx, char *err, size_t errlen)
 {
 	struct pg_target *t = ctx;
 
-	return pgu_exec(t->conn, "BEGIN", err, errlen);
+	return t_exec(t, "BEGIN", err, errlen);
 }
 
 /* Appends one element of a text[] literal, quoted. */
@@ -147,13 +294,13 @@ static PGresult *columns_query(struct pg_target *t, const char *const *schemas, 
 		goto oom;
 	params[0] = sa.data;
 	params[1] = ta.data;
-	res = pgu_query(t->conn,
-			"SELECT n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod) "
-			"FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
-			"JOIN pg_namespace n ON n.oid = c.relnamespace "
-			"WHERE n.nspname = ANY($1::text[]) AND c.relname = ANY($2::text[]) AND a.attnum > 0 "
-			"AND NOT a.attisdropped",
-			2, params, msg, sizeof(msg));
+	res = t_query(t,
+		      "SELECT n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod) "
+		      "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+		      "JOIN pg_namespace n ON n.oid = c.relnamespace "
+		      "WHERE n.nspname = ANY($1::text[]) AND c.relname = ANY($2::text[]) AND a.attnum > 0 "
+		      "AND NOT a.attisdropped",
+		      2, params, msg, sizeof(msg));
 	if (res == NULL)
 		snprintf(err, errlen, "cannot read the unit tables' columns: %s", msg);
 	goto out;
@@ -266,7 +413,7 @@ static int target_prepare(void *ctx, const char *const *schemas, size_t nschemas
 			    "updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (source, unit));\n") <
 			    0)
 			goto oom;
-	if (pgu_exec(t->conn, b->data, err, errlen) < 0)
+	if (t_exec(t, b->data, err, errlen) < 0)
 		goto out;
 	cols = columns_query(t, schemas, nschemas, tables, ntables, err, errlen);
 	if (cols == NULL)
@@ -288,7 +435,7 @@ static int target_prepare(void *ctx, const char *const *schemas, size_t nschemas
 		}
 	if (trunc.len > 0 && buf_append(b, trunc.data, trunc.len) < 0)
 		goto oom;
-	if (b->len > 0 && pgu_exec(t->conn, b->data, err, errlen) < 0)
+	if (b->len > 0 && t_exec(t, b->data, err, errlen) < 0)
 		goto out;
 	r = 0;
 	goto out;
@@ -314,6 +461,8 @@ static int target_load(void *ctx, const char *schema, const struct connector_tab
 			goto oom;
 	if (buf_puts(b, ") FROM STDIN") < 0)
 		goto oom;
+	if (pipe_drain(t, err, errlen) < 0)
+		return -1;
 	return pgu_copy_in(t->conn, b->data, rows, len, err, errlen);
 oom:
 	snprintf(err, errlen, "out of memory");
@@ -327,7 +476,6 @@ static int target_checkpoint(void *ctx, const char *schema, const char *source, 
 	struct buf *b = &t->sql;
 	char ustr[8];
 	const char *params[3] = {source, ustr, lsn};
-	PGresult *res;
 
 	snprintf(ustr, sizeof(ustr), "%05d", unit);
 	buf_reset(b);
@@ -337,14 +485,7 @@ static int target_checkpoint(void *ctx, const char *schema, const char *source, 
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	res = PQexecParams(t->conn, b->data, 3, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		snprintf(err, errlen, "%s.syncd_checkpoint: %s", schema, PQerrorMessage(t->conn));
-		PQclear(res);
-		return -1;
-	}
-	PQclear(res);
-	return 0;
+	return stmt_send(t, 3, params, "INSERT INTO", schema, "syncd_checkpoint", false, err, errlen);
 }
 
 /* Collects parameter values as NUL-terminated strings in t->params; the
@@ -421,22 +562,7 @@ static int key_count(const struct connector_table *tb)
 static int exec_change(struct pg_target *t, struct param_list *pl, const char *what, const char *schema,
 		       const struct connector_table *tb, bool must_touch, char *err, size_t errlen)
 {
-	char msg[1024];
-	PGresult *res = stmt_exec(t, pl->n, param_ptrs(t, pl), PGRES_COMMAND_OK, msg, sizeof(msg));
-
-	if (res == NULL) {
-		snprintf(err, errlen, "%s %s.%s: %s", what, schema, tb->name, msg);
-		return -1;
-	}
-	if (must_touch && strcmp(PQcmdTuples(res), "0") == 0) {
-		snprintf(err, errlen,
-			 "%s %s.%s: no row with that key (the unit's copy has diverged; resync it)", what,
-			 schema, tb->name);
-		PQclear(res);
-		return -1;
-	}
-	PQclear(res);
-	return 0;
+	return stmt_send(t, pl->n, param_ptrs(t, pl), what, schema, tb->name, must_touch, err, errlen);
 }
 
 static int target_insert(void *ctx, const char *schema, const struct connector_table *tb,
@@ -577,7 +703,7 @@ static int target_truncate(void *ctx, const char *schema, const struct connector
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (pgu_exec(t->conn, b->data, msg, sizeof(msg)) < 0) {
+	if (t_exec(t, b->data, msg, sizeof(msg)) < 0) {
 		snprintf(err, errlen, "TRUNCATE %s.%s: %s", schema, tb->name, msg);
 		return -1;
 	}
@@ -599,7 +725,7 @@ static int target_add_column(void *ctx, const char *schema, const char *table, c
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (pgu_exec(t->conn, b->data, msg, sizeof(msg)) < 0) {
+	if (t_exec(t, b->data, msg, sizeof(msg)) < 0) {
 		snprintf(err, errlen, "%s: %s", b->data, msg);
 		return -1;
 	}
@@ -613,13 +739,13 @@ static int target_describe(void *ctx, const char *schema, const char *table, str
 	const char *params[2] = {schema, table};
 	char msg[1024];
 	PGresult *res =
-		pgu_query(t->conn,
-			  "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.atttypid, a.atttypmod "
-			  "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
-			  "JOIN pg_namespace n ON n.oid = c.relnamespace "
-			  "WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped "
-			  "ORDER BY a.attnum",
-			  2, params, msg, sizeof(msg));
+		t_query(t,
+			"SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.atttypid, a.atttypmod "
+			"FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+			"JOIN pg_namespace n ON n.oid = c.relnamespace "
+			"WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped "
+			"ORDER BY a.attnum",
+			2, params, msg, sizeof(msg));
 
 	*cols = NULL;
 	*n = 0;
@@ -660,7 +786,7 @@ static int target_checkpoint_get(void *ctx, const char *schema, const char *sour
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	res = pgu_query(t->conn, b->data, 2, params, msg, sizeof(msg));
+	res = t_query(t, b->data, 2, params, msg, sizeof(msg));
 	if (res == NULL) {
 		snprintf(err, errlen, "%s.syncd_checkpoint: %s", schema, msg);
 		return -1;
@@ -674,7 +800,7 @@ static int target_commit(void *ctx, char *err, size_t errlen)
 {
 	struct pg_target *t = ctx;
 
-	return pgu_exec(t->conn, "COMMIT", err, errlen);
+	return t_exec(t, "COMMIT", err, errlen);
 }
 
 static bool target_alive(void *ctx)
@@ -689,8 +815,10 @@ static void target_rollback(void *ctx)
 	struct pg_target *t = ctx;
 	char err[256];
 
+	if (pipe_drain(t, err, sizeof(err)) < 0 && t->piped)
+		return; /* connection lost: the caller reconnects */
 	if (PQtransactionStatus(t->conn) != PQTRANS_IDLE)
-		(void)pgu_exec(t->conn, "ROLLBACK", err, sizeof(err));
+		(void)t_exec(t, "ROLLBACK", err, sizeof(err));
 }
 
 static void target_close(void *ctx)

@@ -95,6 +95,25 @@ ROUTING=$H_TMP/pol2/routing.json h_city_compare "quarantine re-routed after a ro
 grep -q 're-routing' "$H_TMP/err" && h_fail "no re-route without a change" "$(cat "$H_TMP/err")" ||
     h_ok "an unchanged policy does not re-route again"
 
+# a unit copy damaged by hand: the change that cannot apply stops the source
+# with the table and the fix named, in the middle of a pipelined batch, and
+# nothing of that batch is confirmed; repaired, the stream goes on
+victim=$(h_psql -d tier -c "SELECT id FROM u31120.thua_dat ORDER BY id LIMIT 1 OFFSET 5")
+h_psql -d tier -c "DELETE FROM u31120.thua_dat WHERE id = $victim"
+before=$(h_psql -d land -c "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'syncd_land'")
+h_psql -d land -c "UPDATE thua_dat SET phien_ban = phien_ban + 1 WHERE id % 7 = 0 OR id = $victim"
+"$H_SYNCD" -c "$H_TMP/pol2.conf" --once >"$H_TMP/out" 2>"$H_TMP/err" && rc=0 || rc=$?
+[[ $rc != 0 ]] && h_ok "a diverged unit copy stops --once with an error" || h_fail "diverged copy" "exit 0"
+grep -q "UPDATE u31120.thua_dat: no row with that key (the unit's copy has diverged; resync it)" "$H_TMP/err" &&
+    h_ok "the error names the unit table and the fix" || h_fail "diverged copy message" "$(cat "$H_TMP/err")"
+h_assert_eq "the slot is not confirmed past the failed batch" "$before" \
+    "$(h_psql -d land -c "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'syncd_land'")"
+h_psql -d land -c "COPY (SELECT * FROM thua_dat WHERE id = $victim) TO STDOUT" |
+    h_psql -d tier -c "COPY u31120.thua_dat FROM STDIN"
+"$H_SYNCD" -c "$H_TMP/pol2.conf" --once >"$H_TMP/out" 2>"$H_TMP/err" && rc=0 || rc=$?
+h_assert_eq "--once after the repair exits 0" 0 "$rc"
+ROUTING=$H_TMP/pol2/routing.json h_city_compare "diverged copy repaired"
+
 # a lost slot (here: gone, as after a failover to a server without it) is
 # reported and leads to a clean resnapshot
 h_psql -d land -c "SELECT pg_drop_replication_slot('syncd_land')" >/dev/null
