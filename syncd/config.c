@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../common/buf.h"
 #include "../common/fileio.h"
@@ -20,6 +21,7 @@ enum key_type {
 	KEY_SECRET_FILE, /* path of a file holding a secret */
 	KEY_PATH,
 	KEY_LISTEN,
+	KEY_BOOL, /* true/false, yes/no, on/off, 1/0 -> long 1/0 */
 };
 
 enum section_kind {
@@ -52,6 +54,8 @@ static const struct key_def keys[] = {
 	{SEC_SYNCD, "listen", KEY_LISTEN, "127.0.0.1:8443", false, false, C(listen), 0, 0},
 	{SEC_SYNCD, "tls_cert_file", KEY_PATH, NULL, false, false, C(tls_cert_file), 0, 0},
 	{SEC_SYNCD, "tls_key_file", KEY_SECRET_FILE, NULL, false, false, C(tls_key_file), 0, 0},
+	{SEC_SYNCD, "trusted_proxies", KEY_STRING, NULL, true, false, C(trusted_proxies), 0, 0},
+	{SEC_SYNCD, "api_threads", KEY_INT, "8", false, false, C(api_threads), 1, 64},
 	{SEC_SYNCD, "policies_dir", KEY_PATH, "/etc/syncd/policies", true, false, C(policies_dir), 0, 0},
 	{SEC_SYNCD, "log_level", KEY_LOG_LEVEL, "info", true, false, C(log_level), 0, 0},
 	{SEC_SYNCD, "copy_buffer_kb", KEY_INT, "256", true, false, C(copy_buffer_kb), 8, 65536},
@@ -69,6 +73,9 @@ static const struct key_def keys[] = {
 	{SEC_LDAP, "bind_password_file", KEY_SECRET_FILE, NULL, false, false, C(ldap_bind_password_file), 0,
 	 0},
 	{SEC_LDAP, "cache_ttl", KEY_INT, "30", true, false, C(ldap_cache_ttl), 0, 86400},
+	{SEC_LDAP, "starttls", KEY_BOOL, "false", false, false, C(ldap_starttls), 0, 1},
+	{SEC_LDAP, "tls_ca_file", KEY_PATH, NULL, false, false, C(ldap_tls_ca_file), 0, 0},
+	{SEC_LDAP, "timeout", KEY_INT, "5", true, false, C(ldap_timeout), 1, 120},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -207,6 +214,20 @@ static bool listen_valid(const char *v)
 	return errno == 0 && *end == '\0' && port > 0 && port < 65536;
 }
 
+static int bool_parse(const char *v)
+{
+	static const char *const yes[] = {"true", "yes", "on", "1"}, *const no[] = {"false", "no", "off",
+										    "0"};
+
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(v, yes[i]) == 0)
+			return 1;
+		if (strcasecmp(v, no[i]) == 0)
+			return 0;
+	}
+	return -1;
+}
+
 static void value_check(struct parse_state *ps, const struct key_def *k, const char *value)
 {
 	const char *key = k->name;
@@ -223,6 +244,11 @@ static void value_check(struct parse_state *ps, const struct key_def *k, const c
 			     ps->cur_section, key, value, k->min, k->max);
 		break;
 	}
+	case KEY_BOOL:
+		if (bool_parse(value) < 0)
+			perr(ps, ps->line, "[%s] %s = %s: expected true or false", ps->cur_section, key,
+			     value);
+		break;
 	case KEY_LOG_LEVEL:
 		if (log_level_parse(value) < 0)
 			perr(ps, ps->line, "[%s] %s = %s: expected err, warning, info or debug",
@@ -302,6 +328,8 @@ static int handler(void *user, const char *section, const char *name, const char
 	field = field_ptr(ps, &keys[i]);
 	if (keys[i].type == KEY_INT) {
 		*(long *)(void *)field = strtol(value, NULL, 10);
+	} else if (keys[i].type == KEY_BOOL) {
+		*(long *)(void *)field = bool_parse(value) == 1;
 	} else {
 		free(*field);
 		*field = strdup(value);
@@ -320,6 +348,8 @@ static void defaults_apply(struct config *cfg)
 		field = (char **)(void *)((char *)cfg + k->offset);
 		if (k->type == KEY_INT)
 			*(long *)(void *)field = strtol(k->def, NULL, 10);
+		else if (k->type == KEY_BOOL)
+			*(long *)(void *)field = bool_parse(k->def) == 1;
 		else
 			*field = strdup(k->def);
 	}
@@ -358,6 +388,11 @@ static void required_check(struct parse_state *ps)
 		     "[tier] neither conninfo nor schema contains {unit}: every unit would share one copy; use schema = u{unit}");
 	if (cfg->tls_cert_file != NULL && cfg->tls_key_file == NULL)
 		perr(ps, ps->line, "[syncd] tls_cert_file is set but tls_key_file is not");
+	if (cfg->ldap_uri != NULL && cfg->ldap_base == NULL)
+		perr(ps, ps->line, "[ldap] base is required with uri (e.g. base = dc=cantho,dc=gov,dc=vn)");
+	if (cfg->ldap_bind_dn != NULL && cfg->ldap_bind_password_file == NULL)
+		perr(ps, ps->line,
+		     "[ldap] bind_dn is set but bind_password_file is not: put the service password in a file (chmod 600)");
 }
 
 struct config *config_load(const char *path, char **errors)
@@ -392,6 +427,7 @@ struct config *config_load(const char *path, char **errors)
 		goto fail;
 	cfg->state_password = secret_load(&ps, cfg->state_password_file);
 	cfg->tier_password = secret_load(&ps, cfg->tier_password_file);
+	cfg->ldap_bind_password = secret_load(&ps, cfg->ldap_bind_password_file);
 	for (size_t i = 0; i < cfg->nsources; i++)
 		cfg->sources[i].password = secret_load(&ps, cfg->sources[i].password_file);
 	return cfg;
@@ -417,7 +453,7 @@ void config_free(struct config *cfg)
 	if (cfg == NULL)
 		return;
 	for (size_t i = 0; i < NKEYS; i++) {
-		if (keys[i].section == SEC_SOURCE || keys[i].type == KEY_INT)
+		if (keys[i].section == SEC_SOURCE || keys[i].type == KEY_INT || keys[i].type == KEY_BOOL)
 			continue;
 		free(*(char **)(void *)((char *)cfg + keys[i].offset));
 	}
@@ -430,6 +466,7 @@ void config_free(struct config *cfg)
 	free(cfg->sources);
 	secret_free(cfg->state_password);
 	secret_free(cfg->tier_password);
+	secret_free(cfg->ldap_bind_password);
 	free(cfg->path);
 	free(cfg);
 }
@@ -445,6 +482,12 @@ static void print_section(FILE *out, enum section_kind kind, const char *title, 
 			continue;
 		if (k->type == KEY_INT) {
 			fprintf(out, "%s = %ld%s\n", k->name, *(const long *)(const void *)ptr,
+				k->reloadable ? " ; reloadable" : "");
+			continue;
+		}
+		if (k->type == KEY_BOOL) {
+			fprintf(out, "%s = %s%s\n", k->name,
+				*(const long *)(const void *)ptr ? "true" : "false",
 				k->reloadable ? " ; reloadable" : "");
 			continue;
 		}

@@ -22,6 +22,8 @@ struct config {
 	char *listen;
 	char *tls_cert_file;
 	char *tls_key_file;
+	char *trusted_proxies; /* addresses whose X-Forwarded-For is believed */
+	long api_threads;
 	char *policies_dir;
 	char *log_level;
 	long copy_buffer_kb;	 /* per-unit buffer before a COPY chunk is sent */
@@ -44,7 +46,11 @@ struct config {
 	char *ldap_base;
 	char *ldap_bind_dn;
 	char *ldap_bind_password_file;
+	char *ldap_bind_password;
 	long ldap_cache_ttl;
+	long ldap_starttls;
+	char *ldap_tls_ca_file;
+	long ldap_timeout;
 };
 
 /* Parses and validates path.  Returns a new config (config_free) or NULL;

@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include "../common/log.h"
+#include "../authz/authz.h"
 #include "config.h"
+#include "http.h"
 #include "routing.h"
 #include "snapshot.h"
 #include "state.h"
@@ -117,21 +119,83 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* roles.json from the policies directory; NULL with the reason logged. */
+static struct roles *roles_open(const struct config *cfg)
+{
+	char path[4096], err[1024];
+	struct roles *roles;
+
+	snprintf(path, sizeof(path), "%s/roles.json", cfg->policies_dir);
+	roles = roles_load(path, err, sizeof(err));
+	if (roles == NULL)
+		log_err("%s", err);
+	return roles;
+}
+
+/* The permission half: decisions against [ldap], NULL when there is none. */
+static int authz_open(const struct config *cfg, const struct routing *rt, struct authz **out)
+{
+	struct authz_conf ac = {0};
+	struct roles *roles;
+	char err[1024];
+	int *units;
+
+	*out = NULL;
+	if (cfg->ldap_uri == NULL) {
+		log_warn("no [ldap] section: the API answers 503 to everything that needs a login");
+		return 0;
+	}
+	roles = roles_open(cfg);
+	if (roles == NULL)
+		return -1;
+	units = calloc(routing_unit_count(rt) + 1, sizeof(int));
+	if (units == NULL)
+		fatal("out of memory");
+	for (size_t i = 0; i < routing_unit_count(rt); i++)
+		units[i] = routing_unit_get(rt, i)->code;
+	ac.ldap.uri = cfg->ldap_uri;
+	ac.ldap.bind_dn = cfg->ldap_bind_dn;
+	ac.ldap.password = cfg->ldap_bind_password;
+	ac.ldap.ca_file = cfg->ldap_tls_ca_file;
+	ac.ldap.starttls = cfg->ldap_starttls != 0;
+	ac.ldap.timeout_s = (int)cfg->ldap_timeout;
+	ac.base = cfg->ldap_base;
+	ac.units = units;
+	ac.nunits = routing_unit_count(rt);
+	ac.cache_ttl = cfg->ldap_cache_ttl;
+	*out = authz_new(&ac, roles, err, sizeof(err));
+	free(units);
+	if (*out == NULL) {
+		log_err("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
 /* Signals are taken by sigwait in the main thread; workers only read the flag. */
 static int run_daemon(const struct config *cfg, const struct routing *rt)
 {
 	struct worker *workers;
+	struct authz *az = NULL;
+	struct api *api;
 	sigset_t set;
 	int sig, r = 0;
 	size_t running;
+	char err[2048];
 
-	if (check_sources(cfg, rt) < 0)
+	if (check_sources(cfg, rt) < 0 || authz_open(cfg, rt, &az) < 0)
 		return 1;
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	api = api_start(cfg, az, err, sizeof(err));
+	if (api == NULL) {
+		log_err("%s", err);
+		authz_free(az);
+		return 1;
+	}
 	workers = calloc(cfg->nsources, sizeof(*workers));
 	if (workers == NULL)
 		fatal("out of memory");
@@ -160,6 +224,8 @@ static int run_daemon(const struct config *cfg, const struct routing *rt)
 			r = 1;
 	}
 	free(workers);
+	api_stop(api);
+	authz_free(az);
 	return r;
 }
 
@@ -224,6 +290,13 @@ int main(int argc, char **argv)
 	if (policies_check(cfg, rt) < 0) {
 		r = 1;
 	} else if (check) {
+		struct roles *roles = roles_open(cfg);
+
+		if (roles == NULL) {
+			r = 1;
+			goto done;
+		}
+		roles_free(roles);
 		printf("%s: configuration and policies are valid (%zu sources, %zu tables, %zu units)\n",
 		       path, cfg->nsources, routing_table_count(rt), routing_unit_count(rt));
 		r = 0;
@@ -232,6 +305,7 @@ int main(int argc, char **argv)
 	} else {
 		r = run_daemon(cfg, rt);
 	}
+done:
 	routing_free(rt);
 	config_free(cfg);
 	return r;

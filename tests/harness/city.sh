@@ -42,10 +42,13 @@ SQL
 # Writes a syncd.conf for this cluster; extra lines for [syncd] may follow.
 h_city_conf() {
     local out=$1 policies=${2:-$H_ROOT/policies}
+    # the API on a port of its own: tests and a real syncd never collide
+    [[ -n ${H_API_PORT:-} ]] || { H_API_PORT=$(h_freeport); export H_API_PORT; }
     cat >"$out" <<EOF2
 [syncd]
 policies_dir = $policies
 log_level = info
+listen = 127.0.0.1:$H_API_PORT
 
 [state]
 conninfo = $H_STATE

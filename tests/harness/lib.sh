@@ -338,6 +338,29 @@ h_psql() {
 }
 
 # ---------------------------------------------------------------- slapd
+#
+# h_slapd_start [--dit]       slapd with syncd.schema and the shipped ACLs
+#                             (policies/ldap/syncd-acl.conf) on a free port,
+#                             plus the base entry.  --dit also loads
+#                             policies/ldap/example-dit.ldif (people, roles,
+#                             services, the 103 units) and gives the service
+#                             DN a fresh password: H_LDAP_SVC_PW, also in
+#                             $H_LDAP_SVC_PWFILE (mode 0600, no newline).
+# h_slapd_restart             same port, data and config
+# h_slapd_stop                idempotent
+# h_ldap_user UID PASSWORD [DISPLAY-NAME]    uid=UID,ou=people (needs --dit)
+# h_ldap_user_delete UID      the entry only; group members stay (no refint)
+# h_ldap_group_add GROUP UID  member of cn=GROUP,ou=roles (needs --dit)
+# The h_ldap* tools bind as the rootdn, which the ACLs do not restrict; the
+# user helpers return the LDAP result code of the failed operation.
+#
+# Without --dit the server holds only the base entry, as before (tests that
+# build their own ou=units, ou=people rely on that).  The ACL file names
+# dc=cantho,dc=gov,dc=vn, so H_LDAP_BASE must stay that.
+
+H_LDAP_SVC_DN="cn=syncd,ou=services,$H_LDAP_BASE"
+H_LDAP_SVC_PW=''
+H_LDAP_SVC_PWFILE=''
 
 # ldap tools without ~/.ldaprc or /etc/ldap/ldap.conf getting in the way.
 h_ldapsearch() {
@@ -351,6 +374,7 @@ h_ldapadd() {
         -D "$H_LDAP_ROOTDN" -w "$H_LDAP_ROOTPW" "$@"
 }
 
+# shellcheck disable=SC2120 # arguments are optional (LDIF on stdin by default)
 h_ldapmodify() {
     LDAPNOINIT=1 ldapmodify -x -H "$H_LDAP_URI" \
         -D "$H_LDAP_ROOTDN" -w "$H_LDAP_ROOTPW" "$@"
@@ -371,19 +395,49 @@ _h_slapd_wait() {
     return 1
 }
 
+# Print the userPassword value for cleartext $1: a salted hash when
+# slappasswd is there, else the cleartext (slapd compares either).
+_h_ldap_hash() {
+    local sp
+    for sp in slappasswd /usr/sbin/slappasswd; do
+        if command -v "$sp" >/dev/null 2>&1; then
+            "$sp" -s "$1"
+            return
+        fi
+    done
+    printf '%s\n' "$1"
+}
+
+# Start slapd on the config in $H_LDAP_DIR for URI; sets _H_SLAPD_PID.
+# -d keeps slapd in the foreground as our child, so its errors land in
+# slapd.log instead of an absent syslog.
+_h_slapd_launch() {
+    local uri=$1 pid
+    "${SLAPD:-/usr/sbin/slapd}" -d "${H_SLAPD_DEBUG:-none}" -h "$uri" \
+        -f "$H_LDAP_DIR/slapd.conf" >"$H_LDAP_DIR/slapd.log" 2>&1 </dev/null &
+    pid=$!
+    if _h_slapd_wait "$pid" "$uri"; then
+        _H_SLAPD_PID=$pid
+        return 0
+    fi
+    h_stop_pid "$pid"
+    return 1
+}
+
 h_slapd_start() {
+    local dit=0
+    case ${1:-} in
+    '') ;;
+    --dit) dit=1 ;;
+    *) _h_die "h_slapd_start: unknown argument '$1'"; return 1 ;;
+    esac
     _h_need_init || return 1
     [[ -z $_H_SLAPD_PID ]] || { _h_die "slapd already started"; return 1; }
-    local slapd=${SLAPD:-/usr/sbin/slapd}
     local dir=$H_TMP/ldap
-    local conf=$dir/slapd.conf rootpw=$H_LDAP_ROOTPW
+    local conf=$dir/slapd.conf rootpw
     mkdir -p "$dir/data"
     # Keep the cleartext password out of the config when we can hash it.
-    if command -v slappasswd >/dev/null 2>&1; then
-        rootpw=$(slappasswd -s "$H_LDAP_ROOTPW")
-    elif [[ -x /usr/sbin/slappasswd ]]; then
-        rootpw=$(/usr/sbin/slappasswd -s "$H_LDAP_ROOTPW")
-    fi
+    rootpw=$(_h_ldap_hash "$H_LDAP_ROOTPW")
     cat >"$conf" <<EOF
 # syncd test harness -- generated, throwaway
 include /etc/ldap/schema/core.schema
@@ -407,20 +461,16 @@ index objectClass eq
 index uid,cn eq
 index entryUUID eq
 index syncdGrantee,syncdGranteeUUID,syncdGrantorUUID,syncdRole,syncdUnit,syncdParentGrant eq
+index syncdUnitCode,syncdGrantId,member eq
+# The ACLs production uses, unchanged.
+include "$H_ROOT/policies/ldap/syncd-acl.conf"
 EOF
-    local attempt port uri pid
+    H_LDAP_DIR=$dir
+    local attempt port uri
     for attempt in 1 2 3; do
         port=$(h_freeport) || return 1
         uri="ldap://127.0.0.1:$port/"
-        # -d keeps slapd in the foreground as our child, so its errors land in
-        # slapd.log instead of an absent syslog.
-        "$slapd" -d "${H_SLAPD_DEBUG:-none}" -h "$uri" -f "$conf" \
-            >"$dir/slapd.log" 2>&1 </dev/null &
-        pid=$!
-        if _h_slapd_wait "$pid" "$uri"; then
-            break
-        fi
-        h_stop_pid "$pid"
+        _h_slapd_launch "$uri" && break
         if [[ $attempt -lt 3 ]] && grep -q 'bind.*failed' "$dir/slapd.log" 2>/dev/null; then
             continue
         fi
@@ -428,11 +478,11 @@ EOF
         _h_die "slapd did not start"
         return 1
     done
-    _H_SLAPD_PID=$pid
     H_LDAP_PORT=$port
     H_LDAP_URI=$uri
-    H_LDAP_DIR=$dir
+    H_LDAP_SVC_PW='' H_LDAP_SVC_PWFILE=''
     export H_LDAP_URI H_LDAP_BASE H_LDAP_ROOTDN H_LDAP_ROOTPW H_LDAP_PORT H_LDAP_DIR
+    export H_LDAP_SVC_DN H_LDAP_SVC_PW H_LDAP_SVC_PWFILE
     # The suffix entry, so tests can add ou=people, ou=units right away.
     h_ldapadd >/dev/null <<EOF || { _h_die "cannot add $H_LDAP_BASE"; return 1; }
 dn: $H_LDAP_BASE
@@ -441,6 +491,19 @@ objectClass: organization
 dc: cantho
 o: Can Tho
 EOF
+    [[ $dit -eq 1 ]] || return 0
+    h_ldapadd -f "$H_ROOT/policies/ldap/example-dit.ldif" >/dev/null ||
+        { _h_die "cannot load policies/ldap/example-dit.ldif"; return 1; }
+    # 18 random bytes: 24 characters, URL- and config-safe.
+    local pw pwfile=$dir/svc.pw
+    pw=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
+    (umask 077 && printf '%s' "$pw" >"$pwfile")
+    chmod 0600 "$pwfile"
+    LDAPNOINIT=1 ldappasswd -x -H "$H_LDAP_URI" -D "$H_LDAP_ROOTDN" \
+        -w "$H_LDAP_ROOTPW" -T "$pwfile" "$H_LDAP_SVC_DN" >/dev/null ||
+        { _h_die "cannot set the password of $H_LDAP_SVC_DN"; return 1; }
+    H_LDAP_SVC_PW=$pw
+    H_LDAP_SVC_PWFILE=$pwfile
 }
 
 # Idempotent: does nothing when no slapd of ours is running.
@@ -449,6 +512,68 @@ h_slapd_stop() {
     h_stop_pid "$_H_SLAPD_PID"
     _H_SLAPD_PID=''
     return 0
+}
+
+# Same port, data dir and config (also after h_slapd_stop).
+h_slapd_restart() {
+    _h_need_init || return 1
+    [[ -n ${H_LDAP_DIR:-} && -f $H_LDAP_DIR/slapd.conf ]] ||
+        { _h_die "h_slapd_start first"; return 1; }
+    h_slapd_stop
+    if ! _h_slapd_launch "$H_LDAP_URI"; then
+        tail -n 30 "$H_LDAP_DIR/slapd.log" >&2 2>/dev/null || true
+        _h_die "slapd did not restart on $H_LDAP_URI"
+        return 1
+    fi
+}
+
+# Only names that need no DN escaping, so a typo cannot build another DN.
+_h_ldap_name_ok() {
+    [[ $1 =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] ||
+        { _h_die "$2: '$1' is not a plain name ([A-Za-z0-9._-])"; return 1; }
+}
+
+# uid=UID,ou=people,BASE as inetOrgPerson: cn = DISPLAY-NAME (default UID),
+# sn = its first word (the family name comes first in Vietnamese).
+h_ldap_user() {
+    local uid=${1:-} pw=${2:-} name=${3:-${1:-}} hash rc=0
+    _h_ldap_name_ok "$uid" h_ldap_user || return 1
+    # An empty password would make the user's bind an anonymous one.
+    [[ -n $pw ]] || { _h_die "h_ldap_user: empty password"; return 1; }
+    hash=$(_h_ldap_hash "$pw")
+    h_ldapadd >/dev/null <<EOF || rc=$?
+dn: uid=$uid,ou=people,$H_LDAP_BASE
+objectClass: inetOrgPerson
+uid: $uid
+cn:: $(printf '%s' "$name" | base64 -w0)
+sn:: $(printf '%s' "${name%% *}" | base64 -w0)
+userPassword:: $(printf '%s' "$hash" | base64 -w0)
+EOF
+    [[ $rc -eq 0 ]] || _h_die "h_ldap_user: cannot add uid=$uid (ldap rc $rc)"
+    return "$rc"
+}
+
+h_ldap_user_delete() {
+    local rc=0
+    _h_ldap_name_ok "${1:-}" h_ldap_user_delete || return 1
+    LDAPNOINIT=1 ldapdelete -x -H "$H_LDAP_URI" -D "$H_LDAP_ROOTDN" \
+        -w "$H_LDAP_ROOTPW" "uid=$1,ou=people,$H_LDAP_BASE" || rc=$?
+    [[ $rc -eq 0 ]] || _h_die "h_ldap_user_delete: cannot delete uid=$1 (ldap rc $rc)"
+    return "$rc"
+}
+
+h_ldap_group_add() {
+    local rc=0
+    _h_ldap_name_ok "${1:-}" h_ldap_group_add || return 1
+    _h_ldap_name_ok "${2:-}" h_ldap_group_add || return 1
+    h_ldapmodify >/dev/null <<EOF || rc=$?
+dn: cn=$1,ou=roles,$H_LDAP_BASE
+changetype: modify
+add: member
+member: uid=$2,ou=people,$H_LDAP_BASE
+EOF
+    [[ $rc -eq 0 ]] || _h_die "h_ldap_group_add: cannot add uid=$2 to cn=$1 (ldap rc $rc)"
+    return "$rc"
 }
 
 fi # _H_LIB_LOADED

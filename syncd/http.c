@@ -1,0 +1,748 @@
+/* http.c — the HTTP API: request plumbing, authentication, grants and
+ * authorization checks. */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/buf.h"
+#include "../common/fileio.h"
+#include "../common/log.h"
+
+#define BODY_MAX      (64 * 1024)
+#define THROTTLE_SIZE 4096
+#define THROTTLE_FREE 3	   /* failures before attempts are slowed */
+#define THROTTLE_MS   100  /* first delay; doubles per failure */
+#define THROTTLE_MAX  3000 /* never more: a slowdown, never a lockout */
+#define THROTTLE_KEEP 900  /* seconds a failure is remembered */
+
+struct throttle {
+	char key[160];
+	int fails;
+	time_t last;
+};
+
+struct api {
+	struct MHD_Daemon *d;
+	struct authz *az;
+	char **proxies;
+	size_t nproxies;
+	char *cert, *key;
+	pthread_mutex_t lock;
+	struct throttle slots[THROTTLE_SIZE];
+};
+
+struct req {
+	struct buf body;
+	bool too_big;
+	char id[40];
+	char addr[64];
+	char user[128];
+};
+
+/* ------------------------------------------------------------ listen address */
+
+int api_listen_parse(const char *listen, void *ss, unsigned *len, int *loopback)
+{
+	char host[128];
+	const char *colon = strrchr(listen, ':');
+	long port;
+
+	if (colon == NULL || (size_t)(colon - listen) >= sizeof(host))
+		return -1;
+	port = strtol(colon + 1, NULL, 10);
+	if (port <= 0 || port > 65535)
+		return -1;
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - listen), listen);
+	memset(ss, 0, sizeof(struct sockaddr_storage));
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		struct sockaddr_in6 *s6 = ss;
+
+		host[strlen(host) - 1] = '\0';
+		if (inet_pton(AF_INET6, host + 1, &s6->sin6_addr) != 1)
+			return -1;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((unsigned short)port);
+		*len = sizeof(*s6);
+		*loopback = IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr);
+		return 0;
+	} else {
+		struct sockaddr_in *s4 = ss;
+
+		if (strcmp(host, "localhost") == 0)
+			snprintf(host, sizeof(host), "127.0.0.1");
+		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
+			return -1;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((unsigned short)port);
+		*len = sizeof(*s4);
+		*loopback = (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
+		return 0;
+	}
+}
+
+/* ------------------------------------------------------------ responses */
+
+static enum MHD_Result respond(struct MHD_Connection *c, struct req *rq, unsigned status, const char *ctype,
+			       char *body, size_t len)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	enum MHD_Result ok;
+
+	if (r == NULL) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", ctype);
+	MHD_add_response_header(r, "X-Request-Id", rq->id);
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	if (status == MHD_HTTP_UNAUTHORIZED)
+		MHD_add_response_header(r, "WWW-Authenticate", "Basic realm=\"syncd\", charset=\"UTF-8\"");
+	ok = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ok;
+}
+
+/* Takes the reference to j. */
+static enum MHD_Result respond_json(struct MHD_Connection *c, struct req *rq, unsigned status, json_t *j)
+{
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+	json_decref(j);
+	if (s == NULL)
+		return MHD_NO;
+	return respond(c, rq, status, "application/json", s, strlen(s));
+}
+
+/* {"error": code, "message": text}; refusals are logged with the reason. */
+static enum MHD_Result respond_error(struct MHD_Connection *c, struct req *rq, unsigned status,
+				     const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+static enum MHD_Result respond_error(struct MHD_Connection *c, struct req *rq, unsigned status,
+				     const char *code, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (status >= 500)
+		log_warn("%s %s: %u %s: %s", rq->addr, rq->user[0] ? rq->user : "-", status, code, msg);
+	else
+		log_info("%s %s: refused %u %s: %s", rq->addr, rq->user[0] ? rq->user : "-", status, code,
+			 msg);
+	return respond_json(c, rq, status, json_pack("{s:s,s:s}", "error", code, "message", msg));
+}
+
+/* "code (details)" -> code and the whole text as the message. */
+static enum MHD_Result respond_reason(struct MHD_Connection *c, struct req *rq, unsigned status,
+				      const char *reason)
+{
+	char code[64];
+
+	snprintf(code, sizeof(code), "%.*s", (int)strcspn(reason, " (:"), reason);
+	return respond_error(c, rq, status, code, "%s", reason);
+}
+
+/* ------------------------------------------------------------ request context */
+
+static bool proxy_trusted(const struct api *api, const char *addr)
+{
+	for (size_t i = 0; i < api->nproxies; i++)
+		if (strcmp(api->proxies[i], addr) == 0)
+			return true;
+	return false;
+}
+
+static void client_address(struct api *api, struct MHD_Connection *c, struct req *rq)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const char *xff;
+
+	snprintf(rq->addr, sizeof(rq->addr), "?");
+	if (ci == NULL || ci->client_addr == NULL)
+		return;
+	if (ci->client_addr->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)ci->client_addr)->sin_addr,
+			  rq->addr, sizeof(rq->addr));
+	else if (ci->client_addr->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)ci->client_addr)->sin6_addr,
+			  rq->addr, sizeof(rq->addr));
+	/* the client's own address, as the proxy in front of us saw it */
+	xff = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-For");
+	if (xff != NULL && proxy_trusted(api, rq->addr)) {
+		const char *last = strrchr(xff, ',');
+		char a[64];
+		unsigned char tmp[16];
+
+		last = last ? last + 1 : xff;
+		while (*last == ' ')
+			last++;
+		snprintf(a, sizeof(a), "%.*s", (int)strcspn(last, " "), last);
+		if (inet_pton(AF_INET, a, tmp) == 1 || inet_pton(AF_INET6, a, tmp) == 1)
+			snprintf(rq->addr, sizeof(rq->addr), "%s", a);
+	}
+}
+
+static void request_id(struct MHD_Connection *c, struct req *rq)
+{
+	const char *given = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
+	unsigned char rnd[8];
+
+	if (given != NULL && strlen(given) > 0 && strlen(given) < 40 &&
+	    strspn(given, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") ==
+		    strlen(given)) {
+		snprintf(rq->id, sizeof(rq->id), "%s", given);
+		return;
+	}
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		memset(rnd, 0, sizeof(rnd));
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(rq->id + 2 * i, 3, "%02x", rnd[i]);
+}
+
+/* ------------------------------------------------------------ login throttle */
+
+static struct throttle *throttle_slot(struct api *api, const char *key, time_t now)
+{
+	unsigned h = 2166136261u;
+	struct throttle *t;
+
+	for (const char *p = key; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	t = &api->slots[h % THROTTLE_SIZE];
+	if (strcmp(t->key, key) != 0 || now - t->last > THROTTLE_KEEP) {
+		/* a collision forgets the other key's failures: slower attacks, never a lockout */
+		snprintf(t->key, sizeof(t->key), "%s", key);
+		t->fails = 0;
+	}
+	return t;
+}
+
+static long throttle_delay_ms(int fails)
+{
+	long ms;
+
+	if (fails < THROTTLE_FREE)
+		return 0;
+	ms = THROTTLE_MS << (fails - THROTTLE_FREE < 8 ? fails - THROTTLE_FREE : 8);
+	return ms < THROTTLE_MAX ? ms : THROTTLE_MAX;
+}
+
+/* The delay owed before checking credentials of this user from this address. */
+static long throttle_before(struct api *api, const char *uid, const char *addr)
+{
+	char ku[160], ka[160];
+	time_t now = time(NULL);
+	long d1, d2;
+
+	snprintf(ku, sizeof(ku), "u:%s", uid);
+	snprintf(ka, sizeof(ka), "a:%s", addr);
+	pthread_mutex_lock(&api->lock);
+	d1 = throttle_delay_ms(throttle_slot(api, ku, now)->fails);
+	d2 = throttle_delay_ms(throttle_slot(api, ka, now)->fails);
+	pthread_mutex_unlock(&api->lock);
+	return d1 > d2 ? d1 : d2;
+}
+
+static void throttle_after(struct api *api, const char *uid, const char *addr, bool ok)
+{
+	char ku[160], ka[160];
+	time_t now = time(NULL);
+	struct throttle *t;
+
+	snprintf(ku, sizeof(ku), "u:%s", uid);
+	snprintf(ka, sizeof(ka), "a:%s", addr);
+	pthread_mutex_lock(&api->lock);
+	t = throttle_slot(api, ku, now);
+	t->fails = ok ? 0 : t->fails + 1;
+	t->last = now;
+	t = throttle_slot(api, ka, now);
+	if (!ok)
+		t->fails++;
+	t->last = now;
+	pthread_mutex_unlock(&api->lock);
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+
+	if (ms > 0)
+		nanosleep(&ts, NULL);
+}
+
+/* 1: u is the caller; otherwise the response was queued (401/503). */
+static int authenticate(struct api *api, struct MHD_Connection *c, struct req *rq, struct authz_user *u,
+			enum MHD_Result *res)
+{
+	char *pass = NULL, *user = MHD_basic_auth_get_username_password(c, &pass), err[512];
+	int r;
+
+	if (api->az == NULL) {
+		*res = respond_error(c, rq, 503, "directory_unavailable",
+				     "no [ldap] section in syncd.conf: the API cannot authenticate anyone");
+		goto out;
+	}
+	if (user == NULL || user[0] == '\0') {
+		*res = respond_error(c, rq, 401, "unauthenticated",
+				     "log in with HTTP Basic (your directory uid and password)");
+		goto out;
+	}
+	snprintf(rq->user, sizeof(rq->user), "%s", user);
+	sleep_ms(throttle_before(api, user, rq->addr));
+	r = authz_authenticate(api->az, user, pass ? pass : "", u, err, sizeof(err));
+	if (r < 0) {
+		*res = respond_error(c, rq, 503, "directory_unavailable",
+				     "the directory cannot check the login now (%s); try again shortly", err);
+		goto out;
+	}
+	throttle_after(api, user, rq->addr, r == 1);
+	if (r == 0) {
+		sleep_ms(throttle_delay_ms(THROTTLE_FREE)); /* every failure costs the caller a little */
+		*res = respond_error(c, rq, 401, "unauthenticated", "uid or password not accepted");
+		goto out;
+	}
+	r = 1;
+	goto done;
+out:
+	r = 0;
+done:
+	if (pass != NULL) {
+		explicit_bzero(pass, strlen(pass));
+		MHD_free(pass);
+	}
+	if (user != NULL)
+		MHD_free(user);
+	return r;
+}
+
+/* ------------------------------------------------------------ JSON of grants and decisions */
+
+static json_t *grant_json(const struct grant *g)
+{
+	char nb[32], na[32], cr[32], unit[12], gee[128], gor[128];
+	time_t now = time(NULL);
+	const char *state = g->revoked		  ? "revoked"
+			    : now >= g->not_after ? "expired"
+			    : now < g->not_before ? "pending"
+						  : "active";
+
+	authz_time_rfc3339(g->not_before, nb, sizeof(nb));
+	authz_time_rfc3339(g->not_after, na, sizeof(na));
+	authz_time_rfc3339(g->created, cr, sizeof(cr));
+	snprintf(unit, sizeof(unit), "%05d", g->unit);
+	authz_dn_uid(g->grantee_dn, gee, sizeof(gee));
+	authz_dn_uid(g->grantor_dn, gor, sizeof(gor));
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:s,s:s,s:i,s:s,s:b,s:s}", "id", g->id, "grantee",
+			 gee, "grantee_dn", g->grantee_dn, "role", g->role, "unit", unit, "grantor", gor,
+			 "grantor_dn", g->grantor_dn, "parent",
+			 g->parent[0] ? json_string(g->parent) : json_null(), "not_before", nb, "not_after",
+			 na, "may_delegate", g->depth, "created", cr, "revoked", g->revoked, "state", state);
+}
+
+static json_t *decision_json(const struct authz_decision *d, const char *user, const char *action, int unit)
+{
+	json_t *chain = json_array();
+	char u[12];
+
+	snprintf(u, sizeof(u), "%05d", unit);
+	for (size_t i = 0; i < d->nchain && chain != NULL; i++) {
+		const struct authz_link *l = &d->chain[i];
+		char na[32] = "", lu[12] = "", gee[128], gor[128];
+
+		if (l->not_after)
+			authz_time_rfc3339(l->not_after, na, sizeof(na));
+		if (l->unit)
+			snprintf(lu, sizeof(lu), "%05d", l->unit);
+		authz_dn_uid(l->grantee_dn, gee, sizeof(gee));
+		authz_dn_uid(l->grantor_dn, gor, sizeof(gor));
+		json_array_append_new(
+			chain, json_pack("{s:o,s:s,s:o,s:s,s:o,s:o}", "id",
+					 l->id[0] ? json_string(l->id) : json_null(), "role", l->role, "unit",
+					 l->unit ? json_string(lu) : json_null(), "grantee", gee, "grantor",
+					 l->grantor_dn[0] ? json_string(gor) : json_null(), "not_after",
+					 l->not_after ? json_string(na) : json_null()));
+	}
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:o}", "decision", d->allow ? "allow" : "deny", "reason",
+			 d->reason, "user", user, "action", action, "unit", u, "chain",
+			 chain ? chain : json_array());
+}
+
+/* ------------------------------------------------------------ endpoints */
+
+static int unit_parse(const char *s)
+{
+	if (s == NULL || strlen(s) != 5 || strspn(s, "0123456789") != 5)
+		return -1;
+	return atoi(s);
+}
+
+static const char *arg(struct MHD_Connection *c, const char *name)
+{
+	return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+}
+
+/* May u see the grants / decisions of others in unit?  grant managers and
+ * auditors of that unit (or city-wide) may. */
+static int may_oversee(struct api *api, const struct authz_user *u, int unit, struct authz_decision *d)
+{
+	static const char *const perms[] = {"grant.manage", "audit.read"};
+	int r = 0;
+
+	for (size_t i = 0; i < 2; i++) {
+		r = authz_check(api->az, u->uid, perms[i], unit, d);
+		if (r < 0 || d->allow)
+			return r;
+	}
+	return r;
+}
+
+static enum MHD_Result ep_check(struct api *api, struct MHD_Connection *c, struct req *rq,
+				const struct authz_user *me)
+{
+	const char *user = arg(c, "user"), *action = arg(c, "action"), *us = arg(c, "unit");
+	int unit = unit_parse(us), r;
+	struct authz_decision d;
+
+	if (user == NULL || action == NULL || us == NULL)
+		return respond_error(c, rq, 400, "bad_request", "needs ?user=UID&action=ACTION&unit=CODE");
+	if (unit < 0)
+		return respond_error(c, rq, 400, "unknown_unit",
+				     "unit must be a 5-digit unit code, not \"%s\"", us);
+	if (strcmp(user, me->uid) != 0) {
+		r = may_oversee(api, me, unit, &d);
+		if (r < 0)
+			return respond_error(
+				c, rq, 503, "directory_unavailable",
+				"the directory cannot be reached; decisions are denied until it returns");
+		if (!d.allow)
+			return respond_error(
+				c, rq, 403, "forbidden",
+				"checking someone else's rights needs grant.manage or audit.read in unit %05d (%s)",
+				unit, d.reason);
+	}
+	r = authz_check(api->az, user, action, unit, &d);
+	log_info("%s %s: check %s %s in %05d: %s (%s)", rq->addr, me->uid, user, action, unit,
+		 d.allow ? "allow" : "deny", d.reason);
+	return respond_json(c, rq, r == LP_UNAVAILABLE ? 503 : 200, decision_json(&d, user, action, unit));
+}
+
+static int time_field(json_t *o, const char *name, time_t *t, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(o, name);
+
+	*t = 0;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_string(v) || authz_time_parse(json_string_value(v), t) < 0) {
+		snprintf(err, errlen, "%s must be a UTC time like 2026-12-31T00:00:00Z", name);
+		return -1;
+	}
+	return 0;
+}
+
+static enum MHD_Result ep_grant_create(struct api *api, struct MHD_Connection *c, struct req *rq,
+				       const struct authz_user *me)
+{
+	static const char *const known[] = {"grantee",	  "role",      "unit",
+					    "not_before", "not_after", "may_delegate"};
+	struct grant_request gr = {0};
+	struct grant g;
+	json_error_t je;
+	json_t *o = json_loadb(rq->body.data ? rq->body.data : "", rq->body.len, 0, &je), *v;
+	const char *key;
+	char reason[512], err[256];
+	enum MHD_Result res;
+	int st;
+
+	if (!json_is_object(o)) {
+		json_decref(o);
+		return respond_error(c, rq, 400, "bad_request", "the body must be a JSON object: %s",
+				     je.text);
+	}
+	json_object_foreach (o, key, v) {
+		size_t i;
+
+		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+			if (strcmp(key, known[i]) == 0)
+				break;
+		if (i == sizeof(known) / sizeof(known[0])) {
+			res = respond_error(
+				c, rq, 400, "bad_request",
+				"unknown field \"%s\" (known: grantee, role, unit, not_before, not_after, may_delegate)",
+				key);
+			json_decref(o);
+			return res;
+		}
+	}
+	gr.grantee = json_string_value(json_object_get(o, "grantee"));
+	gr.role = json_string_value(json_object_get(o, "role"));
+	v = json_object_get(o, "unit");
+	gr.unit = json_is_string(v) ? unit_parse(json_string_value(v)) : -1;
+	v = json_object_get(o, "may_delegate");
+	if (v != NULL && !json_is_integer(v)) {
+		json_decref(o);
+		return respond_error(c, rq, 400, "bad_request", "may_delegate must be an integer");
+	}
+	gr.may_delegate = v ? (int)json_integer_value(v) : 0;
+	if (gr.grantee == NULL || gr.role == NULL || gr.unit < 0) {
+		json_decref(o);
+		return respond_error(
+			c, rq, 400, "bad_request",
+			"needs \"grantee\" (uid), \"role\" and \"unit\" (a 5-digit code as a string)");
+	}
+	if (time_field(o, "not_before", &gr.not_before, err, sizeof(err)) < 0 ||
+	    time_field(o, "not_after", &gr.not_after, err, sizeof(err)) < 0) {
+		json_decref(o);
+		return respond_error(c, rq, 400, "bad_request", "%s", err);
+	}
+	st = authz_grant_create(api->az, me, &gr, &g, reason, sizeof(reason));
+	if (st != 0) {
+		res = respond_reason(c, rq, (unsigned)st, reason);
+		json_decref(o);
+		return res;
+	}
+	log_info("%s %s: granted %s to %s in %05d until %ld (grant %s, parent %s)", rq->addr, me->uid, g.role,
+		 gr.grantee, g.unit, (long)g.not_after, g.id, g.parent[0] ? g.parent : "none");
+	json_decref(o);
+	return respond_json(c, rq, 201, grant_json(&g));
+}
+
+static enum MHD_Result ep_grant_revoke(struct api *api, struct MHD_Connection *c, struct req *rq,
+				       const struct authz_user *me, const char *id)
+{
+	char reason[512];
+	int st = authz_grant_revoke(api->az, me, id, reason, sizeof(reason));
+
+	if (st != 0)
+		return respond_reason(c, rq, (unsigned)st, reason);
+	log_info("%s %s: revoked grant %s", rq->addr, me->uid, id);
+	return respond(c, rq, 204, "application/json", strdup(""), 0);
+}
+
+static enum MHD_Result ep_grants_list(struct api *api, struct MHD_Connection *c, struct req *rq,
+				      const struct authz_user *me)
+{
+	const char *us = arg(c, "unit"), *grantee = arg(c, "grantee");
+	int unit = us ? unit_parse(us) : 0;
+	struct authz_decision d;
+	struct grant *g = NULL;
+	char reason[512];
+	json_t *arr;
+	size_t n = 0;
+	int st;
+
+	if (unit < 0)
+		return respond_error(c, rq, 400, "unknown_unit", "unit must be a 5-digit unit code");
+	if (grantee != NULL && grantee[0] == '\0')
+		grantee = NULL;
+	if (grantee == NULL || strcmp(grantee, me->uid) != 0) {
+		/* without a unit: only a city role that manages grants or audits */
+		st = may_oversee(api, me, unit ? unit : authz_unit_known(api->az, 31117) ? 31117 : 0, &d);
+		if (st < 0)
+			return respond_error(c, rq, 503, "directory_unavailable",
+					     "the directory cannot be reached");
+		if (!d.allow || (unit == 0 && strcmp(d.reason, "city_role") != 0))
+			return respond_error(
+				c, rq, 403, "forbidden",
+				unit ? "listing grants of unit %05d needs grant.manage or audit.read there"
+				     : "listing every unit's grants needs a city role; add ?unit=CODE%.0d",
+				unit);
+	}
+	st = authz_grants_list(api->az, unit, grantee, &g, &n, reason, sizeof(reason));
+	if (st != 0)
+		return respond_reason(c, rq, (unsigned)st, reason);
+	arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, grant_json(&g[i]));
+	free(g);
+	return respond_json(c, rq, 200, json_pack("{s:o}", "grants", arr));
+}
+
+static enum MHD_Result route(struct api *api, struct MHD_Connection *c, struct req *rq, const char *url,
+			     const char *method)
+{
+	struct authz_user me;
+	enum MHD_Result res = MHD_NO;
+	bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
+
+	if (strcmp(url, "/healthz") == 0)
+		return get ? respond_json(c, rq, 200, json_pack("{s:s}", "status", "ok"))
+			   : respond_error(c, rq, 405, "method_not_allowed", "GET only");
+	if (strcmp(url, "/v1/grants") != 0 && strncmp(url, "/v1/grants/", 11) != 0 &&
+	    strcmp(url, "/v1/authz/check") != 0)
+		return respond_error(c, rq, 404, "not_found", "no endpoint %s (see docs/api.md)", url);
+	if (!authenticate(api, c, rq, &me, &res))
+		return res;
+	if (strcmp(url, "/v1/authz/check") == 0)
+		return get ? ep_check(api, c, rq, &me)
+			   : respond_error(c, rq, 405, "method_not_allowed", "GET only");
+	if (strcmp(url, "/v1/grants") == 0) {
+		if (post)
+			return ep_grant_create(api, c, rq, &me);
+		if (get)
+			return ep_grants_list(api, c, rq, &me);
+		return respond_error(c, rq, 405, "method_not_allowed", "GET or POST");
+	}
+	if (strcmp(method, "DELETE") != 0)
+		return respond_error(c, rq, 405, "method_not_allowed", "DELETE only");
+	return ep_grant_revoke(api, c, rq, &me, url + 11);
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+			       const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+	struct api *api = cls;
+	struct req *rq = *con_cls;
+	enum MHD_Result res;
+
+	(void)version;
+	if (rq == NULL) {
+		rq = calloc(1, sizeof(*rq));
+		if (rq == NULL)
+			return MHD_NO;
+		request_id(c, rq);
+		client_address(api, c, rq);
+		*con_cls = rq;
+		return MHD_YES;
+	}
+	if (*upload_size > 0) {
+		if (rq->body.len + *upload_size > BODY_MAX || buf_append(&rq->body, upload, *upload_size) < 0)
+			rq->too_big = true;
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	log_set_context("req=%s", rq->id);
+	if (rq->too_big)
+		res = respond_error(c, rq, 413, "body_too_large", "request bodies are limited to %d bytes",
+				    BODY_MAX);
+	else
+		res = route(api, c, rq, url, method);
+	log_set_context(NULL);
+	return res;
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+		      enum MHD_RequestTerminationCode toe)
+{
+	struct req *rq = *con_cls;
+
+	(void)cls;
+	(void)c;
+	(void)toe;
+	if (rq == NULL)
+		return;
+	buf_free(&rq->body);
+	free(rq);
+	*con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	log_warn("http: %s", msg);
+}
+
+struct api *api_start(const struct config *cfg, struct authz *az, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	unsigned len;
+	int loopback;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	struct api *api = calloc(1, sizeof(*api));
+
+	if (api == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&api->lock, NULL);
+	api->az = az;
+	if (api_listen_parse(cfg->listen, &ss, &len, &loopback) < 0) {
+		snprintf(err, errlen, "[syncd] listen = %s: expected IPv4:PORT or [IPv6]:PORT", cfg->listen);
+		goto fail;
+	}
+	if (cfg->tls_cert_file == NULL && !loopback) {
+		snprintf(
+			err, errlen,
+			"[syncd] listen = %s: without tls_cert_file and tls_key_file the API listens on a loopback "
+			"address only (passwords would cross the network in clear); set both, or listen on 127.0.0.1 "
+			"behind a TLS proxy named in trusted_proxies",
+			cfg->listen);
+		goto fail;
+	}
+	if (cfg->tls_cert_file != NULL) {
+		api->cert = file_read_all(cfg->tls_cert_file, NULL, err, errlen);
+		if (api->cert == NULL)
+			goto fail;
+		api->key = secret_file_read(cfg->tls_key_file, err, errlen);
+		if (api->key == NULL)
+			goto fail;
+		flags |= MHD_USE_TLS;
+	}
+	if (cfg->trusted_proxies != NULL) {
+		char *list = strdup(cfg->trusted_proxies), *save = NULL;
+
+		for (char *t = list ? strtok_r(list, ", ", &save) : NULL; t != NULL;
+		     t = strtok_r(NULL, ", ", &save)) {
+			char **nv = realloc(api->proxies, (api->nproxies + 1) * sizeof(char *));
+
+			if (nv == NULL)
+				break;
+			api->proxies = nv;
+			api->proxies[api->nproxies++] = strdup(t);
+		}
+		free(list);
+	}
+	api->d = MHD_start_daemon(flags, 0, NULL, NULL, handler, api, MHD_OPTION_SOCK_ADDR,
+				  (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
+				  (unsigned)cfg->api_threads, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+				  MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_CONNECTION_LIMIT, 1000u,
+				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+				  api->cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, api->cert,
+				  MHD_OPTION_HTTPS_MEM_KEY, api->key, MHD_OPTION_END);
+	if (api->d == NULL) {
+		snprintf(err, errlen,
+			 "[syncd] listen = %s: cannot listen there (in use, or not this host's address)",
+			 cfg->listen);
+		goto fail;
+	}
+	log_info("API listening on %s (%s)", cfg->listen, api->cert ? "TLS" : "loopback, no TLS");
+	return api;
+fail:
+	api_stop(api);
+	return NULL;
+}
+
+void api_stop(struct api *api)
+{
+	if (api == NULL)
+		return;
+	if (api->d != NULL)
+		MHD_stop_daemon(api->d);
+	for (size_t i = 0; i < api->nproxies; i++)
+		free(api->proxies[i]);
+	free(api->proxies);
+	free(api->cert);
+	if (api->key != NULL)
+		explicit_bzero(api->key, strlen(api->key));
+	free(api->key);
+	pthread_mutex_destroy(&api->lock);
+	free(api);
+}

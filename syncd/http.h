@@ -1,0 +1,25 @@
+/* http.h — syncd's HTTP API (libmicrohttpd, thread pool): JSON in and out,
+ * errors {"error","message"}, a request id on every log line and response,
+ * HTTP Basic checked against LDAP, failed logins slowed down per user and
+ * per client.  Endpoints: see docs/api.md. */
+#ifndef SYNCD_HTTP_H
+#define SYNCD_HTTP_H
+
+#include <stddef.h>
+
+#include "../authz/authz.h"
+#include "config.h"
+
+struct api;
+
+/* Listens on cfg->listen (TLS when tls_cert_file/tls_key_file are set;
+ * otherwise a loopback address only).  az may be NULL (no [ldap]: every
+ * authenticated endpoint answers 503).  NULL with err set on failure. */
+struct api *api_start(const struct config *cfg, struct authz *az, char *err, size_t errlen);
+void api_stop(struct api *api);
+
+/* Parses "ADDRESS:PORT" / "[v6]:PORT" into a socket address; also tells
+ * whether it is a loopback address.  0 or -1. */
+int api_listen_parse(const char *listen, void *sockaddr_storage, unsigned *len, int *loopback);
+
+#endif
