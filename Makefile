@@ -77,9 +77,13 @@ demo:
 
 bench:
 	@scripts/deps.sh bench
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(B)/bench_authz
 	@bench/snapshot.sh
 	@bench/stream.sh
+	@bench/authz.sh
+
+$(B)/bench_authz: bench/bench_authz.c $(LIB_OBJ)
+	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # a longer crash test: 200 kill -9 of the continuous daemon under load
 soak: all
