@@ -243,9 +243,46 @@ status=$(api reg1 GET '/v1/authz/check?user=reg1&action=civil.extract.issue&unit
 h_assert_eq "slapd back: decisions work again without restarting syncd" "200 allow" "$status $(field .decision)"
 h_pid_alive "$pid" && h_ok "syncd kept running throughout" || h_fail "daemon" "$(tail -20 "$H_TMP/daemon.log")"
 
+# failed logins slow down, never lock out; a forged X-Forwarded-For from a
+# peer that is not a trusted proxy is ignored
+for ((i = 0; i < 5; i++)); do
+    curl -s -o /dev/null -u chair2:wrong -H 'X-Forwarded-For: 203.0.113.9' "$API/v1/grants?grantee=chair2"
+done
+h_assert_eq "after 5 failures the right password still works (no lockout)" 200 \
+    "$(api chair2 GET '/v1/grants?grantee=chair2')"
+grep -q '127.0.0.1 chair2: refused 401' "$H_TMP/daemon.log" && ! grep -q '203.0.113.9' "$H_TMP/daemon.log" &&
+    h_ok "the peer's address is logged, not an untrusted X-Forwarded-For" ||
+    h_fail "client address" "$(grep chair2 "$H_TMP/daemon.log" | tail -3)"
+
 kill -TERM "$pid"
 wait "$pid" && rc=0 || rc=$?
 h_assert_eq "daemon exits 0 on SIGTERM" 0 "$rc"
+
+# with a certificate the API speaks TLS (and may listen beyond loopback)
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+    -keyout "$H_TMP/api.key" -out "$H_TMP/api.crt" >/dev/null 2>&1
+chmod 600 "$H_TMP/api.key"
+sed "s|^listen = .*|listen = 127.0.0.1:$H_API_PORT\ntls_cert_file = $H_TMP/api.crt\ntls_key_file = $H_TMP/api.key|" \
+    "$H_CONF" >"$H_TMP/tls.conf"
+"$H_SYNCD" -c "$H_TMP/tls.conf" >"$H_TMP/tls.log" 2>&1 &
+pid=$!
+h_atexit_kill "$pid"
+for ((i = 0; i < 300; i++)); do
+    curl -sf --cacert "$H_TMP/api.crt" "https://127.0.0.1:$H_API_PORT/healthz" >/dev/null 2>&1 && break
+    h_pid_alive "$pid" || break
+    sleep 0.1
+done
+h_assert_eq "the API answers over TLS" 200 \
+    "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$H_TMP/api.crt" "https://127.0.0.1:$H_API_PORT/healthz")"
+out=$(SYNCCTL_PASSWORD_FILE=$H_TMP/chair1.pw "$SYNCCTL" -s "https://127.0.0.1:$H_API_PORT" --cacert "$H_TMP/api.crt" \
+    -u chair1 grants --user chair1 2>&1) && rc=0 || rc=$?
+h_assert_eq "syncctl over TLS with --cacert" 0 "$rc"
+SYNCCTL_PASSWORD_FILE=$H_TMP/chair1.pw "$SYNCCTL" -s "https://127.0.0.1:$H_API_PORT" -u chair1 grants --user chair1 \
+    >"$H_TMP/out" 2>&1 && rc=0 || rc=$?
+[[ $rc == 1 ]] && grep -qi 'certificate\|cacert' "$H_TMP/out" && h_ok "syncctl refuses a certificate it cannot verify" ||
+    h_fail "unverified TLS" "rc $rc: $(cat "$H_TMP/out")"
+kill -TERM "$pid"
+wait "$pid" || true
 
 # the API refuses to listen beyond loopback without TLS
 sed "s/^listen = .*/listen = 0.0.0.0:$H_API_PORT/" "$H_CONF" >"$H_TMP/open.conf"
