@@ -1,6 +1,7 @@
 /* pg_target.c — PostgreSQL destination: units' copies as tables in a schema
  * per unit (or a database per unit), loaded with COPY FROM STDIN. */
 #include <libpq-fe.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,19 @@
 struct stmt {
 	struct stmt *next;
 	char *sql;
+	char *rel; /* schema.table, for messages */
 	char name[16];
+};
+
+/* A change's shape (kind, unit schema, table, columns sent) -> its
+ * statement, found without building the SQL text again. */
+struct shape {
+	struct shape *next;
+	char kind; /* 'I'nsert, 'U'pdate, 'D'elete, 'C'heckpoint */
+	uint64_t mask;
+	size_t ncols;
+	char *schema, *table;
+	struct stmt *st;
 };
 
 /* Changes are sent in pipeline mode (no round trip per row); each sent
@@ -24,9 +37,9 @@ struct stmt {
 #define PIPE_MAX 1000
 
 struct pending {
-	const char *what; /* "INSERT INTO", "UPDATE", ... */
-	bool must_touch;  /* zero rows affected is an error */
-	char rel[128];	  /* schema.table, for the error message */
+	const char *what;      /* "INSERT INTO", "UPDATE", ... */
+	bool must_touch;       /* zero rows affected is an error */
+	const struct stmt *st; /* its rel names the table in messages */
 };
 
 struct pg_target {
@@ -34,6 +47,7 @@ struct pg_target {
 	struct buf sql;
 	struct buf params; /* NUL-terminated copies of parameter values */
 	struct stmt *stmts[STMT_BUCKETS];
+	struct shape *shapes[STMT_BUCKETS];
 	unsigned nstmts;
 	bool piped; /* in pipeline mode */
 	size_t npend;
@@ -77,7 +91,7 @@ static int pipe_drain(struct pg_target *t, char *err, size_t errlen)
 			ExecStatusType st = PQresultStatus(res);
 
 			if (r == 0 && st == PGRES_FATAL_ERROR) {
-				snprintf(err, errlen, "%s %s: %s", pd->what, pd->rel,
+				snprintf(err, errlen, "%s %s: %s", pd->what, pd->st->rel,
 					 PQresultErrorMessage(res));
 				one_line(err);
 				r = -1;
@@ -86,7 +100,7 @@ static int pipe_drain(struct pg_target *t, char *err, size_t errlen)
 				snprintf(
 					err, errlen,
 					"%s %s: no row with that key (the unit's copy has diverged; resync it)",
-					pd->what, pd->rel);
+					pd->what, pd->st->rel);
 				r = -1;
 			}
 			PQclear(res);
@@ -128,7 +142,8 @@ static int pipe_drain(struct pg_target *t, char *err, size_t errlen)
 
 /* The prepared statement for t->sql (prepared on first use), or NULL with
  * err set. */
-static struct stmt *stmt_get(struct pg_target *t, int n, char *err, size_t errlen)
+static struct stmt *stmt_get(struct pg_target *t, int n, const char *schema, const char *table, char *err,
+			     size_t errlen)
 {
 	unsigned h = sql_hash(t->sql.data);
 	struct stmt *st;
@@ -140,7 +155,10 @@ static struct stmt *stmt_get(struct pg_target *t, int n, char *err, size_t errle
 	if (pipe_drain(t, err, errlen) < 0)
 		return NULL;
 	st = calloc(1, sizeof(*st));
-	if (st == NULL || (st->sql = strdup(t->sql.data)) == NULL) {
+	if (st == NULL || (st->sql = strdup(t->sql.data)) == NULL ||
+	    asprintf(&st->rel, "%s.%s", schema, table) < 0) {
+		if (st != NULL)
+			free(st->sql);
 		free(st);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -152,6 +170,7 @@ static struct stmt *stmt_get(struct pg_target *t, int n, char *err, size_t errle
 		one_line(err);
 		PQclear(res);
 		free(st->sql);
+		free(st->rel);
 		free(st);
 		return NULL;
 	}
@@ -166,7 +185,7 @@ static struct stmt *stmt_get(struct pg_target *t, int n, char *err, size_t errle
 static PGresult *stmt_exec(struct pg_target *t, int n, const char *const *params, ExecStatusType want,
 			   char *err, size_t errlen)
 {
-	struct stmt *st = stmt_get(t, n, err, errlen);
+	struct stmt *st = stmt_get(t, n, "", "", err, errlen);
 	PGresult *res;
 
 	if (st == NULL || pipe_drain(t, err, errlen) < 0)
@@ -183,14 +202,11 @@ static PGresult *stmt_exec(struct pg_target *t, int n, const char *const *params
 
 /* Sends t->sql (prepared once) in pipeline mode; its result is checked by
  * the next pipe_drain. */
-static int stmt_send(struct pg_target *t, int n, const char *const *params, const char *what,
-		     const char *schema, const char *table, bool must_touch, char *err, size_t errlen)
+static int stmt_send(struct pg_target *t, const struct stmt *st, int n, const char *const *params,
+		     const char *what, bool must_touch, char *err, size_t errlen)
 {
-	struct stmt *st = stmt_get(t, n, err, errlen);
 	struct pending *pd;
 
-	if (st == NULL)
-		return -1;
 	if (t->npend == PIPE_MAX && pipe_drain(t, err, errlen) < 0)
 		return -1;
 	if (!t->piped) {
@@ -202,15 +218,66 @@ static int stmt_send(struct pg_target *t, int n, const char *const *params, cons
 		t->piped = true;
 	}
 	if (PQsendQueryPrepared(t->conn, st->name, n, params, NULL, NULL, 0) != 1) {
-		snprintf(err, errlen, "%s %s.%s: %s", what, schema, table, PQerrorMessage(t->conn));
+		snprintf(err, errlen, "%s %s: %s", what, st->rel, PQerrorMessage(t->conn));
 		one_line(err);
 		return -1;
 	}
 	pd = &t->pend[t->npend++];
 	pd->what = what;
 	pd->must_touch = must_touch;
-	snprintf(pd->rel, sizeof(pd->rel), "%s.%s", schema, table);
+	pd->st = st;
 	return 0;
+}
+
+static unsigned shape_hash(char kind, uint64_t mask, const char *schema, const char *table)
+{
+	unsigned h = 2166136261u ^ (unsigned char)kind;
+
+	for (const char *p = schema; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	h = (h ^ '.') * 16777619u;
+	for (const char *p = table; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return (unsigned)((h ^ (unsigned)mask ^ (unsigned)(mask >> 32)) % STMT_BUCKETS);
+}
+
+/* The statement of a shape seen before, or NULL (then build t->sql and
+ * call shape_add).  Shapes are compared by content, never by pointer. */
+static struct stmt *shape_find(struct pg_target *t, char kind, uint64_t mask, const char *schema,
+			       const char *table, size_t ncols)
+{
+	for (struct shape *sh = t->shapes[shape_hash(kind, mask, schema, table)]; sh != NULL; sh = sh->next)
+		if (sh->kind == kind && sh->mask == mask && sh->ncols == ncols &&
+		    strcmp(sh->table, table) == 0 && strcmp(sh->schema, schema) == 0)
+			return sh->st;
+	return NULL;
+}
+
+/* Prepares t->sql (n parameters) and remembers it for the shape. */
+static struct stmt *shape_add(struct pg_target *t, char kind, uint64_t mask, const char *schema,
+			      const char *table, size_t ncols, int n, char *err, size_t errlen)
+{
+	struct stmt *st = stmt_get(t, n, schema, table, err, errlen);
+	struct shape *sh;
+	unsigned h;
+
+	if (st == NULL)
+		return NULL;
+	sh = calloc(1, sizeof(*sh));
+	if (sh == NULL || (sh->schema = strdup(schema)) == NULL || (sh->table = strdup(table)) == NULL) {
+		if (sh != NULL)
+			free(sh->schema);
+		free(sh);
+		return st; /* found by its text next time */
+	}
+	sh->kind = kind;
+	sh->mask = mask;
+	sh->ncols = ncols;
+	sh->st = st;
+	h = shape_hash(kind, mask, schema, table);
+	sh->next = t->shapes[h];
+	t->shapes[h] = sh;
+	return st;
 }
 
 /* The statements that need their answer at once: what was pipelined is
@@ -476,16 +543,23 @@ static int target_checkpoint(void *ctx, const char *schema, const char *source, 
 	struct buf *b = &t->sql;
 	char ustr[8];
 	const char *params[3] = {source, ustr, lsn};
+	struct stmt *st = shape_find(t, 'C', 0, schema, "syncd_checkpoint", 0);
 
 	snprintf(ustr, sizeof(ustr), "%05d", unit);
-	buf_reset(b);
-	if (buf_puts(b, "INSERT INTO ") < 0 || qualified(t->conn, b, schema, "syncd_checkpoint") < 0 ||
-	    buf_puts(b, " (source, unit, lsn) VALUES ($1, $2, $3) ON CONFLICT (source, unit) "
-			"DO UPDATE SET lsn = EXCLUDED.lsn, updated_at = now()") < 0) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
+	if (st == NULL) {
+		buf_reset(b);
+		if (buf_puts(b, "INSERT INTO ") < 0 ||
+		    qualified(t->conn, b, schema, "syncd_checkpoint") < 0 ||
+		    buf_puts(b, " (source, unit, lsn) VALUES ($1, $2, $3) ON CONFLICT (source, unit) "
+				"DO UPDATE SET lsn = EXCLUDED.lsn, updated_at = now()") < 0) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		st = shape_add(t, 'C', 0, schema, "syncd_checkpoint", 0, 3, err, errlen);
+		if (st == NULL)
+			return -1;
 	}
-	return stmt_send(t, 3, params, "INSERT INTO", schema, "syncd_checkpoint", false, err, errlen);
+	return stmt_send(t, st, 3, params, "INSERT INTO", false, err, errlen);
 }
 
 /* Collects parameter values as NUL-terminated strings in t->params; the
@@ -559,36 +633,103 @@ static int key_count(const struct connector_table *tb)
 	return n;
 }
 
-static int exec_change(struct pg_target *t, struct param_list *pl, const char *what, const char *schema,
-		       const struct connector_table *tb, bool must_touch, char *err, size_t errlen)
+/* Sends a change of that shape; build() writes its SQL into t->sql the
+ * first time the shape is seen. */
+static int exec_change(struct pg_target *t, struct param_list *pl, char kind, uint64_t mask, const char *what,
+		       const char *schema, const struct connector_table *tb, bool must_touch,
+		       const struct connector_value *vals,
+		       int (*build)(struct pg_target *, const char *, const struct connector_table *,
+				    const struct connector_value *),
+		       char *err, size_t errlen)
 {
-	return stmt_send(t, pl->n, param_ptrs(t, pl), what, schema, tb->name, must_touch, err, errlen);
+	bool fast = tb->ncols <= 64;
+	struct stmt *st = fast ? shape_find(t, kind, mask, schema, tb->name, tb->ncols) : NULL;
+
+	if (st == NULL) {
+		buf_reset(&t->sql);
+		if (build(t, schema, tb, vals) < 0) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		st = fast ? shape_add(t, kind, mask, schema, tb->name, tb->ncols, pl->n, err, errlen)
+			  : stmt_get(t, pl->n, schema, tb->name, err, errlen);
+		if (st == NULL) {
+			char msg[1024];
+
+			snprintf(msg, sizeof(msg), "%s", err);
+			snprintf(err, errlen, "%s %s.%s: %s", what, schema, tb->name, msg);
+			return -1;
+		}
+	}
+	return stmt_send(t, st, pl->n, param_ptrs(t, pl), what, must_touch, err, errlen);
+}
+
+static int insert_sql(struct pg_target *t, const char *schema, const struct connector_table *tb,
+		      const struct connector_value *vals)
+{
+	struct buf *b = &t->sql;
+
+	(void)vals;
+	if (buf_puts(b, "INSERT INTO ") < 0 || qualified(t->conn, b, schema, tb->name) < 0 ||
+	    buf_puts(b, " (") < 0)
+		return -1;
+	for (size_t i = 0; i < tb->ncols; i++)
+		if ((i > 0 && buf_puts(b, ", ") < 0) || pgu_append_ident(t->conn, b, tb->cols[i].name) < 0)
+			return -1;
+	if (buf_puts(b, ") VALUES (") < 0)
+		return -1;
+	for (size_t i = 0; i < tb->ncols; i++)
+		if (buf_printf(b, "%s$%zu", i > 0 ? ", " : "", i + 1) < 0)
+			return -1;
+	return buf_puts(b, ")");
+}
+
+/* An UPDATE sets the columns sent: an unchanged TOAST value is left alone.
+ * Its shape's mask says which (with more than 64 columns the statement is
+ * found by its text instead). */
+static int update_sql(struct pg_target *t, const char *schema, const struct connector_table *tb,
+		      const struct connector_value *vals)
+{
+	struct buf *b = &t->sql;
+	int n = 0;
+
+	if (buf_puts(b, "UPDATE ") < 0 || qualified(t->conn, b, schema, tb->name) < 0 ||
+	    buf_puts(b, " SET ") < 0)
+		return -1;
+	for (size_t i = 0; i < tb->ncols; i++) {
+		if (vals[i].kind == CV_ABSENT)
+			continue;
+		if ((n > 0 && buf_puts(b, ", ") < 0) || pgu_append_ident(t->conn, b, tb->cols[i].name) < 0 ||
+		    buf_printf(b, " = $%d", n + 1) < 0)
+			return -1;
+		n++;
+	}
+	return where_key(t, tb, n + 1) < 0 ? -1 : 0;
+}
+
+static int remove_sql(struct pg_target *t, const char *schema, const struct connector_table *tb,
+		      const struct connector_value *vals)
+{
+	struct buf *b = &t->sql;
+
+	(void)vals;
+	if (buf_puts(b, "DELETE FROM ") < 0 || qualified(t->conn, b, schema, tb->name) < 0)
+		return -1;
+	return where_key(t, tb, 1) < 0 ? -1 : 0;
 }
 
 static int target_insert(void *ctx, const char *schema, const struct connector_table *tb,
 			 const struct connector_value *vals, char *err, size_t errlen)
 {
 	struct pg_target *t = ctx;
-	struct buf *b = &t->sql;
 	struct param_list pl;
 
 	pl.n = 0;
-	buf_reset(b);
 	buf_reset(&t->params);
-	if (buf_puts(b, "INSERT INTO ") < 0 || qualified(t->conn, b, schema, tb->name) < 0 ||
-	    buf_puts(b, " (") < 0)
-		goto oom;
 	for (size_t i = 0; i < tb->ncols; i++)
-		if ((i > 0 && buf_puts(b, ", ") < 0) || pgu_append_ident(t->conn, b, tb->cols[i].name) < 0)
+		if (param_add(t, &pl, &vals[i]) < 0)
 			goto oom;
-	if (buf_puts(b, ") VALUES (") < 0)
-		goto oom;
-	for (size_t i = 0; i < tb->ncols; i++)
-		if (buf_printf(b, "%s$%zu", i > 0 ? ", " : "", i + 1) < 0 || param_add(t, &pl, &vals[i]) < 0)
-			goto oom;
-	if (buf_puts(b, ")") < 0)
-		goto oom;
-	return exec_change(t, &pl, "INSERT INTO", schema, tb, false, err, errlen);
+	return exec_change(t, &pl, 'I', 0, "INSERT INTO", schema, tb, false, vals, insert_sql, err, errlen);
 oom:
 	snprintf(err, errlen, "out of memory");
 	return -1;
@@ -599,31 +740,24 @@ static int target_update(void *ctx, const char *schema, const struct connector_t
 			 size_t errlen)
 {
 	struct pg_target *t = ctx;
-	struct buf *b = &t->sql;
 	struct param_list pl;
-	int nk = key_count(tb);
+	uint64_t mask = 0;
 
 	pl.n = 0;
-	buf_reset(b);
 	buf_reset(&t->params);
-	if (buf_puts(b, "UPDATE ") < 0 || qualified(t->conn, b, schema, tb->name) < 0 ||
-	    buf_puts(b, " SET ") < 0)
-		goto oom;
 	for (size_t i = 0; i < tb->ncols; i++) {
 		if (vals[i].kind == CV_ABSENT)
 			continue; /* unchanged TOAST: never overwritten */
-		if ((pl.n > 0 && buf_puts(b, ", ") < 0) ||
-		    pgu_append_ident(t->conn, b, tb->cols[i].name) < 0 ||
-		    buf_printf(b, " = $%d", pl.n + 1) < 0 || param_add(t, &pl, &vals[i]) < 0)
+		if (param_add(t, &pl, &vals[i]) < 0)
 			goto oom;
+		if (i < 64)
+			mask |= (uint64_t)1 << i;
 	}
 	if (pl.n == 0)
 		return 0;
-	if (where_key(t, tb, pl.n + 1) < 0)
+	if (params_key(t, &pl, key, key_count(tb)) < 0)
 		goto oom;
-	if (params_key(t, &pl, key, nk) < 0)
-		goto oom;
-	return exec_change(t, &pl, "UPDATE", schema, tb, true, err, errlen);
+	return exec_change(t, &pl, 'U', mask, "UPDATE", schema, tb, true, vals, update_sql, err, errlen);
 oom:
 	snprintf(err, errlen, "out of memory");
 	return -1;
@@ -633,19 +767,13 @@ static int target_remove(void *ctx, const char *schema, const struct connector_t
 			 const struct connector_value *key, char *err, size_t errlen)
 {
 	struct pg_target *t = ctx;
-	struct buf *b = &t->sql;
 	struct param_list pl;
-	int nk = key_count(tb);
 
 	pl.n = 0;
-	buf_reset(b);
 	buf_reset(&t->params);
-	if (buf_puts(b, "DELETE FROM ") < 0 || qualified(t->conn, b, schema, tb->name) < 0 ||
-	    where_key(t, tb, 1) < 0)
+	if (params_key(t, &pl, key, key_count(tb)) < 0)
 		goto oom;
-	if (params_key(t, &pl, key, nk) < 0)
-		goto oom;
-	return exec_change(t, &pl, "DELETE FROM", schema, tb, true, err, errlen);
+	return exec_change(t, &pl, 'D', 0, "DELETE FROM", schema, tb, true, NULL, remove_sql, err, errlen);
 oom:
 	snprintf(err, errlen, "out of memory");
 	return -1;
@@ -835,8 +963,18 @@ static void target_close(void *ctx)
 			struct stmt *next = t->stmts[h]->next;
 
 			free(t->stmts[h]->sql);
+			free(t->stmts[h]->rel);
 			free(t->stmts[h]);
 			t->stmts[h] = next;
+		}
+	for (unsigned h = 0; h < STMT_BUCKETS; h++)
+		while (t->shapes[h] != NULL) {
+			struct shape *next = t->shapes[h]->next;
+
+			free(t->shapes[h]->schema);
+			free(t->shapes[h]->table);
+			free(t->shapes[h]);
+			t->shapes[h] = next;
 		}
 	free(t);
 }

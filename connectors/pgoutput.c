@@ -245,9 +245,12 @@ static int rd_tuple(struct pgo_parser *p, struct reader *r, const char *which, s
 	uint16_t n;
 	void *mem;
 
-	snprintf(field, sizeof(field), "%s tuple column count", which);
-	if (rd_u16(r, field, &n) < 0)
-		return -1;
+	/* field names are built only for a message: this loop runs per column */
+	if (rd_left(r) < 2) {
+		snprintf(field, sizeof(field), "%s tuple column count", which);
+		return rd_u16(r, field, &n);
+	}
+	(void)rd_u16(r, "", &n);
 	/* Each column takes at least its kind byte: refuse before allocating. */
 	if (n > rd_left(r))
 		return rd_fail(r, "%s tuple: %u columns but %zu bytes left", which, (unsigned)n, rd_left(r));
@@ -259,9 +262,11 @@ static int rd_tuple(struct pgo_parser *p, struct reader *r, const char *which, s
 		uint8_t kind;
 		uint32_t len;
 
-		snprintf(field, sizeof(field), "%s tuple column %u", which, (unsigned)i + 1);
-		if (rd_u8(r, field, &kind) < 0)
-			return -1;
+		if (rd_left(r) < 1) {
+			snprintf(field, sizeof(field), "%s tuple column %u", which, (unsigned)i + 1);
+			return rd_u8(r, field, &kind);
+		}
+		(void)rd_u8(r, "", &kind);
 		v->kind = (char)kind;
 		v->data = NULL;
 		v->len = 0;
@@ -270,9 +275,13 @@ static int rd_tuple(struct pgo_parser *p, struct reader *r, const char *which, s
 		case 'u': break;
 		case 't':
 		case 'b':
-			if (rd_u32(r, field, &len) < 0)
-				return -1;
+			if (rd_left(r) < 4) {
+				snprintf(field, sizeof(field), "%s tuple column %u", which, (unsigned)i + 1);
+				return rd_u32(r, field, &len);
+			}
+			(void)rd_u32(r, "", &len);
 			if (len > rd_left(r)) {
+				snprintf(field, sizeof(field), "%s tuple column %u", which, (unsigned)i + 1);
 				r->off -= 4;
 				return rd_fail(r, "%s: length %u exceeds message", field, len);
 			}
@@ -280,7 +289,9 @@ static int rd_tuple(struct pgo_parser *p, struct reader *r, const char *which, s
 			v->len = len;
 			r->off += len;
 			break;
-		default: return rd_unexpected(r, field, kind, "'n', 'u', 't' or 'b'");
+		default:
+			snprintf(field, sizeof(field), "%s tuple column %u", which, (unsigned)i + 1);
+			return rd_unexpected(r, field, kind, "'n', 'u', 't' or 'b'");
 		}
 	}
 	t->ncols = n;

@@ -24,7 +24,7 @@
 
 #define BATCH_MAX_TXNS	2000
 #define BATCH_MAX_MS	200
-#define STATUS_EVERY_MS 5000
+#define STATUS_EVERY_MS 1000
 #define RETRY_MAX_MS	10000
 
 enum { DEST_QUARANTINE = -1 };
@@ -1224,8 +1224,11 @@ static int stream_session(struct stream *s, uint64_t target, char *err, size_t e
 				return -1;
 			clock_gettime(CLOCK_MONOTONIC, &last_status);
 		}
+		/* idle, ask where the server is (a keepalive answers) and confirm what
+		 * was received: WAL that holds nothing for the units is released within
+		 * two status periods, not only when the server's timeout sends one */
 		if (ms_since(&last_status) >= STATUS_EVERY_MS) {
-			if (send_status(s, false, err, errlen) < 0)
+			if (send_status(s, !s->in_txn && !s->batch_open, err, errlen) < 0)
 				return -1;
 			clock_gettime(CLOCK_MONOTONIC, &last_status);
 		}
