@@ -664,6 +664,7 @@ static int user_entry(LDAP *ld, LDAPMessage *e, void *arg)
 		snprintf(s->u->dn, sizeof(s->u->dn), "%s", dn);
 		(void)lpool_attr(ld, e, "entryUUID", s->u->uuid, sizeof(s->u->uuid));
 		(void)lpool_attr(ld, e, "uid", s->u->uid, sizeof(s->u->uid));
+		(void)lpool_attr(ld, e, "cn", s->u->name, sizeof(s->u->name));
 	}
 	ldap_memfree(dn);
 	return 0;
@@ -671,7 +672,7 @@ static int user_entry(LDAP *ld, LDAPMessage *e, void *arg)
 
 int authz_user_find(struct authz *a, const char *uid, struct authz_user *u, char *err, size_t errlen)
 {
-	static char *attrs[] = {"uid", "entryUUID", NULL};
+	static char *attrs[] = {"uid", "entryUUID", "cn", NULL};
 	struct user_search s = {.u = u};
 	char *esc, filter[512];
 	int r;

@@ -28,6 +28,7 @@ struct authz_user {
 	char uid[128];
 	char dn[AUTHZ_DN_LEN];
 	char uuid[AUTHZ_UUID_LEN];
+	char name[256]; /* cn: how documents name the issuing official */
 };
 
 struct grant_request {

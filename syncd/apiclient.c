@@ -62,28 +62,48 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 	return len;
 }
 
+/* The value of header line p (len bytes, CRLF included) when it is the
+ * header name (lower case, with its ':'); *vlen is its length.  NULL when
+ * the line is another header. */
+static const char *header_value(const char *p, size_t len, const char *name, size_t *vlen)
+{
+	size_t nlen = strlen(name);
+	const char *v, *end = p + len;
+
+	if (len <= nlen || strncasecmp(p, name, nlen) != 0)
+		return NULL;
+	v = p + nlen;
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	while (end > v && isspace((unsigned char)end[-1]))
+		end--;
+	*vlen = (size_t)(end - v);
+	return v;
+}
+
 static size_t on_header(char *p, size_t size, size_t n, void *arg)
 {
-	static const char name[] = "x-request-id:";
 	struct api_response *out = arg;
 	size_t len = size * n, k;
+	const char *v;
 
 	if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
 		/* a new status line (after "100 Continue"): a new header block */
 		out->request_id[0] = '\0';
-	} else if (len > sizeof(name) - 1 && strncasecmp(p, name, sizeof(name) - 1) == 0) {
-		const char *v = p + sizeof(name) - 1, *end = p + len;
-
-		while (v < end && (*v == ' ' || *v == '\t'))
-			v++;
-		while (end > v && isspace((unsigned char)end[-1]))
-			end--;
-		k = (size_t)(end - v);
+		free(out->next_cursor);
+		out->next_cursor = NULL;
+	} else if ((v = header_value(p, len, "x-request-id:", &k)) != NULL) {
 		if (k > sizeof(out->request_id) - 1)
 			k = sizeof(out->request_id) - 1;
 		memcpy(out->request_id, v, k);
 		out->request_id[k] = '\0';
 		sanitize(out->request_id);
+	} else if ((v = header_value(p, len, "x-next-cursor:", &k)) != NULL && k > 0) {
+		/* opaque and sent back as is: not cut, not sanitized */
+		free(out->next_cursor);
+		out->next_cursor = strndup(v, k);
+		if (out->next_cursor == NULL)
+			return 0;
 	}
 	return len;
 }
@@ -118,14 +138,24 @@ static void unreachable(const struct api_client *c, CURLcode cr, const char *det
 			 curl_easy_strerror(cr), hint);
 }
 
-int api_call(const struct api_client *c, const char *method, const char *path, json_t *body,
-	     struct api_response *out)
+/* The media type of a Content-Type value is the one asked for ("text/html;
+ * charset=utf-8" is "text/html"). */
+static bool media_type_is(const char *ctype, const char *want)
+{
+	size_t n = strlen(want);
+
+	return strncasecmp(ctype, want, n) == 0 && (ctype[n] == '\0' || ctype[n] == ';' || ctype[n] == ' ');
+}
+
+/* api_call and api_get_raw: accept NULL asks for JSON and parses it. */
+static int call(const struct api_client *c, const char *method, const char *path, const char *accept,
+		json_t *body, struct api_response *out)
 {
 	struct xfer x = {.body = {0}, .too_big = false};
-	char curlerr[CURL_ERROR_SIZE] = "";
+	char curlerr[CURL_ERROR_SIZE] = "", accept_hdr[128];
 	struct curl_slist *hdrs = NULL, *h;
 	struct buf url = {0};
-	char *payload = NULL;
+	char *payload = NULL, *ctype = NULL;
 	size_t baselen;
 	CURLcode cr = CURLE_OK;
 	CURL *curl;
@@ -149,7 +179,8 @@ int api_call(const struct api_client *c, const char *method, const char *path, j
 		goto out;
 	}
 	/* no "Expect: 100-continue": the bodies are small */
-	hdrs = curl_slist_append(NULL, "Accept: application/json");
+	snprintf(accept_hdr, sizeof(accept_hdr), "Accept: %s", accept ? accept : "application/json");
+	hdrs = curl_slist_append(NULL, accept_hdr);
 	h = hdrs ? curl_slist_append(hdrs, "Expect:") : NULL;
 	if (h != NULL && payload != NULL)
 		h = curl_slist_append(hdrs, "Content-Type: application/json");
@@ -215,10 +246,28 @@ int api_call(const struct api_client *c, const char *method, const char *path, j
 	}
 	if (curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &out->status) != CURLE_OK)
 		out->status = 0;
-	if (x.body.len > 0) {
+	if (curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &ctype) == CURLE_OK && ctype != NULL) {
+		snprintf(out->content_type, sizeof(out->content_type), "%s", ctype);
+		sanitize(out->content_type);
+	}
+	out->raw = x.body.data;
+	out->raw_len = x.body.len;
+	x.body = (struct buf){0};
+	if (accept != NULL && out->status >= 200 && out->status < 300) {
+		/* a server that ignores Accept would leave JSON in an .html file */
+		if (!media_type_is(out->content_type, accept)) {
+			snprintf(out->error, sizeof(out->error),
+				 "%s %s: the answer (HTTP %ld, request %s) is %s, not %s; is %s syncd's API?",
+				 method, url.data, out->status, out->request_id[0] ? out->request_id : "-",
+				 out->content_type[0] ? out->content_type : "of no declared type", accept,
+				 c->url);
+			sanitize(out->error);
+			goto out_curl;
+		}
+	} else if (out->raw_len > 0) {
 		json_error_t jerr;
 
-		out->json = json_loadb(x.body.data, x.body.len, 0, &jerr);
+		out->json = json_loadb(out->raw, out->raw_len, 0, &jerr);
 		if (out->json == NULL && out->status >= 200 && out->status < 300) {
 			snprintf(
 				out->error, sizeof(out->error),
@@ -255,12 +304,28 @@ out:
 	return r;
 }
 
+int api_call(const struct api_client *c, const char *method, const char *path, json_t *body,
+	     struct api_response *out)
+{
+	return call(c, method, path, NULL, body, out);
+}
+
+int api_get_raw(const struct api_client *c, const char *path, const char *accept, struct api_response *out)
+{
+	return call(c, "GET", path, accept, NULL, out);
+}
+
 void api_response_free(struct api_response *res)
 {
 	if (res == NULL)
 		return;
 	json_decref(res->json);
 	res->json = NULL;
+	free(res->raw);
+	res->raw = NULL;
+	res->raw_len = 0;
+	free(res->next_cursor);
+	res->next_cursor = NULL;
 }
 
 void api_error_format(long status, const json_t *body, const char *request_id, char *out, size_t outlen)
@@ -392,14 +457,15 @@ int api_time_parse(const char *s, time_t *t)
 	return 0;
 }
 
-int api_time_arg(const char *in, time_t now, char *out, size_t outlen)
+/* api_time_arg, and "-Nd" / "-Nh" too when past is true */
+static int time_arg(const char *in, time_t now, bool past, char *out, size_t outlen)
 {
 	size_t len = strlen(in);
 	struct tm tm;
 
 	if (outlen < 21)
 		return -1;
-	if (in[0] == '+') {
+	if (in[0] == '+' || (past && in[0] == '-')) {
 		/* at most 6 digits: a century in days is 36500, in hours 876000 */
 		size_t nd = strspn(in + 1, "0123456789");
 		long n;
@@ -410,6 +476,8 @@ int api_time_arg(const char *in, time_t now, char *out, size_t outlen)
 		n = strtol(in + 1, NULL, 10);
 		if ((in[len - 1] == 'd' && n > 36500) || (in[len - 1] == 'h' && n > 876000))
 			return -1;
+		if (in[0] == '-')
+			n = -n;
 		t = now + (time_t)n * (in[len - 1] == 'd' ? 86400 : 3600);
 		if (gmtime_r(&t, &tm) == NULL)
 			return -1;
@@ -420,6 +488,16 @@ int api_time_arg(const char *in, time_t now, char *out, size_t outlen)
 	if (parse_rfc3339(in, &tm) == 0)
 		return format_time(&tm, out, outlen);
 	return -1;
+}
+
+int api_time_arg(const char *in, time_t now, char *out, size_t outlen)
+{
+	return time_arg(in, now, false, out, outlen);
+}
+
+int api_time_arg_past(const char *in, time_t now, char *out, size_t outlen)
+{
+	return time_arg(in, now, true, out, outlen);
 }
 
 /* ---- what the operator sees ---- */
@@ -470,6 +548,96 @@ const char *api_grant_state(const json_t *grant, time_t now)
 	return "active";
 }
 
+/* An array whose elements are all objects (a list a table is made of). */
+static bool array_of_objects(const json_t *a)
+{
+	size_t i;
+	const json_t *v;
+
+	if (!json_is_array(a))
+		return false;
+	json_array_foreach (a, i, v)
+		if (!json_is_object(v))
+			return false;
+	return true;
+}
+
+/* s (a new string) cut to at most maxw columns, ending in "…" (without the
+ * blanks before the cut); 0 keeps it whole.  Returns s or a new string in
+ * its place, NULL when memory runs out. */
+static char *cell_cut(char *s, size_t maxw)
+{
+	size_t w = 0;
+	char *p, *t;
+
+	if (s == NULL || maxw == 0 || text_width(s) <= maxw)
+		return s;
+	for (p = s; *p != '\0'; p++) {
+		if (((unsigned char)*p & 0xc0) != 0x80) {
+			if (w == maxw - 1)
+				break;
+			w++;
+		}
+	}
+	while (p > s && p[-1] == ' ')
+		p--;
+	if (asprintf(&t, "%.*s\u2026", (int)(p - s), s) < 0)
+		t = NULL;
+	free(s);
+	return t;
+}
+
+/* "2026-11-27T10:00:00.123456Z" to the second, "2026-11-27T10:00:00Z" (cut,
+ * not rounded: the event happened in that second).  In place; other
+ * strings stay as they are. */
+static void time_to_second(char *s)
+{
+	size_t n = strlen(s);
+
+	if (n > 21 && s[10] == 'T' && s[19] == '.' && (s[n - 1] == 'Z' || s[n - 1] == 'z') &&
+	    strspn(s + 20, "0123456789") == n - 21) {
+		s[19] = 'Z';
+		s[20] = '\0';
+	}
+}
+
+#define TABLE_MAX_COLS 16
+
+/* head (ncols titles, at most TABLE_MAX_COLS) over nrows rows of cells,
+ * columns two spaces apart; the last column is not padded. */
+static void table_print(FILE *f, const char *const *head, size_t ncols, char *const *cells, size_t nrows)
+{
+	size_t width[TABLE_MAX_COLS];
+
+	if (ncols == 0 || ncols > TABLE_MAX_COLS)
+		return;
+	for (size_t k = 0; k < ncols; k++) {
+		width[k] = text_width(head[k]);
+		for (size_t i = 0; i < nrows; i++)
+			if (text_width(cells[i * ncols + k]) > width[k])
+				width[k] = text_width(cells[i * ncols + k]);
+	}
+	for (size_t i = 0; i <= nrows; i++) {
+		for (size_t k = 0; k < ncols; k++) {
+			const char *s = i == 0 ? head[k] : cells[(i - 1) * ncols + k];
+
+			fputs(s, f);
+			if (k < ncols - 1)
+				fprintf(f, "%*s", (int)(width[k] - text_width(s) + 2), "");
+		}
+		fputc('\n', f);
+	}
+}
+
+static void cells_free(char **cells, size_t n)
+{
+	if (cells == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(cells[i]);
+	free(cells);
+}
+
 #define GRANT_COLS 8
 
 int api_grants_print(FILE *f, const json_t *grants, time_t now)
@@ -478,16 +646,13 @@ int api_grants_print(FILE *f, const json_t *grants, time_t now)
 						     "NOT AFTER", "DEPTH", "GRANTOR", "STATE"};
 	static const char *const keys[GRANT_COLS - 1] = {"id",	      "grantee",      "role",	"unit",
 							 "not_after", "may_delegate", "grantor"};
-	size_t n, width[GRANT_COLS];
+	size_t n;
 	char **cells;
 	int r = -1;
 
-	if (!json_is_array(grants))
+	if (!array_of_objects(grants))
 		return -1;
 	n = json_array_size(grants);
-	for (size_t i = 0; i < n; i++)
-		if (!json_is_object(json_array_get(grants, i)))
-			return -1;
 	if (n == 0) {
 		fputs("no grants\n", f);
 		return 0;
@@ -495,8 +660,6 @@ int api_grants_print(FILE *f, const json_t *grants, time_t now)
 	cells = calloc(n * GRANT_COLS, sizeof(*cells));
 	if (cells == NULL)
 		return -1;
-	for (size_t k = 0; k < GRANT_COLS; k++)
-		width[k] = text_width(head[k]);
 	for (size_t i = 0; i < n; i++) {
 		const json_t *g = json_array_get(grants, i);
 		char **row = cells + i * GRANT_COLS;
@@ -506,25 +669,12 @@ int api_grants_print(FILE *f, const json_t *grants, time_t now)
 						    : strdup(api_grant_state(g, now));
 			if (row[k] == NULL)
 				goto out;
-			if (text_width(row[k]) > width[k])
-				width[k] = text_width(row[k]);
 		}
 	}
-	for (size_t i = 0; i <= n; i++) {
-		for (size_t k = 0; k < GRANT_COLS; k++) {
-			const char *s = i == 0 ? head[k] : cells[(i - 1) * GRANT_COLS + k];
-
-			fputs(s, f);
-			if (k < GRANT_COLS - 1)
-				fprintf(f, "%*s", (int)(width[k] - text_width(s) + 2), "");
-		}
-		fputc('\n', f);
-	}
+	table_print(f, head, GRANT_COLS, cells, n);
 	r = 0;
 out:
-	for (size_t i = 0; i < n * GRANT_COLS; i++)
-		free(cells[i]);
-	free(cells);
+	cells_free(cells, n * GRANT_COLS);
 	return r;
 }
 
@@ -572,6 +722,206 @@ int api_check_print(FILE *f, const json_t *check)
 			free(v[k]);
 	}
 	return allowed;
+}
+
+/* ---- the audit log ---- */
+
+#define AUDIT_COLS 8
+
+int api_audit_print(FILE *f, const json_t *events)
+{
+	static const char *const head[AUDIT_COLS] = {"SEQ",  "AT",     "ACTOR",	   "ACTION",
+						     "UNIT", "OBJECT", "DECISION", "REASON"};
+	static const char *const keys[AUDIT_COLS] = {"seq",  "at",     "actor",	   "action",
+						     "unit", "object", "decision", "reason"};
+	/* the widest a cell is shown (0: whole); a uid, an action such as
+	 * civil.extract.issue, a serial or a grant id, a reason in a few words */
+	static const size_t maxw[AUDIT_COLS] = {0, 30, 20, 24, 8, 24, 8, 48};
+	size_t n;
+	char **cells;
+	int r = -1;
+
+	if (!array_of_objects(events))
+		return -1;
+	n = json_array_size(events);
+	if (n == 0) {
+		fputs("no audit events\n", f);
+		return 0;
+	}
+	cells = calloc(n * AUDIT_COLS, sizeof(*cells));
+	if (cells == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		const json_t *e = json_array_get(events, i);
+		char **row = cells + i * AUDIT_COLS;
+
+		for (size_t k = 0; k < AUDIT_COLS; k++) {
+			row[k] = cell_text(json_object_get(e, keys[k]));
+			if (row[k] != NULL && k == 1)
+				time_to_second(row[k]);
+			row[k] = cell_cut(row[k], maxw[k]);
+			if (row[k] == NULL)
+				goto out;
+		}
+	}
+	table_print(f, head, AUDIT_COLS, cells, n);
+	r = 0;
+out:
+	cells_free(cells, n * AUDIT_COLS);
+	return r;
+}
+
+int api_audit_intact(const json_t *verify)
+{
+	const json_t *ok = json_object_get(verify, "ok");
+
+	return json_is_boolean(ok) ? json_is_true(ok) : -1;
+}
+
+int api_audit_verify_print(FILE *f, const json_t *verify)
+{
+	static const char *const keys[4] = {"seq", "problem", "expected", "found"};
+	int intact = api_audit_intact(verify);
+	const json_t *broken = json_object_get(verify, "first_broken");
+	char *v[4] = {NULL};
+
+	if (intact < 0)
+		return -1;
+	if (intact) {
+		v[0] = cell_text(json_object_get(verify, "rows"));
+		v[1] = cell_text(json_object_get(verify, "checkpoints"));
+		if (v[0] != NULL && v[1] != NULL)
+			fprintf(f, "audit log intact: %s row%s, %s signed checkpoint%s\n", v[0],
+				strcmp(v[0], "1") == 0 ? "" : "s", v[1], strcmp(v[1], "1") == 0 ? "" : "s");
+	} else if (!json_is_object(broken)) {
+		fputs("audit log BROKEN (the answer names no row)\n", f);
+	} else {
+		for (size_t k = 0; k < 4; k++)
+			v[k] = cell_text(json_object_get(broken, keys[k]));
+		if (v[0] != NULL && v[1] != NULL && v[2] != NULL && v[3] != NULL)
+			fprintf(f, "audit log BROKEN at seq %s: %s\n  expected: %s\n  found:    %s\n", v[0],
+				v[1], v[2], v[3]);
+	}
+	for (size_t k = 0; k < 4; k++)
+		free(v[k]);
+	return intact;
+}
+
+/* ---- issued documents ---- */
+
+int api_serial_valid(const char *s)
+{
+	return s != NULL && strlen(s) == 17 && digits(s, 5) >= 0 && s[5] == '-' && digits(s + 6, 4) >= 0 &&
+	       s[10] == '-' && digits(s + 11, 6) >= 0;
+}
+
+/* "key: value" with the value as a table cell shows it */
+static void print_line(FILE *f, const char *key, const json_t *v)
+{
+	char *s = cell_text(v);
+
+	if (s != NULL)
+		fprintf(f, "%s %s\n", key, s);
+	free(s);
+}
+
+int api_document_print(FILE *f, const json_t *doc)
+{
+	const json_t *field, *fields = json_object_get(doc, "fields");
+	char *unit, *name, *issued, *at, *why;
+	size_t i;
+	int r = -1;
+
+	if (!json_is_object(doc) || !json_is_string(json_object_get(doc, "serial")))
+		return -1;
+	unit = cell_text(json_object_get(doc, "unit"));
+	name = cell_text(json_object_get(doc, "unit_name"));
+	issued = cell_text(json_object_get(doc, "issued_at"));
+	at = cell_text(json_object_get(doc, "revoked_at"));
+	why = cell_text(json_object_get(doc, "revoke_reason"));
+	if (unit == NULL || name == NULL || issued == NULL || at == NULL || why == NULL)
+		goto out;
+	time_to_second(issued);
+	time_to_second(at);
+	print_line(f, "serial:", json_object_get(doc, "serial"));
+	if (json_object_get(doc, "title") != NULL)
+		print_line(f, "title: ", json_object_get(doc, "title"));
+	print_line(f, "kind:  ", json_object_get(doc, "kind"));
+	if (strcmp(name, "-") != 0)
+		fprintf(f, "unit:   %s %s\n", unit, name);
+	else
+		fprintf(f, "unit:   %s\n", unit);
+	fprintf(f, "issued: %s\n", issued);
+	print_line(f, "issuer:", json_object_get(doc, "issuer"));
+	if (!json_is_true(json_object_get(doc, "revoked")))
+		fputs("state:  valid\n", f);
+	else if (strcmp(at, "-") == 0)
+		fprintf(f, "state:  revoked: %s\n", why);
+	else
+		fprintf(f, "state:  revoked %s: %s\n", at, why);
+	if (json_array_size(fields) > 0)
+		fputc('\n', f);
+	json_array_foreach (fields, i, field) {
+		char *label = cell_text(json_object_get(field, "label"));
+		char *value = cell_text(json_object_get(field, "value"));
+
+		if (label != NULL && value != NULL)
+			fprintf(f, "%s: %s\n", label, value);
+		free(label);
+		free(value);
+	}
+	r = 0;
+out:
+	free(unit);
+	free(name);
+	free(issued);
+	free(at);
+	free(why);
+	return r;
+}
+
+int api_document_valid(const json_t *verify)
+{
+	const char *st = json_string_value(json_object_get(verify, "status"));
+
+	if (st != NULL && strcmp(st, "valid") == 0)
+		return 1;
+	if (st != NULL && (strcmp(st, "revoked") == 0 || strcmp(st, "unknown") == 0))
+		return 0;
+	return -1;
+}
+
+int api_document_verify_print(FILE *f, const json_t *verify)
+{
+	static const char *const keys[6] = {"serial", "kind", "unit", "issued_on", "hash", "signature"};
+	int valid = api_document_valid(verify);
+	const char *st = json_string_value(json_object_get(verify, "status"));
+	char *v[6], *at = NULL;
+	bool ok = true;
+
+	if (valid < 0)
+		return -1;
+	for (size_t k = 0; k < 6; k++)
+		if ((v[k] = cell_text(json_object_get(verify, keys[k]))) == NULL)
+			ok = false;
+	if (ok && strcmp(st, "unknown") == 0) {
+		fprintf(f, "%s: unknown: syncd issued no document with this serial\n", v[0]);
+	} else if (ok) {
+		if (valid) {
+			fprintf(f, "%s: valid (%s, %s, %s)\n", v[0], v[1], v[2], v[3]);
+		} else {
+			at = cell_text(json_object_get(verify, "revoked_at"));
+			if (at != NULL)
+				time_to_second(at);
+			fprintf(f, "%s: revoked%s%s (%s, %s, %s)\n", v[0], at && strcmp(at, "-") ? " " : "",
+				at && strcmp(at, "-") ? at : "", v[1], v[2], v[3]);
+		}
+		fprintf(f, "  sha256: %s\n  signature: %s\n", v[4], v[5]);
+	}
+	for (size_t k = 0; k < 6; k++)
+		free(v[k]);
+	free(at);
+	return valid;
 }
 
 /* ---- the login ---- */

@@ -1,8 +1,10 @@
 /* apiclient.h — syncctl's side of syncd's HTTP API: one call with libcurl
  * and Jansson, the login (password file, netrc, terminal prompt), the query
- * strings, the TIME arguments and the tables shown to the operator.
+ * strings, the TIME arguments and what the operator sees of grants, the
+ * audit log and issued documents.
  *
- * Every server answer is JSON; an error is {"error": CODE, "message": TEXT}
+ * Answers are JSON unless another type is asked for (a document as HTML,
+ * the audit log as CSV); an error is always {"error": CODE, "message": TEXT}
  * with a 4xx/5xx status, and every answer carries X-Request-Id. */
 #ifndef SYNCD_APICLIENT_H
 #define SYNCD_APICLIENT_H
@@ -21,10 +23,14 @@ struct api_client {
 };
 
 struct api_response {
-	long status;	      /* HTTP status; 0 when no answer came */
-	json_t *json;	      /* the parsed body (success or error), or NULL */
-	char request_id[128]; /* X-Request-Id, "" when absent */
-	char error[1024];     /* what went wrong, when api_call returns -1 */
+	long status;		/* HTTP status; 0 when no answer came */
+	json_t *json;		/* the parsed JSON body (success or error), or NULL */
+	char *raw;		/* the body as it came, NUL-terminated; NULL when empty */
+	size_t raw_len;		/* its length without the NUL */
+	char content_type[128]; /* Content-Type, "" when absent */
+	char request_id[128];	/* X-Request-Id, "" when absent */
+	char *next_cursor;	/* X-Next-Cursor (a CSV page's next page), or NULL */
+	char error[1024];	/* what went wrong, when api_call returns -1 */
 };
 
 /* One request: method "GET", "POST", "DELETE"...; path starts with "/" and
@@ -35,6 +41,11 @@ struct api_response {
  * Fills *out in every case; free it with api_response_free(). */
 int api_call(const struct api_client *c, const char *method, const char *path, json_t *body,
 	     struct api_response *out) __attribute__((warn_unused_result));
+/* A GET with "Accept: <accept>" ("text/html", "text/csv"): a 2xx answer
+ * must come with that Content-Type and is left in out->raw, unparsed; an
+ * error answer is read as JSON as with api_call.  Same returns. */
+int api_get_raw(const struct api_client *c, const char *path, const char *accept, struct api_response *out)
+	__attribute__((warn_unused_result));
 void api_response_free(struct api_response *res);
 
 /* "<message> (HTTP <status>, <error code>, request <id>)" from an error
@@ -58,6 +69,10 @@ char *api_path_join(const char *path, const char *segment);
  * into out (at least 21 bytes).  Returns 0, or -1 for anything else. */
 #define API_TIME_FORMS "2026-11-27T10:00:00Z (UTC), 2026-11-27 (midnight UTC), +30d or +12h (from now)"
 int api_time_arg(const char *in, time_t now, char *out, size_t outlen) __attribute__((warn_unused_result));
+/* The same forms and "-Nd" / "-Nh" (before now): where to search the past. */
+#define API_PAST_FORMS API_TIME_FORMS ", -2d or -1h (before now)"
+int api_time_arg_past(const char *in, time_t now, char *out, size_t outlen)
+	__attribute__((warn_unused_result));
 /* "YYYY-MM-DDTHH:MM:SSZ" -> *t.  Returns 0 or -1. */
 int api_time_parse(const char *s, time_t *t) __attribute__((warn_unused_result));
 
@@ -73,6 +88,33 @@ int api_check_allowed(const json_t *check);
 /* "allow" or "deny: REASON", then one line per link of the chain.  Returns
  * what api_check_allowed() returns (nothing printed on -1). */
 int api_check_print(FILE *f, const json_t *check);
+
+/* The audit log table: SEQ AT ACTOR ACTION UNIT OBJECT DECISION REASON,
+ * one row per event object of the array, AT to the second, long cells cut
+ * with "…".  Returns 0, or -1 when events is not an array of objects
+ * (nothing printed). */
+int api_audit_print(FILE *f, const json_t *events);
+/* A verify answer: 1 when "ok" is true, 0 when false, -1 without "ok". */
+int api_audit_intact(const json_t *verify);
+/* "audit log intact: N rows, K signed checkpoints", or "audit log BROKEN
+ * at seq N: PROBLEM" with the expected and found hashes.  Returns what
+ * api_audit_intact() returns (nothing printed on -1). */
+int api_audit_verify_print(FILE *f, const json_t *verify);
+
+/* Document serials: UNIT-YEAR-NUMBER, "31120-2026-000001".  1 or 0. */
+#define API_SERIAL_FORM "31120-2026-000001 (unit-year-number)"
+int api_serial_valid(const char *s);
+/* An issued document: serial, title, kind, unit, issued, issuer, state,
+ * then one "label: value" line per field.  Returns 0, or -1 when doc is
+ * not an object with a serial (nothing printed). */
+int api_document_print(FILE *f, const json_t *doc);
+/* A public verify answer: 1 for "valid", 0 for "revoked" or "unknown", -1
+ * for anything else. */
+int api_document_valid(const json_t *verify);
+/* "SERIAL: valid (kind, unit, issued_on)" (or revoked, or unknown) and the
+ * sha256 and signature lines.  Returns what api_document_valid() returns
+ * (nothing printed on -1). */
+int api_document_verify_print(FILE *f, const json_t *verify);
 
 /* The login.  The host of a URL (no port, an IPv6 address without its
  * brackets) into host; returns 0, or -1 for a URL libcurl cannot parse. */

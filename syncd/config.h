@@ -24,6 +24,9 @@ struct config {
 	char *tls_key_file;
 	char *trusted_proxies; /* addresses whose X-Forwarded-For is believed */
 	long api_threads;
+	char *signing_key_file;	     /* Ed25519 PEM: documents and audit checkpoints */
+	char *audit_checkpoint_file; /* signed checkpoints, one JSON line each */
+	long audit_checkpoint_every;
 	char *policies_dir;
 	char *log_level;
 	long copy_buffer_kb;	 /* per-unit buffer before a COPY chunk is sent */

@@ -35,6 +35,7 @@ struct throttle {
 
 struct api {
 	struct MHD_Daemon *d;
+	struct api_deps deps;
 	struct authz *az;
 	char **proxies;
 	size_t nproxies;
@@ -49,6 +50,7 @@ struct req {
 	char id[40];
 	char addr[64];
 	char user[128];
+	char next[24]; /* a CSV page's next cursor, sent as X-Next-Cursor */
 };
 
 /* ------------------------------------------------------------ listen address */
@@ -107,6 +109,8 @@ static enum MHD_Result respond(struct MHD_Connection *c, struct req *rq, unsigne
 	MHD_add_response_header(r, "Content-Type", ctype);
 	MHD_add_response_header(r, "X-Request-Id", rq->id);
 	MHD_add_response_header(r, "Cache-Control", "no-store");
+	if (rq->next[0] != '\0')
+		MHD_add_response_header(r, "X-Next-Cursor", rq->next);
 	if (status == MHD_HTTP_UNAUTHORIZED)
 		MHD_add_response_header(r, "WWW-Authenticate", "Basic realm=\"syncd\", charset=\"UTF-8\"");
 	ok = MHD_queue_response(c, status, r);
@@ -213,6 +217,10 @@ static void request_id(struct MHD_Connection *c, struct req *rq)
 		snprintf(rq->id + 2 * i, 3, "%02x", rnd[i]);
 }
 
+static bool audited(struct api *api, struct req *rq, const char *action, int unit, const char *object,
+		    const char *decision, const char *reason);
+static enum MHD_Result audit_down(struct MHD_Connection *c, struct req *rq);
+
 /* ------------------------------------------------------------ login throttle */
 
 static struct throttle *throttle_slot(struct api *api, const char *key, time_t now)
@@ -311,6 +319,7 @@ static int authenticate(struct api *api, struct MHD_Connection *c, struct req *r
 	}
 	throttle_after(api, user, rq->addr, r == 1);
 	if (r == 0) {
+		(void)audited(api, rq, "login", 0, user, "deny", "unauthenticated");
 		sleep_ms(throttle_delay_ms(THROTTLE_FREE)); /* every failure costs the caller a little */
 		*res = respond_error(c, rq, 401, "unauthenticated", "uid or password not accepted");
 		goto out;
@@ -435,6 +444,13 @@ static enum MHD_Result ep_check(struct api *api, struct MHD_Connection *c, struc
 				unit, d.reason);
 	}
 	r = authz_check(api->az, user, action, unit, &d);
+	{
+		char object[300];
+
+		snprintf(object, sizeof(object), "%s %s", user, action);
+		if (!audited(api, rq, "authz.check", unit, object, d.allow ? "allow" : "deny", d.reason))
+			return audit_down(c, rq);
+	}
 	log_info("%s %s: check %s %s in %05d: %s (%s)", rq->addr, me->uid, user, action, unit,
 		 d.allow ? "allow" : "deny", d.reason);
 	return respond_json(c, rq, r == LP_UNAVAILABLE ? 503 : 200, decision_json(&d, user, action, unit));
@@ -510,6 +526,16 @@ static enum MHD_Result ep_grant_create(struct api *api, struct MHD_Connection *c
 		return respond_error(c, rq, 400, "bad_request", "%s", err);
 	}
 	st = authz_grant_create(api->az, me, &gr, &g, reason, sizeof(reason));
+	{
+		char object[300];
+
+		snprintf(object, sizeof(object), "%s %s %s", st == 0 ? g.id : "-", gr.grantee, gr.role);
+		if (!audited(api, rq, "grant.create", gr.unit, object, st == 0 ? "allow" : "deny",
+			     st == 0 ? "" : reason)) {
+			json_decref(o);
+			return audit_down(c, rq);
+		}
+	}
 	if (st != 0) {
 		res = respond_reason(c, rq, (unsigned)st, reason);
 		json_decref(o);
@@ -527,6 +553,8 @@ static enum MHD_Result ep_grant_revoke(struct api *api, struct MHD_Connection *c
 	char reason[512];
 	int st = authz_grant_revoke(api->az, me, id, reason, sizeof(reason));
 
+	if (!audited(api, rq, "grant.revoke", 0, id, st == 0 ? "allow" : "deny", st == 0 ? "" : reason))
+		return audit_down(c, rq);
 	if (st != 0)
 		return respond_reason(c, rq, (unsigned)st, reason);
 	log_info("%s %s: revoked grant %s", rq->addr, me->uid, id);
@@ -555,13 +583,18 @@ static enum MHD_Result ep_grants_list(struct api *api, struct MHD_Connection *c,
 		if (st < 0)
 			return respond_error(c, rq, 503, "directory_unavailable",
 					     "the directory cannot be reached");
-		if (!d.allow || (unit == 0 && strcmp(d.reason, "city_role") != 0))
+		if (!d.allow || (unit == 0 && strcmp(d.reason, "city_role") != 0)) {
+			if (!audited(api, rq, "grant.list", unit, grantee ? grantee : "", "deny", d.reason))
+				return audit_down(c, rq);
 			return respond_error(
 				c, rq, 403, "forbidden",
 				unit ? "listing grants of unit %05d needs grant.manage or audit.read there"
 				     : "listing every unit's grants needs a city role; add ?unit=CODE%.0d",
 				unit);
+		}
 	}
+	if (!audited(api, rq, "grant.list", unit, grantee ? grantee : "", "allow", ""))
+		return audit_down(c, rq);
 	st = authz_grants_list(api->az, unit, grantee, &g, &n, reason, sizeof(reason));
 	if (st != 0)
 		return respond_reason(c, rq, (unsigned)st, reason);
@@ -570,6 +603,452 @@ static enum MHD_Result ep_grants_list(struct api *api, struct MHD_Connection *c,
 		json_array_append_new(arr, grant_json(&g[i]));
 	free(g);
 	return respond_json(c, rq, 200, json_pack("{s:o}", "grants", arr));
+}
+
+/* ------------------------------------------------------------ audit of every decision */
+
+/* Appends the decision to the audit log; false when it could not be
+ * written (the caller then refuses: nothing happens unaudited). */
+static bool audited(struct api *api, struct req *rq, const char *action, int unit, const char *object,
+		    const char *decision, const char *reason)
+{
+	char u[12] = "", err[512];
+	struct audit_event ev;
+
+	if (unit > 0)
+		snprintf(u, sizeof(u), "%05d", unit);
+	ev.actor = rq->user[0] ? rq->user : "-";
+	ev.client = rq->addr;
+	ev.request_id = rq->id;
+	ev.action = action;
+	ev.unit = u;
+	ev.object = object ? object : "";
+	ev.decision = decision;
+	ev.reason = reason ? reason : "";
+	if (api->deps.audit == NULL)
+		return true;
+	if (audit_append(api->deps.audit, &ev, NULL, err, sizeof(err)) == 0)
+		return true;
+	log_err("%s: %s %s not audited: %s", rq->addr, action, ev.object, err);
+	return false;
+}
+
+static enum MHD_Result audit_down(struct MHD_Connection *c, struct req *rq)
+{
+	return respond_error(
+		c, rq, 503, "audit_unavailable",
+		"the audit log cannot be written (state database); nothing is done unaudited, try again shortly");
+}
+
+/* The decision for me/perm/unit, audited; *res set and false unless allowed. */
+static bool permitted(struct api *api, struct MHD_Connection *c, struct req *rq, const struct authz_user *me,
+		      const char *perm, int unit, const char *action, const char *object,
+		      enum MHD_Result *res)
+{
+	struct authz_decision d;
+	int r = authz_check(api->az, me->uid, perm, unit, &d);
+
+	if (!audited(api, rq, action, unit, object, d.allow ? "allow" : "deny", d.reason)) {
+		*res = audit_down(c, rq);
+		return false;
+	}
+	if (r == LP_UNAVAILABLE) {
+		*res = respond_error(c, rq, 503, "directory_unavailable",
+				     "the directory cannot be reached; nothing is allowed until it returns");
+		return false;
+	}
+	if (!d.allow) {
+		*res = respond_error(c, rq, 403, "forbidden", "%s needs %s in unit %05d (%s)", action, perm,
+				     unit, d.reason);
+		return false;
+	}
+	return true;
+}
+
+/* ------------------------------------------------------------ documents */
+
+static json_t *body_object(struct req *rq, char *err, size_t errlen)
+{
+	json_error_t je;
+	json_t *o = json_loadb(rq->body.data ? rq->body.data : "", rq->body.len, 0, &je);
+
+	if (!json_is_object(o)) {
+		snprintf(err, errlen, "the body must be a JSON object: %s", je.text);
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static enum MHD_Result ep_document_issue(struct api *api, struct MHD_Connection *c, struct req *rq,
+					 const struct authz_user *me)
+{
+	char err[512], reason[512], serial[40], object[160], keybuf[64];
+	json_t *o = body_object(rq, err, sizeof(err)), *kv;
+	const struct doc_kind *k;
+	const char *kind, *key;
+	struct doc_issuer who = {me->uid, me->name, rq->id};
+	enum MHD_Result res;
+	char *body = NULL;
+	int unit, st;
+
+	if (o == NULL)
+		return respond_error(c, rq, 400, "bad_request", "%s", err);
+	kind = json_string_value(json_object_get(o, "kind"));
+	unit = unit_parse(json_string_value(json_object_get(o, "unit")));
+	kv = json_object_get(o, "key");
+	if (json_is_integer(kv)) {
+		snprintf(keybuf, sizeof(keybuf), "%lld", (long long)json_integer_value(kv));
+		key = keybuf;
+	} else {
+		key = json_string_value(kv);
+	}
+	if (kind == NULL || unit < 0 || key == NULL || key[0] == '\0' || strlen(key) > 60) {
+		json_decref(o);
+		return respond_error(c, rq, 400, "bad_request",
+				     "needs {\"kind\": KIND, \"unit\": \"CODE\", \"key\": RECORD-KEY}");
+	}
+	k = documents_kind(api->deps.docs, kind);
+	if (k == NULL) {
+		res = respond_error(
+			c, rq, 400, "unknown_kind",
+			"no document kind \"%s\" in documents.json (birth_extract, marriage_extract, "
+			"death_extract, land_parcel_extract, land_use_certificate)",
+			kind);
+		json_decref(o);
+		return res;
+	}
+	snprintf(object, sizeof(object), "%s/%s", k->name, key);
+	if (!permitted(api, c, rq, me, k->perm, unit, "document.issue", object, &res)) {
+		json_decref(o);
+		return res;
+	}
+	st = document_issue(api->deps.cfg, api->deps.rt, api->deps.signer, k, unit, key, &who, serial,
+			    sizeof(serial), &body, reason, sizeof(reason));
+	json_decref(o);
+	if (st != 0) {
+		if (!audited(api, rq, "document.issue", unit, object, "error", reason))
+			return audit_down(c, rq);
+		return respond_reason(c, rq, (unsigned)st, reason);
+	}
+	log_info("%s %s: issued %s %s (%s)", rq->addr, me->uid, k->name, serial, object);
+	{
+		json_t *doc = json_loads(body, 0, NULL);
+		char hash[65];
+
+		sha256_hex(body, strlen(body), NULL, 0, hash);
+		free(body);
+		return respond_json(c, rq, 201,
+				    json_pack("{s:s,s:s,s:o,s:s}", "serial", serial, "hash", hash, "document",
+					      doc ? doc : json_null(), "html",
+					      "see GET /v1/documents/{serial}"));
+	}
+}
+
+static bool wants_html(struct MHD_Connection *c)
+{
+	const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
+
+	return a != NULL && strstr(a, "text/html") != NULL && strstr(a, "application/json") == NULL;
+}
+
+static enum MHD_Result ep_document_get(struct api *api, struct MHD_Connection *c, struct req *rq,
+				       const struct authz_user *me, const char *serial)
+{
+	struct doc_record d;
+	char reason[512];
+	const struct doc_kind *k;
+	enum MHD_Result res;
+	int f = document_serial_valid(serial)
+			? document_find(api->deps.cfg, serial, &d, reason, sizeof(reason))
+			: 0;
+
+	if (f < 0)
+		return respond_reason(c, rq, 503, reason);
+	if (f == 0) {
+		if (!audited(api, rq, "document.read", 0, serial, "deny", "unknown_document"))
+			return audit_down(c, rq);
+		return respond_error(c, rq, 404, "unknown_document", "no document %s", serial);
+	}
+	k = documents_kind(api->deps.docs, d.kind);
+	if (!permitted(api, c, rq, me, k ? k->read_perm : "audit.read", d.unit, "document.read", serial,
+		       &res)) {
+		doc_record_free(&d);
+		return res;
+	}
+	if (wants_html(c)) {
+		char *html = document_html(d.body, d.hash, d.revoked);
+
+		doc_record_free(&d);
+		return html ? respond(c, rq, 200, "text/html; charset=utf-8", html, strlen(html)) : MHD_NO;
+	} else {
+		char *js = document_json(&d);
+
+		doc_record_free(&d);
+		return js ? respond(c, rq, 200, "application/json", js, strlen(js)) : MHD_NO;
+	}
+}
+
+static enum MHD_Result ep_document_revoke(struct api *api, struct MHD_Connection *c, struct req *rq,
+					  const struct authz_user *me, const char *serial)
+{
+	struct doc_record d;
+	char reason[512], err[256];
+	json_t *o = body_object(rq, err, sizeof(err));
+	const char *why = o ? json_string_value(json_object_get(o, "reason")) : NULL;
+	const struct doc_kind *k;
+	enum MHD_Result res;
+	int f, st;
+
+	if (why == NULL || why[0] == '\0') {
+		json_decref(o);
+		return respond_error(c, rq, 400, "bad_request",
+				     "needs {\"reason\": WHY} (a revocation says why)");
+	}
+	f = document_serial_valid(serial) ? document_find(api->deps.cfg, serial, &d, reason, sizeof(reason))
+					  : 0;
+	if (f <= 0) {
+		json_decref(o);
+		return f < 0 ? respond_reason(c, rq, 503, reason)
+			     : respond_error(c, rq, 404, "unknown_document", "no document %s", serial);
+	}
+	k = documents_kind(api->deps.docs, d.kind);
+	if (!permitted(api, c, rq, me, k ? k->perm : "grant.manage", d.unit, "document.revoke", serial,
+		       &res)) {
+		doc_record_free(&d);
+		json_decref(o);
+		return res;
+	}
+	doc_record_free(&d);
+	st = document_revoke(api->deps.cfg, serial, me->uid, why, reason, sizeof(reason));
+	json_decref(o);
+	if (st != 0)
+		return respond_reason(c, rq, (unsigned)st, reason);
+	log_info("%s %s: revoked document %s", rq->addr, me->uid, serial);
+	return respond(c, rq, 204, "application/json", strdup(""), 0);
+}
+
+/* Public: says whether a serial is a document syncd issued, and its state,
+ * with no personal data. */
+static enum MHD_Result ep_document_verify(struct api *api, struct MHD_Connection *c, struct req *rq,
+					  const char *serial)
+{
+	struct doc_record d;
+	char reason[512], hash[65], day[11] = "";
+	const char *status;
+	json_t *doc;
+	int f = document_serial_valid(serial)
+			? document_find(api->deps.cfg, serial, &d, reason, sizeof(reason))
+			: 0;
+
+	if (f < 0)
+		return respond_reason(c, rq, 503, reason);
+	if (!audited(api, rq, "document.verify", f == 1 ? d.unit : 0, serial, "allow",
+		     f == 1 ? "" : "unknown"))
+		return audit_down(c, rq);
+	if (f == 0)
+		return respond_json(c, rq, 200,
+				    json_pack("{s:s,s:s}", "serial", serial, "status", "unknown"));
+	sha256_hex(d.body, strlen(d.body), NULL, 0, hash);
+	status = strcmp(hash, d.hash) != 0 ||
+				 (api->deps.signer != NULL &&
+				  signer_verify(api->deps.signer, d.body, strlen(d.body), d.signature) != 1)
+			 ? "invalid"
+		 : d.revoked ? "revoked"
+			     : "valid";
+	doc = json_loads(d.body, 0, NULL);
+	snprintf(day, sizeof(day), "%.10s", doc ? json_string_value(json_object_get(doc, "issued_at")) : "");
+	json_decref(doc);
+	{
+		char unit[12];
+		json_t *j;
+
+		snprintf(unit, sizeof(unit), "%05d", d.unit);
+		j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o}", "serial", serial, "status", status,
+			      "kind", d.kind, "unit", unit, "issued_on", day, "hash", d.hash, "signature",
+			      d.signature, "public_key", d.public_key, "revoked_at",
+			      d.revoked ? json_string(d.revoked_at) : json_null());
+		doc_record_free(&d);
+		return respond_json(c, rq, 200, j);
+	}
+}
+
+/* ------------------------------------------------------------ audit log */
+
+static enum MHD_Result ep_audit_query(struct api *api, struct MHD_Connection *c, struct req *rq,
+				      const struct authz_user *me)
+{
+	static const char *const filters[] = {"actor", "action", "object", "decision"};
+	const char *us = arg(c, "unit"), *from = arg(c, "from"), *to = arg(c, "to"),
+		   *cursor = arg(c, "cursor"), *fmt = arg(c, "format"), *lim = arg(c, "limit");
+	int unit = us ? unit_parse(us) : 0;
+	long limit = lim ? strtol(lim, NULL, 10) : 100;
+	struct buf sql = {0}, q = {0};
+	const char *params[12];
+	char err[512], object[300];
+	struct authz_decision d;
+	enum MHD_Result res;
+	PGconn *db;
+	PGresult *r;
+	int np = 0;
+	bool csv = (fmt && strcmp(fmt, "csv") == 0), all_units;
+	time_t t;
+
+	if (unit < 0 || limit < 1 || limit > 1000 ||
+	    (from && authz_time_parse(from, &t) < 0 && strlen(from) != 27) ||
+	    (cursor && strspn(cursor, "0123456789") != strlen(cursor)))
+		return respond_error(
+			c, rq, 400, "bad_request",
+			"unit is a 5-digit code, limit 1-1000, from/to RFC 3339 UTC times, cursor as given");
+	snprintf(object, sizeof(object), "unit=%s actor=%s action=%s from=%s to=%s", us ? us : "*",
+		 arg(c, "actor") ? arg(c, "actor") : "*", arg(c, "action") ? arg(c, "action") : "*",
+		 from ? from : "", to ? to : "");
+	/* a city auditor reads every unit; a unit auditor only its own */
+	if (authz_check(api->az, me->uid, "audit.read", unit ? unit : 31120, &d) == LP_UNAVAILABLE)
+		return respond_error(c, rq, 503, "directory_unavailable", "the directory cannot be reached");
+	all_units = d.allow && strcmp(d.reason, "city_role") == 0;
+	if (!all_units && unit == 0) {
+		if (!audited(api, rq, "audit.read", 0, object, "deny",
+			     "unit_required (only a city auditor reads every unit)"))
+			return audit_down(c, rq);
+		return respond_error(c, rq, 403, "forbidden",
+				     "add ?unit=CODE: only a city auditor reads every unit's events");
+	}
+	if (!all_units && !permitted(api, c, rq, me, "audit.read", unit, "audit.read", object, &res))
+		return res;
+	if (all_units && !audited(api, rq, "audit.read", unit, object, "allow", "city_role"))
+		return audit_down(c, rq);
+	db = thread_conn(api->deps.cfg->state_conninfo, api->deps.cfg->state_password, err, sizeof(err));
+	if (db == NULL)
+		return respond_error(c, rq, 503, "state_unavailable", "%s", err);
+	if (buf_puts(
+		    &sql,
+		    "SELECT seq, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), actor, "
+		    "client, request_id, action, unit, object, decision, reason, encode(hash, 'hex') "
+		    "FROM syncd_audit WHERE true") < 0)
+		goto oom;
+	if (unit) {
+		params[np++] = us;
+		if (buf_printf(&sql, " AND unit = $%d", np) < 0)
+			goto oom;
+	}
+	for (size_t i = 0; i < 4; i++)
+		if (arg(c, filters[i]) != NULL) {
+			params[np++] = arg(c, filters[i]);
+			if (buf_printf(&sql, " AND %s = $%d", filters[i], np) < 0)
+				goto oom;
+		}
+	if (from) {
+		params[np++] = from;
+		if (buf_printf(&sql, " AND at >= $%d::timestamptz", np) < 0)
+			goto oom;
+	}
+	if (to) {
+		params[np++] = to;
+		if (buf_printf(&sql, " AND at < $%d::timestamptz", np) < 0)
+			goto oom;
+	}
+	if (cursor) {
+		params[np++] = cursor;
+		if (buf_printf(&sql, " AND seq > $%d::bigint", np) < 0)
+			goto oom;
+	}
+	if (buf_printf(&sql, " ORDER BY seq LIMIT %ld", limit + 1) < 0)
+		goto oom;
+	r = PQexecParams(db, sql.data, np, NULL, params, NULL, NULL, 0);
+	buf_free(&sql);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		snprintf(err, sizeof(err), "%s", PQerrorMessage(db));
+		PQclear(r);
+		return respond_error(c, rq, strstr(err, "invalid input") ? 400 : 503, "query_failed", "%s",
+				     err);
+	}
+	{
+		int n = PQntuples(r) > limit ? (int)limit : PQntuples(r);
+		bool more = PQntuples(r) > limit;
+		static const char *const cols[] = {"seq",	 "at",	   "actor", "client",
+						   "request_id", "action", "unit",  "object",
+						   "decision",	 "reason", "hash"};
+
+		if (csv) {
+			bool bad =
+				buf_puts(
+					&q,
+					"seq,at,actor,client,request_id,action,unit,object,decision,reason,hash\r\n") <
+				0;
+
+			for (int i = 0; i < n && !bad; i++)
+				for (int k = 0; k < 11; k++) {
+					const char *v = PQgetvalue(r, i, k);
+
+					bad |= buf_puts(&q, "\"") < 0;
+					for (; *v && !bad; v++)
+						bad |= (*v == '"' ? buf_puts(&q, "\"\"")
+								  : buf_append(&q, v, 1)) < 0;
+					bad |= buf_puts(&q, k == 10 ? "\"\r\n" : "\",") < 0;
+				}
+			if (more && n > 0)
+				snprintf(rq->next, sizeof(rq->next), "%s", PQgetvalue(r, n - 1, 0));
+			PQclear(r);
+			if (bad)
+				goto oom;
+			return respond(c, rq, 200, "text/csv; charset=utf-8", q.data ? q.data : strdup(""),
+				       q.len);
+		} else {
+			json_t *ev = json_array();
+			char next[24] = "";
+
+			for (int i = 0; i < n; i++) {
+				json_t *e = json_object();
+
+				for (int k = 0; k < 11; k++)
+					json_object_set_new(e, cols[k],
+							    k == 0 ? json_integer(atoll(PQgetvalue(r, i, 0)))
+								   : json_string(PQgetvalue(r, i, k)));
+				json_array_append_new(ev, e);
+			}
+			if (more && n > 0)
+				snprintf(next, sizeof(next), "%s", PQgetvalue(r, n - 1, 0));
+			PQclear(r);
+			return respond_json(c, rq, 200,
+					    json_pack("{s:o,s:o}", "events", ev, "next_cursor",
+						      next[0] ? json_string(next) : json_null()));
+		}
+	}
+oom:
+	buf_free(&sql);
+	buf_free(&q);
+	return respond_error(c, rq, 500, "internal", "out of memory");
+}
+
+static enum MHD_Result ep_audit_verify(struct api *api, struct MHD_Connection *c, struct req *rq,
+				       const struct authz_user *me)
+{
+	struct audit_verdict v;
+	struct authz_decision d;
+	char err[512];
+	const struct config *cfg = api->deps.cfg;
+
+	if (authz_check(api->az, me->uid, "audit.read", 31120, &d) == LP_UNAVAILABLE)
+		return respond_error(c, rq, 503, "directory_unavailable", "the directory cannot be reached");
+	if (!d.allow || strcmp(d.reason, "city_role") != 0) {
+		if (!audited(api, rq, "audit.verify", 0, "", "deny", "city_auditor_required"))
+			return audit_down(c, rq);
+		return respond_error(c, rq, 403, "forbidden",
+				     "verifying the whole chain needs a city auditor role");
+	}
+	if (!audited(api, rq, "audit.verify", 0, "", "allow", "city_role"))
+		return audit_down(c, rq);
+	if (audit_verify(cfg->state_conninfo, cfg->state_password, cfg->audit_checkpoint_file,
+			 api->deps.signer, &v, err, sizeof(err)) < 0)
+		return respond_error(c, rq, 503, "state_unavailable", "%s", err);
+	return respond_json(
+		c, rq, 200,
+		json_pack("{s:b,s:I,s:I,s:o}", "ok", v.ok, "rows", (json_int_t)v.rows, "checkpoints",
+			  (json_int_t)v.checkpoints, "first_broken",
+			  v.ok ? json_null()
+			       : json_pack("{s:I,s:s,s:s,s:s}", "seq", (json_int_t)v.seq, "expected",
+					   v.expected, "found", v.found, "problem", v.problem)));
 }
 
 static enum MHD_Result route(struct api *api, struct MHD_Connection *c, struct req *rq, const char *url,
@@ -582,11 +1061,43 @@ static enum MHD_Result route(struct api *api, struct MHD_Connection *c, struct r
 	if (strcmp(url, "/healthz") == 0)
 		return get ? respond_json(c, rq, 200, json_pack("{s:s}", "status", "ok"))
 			   : respond_error(c, rq, 405, "method_not_allowed", "GET only");
+	if (strncmp(url, "/v1/documents/", 14) == 0 && strlen(url) > 21 &&
+	    strcmp(url + strlen(url) - 7, "/verify") == 0) {
+		char serial[64];
+
+		snprintf(serial, sizeof(serial), "%.*s", (int)(strlen(url) - 21), url + 14);
+		return get ? ep_document_verify(api, c, rq, serial)
+			   : respond_error(c, rq, 405, "method_not_allowed", "GET only");
+	}
 	if (strcmp(url, "/v1/grants") != 0 && strncmp(url, "/v1/grants/", 11) != 0 &&
-	    strcmp(url, "/v1/authz/check") != 0)
+	    strcmp(url, "/v1/authz/check") != 0 && strcmp(url, "/v1/documents") != 0 &&
+	    strncmp(url, "/v1/documents/", 14) != 0 && strcmp(url, "/v1/audit") != 0 &&
+	    strcmp(url, "/v1/audit/verify") != 0)
 		return respond_error(c, rq, 404, "not_found", "no endpoint %s (see docs/api.md)", url);
 	if (!authenticate(api, c, rq, &me, &res))
 		return res;
+	if (strcmp(url, "/v1/documents") == 0)
+		return post ? ep_document_issue(api, c, rq, &me)
+			    : respond_error(c, rq, 405, "method_not_allowed", "POST only");
+	if (strncmp(url, "/v1/documents/", 14) == 0) {
+		char serial[64];
+		size_t n = strlen(url + 14);
+
+		if (n > 7 && strcmp(url + 14 + n - 7, "/revoke") == 0) {
+			snprintf(serial, sizeof(serial), "%.*s", (int)(n - 7), url + 14);
+			return post ? ep_document_revoke(api, c, rq, &me, serial)
+				    : respond_error(c, rq, 405, "method_not_allowed", "POST only");
+		}
+		snprintf(serial, sizeof(serial), "%s", url + 14);
+		return get ? ep_document_get(api, c, rq, &me, serial)
+			   : respond_error(c, rq, 405, "method_not_allowed", "GET only");
+	}
+	if (strcmp(url, "/v1/audit") == 0)
+		return get ? ep_audit_query(api, c, rq, &me)
+			   : respond_error(c, rq, 405, "method_not_allowed", "GET only");
+	if (strcmp(url, "/v1/audit/verify") == 0)
+		return get ? ep_audit_verify(api, c, rq, &me)
+			   : respond_error(c, rq, 405, "method_not_allowed", "GET only");
 	if (strcmp(url, "/v1/authz/check") == 0)
 		return get ? ep_check(api, c, rq, &me)
 			   : respond_error(c, rq, 405, "method_not_allowed", "GET only");
@@ -660,8 +1171,9 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	log_warn("http: %s", msg);
 }
 
-struct api *api_start(const struct config *cfg, struct authz *az, char *err, size_t errlen)
+struct api *api_start(const struct api_deps *deps, char *err, size_t errlen)
 {
+	const struct config *cfg = deps->cfg;
 	struct sockaddr_storage ss;
 	unsigned len;
 	int loopback;
@@ -673,7 +1185,8 @@ struct api *api_start(const struct config *cfg, struct authz *az, char *err, siz
 		return NULL;
 	}
 	pthread_mutex_init(&api->lock, NULL);
-	api->az = az;
+	api->deps = *deps;
+	api->az = deps->az;
 	if (api_listen_parse(cfg->listen, &ss, &len, &loopback) < 0) {
 		snprintf(err, errlen, "[syncd] listen = %s: expected IPv4:PORT or [IPv6]:PORT", cfg->listen);
 		goto fail;
@@ -710,11 +1223,11 @@ struct api *api_start(const struct config *cfg, struct authz *az, char *err, siz
 		}
 		free(list);
 	}
-	api->d = MHD_start_daemon(flags, 0, NULL, NULL, handler, api, MHD_OPTION_SOCK_ADDR,
-				  (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
-				  (unsigned)cfg->api_threads, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-				  MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_CONNECTION_LIMIT, 1000u,
-				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+	api->d = MHD_start_daemon(flags, 0, NULL, NULL, handler, api, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+				  NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+				  MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->api_threads,
+				  MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+				  60u, MHD_OPTION_CONNECTION_LIMIT, 1000u,
 				  api->cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, api->cert,
 				  MHD_OPTION_HTTPS_MEM_KEY, api->key, MHD_OPTION_END);
 	if (api->d == NULL) {

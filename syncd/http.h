@@ -7,15 +7,28 @@
 
 #include <stddef.h>
 
+#include "../authz/audit.h"
 #include "../authz/authz.h"
 #include "config.h"
+#include "documents.h"
+#include "routing.h"
 
 struct api;
 
+/* What the API serves from.  az may be NULL (no [ldap]: every authenticated
+ * endpoint answers 503); signer NULL: documents cannot be issued (503). */
+struct api_deps {
+	const struct config *cfg;
+	const struct routing *rt;
+	struct authz *az;
+	struct audit *audit;
+	const struct signer *signer;
+	const struct documents *docs;
+};
+
 /* Listens on cfg->listen (TLS when tls_cert_file/tls_key_file are set;
- * otherwise a loopback address only).  az may be NULL (no [ldap]: every
- * authenticated endpoint answers 503).  NULL with err set on failure. */
-struct api *api_start(const struct config *cfg, struct authz *az, char *err, size_t errlen);
+ * otherwise a loopback address only).  NULL with err set on failure. */
+struct api *api_start(const struct api_deps *deps, char *err, size_t errlen);
 void api_stop(struct api *api);
 
 /* Parses "ADDRESS:PORT" / "[v6]:PORT" into a socket address; also tells

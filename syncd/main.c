@@ -10,6 +10,7 @@
 #include "../common/log.h"
 #include "../authz/authz.h"
 #include "config.h"
+#include "documents.h"
 #include "http.h"
 #include "routing.h"
 #include "snapshot.h"
@@ -172,30 +173,116 @@ static int authz_open(const struct config *cfg, const struct routing *rt, struct
 	return 0;
 }
 
+/* Delivers the documents' outbox (registration acts up to the city) every
+ * second until stopping. */
+struct outbox_ctx {
+	pthread_t thread;
+	const struct config *cfg;
+	const struct documents *docs;
+};
+
+static void *outbox_main(void *arg)
+{
+	struct outbox_ctx *o = arg;
+	char err[1024];
+	bool failing = false;
+
+	log_set_context("outbox");
+	while (!stopping) {
+		int n = outbox_deliver(o->cfg, o->docs, err, sizeof(err));
+
+		if (n < 0 && !failing)
+			log_warn("outbox: %s; retrying every second", err);
+		failing = n < 0;
+		if (n > 0)
+			log_info("outbox: %d documents registered with the city", n);
+		if (n <= 0)
+			sleep(1);
+	}
+	return NULL;
+}
+
+/* The issuing side: signing key, audit log, document kinds. */
+static int issuing_open(const struct config *cfg, const struct routing *rt, struct signer **signer,
+			struct audit **audit, struct documents **docs)
+{
+	char path[4096], err[1024];
+
+	*signer = NULL;
+	*audit = NULL;
+	*docs = NULL;
+	if (cfg->signing_key_file != NULL) {
+		*signer = signer_load(cfg->signing_key_file, err, sizeof(err));
+		if (*signer == NULL) {
+			log_err("[syncd] signing_key_file: %s", err);
+			return -1;
+		}
+	} else {
+		log_warn(
+			"no [syncd] signing_key_file: documents cannot be issued and audit checkpoints are unsigned");
+	}
+	snprintf(path, sizeof(path), "%s/documents.json", cfg->policies_dir);
+	*docs = documents_load(path, rt, err, sizeof(err));
+	if (*docs == NULL) {
+		log_err("%s", err);
+		return -1;
+	}
+	if (documents_prepare(cfg, err, sizeof(err)) < 0) {
+		log_err("state database: documents: %s", err);
+		return -1;
+	}
+	*audit = audit_open(cfg->state_conninfo, cfg->state_password, *signer, cfg->audit_checkpoint_file,
+			    cfg->audit_checkpoint_every, err, sizeof(err));
+	if (*audit == NULL) {
+		log_err("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
 /* Signals are taken by sigwait in the main thread; workers only read the flag. */
 static int run_daemon(const struct config *cfg, const struct routing *rt)
 {
 	struct worker *workers;
 	struct authz *az = NULL;
+	struct signer *signer = NULL;
+	struct audit *audit = NULL;
+	struct documents *docs = NULL;
+	struct outbox_ctx outbox;
+	struct api_deps deps;
 	struct api *api;
 	sigset_t set;
 	int sig, r = 0;
 	size_t running;
 	char err[2048];
 
-	if (check_sources(cfg, rt) < 0 || authz_open(cfg, rt, &az) < 0)
-		return 1;
+	/* blocked before any thread starts: every thread inherits the mask */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	api = api_start(cfg, az, err, sizeof(err));
-	if (api == NULL) {
-		log_err("%s", err);
+	if (check_sources(cfg, rt) < 0 || authz_open(cfg, rt, &az) < 0 ||
+	    issuing_open(cfg, rt, &signer, &audit, &docs) < 0) {
+		audit_close(audit);
+		documents_free(docs);
+		signer_free(signer);
 		authz_free(az);
 		return 1;
 	}
+	deps = (struct api_deps){cfg, rt, az, audit, signer, docs};
+	api = api_start(&deps, err, sizeof(err));
+	if (api == NULL) {
+		log_err("%s", err);
+		audit_close(audit);
+		documents_free(docs);
+		signer_free(signer);
+		authz_free(az);
+		return 1;
+	}
+	outbox = (struct outbox_ctx){.cfg = cfg, .docs = docs};
+	if (pthread_create(&outbox.thread, NULL, outbox_main, &outbox) != 0)
+		fatal("cannot start the outbox thread");
 	workers = calloc(cfg->nsources, sizeof(*workers));
 	if (workers == NULL)
 		fatal("out of memory");
@@ -224,7 +311,12 @@ static int run_daemon(const struct config *cfg, const struct routing *rt)
 			r = 1;
 	}
 	free(workers);
+	stopping = 1;
+	pthread_join(outbox.thread, NULL);
 	api_stop(api);
+	audit_close(audit);
+	documents_free(docs);
+	signer_free(signer);
 	authz_free(az);
 	return r;
 }

@@ -12,9 +12,20 @@
  *   it; syncd.conf is not read.  The password never goes on the command
  *   line: $SYNCCTL_PASSWORD_FILE, else netrc, else a prompt on the terminal.
  *   Tables for people, --json for scripts.  Exit 0 done (check: allowed),
- *   1 refused, denied or unreachable, 2 usage error. */
+ *   1 refused, denied or unreachable, 2 usage error.
+ *
+ * syncctl [-s URL] [-u USER] audit query | audit verify ...
+ *   searches the audit log (--all follows the server's cursor through every
+ *   page; --csv passes the server's CSV on) and checks its hash chain and
+ *   signed checkpoints: exit 1 when the log is broken.
+ *
+ * syncctl [-s URL] [-u USER] document get | document verify SERIAL
+ *   shows an issued document (or saves it as HTML to print) and checks one
+ *   the way anyone holding a copy may: verify is public, so it sends no
+ *   login; exit 1 when the document is revoked or unknown. */
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -23,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../authz/audit.h"
 #include "../common/log.h"
 #include "apiclient.h"
 #include "config.h"
@@ -39,6 +51,7 @@ struct cli {
 	const char *cacert;	/* --cacert */
 	const char *netrc_file; /* --netrc-file */
 	bool json;		/* --json */
+	bool config_given;	/* -c: audit verify reads the state DB itself */
 };
 
 static void usage(FILE *f)
@@ -49,6 +62,11 @@ static void usage(FILE *f)
 		"       syncctl [API OPTIONS] revoke GRANT-ID\n"
 		"       syncctl [API OPTIONS] grants [--unit CODE] [--user UID]\n"
 		"       syncctl [API OPTIONS] check --user UID --action ACTION --unit CODE\n"
+		"       syncctl [API OPTIONS] audit query [--actor UID] [--unit CODE] [--action ACTION] [--object OBJECT]\n"
+		"                 [--decision allow|deny|error] [--from TIME] [--to TIME] [--limit N] [--all] [--csv]\n"
+		"       syncctl [API OPTIONS] audit verify     (with -c FILE: straight from the state DB)\n"
+		"       syncctl [API OPTIONS] document get SERIAL [--html FILE]\n"
+		"       syncctl [API OPTIONS] document verify SERIAL\n"
 		"  -c, --config FILE   syncd.conf (default /etc/syncd/syncd.conf)\n"
 		"API OPTIONS, before the command:\n"
 		"  -s URL              syncd's HTTP API (default $SYNCCTL_URL, else " DEFAULT_URL ")\n"
@@ -57,9 +75,15 @@ static void usage(FILE *f)
 		"  --netrc-file FILE   netrc file with the login (default ~/.netrc)\n"
 		"  --json              print the server's JSON answer instead of a table\n"
 		"The password comes from the file named by $SYNCCTL_PASSWORD_FILE (mode 600),\n"
-		"else from the netrc file, else from a prompt on the terminal.\n"
+		"else from the netrc file, else from a prompt on the terminal; document verify\n"
+		"is public and sends no login.\n"
 		"TIME: " API_TIME_FORMS "\n"
-		"Exit status: 0 done (check: allowed), 1 refused, denied or unreachable, 2 usage error.\n");
+		"  audit query --from/--to also take -2d or -1h (before now)\n"
+		"audit query: --limit N events (per page with --all); --all follows every page;\n"
+		"  --csv prints the server's CSV.\n"
+		"SERIAL: " API_SERIAL_FORM "\n"
+		"Exit status: 0 done (check: allowed; audit verify: intact; document verify: valid),\n"
+		"1 refused, denied, broken, revoked, unknown or unreachable, 2 usage error.\n");
 }
 
 static int cmd_resync(const struct config *cfg, const struct routing *rt, int argc, char **argv)
@@ -255,34 +279,65 @@ static void print_json(const json_t *j)
 	}
 }
 
+/* A client for the API: logged in, or anonymous for public endpoints. */
+struct session {
+	struct api_client c;
+	char *user; /* new strings, wiped and freed by session_close() */
+	char *password;
+};
+
+/* Returns 0, or the exit code with nothing to close. */
+static int session_open(const struct cli *cli, bool login, struct session *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->c.url = cli->url ? cli->url : env("SYNCCTL_URL") ? env("SYNCCTL_URL") : DEFAULT_URL;
+	s->c.cacert = cli->cacert;
+	return login ? cli_login(cli, &s->c, &s->user, &s->password) : 0;
+}
+
+static void session_close(struct session *s)
+{
+	if (s->password != NULL) {
+		explicit_bzero(s->password, strlen(s->password));
+		free(s->password);
+	}
+	free(s->user);
+	memset(s, 0, sizeof(*s));
+}
+
+/* One call (accept NULL: JSON, else a GET for that type).  On failure the
+ * error goes to stderr, with json the server's error body to stdout too,
+ * and 1 is returned; 0 leaves *res to read and free. */
+static int session_call(struct session *s, bool json, const char *method, const char *path, json_t *body,
+			const char *accept, struct api_response *res)
+{
+	int r = accept ? api_get_raw(&s->c, path, accept, res) : api_call(&s->c, method, path, body, res);
+
+	if (r == 0)
+		return 0;
+	if (json && res->json != NULL)
+		print_json(res->json);
+	fprintf(stderr, "syncctl: %s\n", res->error);
+	api_response_free(res);
+	return 1;
+}
+
 /* Logs in, makes the call, prints an error or (with --json) the body.
  * Returns 0 with *res to read and free, or the exit code. */
 static int cli_request(const struct cli *cli, const char *method, const char *path, json_t *body,
 		       struct api_response *res)
 {
-	struct api_client c = {
-		.url = cli->url		    ? cli->url
-		       : env("SYNCCTL_URL") ? env("SYNCCTL_URL")
-					    : DEFAULT_URL,
-		.cacert = cli->cacert,
-	};
-	char *user = NULL, *password = NULL;
+	struct session s;
 	int r;
 
 	memset(res, 0, sizeof(*res));
-	r = cli_login(cli, &c, &user, &password);
+	r = session_open(cli, true, &s);
 	if (r != 0)
 		return r;
-	r = api_call(&c, method, path, body, res) == 0 ? 0 : 1;
-	explicit_bzero(password, strlen(password));
-	free(password);
-	free(user);
-	if (cli->json && res->json != NULL)
+	r = session_call(&s, cli->json, method, path, body, NULL, res);
+	session_close(&s);
+	if (r == 0 && cli->json && res->json != NULL)
 		print_json(res->json);
-	if (r != 0) {
-		fprintf(stderr, "syncctl: %s\n", res->error);
-		api_response_free(res);
-	}
 	return r;
 }
 
@@ -290,6 +345,19 @@ static int bad_time(const char *opt, const char *v)
 {
 	fprintf(stderr, "syncctl: %s \"%s\": use " API_TIME_FORMS "\n", opt, v);
 	return 2;
+}
+
+static int bad_past_time(const char *opt, const char *v)
+{
+	fprintf(stderr, "syncctl: %s \"%s\": use " API_PAST_FORMS "\n", opt, v);
+	return 2;
+}
+
+static int no_list(const struct api_response *res, const char *what)
+{
+	fprintf(stderr, "syncctl: the answer (request %s) has no %s\n",
+		res->request_id[0] ? res->request_id : "-", what);
+	return 1;
 }
 
 static int cmd_grant(const struct cli *cli, int argc, char **argv)
@@ -498,14 +566,489 @@ static int cmd_check(const struct cli *cli, int argc, char **argv)
 	return allowed == 1 ? 0 : 1;
 }
 
-static const struct {
+/* ---- the audit log ---- */
+
+/* --limit's page size guard: beyond this the server's own cap decides */
+#define AUDIT_MAX_LIMIT 100000
+/* --all stops here rather than loop on a server that never ends a search */
+#define AUDIT_MAX_PAGES 100000
+
+/* One CSV page to stdout: the header line only from the first page. */
+static void audit_csv_page(const struct api_response *res, size_t page, bool *ends_in_newline)
+{
+	const char *p = res->raw ? res->raw : "";
+	size_t len = res->raw_len;
+
+	if (page > 0) {
+		const char *nl = memchr(p, '\n', len);
+
+		len = nl ? len - (size_t)(nl + 1 - p) : 0;
+		p = nl ? nl + 1 : p;
+	}
+	if (len == 0)
+		return;
+	if (!*ends_in_newline)
+		putchar('\n');
+	fwrite(p, 1, len, stdout);
+	*ends_in_newline = p[len - 1] == '\n';
+}
+
+static int cmd_audit_query(const struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"actor", required_argument, NULL, 'a'},
+		{"unit", required_argument, NULL, 'n'},
+		{"action", required_argument, NULL, 'A'},
+		{"object", required_argument, NULL, 'o'},
+		{"decision", required_argument, NULL, 'd'},
+		{"from", required_argument, NULL, 'f'},
+		{"to", required_argument, NULL, 't'},
+		{"limit", required_argument, NULL, 'l'},
+		{"all", no_argument, NULL, 'L'},
+		{"csv", no_argument, NULL, 'c'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	enum {
+		Q_ACTOR,
+		Q_UNIT,
+		Q_ACTION,
+		Q_OBJECT,
+		Q_DECISION,
+		Q_FROM,
+		Q_TO,
+		Q_LIMIT,
+		Q_FORMAT,
+		Q_CURSOR,
+		Q_N
+	};
+	struct api_param q[Q_N] = {
+		{"actor", NULL}, {"unit", NULL}, {"action", NULL}, {"object", NULL}, {"decision", NULL},
+		{"from", NULL},	 {"to", NULL},	 {"limit", NULL},  {"format", NULL}, {"cursor", NULL},
+	};
+	const char *from = NULL, *to = NULL, *limit = NULL;
+	char from_t[32], to_t[32], *cursor = NULL, *path, *end;
+	bool all = false, csv = false, newline = true, more = false;
+	time_t now = time(NULL);
+	struct api_response res;
+	struct session s;
+	json_t *events;
+	size_t page;
+	long n;
+	int c, r;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a': q[Q_ACTOR].value = optarg; break;
+		case 'n': q[Q_UNIT].value = optarg; break;
+		case 'A': q[Q_ACTION].value = optarg; break;
+		case 'o': q[Q_OBJECT].value = optarg; break;
+		case 'd': q[Q_DECISION].value = optarg; break;
+		case 'f': from = optarg; break;
+		case 't': to = optarg; break;
+		case 'l': limit = optarg; break;
+		case 'L': all = true; break;
+		case 'c': csv = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "syncctl: audit query takes only options, not \"%s\"\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (csv && cli->json) {
+		fprintf(stderr, "syncctl: audit query: --csv or --json, not both\n");
+		return 2;
+	}
+	if (q[Q_DECISION].value != NULL && strcmp(q[Q_DECISION].value, "allow") != 0 &&
+	    strcmp(q[Q_DECISION].value, "deny") != 0 && strcmp(q[Q_DECISION].value, "error") != 0) {
+		fprintf(stderr, "syncctl: --decision \"%s\": use allow, deny or error\n",
+			q[Q_DECISION].value);
+		return 2;
+	}
+	if (from != NULL && api_time_arg_past(from, now, from_t, sizeof(from_t)) < 0)
+		return bad_past_time("--from", from);
+	if (to != NULL && api_time_arg_past(to, now, to_t, sizeof(to_t)) < 0)
+		return bad_past_time("--to", to);
+	q[Q_FROM].value = from ? from_t : NULL;
+	q[Q_TO].value = to ? to_t : NULL;
+	if (limit != NULL) {
+		errno = 0;
+		n = strtol(limit, &end, 10);
+		if (errno != 0 || end == limit || *end != '\0' || n < 1 || n > AUDIT_MAX_LIMIT) {
+			fprintf(stderr, "syncctl: --limit \"%s\": give how many events, 1 to %d\n", limit,
+				AUDIT_MAX_LIMIT);
+			return 2;
+		}
+		q[Q_LIMIT].value = limit;
+	}
+	q[Q_FORMAT].value = csv ? "csv" : NULL;
+
+	events = json_array();
+	if (events == NULL) {
+		fprintf(stderr, "syncctl: out of memory\n");
+		return 1;
+	}
+	r = session_open(cli, true, &s);
+	if (r != 0)
+		goto out;
+	for (page = 0;; page++) {
+		const char *next;
+		char *copy = NULL;
+
+		if (page == AUDIT_MAX_PAGES) {
+			fprintf(stderr,
+				"syncctl: audit query: still more after %d pages; narrow the search\n",
+				AUDIT_MAX_PAGES);
+			r = 1;
+			break;
+		}
+		path = api_query("/v1/audit", q, Q_N);
+		if (path == NULL) {
+			fprintf(stderr, "syncctl: out of memory\n");
+			r = 1;
+			break;
+		}
+		r = session_call(&s, cli->json, "GET", path, NULL, csv ? "text/csv" : NULL, &res);
+		free(path);
+		if (r != 0)
+			break;
+		if (csv) {
+			audit_csv_page(&res, page, &newline);
+			next = res.next_cursor;
+		} else {
+			json_t *got = json_object_get(res.json, "events");
+
+			if (!json_is_array(got) || json_array_extend(events, got) < 0) {
+				r = no_list(&res, "\"events\" list");
+				api_response_free(&res);
+				break;
+			}
+			next = json_string_value(json_object_get(res.json, "next_cursor"));
+		}
+		if (next != NULL && next[0] == '\0')
+			next = NULL;
+		/* the same cursor again would fetch the same page for ever */
+		if (all && next != NULL && cursor != NULL && strcmp(next, cursor) == 0) {
+			fprintf(stderr, "syncctl: the server (request %s) gives the same cursor twice\n",
+				res.request_id[0] ? res.request_id : "-");
+			r = 1;
+		} else if (all && next != NULL && (copy = strdup(next)) == NULL) {
+			fprintf(stderr, "syncctl: out of memory\n");
+			r = 1;
+		}
+		more = !all && next != NULL;
+		api_response_free(&res);
+		free(cursor);
+		q[Q_CURSOR].value = cursor = copy;
+		if (r != 0 || cursor == NULL)
+			break;
+	}
+	session_close(&s);
+	if (r == 0 && csv && fflush(stdout) != 0) {
+		fprintf(stderr, "syncctl: standard output: %s\n", strerror(errno));
+		r = 1;
+	} else if (r == 0 && cli->json) {
+		json_t *doc = json_pack("{s:O}", "events", events);
+
+		if (doc == NULL) {
+			fprintf(stderr, "syncctl: out of memory\n");
+			r = 1;
+		} else {
+			print_json(doc);
+			json_decref(doc);
+		}
+	} else if (r == 0 && !csv && api_audit_print(stdout, events) < 0) {
+		fprintf(stderr, "syncctl: the answer has events that are not objects\n");
+		r = 1;
+	}
+	if (r == 0 && more)
+		fprintf(stderr, "syncctl: there are more events: --all shows them all\n");
+out:
+	free(cursor);
+	json_decref(events);
+	return r;
+}
+
+/* syncctl -c FILE audit verify: the chain and checkpoints straight from the
+ * state DB and the checkpoint file, with syncd stopped or running. */
+static int audit_verify_local(const struct cli *cli)
+{
+	struct audit_verdict v;
+	struct signer *signer = NULL;
+	char *errors = NULL, err[1024];
+	struct config *cfg = config_load(cli->config, &errors);
+	json_t *j;
+	int intact;
+
+	if (cfg == NULL) {
+		fputs(errors ? errors : "syncctl: cannot load the configuration\n", stderr);
+		free(errors);
+		return 2;
+	}
+	if (cfg->signing_key_file != NULL &&
+	    (signer = signer_load(cfg->signing_key_file, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "syncctl: %s\n", err);
+		config_free(cfg);
+		return 1;
+	}
+	if (audit_verify(cfg->state_conninfo, cfg->state_password, cfg->audit_checkpoint_file, signer, &v,
+			 err, sizeof(err)) < 0) {
+		fprintf(stderr, "syncctl: %s\n", err);
+		signer_free(signer);
+		config_free(cfg);
+		return 1;
+	}
+	signer_free(signer);
+	config_free(cfg);
+	j = json_pack("{s:b,s:I,s:I,s:o}", "ok", v.ok, "rows", (json_int_t)v.rows, "checkpoints",
+		      (json_int_t)v.checkpoints, "first_broken",
+		      v.ok ? json_null()
+			   : json_pack("{s:I,s:s,s:s,s:s}", "seq", (json_int_t)v.seq, "expected", v.expected,
+				       "found", v.found, "problem", v.problem));
+	if (cli->json) {
+		char *t = json_dumps(j, JSON_INDENT(2));
+
+		puts(t ? t : "{}");
+		free(t);
+		intact = v.ok;
+	} else {
+		intact = api_audit_verify_print(stdout, j);
+	}
+	json_decref(j);
+	return intact == 1 ? 0 : 1;
+}
+
+static int cmd_audit_verify(const struct cli *cli, int argc, char **argv)
+{
+	struct api_response res;
+	int r, intact;
+
+	if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+		usage(stdout);
+		return 0;
+	}
+	if (argc != 1) {
+		fprintf(stderr, "syncctl: audit verify takes nothing more\n");
+		usage(stderr);
+		return 2;
+	}
+	if (cli->config_given)
+		return audit_verify_local(cli);
+	r = cli_request(cli, "GET", "/v1/audit/verify", NULL, &res);
+	if (r != 0)
+		return r;
+	intact = cli->json ? api_audit_intact(res.json) : api_audit_verify_print(stdout, res.json);
+	if (intact < 0)
+		no_list(&res, "\"ok\"");
+	api_response_free(&res);
+	return intact == 1 ? 0 : 1;
+}
+
+/* ---- issued documents ---- */
+
+/* The one SERIAL argument after the options; NULL after a usage message. */
+static const char *serial_arg(const char *cmd, int argc, char **argv)
+{
+	if (optind != argc - 1) {
+		fprintf(stderr, "syncctl: %s needs one SERIAL, like " API_SERIAL_FORM "\n", cmd);
+		usage(stderr);
+		return NULL;
+	}
+	if (!api_serial_valid(argv[optind])) {
+		fprintf(stderr,
+			"syncctl: %s: \"%s\" is not a document serial; they look like " API_SERIAL_FORM "\n",
+			cmd, argv[optind]);
+		return NULL;
+	}
+	return argv[optind];
+}
+
+/* The HTML body to file, readable by its owner only: a document holds
+ * personal data.  Returns 0 or 1 after a message. */
+static int save_file(const char *file, const char *data, size_t len)
+{
+	int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	size_t done = 0;
+	ssize_t w;
+
+	if (fd < 0) {
+		fprintf(stderr, "syncctl: %s: %s\n", file, strerror(errno));
+		return 1;
+	}
+	while (done < len) {
+		w = write(fd, data + done, len - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (w == 0)
+				errno = EIO;
+			break;
+		}
+		done += (size_t)w;
+	}
+	if (done < len || close(fd) < 0) {
+		fprintf(stderr, "syncctl: %s: %s\n", file, strerror(errno));
+		if (done < len)
+			close(fd);
+		unlink(file);
+		return 1;
+	}
+	return 0;
+}
+
+static int cmd_document_get(const struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"html", required_argument, NULL, 'H'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *serial, *html = NULL;
+	struct api_response res;
+	struct session s;
+	char *path;
+	int c, r;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'H': html = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if ((serial = serial_arg("document get", argc, argv)) == NULL)
+		return 2;
+	path = api_path_join("/v1/documents", serial);
+	if (path == NULL) {
+		fprintf(stderr, "syncctl: out of memory\n");
+		return 1;
+	}
+	if (html == NULL) {
+		r = cli_request(cli, "GET", path, NULL, &res);
+		free(path);
+		if (r != 0)
+			return r;
+		if (!cli->json && api_document_print(stdout, res.json) < 0)
+			r = no_list(&res, "document");
+		api_response_free(&res);
+		return r;
+	}
+	r = session_open(cli, true, &s);
+	if (r == 0) {
+		r = session_call(&s, cli->json, "GET", path, NULL, "text/html", &res);
+		session_close(&s);
+	}
+	free(path);
+	if (r != 0)
+		return r;
+	if (res.raw_len == 0) {
+		r = no_list(&res, "document (an empty body)");
+	} else {
+		r = save_file(html, res.raw, res.raw_len);
+		if (r == 0)
+			printf("saved %s\n", html);
+	}
+	api_response_free(&res);
+	return r;
+}
+
+static int cmd_document_verify(const struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct api_response res;
+	const char *serial;
+	struct session s;
+	char *path;
+	int c, r, valid;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if ((serial = serial_arg("document verify", argc, argv)) == NULL)
+		return 2;
+	if (asprintf(&path, "/v1/documents/%s/verify", serial) < 0) {
+		fprintf(stderr, "syncctl: out of memory\n");
+		return 1;
+	}
+	/* public: whoever holds a paper copy checks it without an account */
+	r = session_open(cli, false, &s);
+	if (r == 0) {
+		r = session_call(&s, cli->json, "GET", path, NULL, NULL, &res);
+		session_close(&s);
+	}
+	free(path);
+	if (r != 0)
+		return r;
+	if (cli->json) {
+		print_json(res.json);
+		valid = api_document_valid(res.json);
+	} else {
+		valid = api_document_verify_print(stdout, res.json);
+	}
+	if (valid < 0)
+		no_list(&res, "status");
+	api_response_free(&res);
+	return valid == 1 ? 0 : 1;
+}
+
+/* ---- the commands ---- */
+
+struct api_cmd {
 	const char *name;
 	int (*run)(const struct cli *cli, int argc, char **argv);
-} api_cmds[] = {
-	{"grant", cmd_grant},
-	{"revoke", cmd_revoke},
-	{"grants", cmd_grants},
-	{"check", cmd_check},
+};
+
+static const struct api_cmd audit_cmds[] = {
+	{"query", cmd_audit_query},
+	{"verify", cmd_audit_verify},
+};
+
+static const struct api_cmd document_cmds[] = {
+	{"get", cmd_document_get},
+	{"verify", cmd_document_verify},
+};
+
+/* argv[0] is the command, argv[1] one of its n subcommands */
+static int run_sub(const struct api_cmd *subs, size_t n, const struct cli *cli, int argc, char **argv)
+{
+	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t k = 0; k < n && argc >= 2; k++)
+		if (strcmp(argv[1], subs[k].name) == 0)
+			return subs[k].run(cli, argc - 1, argv + 1);
+	fprintf(stderr, "syncctl: %s needs %s or %s%s%s%s\n", argv[0], subs[0].name, subs[1].name,
+		argc >= 2 ? ", not \"" : "", argc >= 2 ? argv[1] : "", argc >= 2 ? "\"" : "");
+	usage(stderr);
+	return 2;
+}
+
+static int cmd_audit(const struct cli *cli, int argc, char **argv)
+{
+	return run_sub(audit_cmds, sizeof(audit_cmds) / sizeof(audit_cmds[0]), cli, argc, argv);
+}
+
+static int cmd_document(const struct cli *cli, int argc, char **argv)
+{
+	return run_sub(document_cmds, sizeof(document_cmds) / sizeof(document_cmds[0]), cli, argc, argv);
+}
+
+static const struct api_cmd api_cmds[] = {
+	{"grant", cmd_grant}, {"revoke", cmd_revoke}, {"grants", cmd_grants},
+	{"check", cmd_check}, {"audit", cmd_audit},   {"document", cmd_document},
 };
 
 /* ---- the state database commands ---- */
@@ -563,6 +1106,7 @@ int main(int argc, char **argv)
 
 		if (value != NULL && i + 1 < argc) {
 			*value = argv[i + 1];
+			cli.config_given |= value == &cli.config;
 			i += 2;
 		} else if (strcmp(o, "--json") == 0) {
 			cli.json = true;

@@ -1,6 +1,7 @@
 /* test_apiclient.c — syncctl's API client without a server: TIME
- * arguments, query escaping, the grants table and check output, error
- * messages, password and netrc files, an unreachable URL. */
+ * arguments, query escaping, the grants table and check output, the audit
+ * table and verify messages, document serials, summaries and verify
+ * answers, error messages, password and netrc files, an unreachable URL. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -134,6 +135,39 @@ static void test_time_bad(void **state)
 	assert_int_equal(api_time_arg("2026-11-27", NOW, out, 20), -1);
 	assert_int_equal(api_time_parse("2026-11-27", &(time_t){0}), -1);
 	assert_int_equal(api_time_parse(NULL, &(time_t){0}), -1);
+}
+
+/* audit query --from/--to: everything api_time_arg takes, and the past */
+static void test_time_past(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} good[] = {
+		{"-1h", "2026-11-27T09:00:00Z"},	{"-2d", "2026-11-25T10:00:00Z"},
+		{"-0d", "2026-11-27T10:00:00Z"},	{"-365d", "2025-11-27T10:00:00Z"},
+		{"-36500d", "1926-12-22T10:00:00Z"},	{"+12h", "2026-11-27T22:00:00Z"},
+		{"2026-11-27", "2026-11-27T00:00:00Z"}, {"2026-11-27T10:00:00Z", "2026-11-27T10:00:00Z"},
+	};
+	static const char *const bad[] = {
+		"-",	"-h",	"-30",	   "-3w",      "--3d",	    "-+3d",	 "+-3d",
+		"- 3d", "-3d ", "-36501d", "-876001h", "-1234567h", "yesterday",
+	};
+	char out[32];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		if (api_time_arg_past(good[i].in, NOW, out, sizeof(out)) != 0)
+			fail_msg("\"%s\" refused", good[i].in);
+		assert_string_equal(out, good[i].out);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		out[0] = '\0';
+		if (api_time_arg_past(bad[i], NOW, out, sizeof(out)) != -1)
+			fail_msg("\"%s\" accepted as \"%s\"", bad[i], out);
+	}
+	/* a grant's times still never lie in the past by a relative form */
+	assert_int_equal(api_time_arg("-1h", NOW, out, sizeof(out)), -1);
+	assert_int_equal(api_time_arg_past("-1h", NOW, out, 20), -1);
 }
 
 static void test_query(void **state)
@@ -278,6 +312,238 @@ static void test_check_print(void **state)
 	free(text);
 	json_decref(allow);
 	json_decref(deny);
+	json_decref(odd);
+}
+
+static const char events_json[] =
+	"["
+	"{\"seq\": 1, \"at\": \"2026-11-27T10:00:00.123456Z\", \"actor\": \"lan\", \"client\": \"10.0.0.5\","
+	" \"request_id\": \"a1\", \"action\": \"grant.create\", \"unit\": \"31117\", \"object\": \"12\","
+	" \"decision\": \"allow\", \"reason\": \"grant 7\", \"hash\": \"9f86d081\"},"
+	"{\"seq\": 2, \"at\": \"2026-11-27T10:00:01Z\", \"actor\": \"Nguyễn Thị Minh Khai Trần Ngọc\","
+	" \"action\": \"civil.extract.issue\", \"unit\": \"31120\", \"object\": \"31120-2026-000001\","
+	" \"decision\": \"deny\","
+	" \"reason\": \"no grant for civil.extract.issue in unit 31120 (only viewer until 2026-12-31)\"},"
+	"{\"seq\": 1234, \"at\": \"2026-11-27T10:00:02.5Z\", \"actor\": \"t\\u001b[2Jhu\","
+	" \"action\": \"document.verify\", \"unit\": null, \"object\": \"31120-2026-000001\","
+	" \"decision\": \"error\", \"reason\": null}"
+	"]";
+
+/* closes f (an open_memstream on *text) and returns what it received */
+static char *drain(FILE *f, char **text)
+{
+	fclose(f);
+	return *text;
+}
+
+static void test_audit_table(void **state)
+{
+	json_error_t jerr;
+	json_t *events = json_loads(events_json, 0, &jerr);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	(void)state;
+	if (events == NULL)
+		fail_msg("sample: %s", jerr.text);
+	assert_int_equal(api_audit_print(f, events), 0);
+	assert_string_equal(
+		drain(f, &text),
+		"SEQ   AT                    ACTOR                 ACTION               UNIT   OBJECT             DECISION  REASON\n"
+		"1     2026-11-27T10:00:00Z  lan                   grant.create         31117  12                 allow     grant 7\n"
+		"2     2026-11-27T10:00:01Z  Nguyễn Thị Minh Kha…  civil.extract.issue  31120  31120-2026-000001  deny      no grant for civil.extract.issue in unit 31120…\n"
+		"1234  2026-11-27T10:00:02Z  t?[2Jhu               document.verify      -      31120-2026-000001  error     -\n");
+	free(text);
+	json_decref(events);
+}
+
+static void test_audit_edge(void **state)
+{
+	json_t *empty = json_array(), *notarray = json_object(),
+	       *badrow = json_pack("[{s:i}, s]", "seq", 1, "x");
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	(void)state;
+	assert_int_equal(api_audit_print(f, empty), 0);
+	assert_int_equal(api_audit_print(f, notarray), -1);
+	assert_int_equal(api_audit_print(f, badrow), -1);
+	assert_int_equal(api_audit_print(f, NULL), -1);
+	assert_string_equal(drain(f, &text), "no audit events\n");
+	free(text);
+	json_decref(empty);
+	json_decref(notarray);
+	json_decref(badrow);
+}
+
+static void test_audit_verify(void **state)
+{
+	json_t *ok = json_loads("{\"ok\": true, \"rows\": 1042, \"checkpoints\": 3, \"first_broken\": null}",
+				0, NULL);
+	json_t *one = json_loads("{\"ok\": true, \"rows\": 1, \"checkpoints\": 1, \"first_broken\": null}", 0,
+				 NULL);
+	json_t *broken = json_loads("{\"ok\": false, \"rows\": 1042, \"checkpoints\": 3, \"first_broken\":"
+				    " {\"seq\": 517, \"expected\": \"9f86d081\", \"found\": \"60303ae2\","
+				    " \"problem\": \"the row's hash does not match its content\"}}",
+				    0, NULL);
+	json_t *vague = json_loads("{\"ok\": false, \"rows\": 3}", 0, NULL);
+	json_t *odd = json_loads("{\"ok\": \"yes\"}", 0, NULL);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	(void)state;
+	assert_non_null(ok);
+	assert_non_null(broken);
+	assert_int_equal(api_audit_verify_print(f, ok), 1);
+	assert_int_equal(api_audit_verify_print(f, one), 1);
+	assert_int_equal(api_audit_verify_print(f, broken), 0);
+	assert_int_equal(api_audit_verify_print(f, vague), 0);
+	assert_int_equal(api_audit_verify_print(f, odd), -1);
+	assert_int_equal(api_audit_intact(NULL), -1);
+	assert_int_equal(api_audit_intact(broken), 0);
+	assert_string_equal(drain(f, &text),
+			    "audit log intact: 1042 rows, 3 signed checkpoints\n"
+			    "audit log intact: 1 row, 1 signed checkpoint\n"
+			    "audit log BROKEN at seq 517: the row's hash does not match its content\n"
+			    "  expected: 9f86d081\n"
+			    "  found:    60303ae2\n"
+			    "audit log BROKEN (the answer names no row)\n");
+	free(text);
+	json_decref(ok);
+	json_decref(one);
+	json_decref(broken);
+	json_decref(vague);
+	json_decref(odd);
+}
+
+static void test_serial(void **state)
+{
+	static const char *const good[] = {"31120-2026-000001", "31117-2027-999999", "00000-0000-000000"};
+	static const char *const bad[] = {
+		"",
+		"31120-2026-00001",
+		"31120-2026-0000001",
+		"3112-2026-000001",
+		"311200-2026-000001",
+		"31120-26-000001",
+		"31120_2026_000001",
+		"31120-2026-00000a",
+		"31120-2026-000001 ",
+		" 31120-2026-000001",
+		"31120-2026-000001/verify",
+		"../grants/7",
+		"31120--2026-00001",
+		"+3120-2026-000001",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		if (!api_serial_valid(good[i]))
+			fail_msg("\"%s\" refused", good[i]);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (api_serial_valid(bad[i]))
+			fail_msg("\"%s\" accepted", bad[i]);
+	assert_false(api_serial_valid(NULL));
+}
+
+static void test_document_print(void **state)
+{
+	json_t *doc = json_loads(
+		"{\"serial\": \"31120-2026-000001\", \"kind\": \"birth_extract\","
+		" \"title\": \"TRÍCH LỤC KHAI SINH (BẢN SAO)\", \"unit\": \"31120\", \"unit_name\": \"Phường Ninh Kiều\","
+		" \"key\": \"42\", \"fields\": ["
+		"{\"label\": \"Họ, chữ đệm, tên\", \"value\": \"Nguyễn Văn A\"},"
+		"{\"label\": \"Ngày, tháng, năm sinh\", \"value\": \"2020-02-01\"},"
+		"{\"label\": \"Quê quán\", \"value\": null},"
+		"{\"label\": \"Quyển số\", \"value\": 7}],"
+		" \"issued_at\": \"2026-11-27T10:00:00.25Z\", \"issuer\": \"lan\", \"nonce\": \"c0ffee\","
+		" \"hash\": \"9f86d081\", \"signature\": \"3045\", \"revoked\": false, \"revoked_at\": null,"
+		" \"revoke_reason\": null}",
+		0, NULL);
+	json_t *revoked = json_loads(
+		"{\"serial\": \"31117-2026-000003\", \"kind\": \"death_extract\", \"unit\": \"31117\","
+		" \"fields\": [], \"issued_at\": \"2026-11-20T08:00:00Z\", \"issuer\": \"minh\", \"revoked\": true,"
+		" \"revoked_at\": \"2026-11-21T09:30:00.000001Z\", \"revoke_reason\": \"wrong\\u001b[0m name\"}",
+		0, NULL);
+	json_t *noserial = json_pack("{s:s}", "kind", "birth_extract");
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	(void)state;
+	assert_non_null(doc);
+	assert_non_null(revoked);
+	assert_int_equal(api_document_print(f, doc), 0);
+	assert_int_equal(api_document_print(f, revoked), 0);
+	assert_int_equal(api_document_print(f, noserial), -1);
+	assert_int_equal(api_document_print(f, NULL), -1);
+	assert_string_equal(drain(f, &text), "serial: 31120-2026-000001\n"
+					     "title:  TRÍCH LỤC KHAI SINH (BẢN SAO)\n"
+					     "kind:   birth_extract\n"
+					     "unit:   31120 Phường Ninh Kiều\n"
+					     "issued: 2026-11-27T10:00:00Z\n"
+					     "issuer: lan\n"
+					     "state:  valid\n"
+					     "\n"
+					     "Họ, chữ đệm, tên: Nguyễn Văn A\n"
+					     "Ngày, tháng, năm sinh: 2020-02-01\n"
+					     "Quê quán: -\n"
+					     "Quyển số: 7\n"
+					     "serial: 31117-2026-000003\n"
+					     "kind:   death_extract\n"
+					     "unit:   31117\n"
+					     "issued: 2026-11-20T08:00:00Z\n"
+					     "issuer: minh\n"
+					     "state:  revoked 2026-11-21T09:30:00Z: wrong?[0m name\n");
+	free(text);
+	json_decref(doc);
+	json_decref(revoked);
+	json_decref(noserial);
+}
+
+static void test_document_verify(void **state)
+{
+	json_t *valid = json_loads(
+		"{\"serial\": \"31120-2026-000001\", \"status\": \"valid\", \"kind\": \"birth_extract\","
+		" \"unit\": \"31120\", \"issued_on\": \"2026-11-27\", \"hash\": \"9f86d081\","
+		" \"signature\": \"30450221\", \"public_key\": \"MCow\"}",
+		0, NULL);
+	json_t *revoked =
+		json_loads("{\"serial\": \"31117-2026-000003\", \"status\": \"revoked\","
+			   " \"kind\": \"death_extract\", \"unit\": \"31117\", \"issued_on\": \"2026-11-20\","
+			   " \"hash\": \"60303ae2\", \"signature\": \"3046\","
+			   " \"revoked_at\": \"2026-11-21T09:30:00Z\"}",
+			   0, NULL);
+	json_t *unknown = json_loads("{\"serial\": \"31120-2026-000999\", \"status\": \"unknown\"}", 0, NULL);
+	json_t *odd = json_loads("{\"serial\": \"31120-2026-000001\", \"status\": \"fine\"}", 0, NULL);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	(void)state;
+	assert_non_null(valid);
+	assert_non_null(revoked);
+	assert_int_equal(api_document_verify_print(f, valid), 1);
+	assert_int_equal(api_document_verify_print(f, revoked), 0);
+	assert_int_equal(api_document_verify_print(f, unknown), 0);
+	assert_int_equal(api_document_verify_print(f, odd), -1);
+	assert_int_equal(api_document_valid(NULL), -1);
+	assert_string_equal(
+		drain(f, &text),
+		"31120-2026-000001: valid (birth_extract, 31120, 2026-11-27)\n"
+		"  sha256: 9f86d081\n"
+		"  signature: 30450221\n"
+		"31117-2026-000003: revoked 2026-11-21T09:30:00Z (death_extract, 31117, 2026-11-20)\n"
+		"  sha256: 60303ae2\n"
+		"  signature: 3046\n"
+		"31120-2026-000999: unknown: syncd issued no document with this serial\n");
+	free(text);
+	json_decref(valid);
+	json_decref(revoked);
+	json_decref(unknown);
 	json_decref(odd);
 }
 
@@ -428,12 +694,15 @@ static void test_unreachable(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_time_good),    cmocka_unit_test(test_time_bad),
-		cmocka_unit_test(test_query),	     cmocka_unit_test(test_grants_table),
-		cmocka_unit_test(test_grants_edge),  cmocka_unit_test(test_check_print),
-		cmocka_unit_test(test_error_format), cmocka_unit_test(test_password_file),
-		cmocka_unit_test(test_netrc),	     cmocka_unit_test(test_url_host),
-		cmocka_unit_test(test_unreachable),
+		cmocka_unit_test(test_time_good),      cmocka_unit_test(test_time_bad),
+		cmocka_unit_test(test_query),	       cmocka_unit_test(test_grants_table),
+		cmocka_unit_test(test_grants_edge),    cmocka_unit_test(test_check_print),
+		cmocka_unit_test(test_error_format),   cmocka_unit_test(test_password_file),
+		cmocka_unit_test(test_netrc),	       cmocka_unit_test(test_url_host),
+		cmocka_unit_test(test_unreachable),    cmocka_unit_test(test_time_past),
+		cmocka_unit_test(test_audit_table),    cmocka_unit_test(test_audit_edge),
+		cmocka_unit_test(test_audit_verify),   cmocka_unit_test(test_serial),
+		cmocka_unit_test(test_document_print), cmocka_unit_test(test_document_verify),
 	};
 	return cmocka_run_group_tests_name("apiclient", tests, setup, teardown);
 }

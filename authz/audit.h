@@ -1,0 +1,63 @@
+/* audit.h — the tamper-evident access log (state DB, table syncd_audit).
+ *
+ * Every row: seq, at, actor, client, request_id, action, unit, object,
+ * decision, reason; body = the canonical JSON of all of these (sorted keys,
+ * compact, UTF-8); hash = SHA-256(prev_hash || body).  Appends are
+ * serialized (a head row locked FOR UPDATE, so several syncd share one
+ * chain) and group-committed by one writer thread: a caller returns once
+ * its row is durable.  A trigger refuses UPDATE, DELETE and TRUNCATE.
+ * Signed checkpoints (seq, head hash) leave the database: to the journal
+ * and to a file, so truncation or a rewrite with recomputed hashes is
+ * caught by verify. */
+#ifndef SYNCD_AUTHZ_AUDIT_H
+#define SYNCD_AUTHZ_AUDIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "sign.h"
+
+struct audit_event {
+	const char *actor; /* uid, or "-" */
+	const char *client;
+	const char *request_id;
+	const char *action;   /* e.g. document.issue, grant.create, authz.check, audit.read */
+	const char *unit;     /* 5 digits or "" */
+	const char *object;   /* serial, grant id, record key, query */
+	const char *decision; /* allow, deny, error */
+	const char *reason;
+};
+
+struct audit;
+
+/* Opens its own connection, creates the tables and trigger if missing, and
+ * starts the writer.  signer may be NULL (checkpoints unsigned);
+ * checkpoint_file may be NULL (journal only); a checkpoint every
+ * checkpoint_every rows (and at close). */
+struct audit *audit_open(const char *conninfo, const char *password, const struct signer *signer,
+			 const char *checkpoint_file, long checkpoint_every, char *err, size_t errlen);
+void audit_close(struct audit *a);
+
+/* Appends ev and returns once it is committed: 0 (seq set) or -1 with err
+ * (the caller must then refuse the action: nothing unaudited). */
+int audit_append(struct audit *a, const struct audit_event *ev, long long *seq, char *err, size_t errlen);
+
+/* The canonical body of an event with its seq and time (new string). */
+char *audit_body(long long seq, const char *at, const struct audit_event *ev);
+
+struct audit_verdict {
+	bool ok;
+	long long rows;	       /* rows walked */
+	long long checkpoints; /* signed checkpoints checked */
+	long long seq;	       /* first broken link (0 if ok) */
+	char expected[130], found[130];
+	char problem[256];
+};
+
+/* Walks the chain from seq 1 and checks the checkpoints of
+ * checkpoint_file (NULL: none) signed by signer (NULL: signatures not
+ * checked).  0 (verdict filled) or -1 with err. */
+int audit_verify(const char *conninfo, const char *password, const char *checkpoint_file,
+		 const struct signer *signer, struct audit_verdict *v, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,742 @@
+/* documents.c — issue, find, revoke, render and register documents. */
+#include "documents.h"
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../common/buf.h"
+#include "../common/fileio.h"
+#include "../common/log.h"
+
+struct documents {
+	struct doc_kind *k;
+	size_t n;
+};
+
+static const char *const state_sql =
+	"CREATE TABLE IF NOT EXISTS syncd_doc_seq (unit text NOT NULL, year int NOT NULL, last int NOT NULL,"
+	" PRIMARY KEY (unit, year));"
+	"CREATE TABLE IF NOT EXISTS syncd_documents (serial text PRIMARY KEY, kind text NOT NULL, unit text NOT NULL,"
+	" record_key text NOT NULL, issued_at timestamptz NOT NULL, issuer text NOT NULL, request_id text NOT NULL,"
+	" body text NOT NULL, hash text NOT NULL, signature text NOT NULL, public_key text NOT NULL,"
+	" revoked_at timestamptz, revoked_by text, revoke_reason text);"
+	"CREATE TABLE IF NOT EXISTS syncd_outbox (id bigserial PRIMARY KEY, serial text NOT NULL"
+	" REFERENCES syncd_documents, destination text NOT NULL, payload text NOT NULL,"
+	" created_at timestamptz NOT NULL DEFAULT now(), delivered_at timestamptz, attempts int NOT NULL DEFAULT 0,"
+	" last_error text);"
+	"CREATE INDEX IF NOT EXISTS syncd_outbox_pending ON syncd_outbox (id) WHERE delivered_at IS NULL;";
+
+/* ------------------------------------------------------------ policy */
+
+static void kind_free(struct doc_kind *k)
+{
+	free(k->name);
+	free(k->source);
+	free(k->table);
+	free(k->key);
+	free(k->perm);
+	free(k->read_perm);
+	free(k->title);
+	free(k->target);
+	for (size_t i = 0; i < k->nfields; i++) {
+		free(k->fields[i].column);
+		free(k->fields[i].label);
+	}
+	free(k->fields);
+	free(k->reg_source);
+	free(k->reg_table);
+}
+
+void documents_free(struct documents *d)
+{
+	if (d == NULL)
+		return;
+	for (size_t i = 0; i < d->n; i++)
+		kind_free(&d->k[i]);
+	free(d->k);
+	free(d);
+}
+
+const struct doc_kind *documents_kind(const struct documents *d, const char *name)
+{
+	for (size_t i = 0; d != NULL && i < d->n; i++)
+		if (strcmp(d->k[i].name, name) == 0)
+			return &d->k[i];
+	return NULL;
+}
+
+static char *str(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s && s[0] ? strdup(s) : NULL;
+}
+
+struct documents *documents_load(const char *path, const struct routing *rt, char *err, size_t errlen)
+{
+	json_error_t je;
+	json_t *root = json_load_file(path, 0, &je), *kinds, *o;
+	struct documents *d = calloc(1, sizeof(*d));
+	const char *name;
+
+	if (d == NULL)
+		goto oom;
+	if (root == NULL) {
+		snprintf(err, errlen, "%s:%d: %s", path, je.line, je.text);
+		goto fail;
+	}
+	kinds = json_object_get(root, "kinds");
+	if (!json_is_object(kinds) || (d->k = calloc(json_object_size(kinds) + 1, sizeof(*d->k))) == NULL) {
+		snprintf(err, errlen, "%s: needs \"kinds\": an object of document kinds", path);
+		goto fail;
+	}
+	json_object_foreach (kinds, name, o) {
+		struct doc_kind *k = &d->k[d->n++];
+		json_t *fields = json_object_get(o, "fields"), *reg = json_object_get(o, "register"), *f;
+		const struct routing_table *t = NULL;
+		size_t i;
+
+		k->name = strdup(name);
+		k->source = str(o, "source");
+		k->table = str(o, "table");
+		k->key = str(o, "key");
+		k->perm = str(o, "permission");
+		k->read_perm = str(o, "read_permission");
+		k->title = str(o, "title");
+		if (k->name == NULL || k->source == NULL || k->table == NULL || k->key == NULL ||
+		    k->perm == NULL || k->read_perm == NULL || k->title == NULL || !json_is_array(fields) ||
+		    json_array_size(fields) == 0) {
+			snprintf(
+				err, errlen,
+				"%s: kind %s needs source, table, key, permission, read_permission, title and fields",
+				path, name);
+			goto fail;
+		}
+		for (size_t j = 0; j < routing_table_count(rt); j++) {
+			const struct routing_table *c = routing_table_get(rt, j);
+
+			if (strcmp(c->source, k->source) == 0 && strcmp(c->table, k->table) == 0)
+				t = c;
+		}
+		if (t == NULL) {
+			snprintf(err, errlen,
+				 "%s: kind %s: %s of source %s is not routed to the units (routing.json)",
+				 path, name, k->table, k->source);
+			goto fail;
+		}
+		k->target = strdup(t->target_table ? t->target_table : t->name);
+		k->fields = calloc(json_array_size(fields), sizeof(*k->fields));
+		if (k->target == NULL || k->fields == NULL)
+			goto oom;
+		json_array_foreach (fields, i, f) {
+			k->fields[i].column = str(f, "column");
+			k->fields[i].label = str(f, "label");
+			k->nfields++;
+			if (k->fields[i].column == NULL || k->fields[i].label == NULL) {
+				snprintf(err, errlen,
+					 "%s: kind %s: fields[%zu] needs \"column\" and \"label\"", path,
+					 name, i);
+				goto fail;
+			}
+		}
+		if (reg != NULL) {
+			k->reg_source = str(reg, "source");
+			k->reg_table = str(reg, "table");
+			if (k->reg_source == NULL || k->reg_table == NULL ||
+			    strchr(k->reg_table, '.') == NULL) {
+				snprintf(
+					err, errlen,
+					"%s: kind %s: register needs \"source\" and a schema-qualified \"table\"",
+					path, name);
+				goto fail;
+			}
+		}
+	}
+	json_decref(root);
+	return d;
+oom:
+	snprintf(err, errlen, "out of memory");
+fail:
+	json_decref(root);
+	documents_free(d);
+	return NULL;
+}
+
+/* ------------------------------------------------------------ connections */
+
+/* One connection per thread and conninfo (the API's pool threads). */
+#define TL_MAX 16
+static __thread struct {
+	char *conninfo;
+	PGconn *c;
+} tl[TL_MAX];
+
+PGconn *thread_conn(const char *conninfo, const char *password, char *err, size_t errlen)
+{
+	const char *kw[] = {"dbname", "fallback_application_name", password ? "password" : NULL, NULL};
+	const char *val[] = {conninfo, "syncd-api", password, NULL};
+	int slot = -1;
+
+	for (int i = 0; i < TL_MAX; i++) {
+		if (tl[i].conninfo != NULL && strcmp(tl[i].conninfo, conninfo) == 0) {
+			if (PQstatus(tl[i].c) == CONNECTION_OK)
+				return tl[i].c;
+			PQreset(tl[i].c);
+			if (PQstatus(tl[i].c) == CONNECTION_OK)
+				return tl[i].c;
+			snprintf(err, errlen, "%s", PQerrorMessage(tl[i].c));
+			err[strcspn(err, "\n")] = '\0';
+			return NULL;
+		}
+		if (tl[i].conninfo == NULL && slot < 0)
+			slot = i;
+	}
+	if (slot < 0) { /* full: the oldest goes */
+		PQfinish(tl[0].c);
+		free(tl[0].conninfo);
+		memmove(&tl[0], &tl[1], sizeof(tl[0]) * (TL_MAX - 1));
+		tl[TL_MAX - 1].conninfo = NULL;
+		slot = TL_MAX - 1;
+	}
+	tl[slot].c = PQconnectdbParams(kw, val, 1);
+	if (tl[slot].c == NULL || PQstatus(tl[slot].c) != CONNECTION_OK) {
+		snprintf(err, errlen, "%s", tl[slot].c ? PQerrorMessage(tl[slot].c) : "out of memory");
+		err[strcspn(err, "\n")] = '\0';
+		PQfinish(tl[slot].c);
+		tl[slot].c = NULL;
+		return NULL;
+	}
+	tl[slot].conninfo = strdup(conninfo);
+	return tl[slot].c;
+}
+
+static void msg_of(PGconn *c, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s", PQerrorMessage(c));
+	out[strcspn(out, "\n")] = '\0';
+}
+
+int documents_prepare(const struct config *cfg, char *err, size_t errlen)
+{
+	PGconn *c = thread_conn(cfg->state_conninfo, cfg->state_password, err, errlen);
+	PGresult *r;
+	int ok;
+
+	if (c == NULL)
+		return -1;
+	r = PQexec(c, state_sql);
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (!ok)
+		msg_of(c, err, errlen);
+	PQclear(r);
+	return ok ? 0 : -1;
+}
+
+/* ------------------------------------------------------------ issue */
+
+bool document_serial_valid(const char *s)
+{
+	return s != NULL && strlen(s) == 17 && strspn(s, "0123456789") == 5 && s[5] == '-' &&
+	       strspn(s + 6, "0123456789") == 4 && s[10] == '-' && strspn(s + 11, "0123456789") == 6;
+}
+
+static char *quoted(PGconn *c, const char *schema_dot_table)
+{
+	const char *dot = strchr(schema_dot_table, '.');
+	char *s, *t, *out = NULL;
+
+	if (dot == NULL) {
+		t = PQescapeIdentifier(c, schema_dot_table, strlen(schema_dot_table));
+		out = t ? strdup(t) : NULL;
+		PQfreemem(t);
+		return out;
+	}
+	s = PQescapeIdentifier(c, schema_dot_table, (size_t)(dot - schema_dot_table));
+	t = PQescapeIdentifier(c, dot + 1, strlen(dot + 1));
+	if (s != NULL && t != NULL && asprintf(&out, "%s.%s", s, t) < 0)
+		out = NULL;
+	PQfreemem(s);
+	PQfreemem(t);
+	return out;
+}
+
+/* The record's fields from the unit's copy: a JSON array of {label, value};
+ * 1 found, 0 not in this unit, <0 status. */
+static int record_read(const struct config *cfg, const struct doc_kind *k, int unit, const char *key,
+		       json_t **out, char *reason, size_t reasonlen)
+{
+	char *conninfo = config_expand_unit(cfg->tier_conninfo, unit),
+	     *schema = config_expand_unit(cfg->tier_schema, unit);
+	char err[512], *rel = NULL, *qs = NULL, *qt = NULL, *qk = NULL;
+	struct buf sql = {0};
+	PGconn *c = conninfo ? thread_conn(conninfo, cfg->tier_password, err, sizeof(err)) : NULL;
+	PGresult *r = NULL;
+	const char *params[1] = {key};
+	int rc = -503;
+
+	*out = NULL;
+	if (c == NULL) {
+		snprintf(reason, reasonlen, "tier_unavailable (the unit's copy cannot be read: %s)",
+			 conninfo ? err : "out of memory");
+		goto out;
+	}
+	qs = PQescapeIdentifier(c, schema, strlen(schema));
+	qt = PQescapeIdentifier(c, k->target, strlen(k->target));
+	qk = PQescapeIdentifier(c, k->key, strlen(k->key));
+	if (qs == NULL || qt == NULL || qk == NULL || buf_puts(&sql, "SELECT ") < 0)
+		goto oom;
+	for (size_t i = 0; i < k->nfields; i++) {
+		char *col = PQescapeIdentifier(c, k->fields[i].column, strlen(k->fields[i].column));
+		int bad = col == NULL || buf_printf(&sql, "%s%s::text", i ? ", " : "", col) < 0;
+
+		PQfreemem(col);
+		if (bad)
+			goto oom;
+	}
+	if (buf_printf(&sql, " FROM %s.%s WHERE %s = $1", qs, qt, qk) < 0)
+		goto oom;
+	r = PQexecParams(c, sql.data, 1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+
+		msg_of(c, err, sizeof(err));
+		if (state != NULL && strncmp(state, "22", 2) == 0) {
+			snprintf(reason, reasonlen, "bad_key (%s is not a valid %s)", key, k->key);
+			rc = -400;
+		} else {
+			snprintf(reason, reasonlen, "tier_unavailable (%s)", err);
+		}
+		goto out;
+	}
+	if (PQntuples(r) != 1) {
+		snprintf(reason, reasonlen, "record_not_in_unit (no %s %s in unit %05d's copy of %s)", k->key,
+			 key, unit, k->table);
+		rc = 0;
+		goto out;
+	}
+	*out = json_array();
+	for (size_t i = 0; i < k->nfields && *out; i++)
+		json_array_append_new(*out,
+				      json_pack("{s:s,s:s?}", "label", k->fields[i].label, "value",
+						PQgetisnull(r, 0, (int)i) ? NULL : PQgetvalue(r, 0, (int)i)));
+	rc = 1;
+	goto out;
+oom:
+	snprintf(reason, reasonlen, "internal (out of memory)");
+	rc = -500;
+out:
+	PQclear(r);
+	PQfreemem(qs);
+	PQfreemem(qt);
+	PQfreemem(qk);
+	buf_free(&sql);
+	free(rel);
+	free(conninfo);
+	free(schema);
+	return rc;
+}
+
+static void iso_now(char *out, size_t outlen, int *year)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	*year = tm.tm_year + 1900;
+}
+
+static int exec_ok(PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+
+	PQclear(r);
+	return ok ? 0 : -1;
+}
+
+int document_issue(const struct config *cfg, const struct routing *rt, const struct signer *signer,
+		   const struct doc_kind *k, int unit, const char *key, const struct doc_issuer *who,
+		   char *serial, size_t seriallen, char **body, char *reason, size_t reasonlen)
+{
+	const struct unit_info *ui = routing_unit_find(rt, unit);
+	json_t *fields = NULL, *doc = NULL;
+	char err[512], at[32], ustr[12], ystr[12], nonce_hex[33], hash[65], sig[130], pub[65], *text = NULL;
+	unsigned char nonce[16];
+	PGconn *c;
+	PGresult *r;
+	int year, rc, status = 503;
+
+	*body = NULL;
+	if (signer == NULL) {
+		snprintf(reason, reasonlen,
+			 "no_signing_key (set [syncd] signing_key_file: documents are signed)");
+		return 503;
+	}
+	rc = record_read(cfg, k, unit, key, &fields, reason, reasonlen);
+	if (rc <= 0)
+		return rc == 0 ? 404 : -rc;
+	c = thread_conn(cfg->state_conninfo, cfg->state_password, err, sizeof(err));
+	if (c == NULL) {
+		snprintf(reason, reasonlen, "state_unavailable (%s)", err);
+		json_decref(fields);
+		return 503;
+	}
+	iso_now(at, sizeof(at), &year);
+	snprintf(ustr, sizeof(ustr), "%05d", unit);
+	snprintf(ystr, sizeof(ystr), "%d", year);
+	if (RAND_bytes(nonce, sizeof(nonce)) != 1) {
+		snprintf(reason, reasonlen, "internal (no randomness)");
+		json_decref(fields);
+		return 500;
+	}
+	hex_encode(nonce, sizeof(nonce), nonce_hex);
+	if (exec_ok(c, "BEGIN") < 0)
+		goto dberr;
+	{
+		const char *p[2] = {ustr, ystr};
+
+		/* the row stays locked until COMMIT: serials are gap-free per unit and year */
+		r = PQexecParams(
+			c,
+			"INSERT INTO syncd_doc_seq (unit, year, last) VALUES ($1, $2, 1) ON CONFLICT (unit, year) "
+			"DO UPDATE SET last = syncd_doc_seq.last + 1 RETURNING last",
+			2, NULL, p, NULL, NULL, 0);
+		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+			PQclear(r);
+			goto dberr;
+		}
+		snprintf(serial, seriallen, "%05d-%d-%06d", unit, year, atoi(PQgetvalue(r, 0, 0)));
+		PQclear(r);
+	}
+	doc = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:O,s:s,s:s,s:s,s:s,s:s}", "serial", serial, "kind",
+			k->name, "title", k->title, "unit", ustr, "unit_name", ui ? ui->full_name : ustr,
+			"key", key, "fields", fields, "issued_at", at, "issuer", who->uid, "issuer_name",
+			who->name && who->name[0] ? who->name : who->uid, "place", ui ? ui->full_name : ustr,
+			"nonce", nonce_hex);
+	text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	if (text == NULL) {
+		snprintf(reason, reasonlen, "internal (out of memory)");
+		status = 500;
+		goto fail;
+	}
+	sha256_hex(text, strlen(text), NULL, 0, hash);
+	signer_public_hex(signer, pub, sizeof(pub));
+	if (signer_sign(signer, text, strlen(text), sig, sizeof(sig)) < 0) {
+		snprintf(reason, reasonlen, "internal (signing failed)");
+		status = 500;
+		goto fail;
+	}
+	{
+		const char *p[11] = {
+			serial, k->name, ustr, key, at, who->uid, who->request_id ? who->request_id : "",
+			text,	hash,	 sig,  pub};
+
+		r = PQexecParams(
+			c,
+			"INSERT INTO syncd_documents (serial, kind, unit, record_key, issued_at, issuer, request_id, "
+			"body, hash, signature, public_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+			11, NULL, p, NULL, NULL, 0);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			PQclear(r);
+			goto dberr;
+		}
+		PQclear(r);
+	}
+	if (k->reg_source != NULL) {
+		char dest[300];
+		const char *p[3] = {serial, dest, text};
+
+		snprintf(dest, sizeof(dest), "%s:%s", k->reg_source, k->reg_table);
+		r = PQexecParams(
+			c, "INSERT INTO syncd_outbox (serial, destination, payload) VALUES ($1, $2, $3)", 3,
+			NULL, p, NULL, NULL, 0);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			PQclear(r);
+			goto dberr;
+		}
+		PQclear(r);
+	}
+	if (exec_ok(c, "COMMIT") < 0)
+		goto dberr;
+	json_decref(fields);
+	json_decref(doc);
+	*body = text;
+	return 0;
+dberr:
+	msg_of(c, err, sizeof(err));
+	snprintf(reason, reasonlen, "state_unavailable (%s)", err);
+	status = 503;
+fail:
+	if (PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) != PQTRANS_IDLE)
+		(void)exec_ok(c, "ROLLBACK");
+	json_decref(fields);
+	json_decref(doc);
+	free(text);
+	return status;
+}
+
+/* ------------------------------------------------------------ find, revoke */
+
+void doc_record_free(struct doc_record *r)
+{
+	free(r->body);
+	r->body = NULL;
+}
+
+int document_find(const struct config *cfg, const char *serial, struct doc_record *d, char *reason,
+		  size_t reasonlen)
+{
+	const char *p[1] = {serial};
+	char err[512];
+	PGconn *c = thread_conn(cfg->state_conninfo, cfg->state_password, err, sizeof(err));
+	PGresult *r;
+
+	memset(d, 0, sizeof(*d));
+	if (c == NULL) {
+		snprintf(reason, reasonlen, "state_unavailable (%s)", err);
+		return -1;
+	}
+	r = PQexecParams(
+		c,
+		"SELECT kind, unit, body, hash, signature, public_key, revoked_at IS NOT NULL, "
+		"coalesce(to_char(revoked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), "
+		"coalesce(revoke_reason, '') FROM syncd_documents WHERE serial = $1",
+		1, NULL, p, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		msg_of(c, err, sizeof(err));
+		snprintf(reason, reasonlen, "state_unavailable (%s)", err);
+		PQclear(r);
+		return -1;
+	}
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		return 0;
+	}
+	snprintf(d->kind, sizeof(d->kind), "%s", PQgetvalue(r, 0, 0));
+	d->unit = atoi(PQgetvalue(r, 0, 1));
+	d->body = strdup(PQgetvalue(r, 0, 2));
+	snprintf(d->hash, sizeof(d->hash), "%s", PQgetvalue(r, 0, 3));
+	snprintf(d->signature, sizeof(d->signature), "%s", PQgetvalue(r, 0, 4));
+	snprintf(d->public_key, sizeof(d->public_key), "%s", PQgetvalue(r, 0, 5));
+	d->revoked = strcmp(PQgetvalue(r, 0, 6), "t") == 0;
+	snprintf(d->revoked_at, sizeof(d->revoked_at), "%s", PQgetvalue(r, 0, 7));
+	snprintf(d->revoke_reason, sizeof(d->revoke_reason), "%s", PQgetvalue(r, 0, 8));
+	PQclear(r);
+	return d->body ? 1 : -1;
+}
+
+int document_revoke(const struct config *cfg, const char *serial, const char *by, const char *why,
+		    char *reason, size_t reasonlen)
+{
+	const char *p[3] = {serial, by, why};
+	char err[512];
+	PGconn *c = thread_conn(cfg->state_conninfo, cfg->state_password, err, sizeof(err));
+	PGresult *r;
+	int n;
+
+	if (c == NULL) {
+		snprintf(reason, reasonlen, "state_unavailable (%s)", err);
+		return 503;
+	}
+	r = PQexecParams(c,
+			 "UPDATE syncd_documents SET revoked_at = now(), revoked_by = $2, revoke_reason = $3 "
+			 "WHERE serial = $1 AND revoked_at IS NULL",
+			 3, NULL, p, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		msg_of(c, err, sizeof(err));
+		snprintf(reason, reasonlen, "state_unavailable (%s)", err);
+		PQclear(r);
+		return 503;
+	}
+	n = atoi(PQcmdTuples(r));
+	PQclear(r);
+	if (n == 1)
+		return 0;
+	snprintf(reason, reasonlen, "already_revoked (document %s)", serial);
+	return 409;
+}
+
+/* ------------------------------------------------------------ rendering */
+
+static int html_text(struct buf *b, const char *s)
+{
+	for (; s != NULL && *s; s++) {
+		const char *e = *s == '<'   ? "&lt;"
+				: *s == '>' ? "&gt;"
+				: *s == '&' ? "&amp;"
+				: *s == '"' ? "&quot;"
+					    : NULL;
+
+		if (e ? buf_puts(b, e) < 0 : buf_append(b, s, 1) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+char *document_html(const char *body, const char *hash, bool revoked)
+{
+	json_t *d = json_loads(body, 0, NULL), *f;
+	struct buf b = {0};
+	const char *at;
+	size_t i;
+	int y = 0, m = 0, day = 0;
+	int bad = 0;
+
+	if (d == NULL)
+		return NULL;
+	at = json_string_value(json_object_get(d, "issued_at"));
+	if (at != NULL)
+		(void)sscanf(at, "%d-%d-%d", &y, &m, &day);
+#define T(s)   bad |= buf_puts(&b, s) < 0
+#define E(key) bad |= html_text(&b, json_string_value(json_object_get(d, key))) < 0
+	T("<!DOCTYPE html>\n<html lang=\"vi\">\n<head>\n<meta charset=\"utf-8\">\n<title>");
+	E("title");
+	T(" ");
+	E("serial");
+	T("</title>\n<style>body{font-family:'Times New Roman',serif;max-width:46em;margin:2em auto;line-height:1.5}"
+	  "header{display:flex;justify-content:space-between;text-align:center;font-weight:bold}"
+	  "h1{text-align:center;font-size:1.3em;margin-top:2em}.no{text-align:center}"
+	  "table{width:100%;border-collapse:collapse}th{text-align:left;font-weight:normal;width:40%;vertical-align:top}"
+	  "td{font-weight:bold}.place{text-align:right;font-style:italic;margin-top:2em}.sign{text-align:right}"
+	  ".revoked{color:#b00;font-weight:bold;text-align:center;border:2px solid #b00;padding:.5em}"
+	  "footer{margin-top:3em;font-size:.8em;word-break:break-all;color:#444}</style>\n</head>\n<body>\n");
+	T("<header><div>ỦY BAN NHÂN DÂN<br>");
+	E("unit_name");
+	T("</div><div>CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM<br>Độc lập - Tự do - Hạnh phúc</div></header>\n");
+	if (revoked)
+		T("<p class=\"revoked\">ĐÃ THU HỒI — văn bản này không còn giá trị (revoked)</p>\n");
+	T("<h1>");
+	E("title");
+	T("</h1>\n<p class=\"no\">Số: ");
+	E("serial");
+	T("</p>\n<table>\n");
+	json_array_foreach (json_object_get(d, "fields"), i, f) {
+		T("<tr><th>");
+		bad |= html_text(&b, json_string_value(json_object_get(f, "label"))) < 0;
+		T(":</th><td>");
+		bad |= html_text(&b, json_string_value(json_object_get(f, "value"))) < 0;
+		T("</td></tr>\n");
+	}
+	T("</table>\n<p class=\"place\">");
+	E("place");
+	bad |= buf_printf(&b, ", ngày %02d tháng %02d năm %d</p>\n<p class=\"sign\">NGƯỜI KÝ<br>", day, m,
+			  y) < 0;
+	E("issuer_name");
+	T("</p>\n<footer>Mã số văn bản: ");
+	E("serial");
+	T("<br>SHA-256: ");
+	bad |= html_text(&b, hash) < 0;
+	T("<br>Kiểm tra: /v1/documents/");
+	E("serial");
+	T("/verify</footer>\n</body>\n</html>\n");
+#undef T
+#undef E
+	json_decref(d);
+	if (bad) {
+		buf_free(&b);
+		return NULL;
+	}
+	return b.data;
+}
+
+char *document_json(const struct doc_record *r)
+{
+	json_t *d = json_loads(r->body, 0, NULL);
+	char *s;
+
+	if (d == NULL)
+		return NULL;
+	json_object_set_new(d, "hash", json_string(r->hash));
+	json_object_set_new(d, "signature", json_string(r->signature));
+	json_object_set_new(d, "public_key", json_string(r->public_key));
+	json_object_set_new(d, "revoked", json_boolean(r->revoked));
+	json_object_set_new(d, "revoked_at", r->revoked ? json_string(r->revoked_at) : json_null());
+	json_object_set_new(d, "revoke_reason", r->revoked ? json_string(r->revoke_reason) : json_null());
+	s = json_dumps(d, JSON_COMPACT);
+	json_decref(d);
+	return s;
+}
+
+/* ------------------------------------------------------------ outbox */
+
+int outbox_deliver(const struct config *cfg, const struct documents *d, char *err, size_t errlen)
+{
+	PGconn *st = thread_conn(cfg->state_conninfo, cfg->state_password, err, errlen);
+	PGresult *r;
+	int delivered = 0;
+
+	(void)d;
+	if (st == NULL)
+		return -1;
+	r = PQexec(st, "SELECT id, serial, destination, payload FROM syncd_outbox WHERE delivered_at IS NULL "
+		       "ORDER BY id LIMIT 200");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		msg_of(st, err, errlen);
+		PQclear(r);
+		return -1;
+	}
+	for (int i = 0; i < PQntuples(r); i++) {
+		const char *id = PQgetvalue(r, i, 0), *serial = PQgetvalue(r, i, 1),
+			   *dest = PQgetvalue(r, i, 2), *payload = PQgetvalue(r, i, 3);
+		const char *colon = strchr(dest, ':');
+		char source[128], *table = NULL, *sql = NULL, problem[512] = "";
+		const struct config_source *src;
+		PGconn *c = NULL;
+		PGresult *x;
+
+		snprintf(source, sizeof(source), "%.*s", colon ? (int)(colon - dest) : 0, dest);
+		src = colon ? config_source_find(cfg, source) : NULL;
+		if (src == NULL) {
+			snprintf(problem, sizeof(problem), "destination %s: no [source %s] in syncd.conf",
+				 dest, source);
+		} else if (
+			(c = thread_conn(src->conninfo, src->password, problem, sizeof(problem))) != NULL &&
+			(table = quoted(c, colon + 1)) != NULL &&
+			asprintf(
+				&sql,
+				"INSERT INTO %s (serial, unit, record_key, issued_at, document) SELECT d->>'serial', "
+				"d->>'unit', d->>'key', (d->>'issued_at')::timestamptz, d FROM (SELECT $1::jsonb AS d) x "
+				"ON CONFLICT (serial) DO NOTHING",
+				table) >= 0) {
+			/* the serial is the intake's key: a second delivery is a no-op */
+			const char *p[1] = {payload};
+			const char *state;
+
+			x = PQexecParams(c, sql, 1, NULL, p, NULL, NULL, 0);
+			if (PQresultStatus(x) != PGRES_COMMAND_OK) {
+				msg_of(c, problem, sizeof(problem));
+				state = PQresultErrorField(x, PG_DIAG_SQLSTATE);
+				if (state != NULL && strcmp(state, "42P01") == 0)
+					snprintf(problem + strlen(problem), sizeof(problem) - strlen(problem),
+						 " (create it with dist/sql/land-intake.sql)");
+			}
+			PQclear(x);
+		}
+		free(sql);
+		free(table);
+		{
+			const char *p[2] = {id, problem};
+
+			x = PQexecParams(
+				st,
+				problem[0]
+					? "UPDATE syncd_outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1"
+					: "UPDATE syncd_outbox SET delivered_at = now(), attempts = attempts + 1, "
+					  "last_error = NULL WHERE id = $1",
+				problem[0] ? 2 : 1, NULL, p, NULL, NULL, 0);
+			PQclear(x);
+		}
+		if (problem[0])
+			log_warn("outbox: document %s to %s not delivered yet: %s", serial, dest, problem);
+		else
+			delivered++;
+	}
+	PQclear(r);
+	return delivered;
+}

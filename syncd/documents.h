@@ -1,0 +1,81 @@
+/* documents.h — documents officials issue from their unit's copy
+ * (policies/documents.json): the record read from the tier, a serial
+ * <unit>-<year>-<6 digits> from a gap-free per-unit, per-year sequence,
+ * canonical JSON, SHA-256, Ed25519 signature, a printable Vietnamese HTML
+ * page, the register syncd_documents and an outbox that delivers
+ * registration acts (land-use certificates) up to the city exactly once. */
+#ifndef SYNCD_DOCUMENTS_H
+#define SYNCD_DOCUMENTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../authz/sign.h"
+#include "config.h"
+#include "routing.h"
+
+struct doc_field {
+	char *column, *label;
+};
+
+struct doc_kind {
+	char *name, *source, *table, *key, *perm, *read_perm, *title;
+	char *target; /* the table's name in a unit's schema */
+	struct doc_field *fields;
+	size_t nfields;
+	char *reg_source, *reg_table; /* NULL: not registered up */
+};
+
+struct documents;
+
+struct documents *documents_load(const char *path, const struct routing *rt, char *err, size_t errlen);
+void documents_free(struct documents *d);
+const struct doc_kind *documents_kind(const struct documents *d, const char *name);
+
+/* Creates the state tables if missing. */
+int documents_prepare(const struct config *cfg, char *err, size_t errlen);
+
+struct doc_issuer {
+	const char *uid, *name, *request_id;
+};
+
+/* Issues one document.  0 (serial and JSON body set; caller frees body),
+ * else an HTTP status with reason: 404 record not in the unit's copy, 400
+ * bad key, 503 tier or state DB down. */
+int document_issue(const struct config *cfg, const struct routing *rt, const struct signer *signer,
+		   const struct doc_kind *k, int unit, const char *key, const struct doc_issuer *who,
+		   char *serial, size_t seriallen, char **body, char *reason, size_t reasonlen);
+
+struct doc_record {
+	char kind[64];
+	int unit;
+	char *body; /* canonical JSON as signed */
+	char hash[65], signature[129], public_key[65];
+	bool revoked;
+	char revoked_at[40], revoke_reason[256];
+};
+
+/* 1 found, 0 unknown serial, -1 state DB error (reason). */
+int document_find(const struct config *cfg, const char *serial, struct doc_record *r, char *reason,
+		  size_t reasonlen);
+void doc_record_free(struct doc_record *r);
+/* 0 revoked, 409 already revoked, 404 unknown, 503. */
+int document_revoke(const struct config *cfg, const char *serial, const char *by, const char *why,
+		    char *reason, size_t reasonlen);
+
+/* The printable page (new string) from the canonical JSON. */
+char *document_html(const char *body, const char *hash, bool revoked);
+/* The JSON answer for GET: the body plus hash, signature, revocation. */
+char *document_json(const struct doc_record *r);
+
+/* A serial's shape: 5 digits, year, 6 digits. */
+bool document_serial_valid(const char *s);
+
+/* This thread's connection for conninfo (opened, or reset, on demand). */
+#include <libpq-fe.h>
+PGconn *thread_conn(const char *conninfo, const char *password, char *err, size_t errlen);
+
+/* Delivers the outbox once (a pass): rows delivered, or -1. */
+int outbox_deliver(const struct config *cfg, const struct documents *d, char *err, size_t errlen);
+
+#endif
