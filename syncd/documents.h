@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "../authz/sign.h"
 #include "config.h"
 #include "routing.h"
@@ -24,6 +26,8 @@ struct doc_kind {
 	struct doc_field *fields;
 	size_t nfields;
 	char *reg_source, *reg_table; /* NULL: not registered up */
+	char **search;		      /* columns POST /v1/records/search looks in */
+	size_t nsearch;
 };
 
 struct documents;
@@ -74,6 +78,18 @@ bool document_serial_valid(const char *s);
 /* This thread's connection for conninfo (opened, or reset, on demand). */
 #include <libpq-fe.h>
 PGconn *thread_conn(const char *conninfo, const char *password, char *err, size_t errlen);
+
+/* One record of a routed table from the unit's copy, as JSON text (caller
+ * frees): 1 found, 0 not in the unit's copy, else -status with reason. */
+int record_get(const struct config *cfg, const struct routing *rt, const char *source, const char *table,
+	       int unit, const char *key, char **json, char *reason, size_t reasonlen);
+
+/* Searches the unit's copy of every document table the caller may read
+ * (may_read(kind) true) for q in the kinds' "search" columns; *out is
+ * [{kind, key, fields: [{label, value}]}] (at most 50 per table). */
+int records_search(const struct config *cfg, const struct documents *d, int unit, const char *q,
+		   bool (*may_read)(const struct doc_kind *k, void *arg), void *arg, json_t **out,
+		   char *reason, size_t reasonlen);
 
 /* Delivers the outbox once (a pass): rows delivered, or -1. */
 int outbox_deliver(const struct config *cfg, const struct documents *d, char *err, size_t errlen);

@@ -98,6 +98,26 @@ grep -q "$(h_psql -d tier -c "SELECT ho_ten FROM u31120.khai_sinh WHERE id = $ks
 h_assert_eq "verification of a serial never issued: unknown" unknown \
     "$( api - GET /v1/documents/31120-2020-999999/verify >/dev/null; field .status)"
 
+# ---------------------------------------------------------------- records, from the unit's copy
+name=$(h_psql -d tier -c "SELECT ho_ten FROM u31120.khai_sinh WHERE id = $ks")
+h_assert_eq "a registrar reads a birth record of the unit" 200 "$(api reg1 GET "/v1/records/civil/khai_sinh/$ks?unit=31120")"
+h_assert_eq "... as the unit's copy holds it" "$name" "$(field .record.ho_ten)"
+other_ks=$(h_psql -d tier -c "SELECT id FROM u31135.khai_sinh ORDER BY id LIMIT 1")
+h_assert_eq "a record registered in another unit is not in this unit's copy" 404 \
+    "$(api reg1 GET "/v1/records/civil/khai_sinh/$other_ks?unit=31120")"
+h_assert_eq "a land officer may not read civil records" 403 "$(api land1 GET "/v1/records/civil/khai_sinh/$ks?unit=31120")"
+h_assert_eq "search by name (in the body, never the URL)" 200 \
+    "$(api reg1 POST /v1/records/search "$(jq -cn --arg q "$name" '{unit: "31120", q: $q}')")"
+[[ $(field "[.results[] | select(.kind == \"birth_extract\" and .key == \"$ks\")] | length") -ge 1 ]] &&
+    h_ok "... finds the record" || h_fail "search by name" "$(head -c 300 "$H_TMP/body")"
+[[ $(field '[.results[] | select(.kind == "land_parcel_extract")] | length') == 0 ]] &&
+    h_ok "... and nothing from tables the registrar may not read" || h_fail "search scope" "$(head -c 300 "$H_TMP/body")"
+sheet=$(h_psql -d tier -c "SELECT so_to || '/' || so_thua FROM u31120.thua_dat ORDER BY id LIMIT 1")
+api land1 POST /v1/records/search "{\"unit\":\"31120\",\"q\":\"$sheet\"}" >/dev/null
+[[ $(field '[.results[] | select(.kind == "land_parcel_extract")] | length') -ge 1 ]] &&
+    h_ok "a land officer finds a parcel by sheet/number" || h_fail "parcel search" "$(head -c 300 "$H_TMP/body")"
+h_assert_eq "searching by GET is refused" 405 "$(api reg1 GET /v1/records/search)"
+
 # ---------------------------------------------------------------- serials under 8 concurrent issuers
 before=$(ndocs)
 workers=()
