@@ -2,7 +2,11 @@
 # make demo: the main job on the embedded default.  A throwaway PostgreSQL
 # with the sample city databases (land + civil, ~50,000 records), syncd
 # --once copies them into the 103 units, then shows what each unit holds,
-# what was quarantined and why, and that a second run copies nothing.
+# what was quarantined and why, and that a second run copies nothing.  Then
+# a throwaway slapd: a city admin names a unit chair, who delegates a civil
+# registrar; the registrar issues a birth extract in Cái Khế (the HTML page
+# is kept under build/demo/) and is refused one of another unit; the city
+# auditor's query shows both and the audit chain verifies.
 # Everything is removed afterwards (KEEP_TMP=1 keeps the temp dir).
 set -euo pipefail
 . "$(dirname "$0")/../tests/harness/lib.sh"
@@ -47,4 +51,69 @@ say "a second run finds the completed snapshot and copies nothing"
 echo "\$ syncd -c syncd.conf --once"
 "$H_SYNCD" -c "$H_CONF" --once 2>>"$H_TMP/syncd.log"
 
-say "done; the throwaway servers are stopped and removed"
+# ---------------------------------------------------------------- delegation, documents, audit
+out_dir=${DEMO_DIR:-$H_ROOT/build/demo}
+mkdir -p "$out_dir"
+say "starting a throwaway OpenLDAP (slapd) with syncd's schema, the Can Tho skeleton (103 units) and ACLs"
+h_slapd_start --dit
+h_ldap_user binh.tran demo-pw-admin "Trần Thị Bình" >/dev/null
+h_ldap_user chau.le demo-pw-chair "Lê Minh Châu" >/dev/null
+h_ldap_user an.nguyen demo-pw-registrar "Nguyễn Văn An" >/dev/null
+h_ldap_user kiem.do demo-pw-auditor "Đỗ Thị Kiểm" >/dev/null
+h_ldap_group_add city_admin binh.tran >/dev/null
+h_ldap_group_add city_auditor kiem.do >/dev/null
+echo "people: binh.tran (city admin), chau.le, an.nguyen, kiem.do (city auditor)"
+openssl genpkey -algorithm ed25519 -out "$H_TMP/signing.pem" 2>/dev/null
+chmod 600 "$H_TMP/signing.pem"
+cat >>"$H_CONF" <<EOF2
+
+[ldap]
+uri = $H_LDAP_URI
+base = $H_LDAP_BASE
+bind_dn = $H_LDAP_SVC_DN
+bind_password_file = $H_LDAP_SVC_PWFILE
+EOF2
+sed -i "s|^\[syncd\]\$|[syncd]\nsigning_key_file = $H_TMP/signing.pem\naudit_checkpoint_file = $H_TMP/audit.checkpoints|" "$H_CONF"
+say "syncd as the daemon: streaming, and the API on 127.0.0.1:$H_API_PORT"
+"$H_SYNCD" -c "$H_CONF" >>"$H_TMP/syncd.log" 2>&1 &
+daemon=$!
+h_atexit_kill "$daemon"
+for ((i = 0; i < 300; i++)); do curl -sf "http://127.0.0.1:$H_API_PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+export SYNCCTL_URL=http://127.0.0.1:$H_API_PORT
+as() { # as USER PASSWORD syncctl-args...: syncctl logged in as USER
+    local u=$1 pw=$2
+    shift 2
+    printf '%s' "$pw" >"$H_TMP/pw"
+    chmod 600 "$H_TMP/pw"
+    echo "\$ syncctl -u $u $*"
+    SYNCCTL_PASSWORD_FILE=$H_TMP/pw "$H_ROOT/build/syncctl" -u "$u" "$@"
+}
+say "the city admin names the chair of Phường Cái Khế; the chair delegates a civil registrar"
+as binh.tran demo-pw-admin grant --user chau.le --role unit_chair --unit 31120 --may-delegate 1
+as chau.le demo-pw-chair grant --user an.nguyen --role civil_registrar --unit 31120 --not-after +365d
+as chau.le demo-pw-chair check --user an.nguyen --action civil.extract.issue --unit 31120 || true
+
+say "the registrar issues a birth extract (trích lục khai sinh) for a birth registered in Cái Khế"
+key=$(h_psql -d tier -c "SELECT id FROM u31120.khai_sinh ORDER BY ngay_dang_ky DESC LIMIT 1")
+echo "\$ curl -u an.nguyen -X POST $SYNCCTL_URL/v1/documents -d '{\"kind\":\"birth_extract\",\"unit\":\"31120\",\"key\":\"$key\"}'"
+serial=$(curl -s -u an.nguyen:demo-pw-registrar -H 'Content-Type: application/json' \
+    --data-binary "{\"kind\":\"birth_extract\",\"unit\":\"31120\",\"key\":\"$key\"}" "$SYNCCTL_URL/v1/documents" | jq -r .serial)
+echo "issued: $serial"
+as an.nguyen demo-pw-registrar document get "$serial" --html "$out_dir/$serial.html"
+echo "the printable page: $out_dir/$serial.html"
+"$H_ROOT/build/syncctl" document verify "$serial" || true
+
+say "the same registrar tries a birth registered in Phường Ninh Kiều (31135): refused"
+other=$(h_psql -d tier -c "SELECT id FROM u31135.khai_sinh ORDER BY id LIMIT 1")
+echo "\$ curl -u an.nguyen -X POST $SYNCCTL_URL/v1/documents -d '{\"kind\":\"birth_extract\",\"unit\":\"31135\",\"key\":\"$other\"}'"
+curl -s -u an.nguyen:demo-pw-registrar -H 'Content-Type: application/json' \
+    --data-binary "{\"kind\":\"birth_extract\",\"unit\":\"31135\",\"key\":\"$other\"}" "$SYNCCTL_URL/v1/documents"
+echo
+
+say "the city auditor's query shows both, and the hash chain verifies"
+as kiem.do demo-pw-auditor audit query --action document.issue || true
+as kiem.do demo-pw-auditor audit verify || true
+kill -TERM "$daemon"
+wait "$daemon" || true
+
+say "done; the throwaway servers are stopped and removed (the page stays in $out_dir)"

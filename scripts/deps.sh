@@ -4,7 +4,7 @@
 set -eu
 
 build="gcc make pkg-config libpq-dev libldap-dev libcurl4-openssl-dev libjansson-dev libmicrohttpd-dev libsystemd-dev libinih-dev libssl-dev"
-servers="postgresql-15 postgresql-client-15 slapd ldap-utils"
+servers="postgresql-15 postgresql-client-15 slapd ldap-utils curl jq openssl"
 case "${1:-build}" in
 build) want="$build" ;;
 check) want="$build libcmocka-dev $servers" ;;
