@@ -77,10 +77,14 @@ demo:
 
 bench:
 	@scripts/deps.sh bench
-	@$(MAKE) --no-print-directory all $(B)/bench_authz
+	@$(MAKE) --no-print-directory all $(B)/bench_authz $(B)/bench_issue
 	@bench/snapshot.sh
 	@bench/stream.sh
 	@bench/authz.sh
+	@bench/documents.sh
+
+$(B)/bench_issue: bench/bench_issue.c
+	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(B)/bench_authz: bench/bench_authz.c $(LIB_OBJ)
 	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
