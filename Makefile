@@ -49,13 +49,20 @@ $(B)/freeport: tests/harness/freeport.c
 	@mkdir -p $(B)
 	$(CC) $(XCFLAGS) $(CFLAGS) -o $@ $<
 
-$(B)/tests/%: tests/unit/%.c $(LIB_SRC) $(HEADERS)
-	@mkdir -p $(dir $@)
-	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB_SRC) $(PKG_LIBS) $(CMOCKA_LIBS)
+# the modules are compiled once per flavour, then linked into every test
+ASAN_OBJ := $(LIB_SRC:%.c=$(B)/asan-obj/%.o)
 
-$(B)/asan/%: tests/unit/%.c $(LIB_SRC) $(HEADERS)
+$(B)/asan-obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(XCFLAGS) $(ASAN_FLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB_SRC) $(PKG_LIBS) $(CMOCKA_LIBS)
+	$(CC) $(XCFLAGS) $(ASAN_FLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+$(B)/tests/%: tests/unit/%.c $(LIB_OBJ) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB_OBJ) $(PKG_LIBS) $(CMOCKA_LIBS)
+
+$(B)/asan/%: tests/unit/%.c $(ASAN_OBJ) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(XCFLAGS) $(ASAN_FLAGS) $(PKG_CFLAGS) -o $@ $< $(ASAN_OBJ) $(PKG_LIBS) $(CMOCKA_LIBS)
 
 # make check: unit tests, the same under ASan+UBSan, then the integration
 # tests against real PostgreSQL and slapd; one closing "N passed, N failed".

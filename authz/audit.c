@@ -143,14 +143,19 @@ static int write_batch(struct audit *a, struct item *list, char *err, size_t err
 	long long seq;
 	int rc = -1;
 
-	if (a->conn == NULL || PQstatus(a->conn) != CONNECTION_OK) {
-		PQfinish(a->conn);
-		a->conn = db_connect(a->conninfo, a->password, err, errlen);
-		if (a->conn == NULL)
+	for (int attempt = 0;; attempt++) {
+		if (a->conn == NULL || PQstatus(a->conn) != CONNECTION_OK) {
+			PQfinish(a->conn);
+			a->conn = db_connect(a->conninfo, a->password, err, errlen);
+			if (a->conn == NULL)
+				return -1;
+		}
+		if (db_exec(a->conn, "BEGIN", err, errlen) == 0)
+			break;
+		/* the backend went away (restart, terminate) since the last batch: once more */
+		if (attempt == 1 || PQstatus(a->conn) == CONNECTION_OK)
 			return -1;
 	}
-	if (db_exec(a->conn, "BEGIN", err, errlen) < 0)
-		return -1;
 	r = PQexec(a->conn, "SELECT seq, encode(hash, 'hex') FROM syncd_audit_head WHERE id = 1 FOR UPDATE");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
 		snprintf(err, errlen, "state database: syncd_audit_head: %s", PQerrorMessage(a->conn));

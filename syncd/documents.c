@@ -194,7 +194,25 @@ fail:
 static __thread struct {
 	char *conninfo;
 	PGconn *c;
+	time_t used;
 } tl[TL_MAX];
+
+/* A connection idle for a while may have lost its backend (a restart, a
+ * terminate): an empty query tells, and a reset mends it before use. */
+static bool conn_usable(PGconn *c, time_t idle)
+{
+	PGresult *r;
+	bool ok;
+
+	if (PQstatus(c) != CONNECTION_OK)
+		return false;
+	if (idle < 1)
+		return true;
+	r = PQexec(c, "");
+	ok = PQresultStatus(r) == PGRES_EMPTY_QUERY && PQstatus(c) == CONNECTION_OK;
+	PQclear(r);
+	return ok;
+}
 
 PGconn *thread_conn(const char *conninfo, const char *password, char *err, size_t errlen)
 {
@@ -204,10 +222,10 @@ PGconn *thread_conn(const char *conninfo, const char *password, char *err, size_
 
 	for (int i = 0; i < TL_MAX; i++) {
 		if (tl[i].conninfo != NULL && strcmp(tl[i].conninfo, conninfo) == 0) {
-			/* a backend ended by the server (restart, terminate) has left its
-			 * goodbye on the socket: read it now, not as the next query's error */
-			if (PQstatus(tl[i].c) == CONNECTION_OK && PQconsumeInput(tl[i].c) == 1 &&
-			    PQstatus(tl[i].c) == CONNECTION_OK)
+			time_t now = time(NULL), idle = now - tl[i].used;
+
+			tl[i].used = now;
+			if (conn_usable(tl[i].c, idle))
 				return tl[i].c;
 			PQreset(tl[i].c);
 			if (PQstatus(tl[i].c) == CONNECTION_OK)
@@ -235,6 +253,7 @@ PGconn *thread_conn(const char *conninfo, const char *password, char *err, size_
 		return NULL;
 	}
 	tl[slot].conninfo = strdup(conninfo);
+	tl[slot].used = time(NULL);
 	return tl[slot].c;
 }
 
