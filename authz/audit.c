@@ -13,6 +13,11 @@
 
 #include "../common/log.h"
 
+/* Once the table exists (and may belong to another role: see
+ * dist/sql/audit-owner.sql) syncd only makes sure of its head row. */
+static const char *const head_sql =
+	"INSERT INTO syncd_audit_head VALUES (1, 0, decode(repeat('00', 32), 'hex')) ON CONFLICT DO NOTHING";
+
 static const char *const schema_sql =
 	"CREATE TABLE IF NOT EXISTS syncd_audit ("
 	" seq bigint PRIMARY KEY, at timestamptz NOT NULL, actor text NOT NULL, client text NOT NULL,"
@@ -53,6 +58,12 @@ struct audit {
 	unsigned char last_hash[32];
 };
 
+static void quiet(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
 static PGconn *db_connect(const char *conninfo, const char *password, char *err, size_t errlen)
 {
 	const char *kw[] = {"dbname", "fallback_application_name", password ? "password" : NULL, NULL};
@@ -65,6 +76,7 @@ static PGconn *db_connect(const char *conninfo, const char *password, char *err,
 		PQfinish(c);
 		return NULL;
 	}
+	PQsetNoticeProcessor(c, quiet, NULL); /* "already exists, skipping" */
 	return c;
 }
 
@@ -287,8 +299,22 @@ struct audit *audit_open(const char *conninfo, const char *password, const struc
 	a->signer = signer;
 	a->every = checkpoint_every > 0 ? checkpoint_every : 1000;
 	a->conn = db_connect(conninfo, password, err, errlen);
-	if (a->conn == NULL || db_exec(a->conn, schema_sql, err, errlen) < 0)
+	if (a->conn == NULL)
 		goto fail;
+	r = PQexec(
+		a->conn,
+		"SELECT to_regclass('syncd_audit') IS NOT NULL AND to_regclass('syncd_audit_head') IS NOT NULL");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "state database: %s", PQerrorMessage(a->conn));
+		PQclear(r);
+		goto fail;
+	}
+	if (db_exec(a->conn, strcmp(PQgetvalue(r, 0, 0), "t") == 0 ? head_sql : schema_sql, err, errlen) <
+	    0) {
+		PQclear(r);
+		goto fail;
+	}
+	PQclear(r);
 	r = PQexec(
 		a->conn,
 		"SELECT seq, encode(hash, 'hex'), "

@@ -197,6 +197,12 @@ static __thread struct {
 	time_t used;
 } tl[TL_MAX];
 
+static void quiet(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
 /* A connection idle for a while may have lost its backend (a restart, a
  * terminate): an empty query tells, and a reset mends it before use. */
 static bool conn_usable(PGconn *c, time_t idle)
@@ -252,6 +258,7 @@ PGconn *thread_conn(const char *conninfo, const char *password, char *err, size_
 		tl[slot].c = NULL;
 		return NULL;
 	}
+	PQsetNoticeProcessor(tl[slot].c, quiet, NULL); /* "already exists, skipping" */
 	tl[slot].conninfo = strdup(conninfo);
 	tl[slot].used = time(NULL);
 	return tl[slot].c;
