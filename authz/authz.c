@@ -20,6 +20,12 @@
 #define CACHE_MAX     100000
 #define PAGE_SIZE     500
 
+/* What a grant entry holds (grant_read reads these). */
+#define GRANT_ATTRS                                                                                          \
+	"cn", "syncdGrantee", "syncdGranteeUUID", "syncdRole", "syncdUnit", "syncdGrantor",                  \
+		"syncdGrantorUUID", "syncdParentGrant", "syncdNotBefore", "syncdNotAfter", "syncdDepth",     \
+		"syncdCreated", "syncdRevoked"
+
 /* What one (user, unit) pair needs: the user, the user's grants with their
  * ancestors, and the city roles of the user and of the chains' roots. */
 struct facts {
@@ -425,24 +431,7 @@ static void facts_trim(struct facts *fx)
 static int facts_load(struct authz *a, const char *uid, int unit, struct facts *fx, char *unit_dn,
 		      size_t unit_dn_len, char *err, size_t errlen)
 {
-	static char *attrs1[] = {"uid",
-				 "entryUUID",
-				 "member",
-				 "cn",
-				 "syncdUnitCode",
-				 "syncdGrantee",
-				 "syncdGranteeUUID",
-				 "syncdRole",
-				 "syncdUnit",
-				 "syncdGrantor",
-				 "syncdGrantorUUID",
-				 "syncdParentGrant",
-				 "syncdNotBefore",
-				 "syncdNotAfter",
-				 "syncdDepth",
-				 "syncdCreated",
-				 "syncdRevoked",
-				 NULL};
+	static char *attrs1[] = {"uid", "entryUUID", "member", "syncdUnitCode", GRANT_ATTRS, NULL};
 	static char *attrs2[] = {"entryUUID", NULL};
 	struct rt1 r1;
 	char *esc = lpool_filter_escape(uid), *filter = NULL, *uuids = NULL;
@@ -941,20 +930,7 @@ static int grant_entry(LDAP *ld, LDAPMessage *e, void *arg)
 static int grants_search(struct authz *a, const char *filter, struct grant_search *s, char *err,
 			 size_t errlen)
 {
-	static char *attrs[] = {"cn",
-				"syncdGrantee",
-				"syncdGranteeUUID",
-				"syncdRole",
-				"syncdUnit",
-				"syncdGrantor",
-				"syncdGrantorUUID",
-				"syncdParentGrant",
-				"syncdNotBefore",
-				"syncdNotAfter",
-				"syncdDepth",
-				"syncdCreated",
-				"syncdRevoked",
-				NULL};
+	static char *attrs[] = {GRANT_ATTRS, NULL};
 
 	memset(s, 0, sizeof(*s));
 	return lpool_search(a->pool, a->base, LDAP_SCOPE_SUBTREE, filter, attrs, PAGE_SIZE, grant_entry, s,

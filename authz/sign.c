@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../common/fileio.h"
+#include "../common/hex.h"
 
 struct signer {
 	EVP_PKEY *key;
@@ -26,17 +27,6 @@ void hex_encode(const unsigned char *in, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
-static int nib(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int hex_decode(const char *in, unsigned char *out, size_t outlen)
 {
 	size_t n = strlen(in);
@@ -44,7 +34,7 @@ int hex_decode(const char *in, unsigned char *out, size_t outlen)
 	if (n % 2 != 0 || n / 2 > outlen)
 		return -1;
 	for (size_t i = 0; i < n / 2; i++) {
-		int hi = nib(in[2 * i]), lo = nib(in[2 * i + 1]);
+		int hi = hex_digit(in[2 * i]), lo = hex_digit(in[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return -1;

@@ -23,14 +23,7 @@ h_ldap_group_add city_admin admin1 >/dev/null
 openssl genpkey -algorithm ed25519 -out "$H_TMP/sign.pem" 2>/dev/null
 chmod 600 "$H_TMP/sign.pem"
 h_city_conf "$H_CONF"
-cat >>"$H_CONF" <<EOF2
-
-[ldap]
-uri = $H_LDAP_URI
-base = $H_LDAP_BASE
-bind_dn = $H_LDAP_SVC_DN
-bind_password_file = $H_LDAP_SVC_PWFILE
-EOF2
+h_ldap_conf "$H_CONF"
 sed -i "s|^\[syncd\]$|[syncd]\nsigning_key_file = $H_TMP/sign.pem\napi_threads = 8|" "$H_CONF"
 "$H_SYNCD" -c "$H_CONF" --once >/dev/null 2>&1
 "$H_SYNCD" -c "$H_CONF" >"$H_TMP/daemon.log" 2>&1 &

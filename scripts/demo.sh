@@ -65,14 +65,7 @@ h_ldap_group_add city_auditor kiem.do >/dev/null
 echo "people: binh.tran (city admin), chau.le, an.nguyen, kiem.do (city auditor)"
 openssl genpkey -algorithm ed25519 -out "$H_TMP/signing.pem" 2>/dev/null
 chmod 600 "$H_TMP/signing.pem"
-cat >>"$H_CONF" <<EOF2
-
-[ldap]
-uri = $H_LDAP_URI
-base = $H_LDAP_BASE
-bind_dn = $H_LDAP_SVC_DN
-bind_password_file = $H_LDAP_SVC_PWFILE
-EOF2
+h_ldap_conf "$H_CONF"
 sed -i "s|^\[syncd\]\$|[syncd]\nsigning_key_file = $H_TMP/signing.pem\naudit_checkpoint_file = $H_TMP/audit.checkpoints|" "$H_CONF"
 say "syncd as the daemon: streaming, and the API on 127.0.0.1:$H_API_PORT"
 "$H_SYNCD" -c "$H_CONF" >>"$H_TMP/syncd.log" 2>&1 &

@@ -65,6 +65,21 @@ schema = u{unit}
 EOF2
 }
 
+# Appends [ldap] for the harness's slapd (h_slapd_start --dit) to a
+# syncd.conf: the service DN and its password file; cache_ttl as given.
+h_ldap_conf() {
+    local out=$1 ttl=${2:-30}
+    cat >>"$out" <<EOF2
+
+[ldap]
+uri = $H_LDAP_URI
+base = $H_LDAP_BASE
+bind_dn = $H_LDAP_SVC_DN
+bind_password_file = $H_LDAP_SVC_PWFILE
+cache_ttl = $ttl
+EOF2
+}
+
 # Compares every unit's copy with the oracle over the sources; one check
 # per source, with the differing lines shown on failure.
 h_city_compare() {

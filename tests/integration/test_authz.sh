@@ -23,15 +23,7 @@ h_ldap_group_add city_admin admin1
 h_ldap_group_add city_auditor aud1
 
 h_city_conf "$H_CONF"
-cat >>"$H_CONF" <<EOF2
-
-[ldap]
-uri = $H_LDAP_URI
-base = $B
-bind_dn = $H_LDAP_SVC_DN
-bind_password_file = $H_LDAP_SVC_PWFILE
-cache_ttl = 3
-EOF2
+h_ldap_conf "$H_CONF" 3
 API=http://127.0.0.1:$H_API_PORT
 "$H_SYNCD" -c "$H_CONF" >"$H_TMP/daemon.log" 2>&1 &
 pid=$!

@@ -21,15 +21,7 @@ h_ldap_group_add city_auditor audc
 openssl genpkey -algorithm ed25519 -out "$H_TMP/sign.pem" 2>/dev/null
 chmod 600 "$H_TMP/sign.pem"
 h_city_conf "$H_CONF"
-cat >>"$H_CONF" <<EOF2
-
-[ldap]
-uri = $H_LDAP_URI
-base = $H_LDAP_BASE
-bind_dn = $H_LDAP_SVC_DN
-bind_password_file = $H_LDAP_SVC_PWFILE
-cache_ttl = 2
-EOF2
+h_ldap_conf "$H_CONF" 2
 sed -i "s|^\[syncd\]$|[syncd]\nsigning_key_file = $H_TMP/sign.pem\naudit_checkpoint_file = $H_TMP/checkpoints\naudit_checkpoint_every = 5|" "$H_CONF"
 API=http://127.0.0.1:$H_API_PORT
 "$H_SYNCD" -c "$H_CONF" --once >/dev/null 2>"$H_TMP/once.err" || { cat "$H_TMP/once.err"; exit 1; }
