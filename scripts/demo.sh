@@ -66,7 +66,7 @@ echo "people: binh.tran (city admin), chau.le, an.nguyen, kiem.do (city auditor)
 openssl genpkey -algorithm ed25519 -out "$H_TMP/signing.pem" 2>/dev/null
 chmod 600 "$H_TMP/signing.pem"
 h_ldap_conf "$H_CONF"
-sed -i "s|^\[syncd\]\$|[syncd]\nsigning_key_file = $H_TMP/signing.pem\naudit_checkpoint_file = $H_TMP/audit.checkpoints|" "$H_CONF"
+sed -i "s|^\[syncd\]\$|[syncd]\nsigning_key_file = $H_TMP/signing.pem\naudit_checkpoint_file = $H_TMP/audit.checkpoints\naudit_checkpoint_every = 5|" "$H_CONF"
 say "syncd as the daemon: streaming, and the API on 127.0.0.1:$H_API_PORT"
 "$H_SYNCD" -c "$H_CONF" >>"$H_TMP/syncd.log" 2>&1 &
 daemon=$!
