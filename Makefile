@@ -29,7 +29,7 @@ UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 ASAN_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/asan/%)
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all deps check unit asan integration demo bench lint clean fuzz soak
+.PHONY: all deps check unit asan integration demo bench lint clean fuzz soak install
 all: $(B)/syncd $(B)/syncctl $(B)/freeport
 
 deps:
@@ -110,6 +110,35 @@ fuzz:
 	@$(MAKE) --no-print-directory $(B)/fuzz/fuzz_pgoutput
 	@mkdir -p $(B)/fuzz/corpus
 	$(B)/fuzz/fuzz_pgoutput -max_total_time=$${FUZZ_TIME:-120} -max_len=16384 $(B)/fuzz/corpus tests/fuzz/corpus/pgoutput
+
+# make install [PREFIX=/usr/local] [DESTDIR=...]: programs, systemd unit,
+# sysusers/tmpfiles, man pages, an example /etc/syncd/syncd.conf (0640, kept
+# if present) with the policies, the LDAP schema and the SQL for DBAs.
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+DATADIR    ?= $(PREFIX)/share/syncd
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(DATADIR)/ldap \
+		$(DESTDIR)$(DATADIR)/sql
+	install -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/syncd
+	install -m 0755 $(B)/syncd $(B)/syncctl $(DESTDIR)$(BINDIR)/
+	sed 's|@BINDIR@|$(BINDIR)|g' dist/systemd/syncd.service.in >$(DESTDIR)$(UNITDIR)/syncd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/syncd.service
+	install -m 0644 dist/sysusers.d/syncd.conf $(DESTDIR)$(SYSUSERSDIR)/syncd.conf
+	install -m 0644 dist/tmpfiles.d/syncd.conf $(DESTDIR)$(TMPFILESDIR)/syncd.conf
+	install -m 0644 docs/man/syncctl.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 docs/man/syncd.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 docs/man/syncd.8 $(DESTDIR)$(MANDIR)/man8/
+	test -e $(DESTDIR)$(SYSCONFDIR)/syncd/syncd.conf || \
+		install -m 0640 dist/syncd.conf.example $(DESTDIR)$(SYSCONFDIR)/syncd/syncd.conf
+	test -e $(DESTDIR)$(SYSCONFDIR)/syncd/policies || cp -r policies $(DESTDIR)$(SYSCONFDIR)/syncd/policies
+	install -m 0644 policies/ldap/* $(DESTDIR)$(DATADIR)/ldap/
+	install -m 0644 dist/sql/*.sql $(DESTDIR)$(DATADIR)/sql/
 
 lint:
 	@scripts/deps.sh lint
