@@ -2,7 +2,7 @@
 
 PREFIX   ?= /usr/local
 CC       ?= cc
-PKGS     := libpq jansson inih libcrypto ldap lber libmicrohttpd libcurl
+PKGS     := libpq jansson inih libcrypto ldap lber libmicrohttpd libcurl libsystemd
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 XCFLAGS  := -std=gnu11 -D_GNU_SOURCE -pthread $(WARN)
@@ -30,7 +30,7 @@ ASAN_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/asan/%)
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 .PHONY: all deps check unit asan integration demo bench lint clean fuzz soak install
-all: $(B)/syncd $(B)/syncctl $(B)/freeport
+all: $(B)/syncd $(B)/syncctl $(B)/freeport $(B)/notify_listen
 
 deps:
 	@scripts/deps.sh build
@@ -44,6 +44,10 @@ $(B)/syncd: $(LIB_OBJ) $(B)/obj/syncd/main.o
 
 $(B)/syncctl: $(LIB_OBJ) $(B)/obj/syncd/syncctl.o
 	$(CC) $(XCFLAGS) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(B)/notify_listen: tests/harness/notify_listen.c
+	@mkdir -p $(B)
+	$(CC) $(XCFLAGS) $(CFLAGS) -o $@ $<
 
 $(B)/freeport: tests/harness/freeport.c
 	@mkdir -p $(B)
@@ -142,7 +146,8 @@ install: all
 
 lint:
 	@scripts/deps.sh lint
-	clang-format --dry-run --Werror $(ALL_SRC) $(HEADERS) $(UNIT_SRC) tests/harness/freeport.c $(wildcard tests/fuzz/*.c)
+	clang-format --dry-run --Werror $(ALL_SRC) $(HEADERS) $(UNIT_SRC) tests/harness/freeport.c tests/harness/notify_listen.c \
+		$(wildcard tests/fuzz/*.c) $(wildcard bench/*.c)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --inline-suppr \
 		--suppress=missingIncludeSystem -D_GNU_SOURCE $(ALL_SRC)
 	$(MAKE) --no-print-directory clean all CFLAGS="-O2 -g"

@@ -200,6 +200,11 @@ bool authz_unit_known(const struct authz *a, int unit)
 	return false;
 }
 
+bool authz_directory_up(struct authz *a)
+{
+	return !atomic_load(&a->down);
+}
+
 void authz_cache_clear(struct authz *a)
 {
 	pthread_rwlock_wrlock(&a->lock);

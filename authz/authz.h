@@ -73,6 +73,9 @@ int authz_grant_revoke(struct authz *a, const struct authz_user *actor, const ch
 int authz_grants_list(struct authz *a, int unit, const char *grantee, struct grant **out, size_t *n,
 		      char *reason, size_t reasonlen);
 
+/* Whether the directory answered the last operation (no round trip). */
+bool authz_directory_up(struct authz *a);
+
 /* Forgets every cached decision and login (a grant changed here). */
 void authz_cache_clear(struct authz *a);
 

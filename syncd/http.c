@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <openssl/rand.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,7 @@ struct api {
 	char *cert, *key;
 	pthread_mutex_t lock;
 	struct throttle slots[THROTTLE_SIZE];
+	atomic_ulong n_allow, n_deny, n_error, n_audit_fail, n_issued; /* for /metrics */
 };
 
 struct req {
@@ -625,10 +627,15 @@ static bool audited(struct api *api, struct req *rq, const char *action, int uni
 	ev.object = object ? object : "";
 	ev.decision = decision;
 	ev.reason = reason ? reason : "";
+	atomic_fetch_add(strcmp(decision, "allow") == 0	 ? &api->n_allow
+			 : strcmp(decision, "deny") == 0 ? &api->n_deny
+							 : &api->n_error,
+			 1);
 	if (api->deps.audit == NULL)
 		return true;
 	if (audit_append(api->deps.audit, &ev, NULL, err, sizeof(err)) == 0)
 		return true;
+	atomic_fetch_add(&api->n_audit_fail, 1);
 	log_err("%s: %s %s not audited: %s", rq->addr, action, ev.object, err);
 	return false;
 }
@@ -731,6 +738,7 @@ static enum MHD_Result ep_document_issue(struct api *api, struct MHD_Connection 
 			return audit_down(c, rq);
 		return respond_reason(c, rq, (unsigned)st, reason);
 	}
+	atomic_fetch_add(&api->n_issued, 1);
 	log_info("%s %s: issued %s %s (%s)", rq->addr, me->uid, k->name, serial, object);
 	{
 		json_t *doc = json_loads(body, 0, NULL);
@@ -871,6 +879,165 @@ static enum MHD_Result ep_document_verify(struct api *api, struct MHD_Connection
 		doc_record_free(&d);
 		return respond_json(c, rq, 200, j);
 	}
+}
+
+/* ------------------------------------------------------------ readiness and metrics */
+
+static const char *source_state(const struct stream_status *st)
+{
+	return atomic_load(&st->streaming) ? "streaming" : "reconnecting";
+}
+
+/* 200 while every source streams (units down or the directory unreachable
+ * make it "degraded", still ready: the other units keep syncing); 503 else. */
+static enum MHD_Result ep_readyz(struct api *api, struct MHD_Connection *c, struct req *rq)
+{
+	json_t *srcs = json_array();
+	bool ready = true, degraded = false;
+	const char *dir = api->az == NULL		? "not configured"
+			  : authz_directory_up(api->az) ? "reachable"
+							: "unreachable";
+
+	for (size_t i = 0; i < api->deps.nstatus; i++) {
+		const struct stream_status *st = &api->deps.status[i];
+		int down = atomic_load(&st->units_down), det = atomic_load(&st->units_detached);
+
+		ready &= atomic_load(&st->streaming);
+		degraded |= down > 0 || det > 0;
+		json_array_append_new(srcs, json_pack("{s:s,s:s,s:i,s:i}", "name", api->deps.status_names[i],
+						      "state", source_state(st), "units_down", down,
+						      "units_detached", det));
+	}
+	degraded |= api->az != NULL && !authz_directory_up(api->az);
+	return respond_json(c, rq, ready ? 200 : 503,
+			    json_pack("{s:b,s:b,s:o,s:s}", "ready", ready, "degraded", degraded, "sources",
+				      srcs, "directory", dir));
+}
+
+static int proc_stat(double *cpu, double *start, long *rss_pages)
+{
+	char buf[2048], *p;
+	FILE *f = fopen("/proc/self/stat", "r");
+	unsigned long long ut, st, starttime;
+	long rss;
+	size_t n;
+
+	if (f == NULL)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	/* after ")": state(3) ... utime(14) stime(15) ... starttime(22) vsize(23) rss(24) */
+	if (p == NULL ||
+	    sscanf(p + 2,
+		   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d %llu %*u %ld",
+		   &ut, &st, &starttime, &rss) != 4)
+		return -1;
+	*cpu = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+	{
+		FILE *u = fopen("/proc/uptime", "r");
+		double up = 0;
+
+		if (u != NULL) {
+			if (fscanf(u, "%lf", &up) != 1)
+				up = 0;
+			fclose(u);
+		}
+		*start = (double)time(NULL) - up + (double)starttime / (double)sysconf(_SC_CLK_TCK);
+	}
+	*rss_pages = rss;
+	return 0;
+}
+
+#define M_HELP(b, name, type, help) buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type)
+
+static enum MHD_Result ep_metrics(struct api *api, struct MHD_Connection *c, struct req *rq)
+{
+	struct buf b = {0};
+	int bad = 0;
+	double cpu, start;
+	long rss;
+	size_t nu = api->deps.rt ? routing_unit_count(api->deps.rt) : 0;
+
+	bad |= M_HELP(&b, "syncd_source_streaming", "gauge",
+		      "1 while the source's replication session runs") < 0;
+	for (size_t i = 0; i < api->deps.nstatus; i++)
+		bad |= buf_printf(&b, "syncd_source_streaming{source=\"%s\"} %d\n", api->deps.status_names[i],
+				  atomic_load(&api->deps.status[i].streaming) ? 1 : 0) < 0;
+	bad |= M_HELP(&b, "syncd_source_lag_bytes", "gauge",
+		      "WAL received from the source and not yet confirmed") < 0;
+	for (size_t i = 0; i < api->deps.nstatus; i++) {
+		unsigned long long r = atomic_load(&api->deps.status[i].received),
+				   f = atomic_load(&api->deps.status[i].flushed);
+
+		bad |= buf_printf(&b, "syncd_source_lag_bytes{source=\"%s\"} %llu\n",
+				  api->deps.status_names[i], r > f ? r - f : 0) < 0;
+	}
+	bad |= M_HELP(&b, "syncd_source_confirmed_lsn", "gauge",
+		      "WAL position confirmed to the source's slot") < 0;
+	for (size_t i = 0; i < api->deps.nstatus; i++)
+		bad |= buf_printf(&b, "syncd_source_confirmed_lsn{source=\"%s\"} %llu\n",
+				  api->deps.status_names[i],
+				  (unsigned long long)atomic_load(&api->deps.status[i].flushed)) < 0;
+	bad |= M_HELP(&b, "syncd_unit_applied_lsn", "gauge",
+		      "WAL position of the source a unit's copy holds") < 0;
+	for (size_t i = 0; i < api->deps.nstatus; i++)
+		for (size_t u = 0; u < nu && u < api->deps.status[i].nunits && api->deps.status[i].unit_lsn;
+		     u++)
+			bad |= buf_printf(&b, "syncd_unit_applied_lsn{source=\"%s\",unit=\"%05d\"} %llu\n",
+					  api->deps.status_names[i], routing_unit_get(api->deps.rt, u)->code,
+					  (unsigned long long)atomic_load(&api->deps.status[i].unit_lsn[u])) <
+			       0;
+	bad |= M_HELP(&b, "syncd_changes_applied_total", "counter",
+		      "changes applied to the units since start") < 0;
+	for (size_t i = 0; i < api->deps.nstatus; i++)
+		bad |= buf_printf(&b, "syncd_changes_applied_total{source=\"%s\"} %lld\n",
+				  api->deps.status_names[i],
+				  (long long)atomic_load(&api->deps.status[i].applied)) < 0;
+	bad |= M_HELP(&b, "syncd_rows_quarantined_total", "counter",
+		      "rows sent to the quarantine since start") < 0;
+	for (size_t i = 0; i < api->deps.nstatus; i++)
+		bad |= buf_printf(&b, "syncd_rows_quarantined_total{source=\"%s\"} %lld\n",
+				  api->deps.status_names[i],
+				  (long long)atomic_load(&api->deps.status[i].quarantined)) < 0;
+	bad |= M_HELP(&b, "syncd_units_down", "gauge",
+		      "units whose database is down (the slot keeps their WAL)") < 0;
+	for (size_t i = 0; i < api->deps.nstatus; i++)
+		bad |= buf_printf(&b, "syncd_units_down{source=\"%s\"} %d\n", api->deps.status_names[i],
+				  atomic_load(&api->deps.status[i].units_down)) < 0;
+	bad |= M_HELP(&b, "syncd_units_detached", "gauge", "units detached past unit_backlog_limit") < 0;
+	for (size_t i = 0; i < api->deps.nstatus; i++)
+		bad |= buf_printf(&b, "syncd_units_detached{source=\"%s\"} %d\n", api->deps.status_names[i],
+				  atomic_load(&api->deps.status[i].units_detached)) < 0;
+	bad |= M_HELP(&b, "syncd_decisions_total", "counter",
+		      "API decisions appended to the audit log, by outcome") < 0;
+	bad |= buf_printf(
+		       &b,
+		       "syncd_decisions_total{outcome=\"allow\"} %lu\nsyncd_decisions_total{outcome=\"deny\"} %lu\n"
+		       "syncd_decisions_total{outcome=\"error\"} %lu\n",
+		       atomic_load(&api->n_allow), atomic_load(&api->n_deny), atomic_load(&api->n_error)) < 0;
+	bad |= M_HELP(&b, "syncd_audit_append_failures_total", "counter",
+		      "audit appends that failed (the request was refused)") < 0;
+	bad |= buf_printf(&b, "syncd_audit_append_failures_total %lu\n", atomic_load(&api->n_audit_fail)) < 0;
+	bad |= M_HELP(&b, "syncd_documents_issued_total", "counter", "documents issued since start") < 0;
+	bad |= buf_printf(&b, "syncd_documents_issued_total %lu\n", atomic_load(&api->n_issued)) < 0;
+	bad |= M_HELP(&b, "syncd_directory_up", "gauge", "1 while the LDAP directory answers") < 0;
+	bad |= buf_printf(&b, "syncd_directory_up %d\n",
+			  api->az != NULL && authz_directory_up(api->az) ? 1 : 0) < 0;
+	if (proc_stat(&cpu, &start, &rss) == 0) {
+		bad |= M_HELP(&b, "process_cpu_seconds_total", "counter", "user and system CPU time") < 0;
+		bad |= buf_printf(&b, "process_cpu_seconds_total %.2f\n", cpu) < 0;
+		bad |= M_HELP(&b, "process_resident_memory_bytes", "gauge", "resident memory") < 0;
+		bad |= buf_printf(&b, "process_resident_memory_bytes %ld\n", rss * sysconf(_SC_PAGESIZE)) < 0;
+		bad |= M_HELP(&b, "process_start_time_seconds", "gauge", "start time since the epoch") < 0;
+		bad |= buf_printf(&b, "process_start_time_seconds %.0f\n", start) < 0;
+	}
+	if (bad) {
+		buf_free(&b);
+		return respond_error(c, rq, 500, "internal", "out of memory");
+	}
+	return respond(c, rq, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
 }
 
 /* ------------------------------------------------------------ records */
@@ -1153,6 +1320,12 @@ static enum MHD_Result route(struct api *api, struct MHD_Connection *c, struct r
 	enum MHD_Result res = MHD_NO;
 	bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
 
+	if (strcmp(url, "/readyz") == 0)
+		return get ? ep_readyz(api, c, rq)
+			   : respond_error(c, rq, 405, "method_not_allowed", "GET only");
+	if (strcmp(url, "/metrics") == 0)
+		return get ? ep_metrics(api, c, rq)
+			   : respond_error(c, rq, 405, "method_not_allowed", "GET only");
 	if (strcmp(url, "/healthz") == 0)
 		return get ? respond_json(c, rq, 200, json_pack("{s:s}", "status", "ok"))
 			   : respond_error(c, rq, 405, "method_not_allowed", "GET only");

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "documents.h"
 #include "routing.h"
+#include "stream.h"
 
 struct api;
 
@@ -24,6 +25,9 @@ struct api_deps {
 	struct audit *audit;
 	const struct signer *signer;
 	const struct documents *docs;
+	const struct stream_status *status; /* per source, for /readyz and /metrics */
+	const char *const *status_names;
+	size_t nstatus;
 };
 
 /* Listens on cfg->listen (TLS when tls_cert_file/tls_key_file are set;

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../common/log.h"
@@ -97,6 +99,8 @@ static int run_once(const struct config *cfg, const struct routing *rt)
 
 struct worker {
 	pthread_t thread;
+	struct stream_status *status;
+	bool ended;
 	const struct config *cfg;
 	const struct routing *rt;
 	const struct config_source *src;
@@ -106,7 +110,7 @@ struct worker {
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
-	struct stream_options opt = {.once = false, .stop = &stopping};
+	struct stream_options opt = {.once = false, .stop = &stopping, .status = w->status};
 	struct stream_result res;
 	char err[2048];
 
@@ -116,6 +120,7 @@ static void *worker_main(void *arg)
 	else
 		log_info("source %s: stopped at %s (%lld changes applied, %lld quarantined)", w->src->name,
 			 res.position, res.applied, res.quarantined);
+	w->ended = true;
 	kill(getpid(), SIGUSR1); /* tell the main thread one source fewer runs */
 	return NULL;
 }
@@ -240,6 +245,37 @@ static int issuing_open(const struct config *cfg, const struct routing *rt, stru
 	return 0;
 }
 
+/* The one-line state systemd shows (STATUS=): per source its lag and units
+ * down or detached, the quarantine, the directory. */
+static void status_line(const struct config *cfg, const struct worker *w, struct authz *az, char *out,
+			size_t outlen)
+{
+	size_t n = 0;
+	long long quarantined = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < cfg->nsources && n < outlen; i++) {
+		const struct stream_status *st = w[i].status;
+		unsigned long long rcv = atomic_load(&st->received), fl = atomic_load(&st->flushed);
+		int down = atomic_load(&st->units_down), det = atomic_load(&st->units_detached);
+
+		quarantined += atomic_load(&st->quarantined);
+		n += (size_t)snprintf(out + n, outlen - n, "%s%s: %s, lag %llu kB%s", i ? "; " : "",
+				      cfg->sources[i].name,
+				      w[i].ended		    ? "stopped"
+				      : atomic_load(&st->streaming) ? "streaming"
+								    : "reconnecting",
+				      rcv > fl ? (rcv - fl) / 1024 : 0, down || det ? "" : ", all units");
+		if (n < outlen && (down || det))
+			n += (size_t)snprintf(out + n, outlen - n, ", %d units down, %d detached", down, det);
+	}
+	if (n < outlen)
+		snprintf(out + n, outlen - n, "; %lld quarantined since start; directory %s", quarantined,
+			 az == NULL		  ? "not configured"
+			 : authz_directory_up(az) ? "reachable"
+						  : "UNREACHABLE");
+}
+
 /* Signals are taken by sigwait in the main thread; workers only read the flag. */
 static int run_daemon(const struct config *cfg, const struct routing *rt)
 {
@@ -251,10 +287,15 @@ static int run_daemon(const struct config *cfg, const struct routing *rt)
 	struct outbox_ctx outbox;
 	struct api_deps deps;
 	struct api *api;
+	struct stream_status *statuses;
+	unsigned long *seen;
+	struct timespec *moved;
+	const char **names;
+	uint64_t wd_usec = 0;
 	sigset_t set;
 	int sig, r = 0;
 	size_t running;
-	char err[2048];
+	char err[2048], line[1024];
 
 	/* blocked before any thread starts: every thread inherits the mask */
 	sigemptyset(&set);
@@ -270,7 +311,20 @@ static int run_daemon(const struct config *cfg, const struct routing *rt)
 		authz_free(az);
 		return 1;
 	}
-	deps = (struct api_deps){cfg, rt, az, audit, signer, docs};
+	statuses = calloc(cfg->nsources, sizeof(*statuses));
+	names = calloc(cfg->nsources, sizeof(*names));
+	seen = calloc(cfg->nsources, sizeof(*seen));
+	moved = calloc(cfg->nsources, sizeof(*moved));
+	if (statuses == NULL || names == NULL || seen == NULL || moved == NULL)
+		fatal("out of memory");
+	for (size_t i = 0; i < cfg->nsources; i++) {
+		names[i] = cfg->sources[i].name;
+		statuses[i].nunits = routing_unit_count(rt);
+		statuses[i].unit_lsn = calloc(statuses[i].nunits + 1, sizeof(*statuses[i].unit_lsn));
+		if (statuses[i].unit_lsn == NULL)
+			fatal("out of memory");
+	}
+	deps = (struct api_deps){cfg, rt, az, audit, signer, docs, statuses, names, cfg->nsources};
 	api = api_start(&deps, err, sizeof(err));
 	if (api == NULL) {
 		log_err("%s", err);
@@ -290,20 +344,54 @@ static int run_daemon(const struct config *cfg, const struct routing *rt)
 		workers[i].cfg = cfg;
 		workers[i].rt = rt;
 		workers[i].src = &cfg->sources[i];
+		workers[i].status = &statuses[i];
 		if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0)
 			fatal("cannot start a thread for source %s", cfg->sources[i].name);
 	}
 	log_info("syncd running: %zu sources", cfg->nsources);
+	/* the sources and the state DB have answered (check_sources, audit_open) */
+	status_line(cfg, workers, az, line, sizeof(line));
+	sd_notifyf(0, "READY=1\nSTATUS=%s", line);
+	if (sd_watchdog_enabled(0, &wd_usec) <= 0)
+		wd_usec = 0;
 	running = cfg->nsources;
-	while (running > 0 && sigwait(&set, &sig) == 0) {
+	for (size_t i = 0; i < cfg->nsources; i++)
+		clock_gettime(CLOCK_MONOTONIC, &moved[i]);
+	while (running > 0) {
+		struct timespec tick = {.tv_sec = 1}, now;
+		bool wedged = false;
+
+		sig = sigtimedwait(&set, NULL, &tick);
 		if (sig == SIGUSR1) { /* a worker ended by itself */
 			running--;
 			continue;
 		}
-		log_info("%s received: finishing the batches in flight",
-			 sig == SIGTERM ? "SIGTERM" : "SIGINT");
-		stopping = 1;
-		break;
+		if (sig == SIGTERM || sig == SIGINT) {
+			log_info("%s received: finishing the batches in flight",
+				 sig == SIGTERM ? "SIGTERM" : "SIGINT");
+			sd_notify(0, "STOPPING=1\nSTATUS=stopping: finishing the batches in flight");
+			stopping = 1;
+			break;
+		}
+		/* a source whose loop stopped turning is wedged: no watchdog ping then;
+		 * a unit that is down does not stop the loop (it waits or detaches) */
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		for (size_t i = 0; i < cfg->nsources; i++) {
+			unsigned long b = atomic_load(&statuses[i].beats);
+
+			if (b != seen[i] || workers[i].ended) {
+				seen[i] = b;
+				moved[i] = now;
+			} else if (wd_usec > 0 &&
+				   (uint64_t)((now.tv_sec - moved[i].tv_sec) * 1000000LL +
+					      (now.tv_nsec - moved[i].tv_nsec) / 1000) > wd_usec / 2) {
+				wedged = true;
+			}
+		}
+		status_line(cfg, workers, az, line, sizeof(line));
+		sd_notifyf(0, "STATUS=%s%s", line, wedged ? " (a source loop is not turning)" : "");
+		if (wd_usec > 0 && !wedged)
+			sd_notify(0, "WATCHDOG=1");
 	}
 	for (size_t i = 0; i < cfg->nsources; i++) {
 		pthread_join(workers[i].thread, NULL);
@@ -311,6 +399,8 @@ static int run_daemon(const struct config *cfg, const struct routing *rt)
 			r = 1;
 	}
 	free(workers);
+	for (size_t i = 0; i < cfg->nsources; i++)
+		free(statuses[i].unit_lsn);
 	stopping = 1;
 	pthread_join(outbox.thread, NULL);
 	api_stop(api);
@@ -318,6 +408,10 @@ static int run_daemon(const struct config *cfg, const struct routing *rt)
 	documents_free(docs);
 	signer_free(signer);
 	authz_free(az);
+	free(statuses);
+	free(names);
+	free(seen);
+	free(moved);
 	return r;
 }
 

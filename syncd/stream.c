@@ -77,6 +77,7 @@ struct stream {
 		bool *units_on;
 	} pending;
 	struct timespec last_poll;
+	struct timespec last_pub; /* status_publish */
 	struct connector_value keyv[MAX_KEY_COLS];
 	struct buf keytext;
 };
@@ -1181,6 +1182,38 @@ static bool outage(struct stream *s)
 	return false;
 }
 
+/* Shows this session's state to the daemon (one store per field). */
+static void status_publish(struct stream *s)
+{
+	struct stream_status *st = s->opt->status;
+	struct sync_run *run = &s->run;
+	int down = 0, detached = 0;
+
+	if (st == NULL)
+		return;
+	atomic_fetch_add(&st->beats, 1);
+	if (ms_since(&s->last_pub) < 200)
+		return; /* the rest five times a second: it walks every unit */
+	clock_gettime(CLOCK_MONOTONIC, &s->last_pub);
+	atomic_store(&st->streaming, true);
+	atomic_store(&st->received, s->received);
+	atomic_store(&st->flushed, s->flushed);
+	atomic_store(&st->applied, s->applied);
+	atomic_store(&st->quarantined, s->quarantined);
+	for (size_t i = 0; i < run->nunits; i++) {
+		down += run->units[i].group->down && !s->detached[i];
+		detached += s->detached[i];
+		if (st->unit_lsn != NULL) {
+			int k = routing_unit_index(run->rt, run->units[i].code);
+
+			if (k >= 0 && (size_t)k < st->nunits)
+				atomic_store(&st->unit_lsn[k], s->ckpt[i]);
+		}
+	}
+	atomic_store(&st->units_down, down);
+	atomic_store(&st->units_detached, detached);
+}
+
 static int stream_session(struct stream *s, uint64_t target, char *err, size_t errlen)
 {
 	struct sync_run *run = &s->run;
@@ -1198,6 +1231,7 @@ static int stream_session(struct stream *s, uint64_t target, char *err, size_t e
 		long n;
 		bool idle_batch = s->batch_open && !s->in_txn;
 
+		status_publish(s);
 		n = pg_source_stream_read(run->src, &buf, idle_batch ? 0 : 1000, err, errlen);
 		if (n < 0)
 			return -1;
@@ -1425,8 +1459,14 @@ int stream_run(const struct config *cfg, const struct routing *rt, const struct 
 			log_warn("%s; retrying in %d ms", err, backoff_ms);
 		state_free(st);
 		st = NULL;
-		for (int waited = 0; waited < backoff_ms && !(opt->stop != NULL && *opt->stop); waited += 50)
+		if (opt->status != NULL)
+			atomic_store(&opt->status->streaming, false);
+		for (int waited = 0; waited < backoff_ms && !(opt->stop != NULL && *opt->stop);
+		     waited += 50) {
+			if (opt->status != NULL)
+				atomic_fetch_add(&opt->status->beats, 1);
 			usleep(50000);
+		}
 		backoff_ms = backoff_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS + 1 : backoff_ms * 2;
 	}
 	state_free(st);

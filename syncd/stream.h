@@ -7,16 +7,32 @@
 #define SYNCD_STREAM_H
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "routing.h"
 #include "snapshot.h"
 
+/* What a running stream shows the rest of the daemon (status line,
+ * watchdog, /readyz, /metrics); written by the stream's thread only. */
+struct stream_status {
+	atomic_ulong beats;		   /* loop turns: a stream that stops turning is wedged */
+	atomic_bool streaming;		   /* in a replication session (else retrying) */
+	atomic_ullong received;		   /* highest WAL position received */
+	atomic_ullong flushed;		   /* confirmed to the source */
+	atomic_llong applied, quarantined; /* since start */
+	atomic_int units_down, units_detached;
+	atomic_ullong *unit_lsn; /* per unit (routing order): its durable checkpoint; NULL until known */
+	size_t nunits;
+};
+
 struct stream_options {
-	bool once;		     /* stop once caught up with the source's WAL position at start */
-	volatile sig_atomic_t *stop; /* set (by a signal): finish the batch and return */
+	bool once;		      /* stop once caught up with the source's WAL position at start */
+	volatile sig_atomic_t *stop;  /* set (by a signal): finish the batch and return */
+	struct stream_status *status; /* NULL: nobody watches */
 };
 
 struct stream_result {

@@ -1,0 +1,72 @@
+#!/bin/bash
+# syncd under systemd (issue 6): sd_notify to a datagram socket the test
+# owns — READY=1 only once the sources and the state DB answer, STATUS with
+# a degraded state while a unit database is down, WATCHDOG=1 while the loops
+# turn, STOPPING=1 on SIGTERM — and /healthz, /readyz, and a live /metrics
+# scrape that passes promtool check metrics.
+set -euo pipefail
+. "$(dirname "$0")/../harness/lib.sh"
+. "$H_ROOT/tests/harness/city.sh"
+
+h_init
+h_pg_start
+h_city_setup 1000
+h_city_conf "$H_CONF"
+"$H_SYNCD" -c "$H_CONF" --once >/dev/null 2>"$H_TMP/err" || { cat "$H_TMP/err"; exit 1; }
+API=http://127.0.0.1:$H_API_PORT
+sock=$H_TMP/notify.sock
+notes=$H_TMP/notes
+"$H_ROOT/build/notify_listen" "$sock" "$notes" &
+h_atexit_kill $!
+for ((i = 0; i < 50; i++)); do [[ -S $sock ]] && break; sleep 0.1; done
+db() { h_psql -d postgres -c "ALTER DATABASE $1 ALLOW_CONNECTIONS $2" \
+    -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '$1'" >/dev/null; }
+wait_note() { # wait_note REGEX [SECONDS]
+    for ((i = 0; i < ${2:-30} * 10; i++)); do grep -Eq "$1" "$notes" 2>/dev/null && return 0; sleep 0.1; done
+    return 1
+}
+
+# the state DB does not answer: no READY, exit 1
+db syncd_state false
+NOTIFY_SOCKET=$sock "$H_SYNCD" -c "$H_CONF" >"$H_TMP/d0.log" 2>&1 && rc=0 || rc=$?
+h_assert_eq "state DB down at start: syncd exits 1" 1 "$rc"
+grep -q 'READY=1' "$notes" 2>/dev/null && h_fail "no READY" "$(cat "$notes")" || h_ok "and never says READY=1"
+db syncd_state true
+
+NOTIFY_SOCKET=$sock WATCHDOG_USEC=4000000 "$H_SYNCD" -c "$H_CONF" >"$H_TMP/daemon.log" 2>&1 &
+pid=$!
+h_atexit_kill "$pid"
+wait_note '^READY=1' && h_ok "READY=1 once the sources and the state DB answer" || h_fail "READY" "$(cat "$notes" "$H_TMP/daemon.log")"
+grep -A1 '^READY=1' "$notes" | grep -q '^STATUS=land: ' && h_ok "READY comes with a STATUS line" || h_fail "STATUS with READY" "$(cat "$notes")"
+wait_note '^STATUS=land: streaming, lag [0-9]+ kB, all units; civil: streaming' &&
+    h_ok "STATUS: every source streaming, all units" || h_fail "STATUS streaming" "$(tail -6 "$notes")"
+wait_note '^WATCHDOG=1' 10 && h_ok "WATCHDOG=1 while the loops turn" || h_fail "WATCHDOG" "$(tail -6 "$notes")"
+
+h_assert_eq "/healthz" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$API/healthz")"
+h_assert_eq "/readyz: ready" "200 true" "$(curl -s -o "$H_TMP/r" -w '%{http_code}' "$API/readyz") $(jq .ready "$H_TMP/r")"
+curl -s "$API/metrics" >"$H_TMP/metrics"
+out=$(promtool check metrics <"$H_TMP/metrics" 2>&1) && rc=0 || rc=$?
+h_assert_eq "promtool check metrics on a live scrape" "0:" "$rc:$out"
+grep -q '^syncd_unit_applied_lsn{source="land",unit="31120"} [1-9]' "$H_TMP/metrics" &&
+    h_ok "/metrics has the applied LSN per unit" || h_fail "unit LSN" "$(grep unit_applied "$H_TMP/metrics" | head -3)"
+
+# a unit database down: degraded, still running, still pinging the watchdog
+db tier false
+h_psql -d land -c "UPDATE thua_dat SET phien_ban = phien_ban + 1 WHERE id % 50 = 0" >/dev/null
+wait_note '^STATUS=land: [a-z]+, lag [0-9]+ kB, 103 units down' 30 &&
+    h_ok "STATUS shows the units whose database is down" || h_fail "degraded STATUS" "$(grep STATUS "$notes" | tail -3)"
+: >"$notes.mark"
+n0=$(grep -c '^WATCHDOG=1' "$notes")
+sleep 3
+[[ $(grep -c '^WATCHDOG=1' "$notes") -gt $n0 ]] && h_ok "a dead unit database does not stop the watchdog pings" ||
+    h_fail "watchdog with a unit down" "$(tail -6 "$notes")"
+curl -s -o "$H_TMP/r" "$API/readyz"
+h_assert_eq "/readyz says degraded" true "$(jq .degraded "$H_TMP/r")"
+db tier true
+wait_note '^STATUS=land: streaming, lag [0-9]+ kB, all units' 60 && h_ok "back: all units again" || h_fail "back" "$(grep STATUS "$notes" | tail -3)"
+
+kill -TERM "$pid"
+wait "$pid" && rc=0 || rc=$?
+h_assert_eq "SIGTERM: exit 0" 0 "$rc"
+grep -q '^STOPPING=1' "$notes" && h_ok "STOPPING=1 on SIGTERM" || h_fail "STOPPING" "$(tail -6 "$notes")"
+h_summary
