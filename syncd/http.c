@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <jansson.h>
+#include <libpq-fe.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <openssl/rand.h>
@@ -1040,6 +1041,72 @@ static enum MHD_Result ep_metrics(struct api *api, struct MHD_Connection *c, str
 	return respond(c, rq, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
 }
 
+static void lsn_text(unsigned long long lsn, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%X/%X", (unsigned)(lsn >> 32), (unsigned)lsn);
+}
+
+/* GET /v1/status: sources and units as syncd sees them, and the quarantine
+ * by source (state DB); no personal data, no login (like /metrics). */
+static enum MHD_Result ep_status(struct api *api, struct MHD_Connection *c, struct req *rq)
+{
+	json_t *srcs = json_array(), *units = json_array(), *q = json_object();
+	size_t nu = api->deps.rt ? routing_unit_count(api->deps.rt) : 0;
+	char err[256];
+	PGconn *db =
+		thread_conn(api->deps.cfg->state_conninfo, api->deps.cfg->state_password, err, sizeof(err));
+
+	if (db != NULL) {
+		PGresult *r = PQexec(db, "SELECT source, count(*) FROM syncd_quarantine GROUP BY source");
+
+		for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r); i++)
+			json_object_set_new(q, PQgetvalue(r, i, 0), json_integer(atoll(PQgetvalue(r, i, 1))));
+		PQclear(r);
+	}
+	for (size_t i = 0; i < api->deps.nstatus; i++) {
+		const struct stream_status *st = &api->deps.status[i];
+		unsigned long long rcv = atomic_load(&st->received), fl = atomic_load(&st->flushed);
+		char r1[32], f1[32];
+		json_t *qn = json_object_get(q, api->deps.status_names[i]);
+
+		lsn_text(rcv, r1, sizeof(r1));
+		lsn_text(fl, f1, sizeof(f1));
+		json_array_append_new(
+			srcs,
+			json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:i,s:i}", "name",
+				  api->deps.status_names[i], "state", source_state(st), "received_lsn", r1,
+				  "confirmed_lsn", f1, "lag_bytes", (json_int_t)(rcv > fl ? rcv - fl : 0),
+				  "applied_since_start", (json_int_t)atomic_load(&st->applied),
+				  "quarantined_since_start", (json_int_t)atomic_load(&st->quarantined),
+				  "quarantined", (json_int_t)(qn ? json_integer_value(qn) : 0), "units_down",
+				  atomic_load(&st->units_down), "units_detached",
+				  atomic_load(&st->units_detached)));
+	}
+	for (size_t u = 0; u < nu; u++) {
+		const struct unit_info *ui = routing_unit_get(api->deps.rt, u);
+		json_t *per = json_object();
+		char code[12];
+
+		snprintf(code, sizeof(code), "%05d", ui->code);
+		for (size_t i = 0; i < api->deps.nstatus; i++) {
+			char l[32];
+
+			if (api->deps.status[i].unit_lsn == NULL || u >= api->deps.status[i].nunits)
+				continue;
+			lsn_text(atomic_load(&api->deps.status[i].unit_lsn[u]), l, sizeof(l));
+			json_object_set_new(per, api->deps.status_names[i], json_string(l));
+		}
+		json_array_append_new(units, json_pack("{s:s,s:s,s:o}", "code", code, "name", ui->full_name,
+						       "applied_lsn", per));
+	}
+	json_decref(q);
+	return respond_json(c, rq, 200,
+			    json_pack("{s:o,s:o,s:s}", "sources", srcs, "units", units, "directory",
+				      api->az == NULL		    ? "not configured"
+				      : authz_directory_up(api->az) ? "reachable"
+								    : "unreachable"));
+}
+
 /* ------------------------------------------------------------ records */
 
 /* GET /v1/records/{source}/{table}/{key}?unit=CODE: from the unit's copy,
@@ -1320,6 +1387,9 @@ static enum MHD_Result route(struct api *api, struct MHD_Connection *c, struct r
 	enum MHD_Result res = MHD_NO;
 	bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
 
+	if (strcmp(url, "/v1/status") == 0)
+		return get ? ep_status(api, c, rq)
+			   : respond_error(c, rq, 405, "method_not_allowed", "GET only");
 	if (strcmp(url, "/readyz") == 0)
 		return get ? ep_readyz(api, c, rq)
 			   : respond_error(c, rq, 405, "method_not_allowed", "GET only");

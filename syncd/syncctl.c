@@ -64,6 +64,7 @@ static void usage(FILE *f)
 		"       syncctl [API OPTIONS] check --user UID --action ACTION --unit CODE\n"
 		"       syncctl [API OPTIONS] audit query [--actor UID] [--unit CODE] [--action ACTION] [--object OBJECT]\n"
 		"                 [--decision allow|deny|error] [--from TIME] [--to TIME] [--limit N] [--all] [--csv]\n"
+		"       syncctl [API OPTIONS] status [--units]\n"
 		"       syncctl [API OPTIONS] audit verify     (with -c FILE: straight from the state DB)\n"
 		"       syncctl [API OPTIONS] document get SERIAL [--html FILE]\n"
 		"       syncctl [API OPTIONS] document verify SERIAL\n"
@@ -1046,9 +1047,82 @@ static int cmd_document(const struct cli *cli, int argc, char **argv)
 	return run_sub(document_cmds, sizeof(document_cmds) / sizeof(document_cmds[0]), cli, argc, argv);
 }
 
+/* syncctl status: the sources (state, lag, confirmed position, changes
+ * applied, quarantine, units down or detached); --units adds each unit's
+ * applied position per source.  No login: GET /v1/status. */
+static int cmd_status(const struct cli *cli, int argc, char **argv)
+{
+	struct api_response res;
+	struct session s;
+	bool units = false;
+	json_t *v, *srcs;
+	size_t i;
+	int r;
+
+	for (int k = 1; k < argc; k++) {
+		if (strcmp(argv[k], "--units") == 0) {
+			units = true;
+		} else {
+			fprintf(stderr, "syncctl: status takes only --units\n");
+			return 2;
+		}
+	}
+	r = session_open(cli, false, &s);
+	if (r != 0)
+		return r;
+	r = session_call(&s, cli->json, "GET", "/v1/status", NULL, NULL, &res);
+	session_close(&s);
+	if (r != 0)
+		return r;
+	if (cli->json) {
+		print_json(res.json);
+		api_response_free(&res);
+		return 0;
+	}
+	srcs = json_object_get(res.json, "sources");
+	printf("%-10s %-13s %12s %-14s %10s %11s %10s %9s\n", "SOURCE", "STATE", "LAG BYTES", "CONFIRMED",
+	       "APPLIED", "QUARANTINED", "UNITS DOWN", "DETACHED");
+	json_array_foreach (srcs, i, v) {
+		printf("%-10s %-13s %12lld %-14s %10lld %11lld %10lld %9lld\n",
+		       json_string_value(json_object_get(v, "name")),
+		       json_string_value(json_object_get(v, "state")),
+		       (long long)json_integer_value(json_object_get(v, "lag_bytes")),
+		       json_string_value(json_object_get(v, "confirmed_lsn")),
+		       (long long)json_integer_value(json_object_get(v, "applied_since_start")),
+		       (long long)json_integer_value(json_object_get(v, "quarantined")),
+		       (long long)json_integer_value(json_object_get(v, "units_down")),
+		       (long long)json_integer_value(json_object_get(v, "units_detached")));
+	}
+	printf("directory: %s\n", json_string_value(json_object_get(res.json, "directory")));
+	if (units) {
+		json_t *u;
+
+		printf("\n%-6s %-34s", "UNIT", "NAME");
+		json_array_foreach (srcs, i, v)
+			printf(" %-14s", json_string_value(json_object_get(v, "name")));
+		putchar('\n');
+		json_array_foreach (json_object_get(res.json, "units"), i, u) {
+			size_t k;
+
+			printf("%-6s %-34s", json_string_value(json_object_get(u, "code")),
+			       json_string_value(json_object_get(u, "name")));
+			json_array_foreach (srcs, k, v) {
+				const char *l = json_string_value(
+					json_object_get(json_object_get(u, "applied_lsn"),
+							json_string_value(json_object_get(v, "name"))));
+
+				printf(" %-14s", l ? l : "-");
+			}
+			putchar('\n');
+		}
+	}
+	api_response_free(&res);
+	return 0;
+}
+
 static const struct api_cmd api_cmds[] = {
-	{"grant", cmd_grant}, {"revoke", cmd_revoke}, {"grants", cmd_grants},
-	{"check", cmd_check}, {"audit", cmd_audit},   {"document", cmd_document},
+	{"grant", cmd_grant}, {"revoke", cmd_revoke},	  {"grants", cmd_grants}, {"check", cmd_check},
+	{"audit", cmd_audit}, {"document", cmd_document}, {"status", cmd_status},
 };
 
 /* ---- the state database commands ---- */

@@ -3,7 +3,7 @@
 # owns — READY=1 only once the sources and the state DB answer, STATUS with
 # a degraded state while a unit database is down, WATCHDOG=1 while the loops
 # turn, STOPPING=1 on SIGTERM — and /healthz, /readyz, and a live /metrics
-# scrape that passes promtool check metrics.
+# scrape that passes promtool check metrics, and syncctl status.
 set -euo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
 . "$H_ROOT/tests/harness/city.sh"
@@ -49,6 +49,17 @@ out=$(promtool check metrics <"$H_TMP/metrics" 2>&1) && rc=0 || rc=$?
 h_assert_eq "promtool check metrics on a live scrape" "0:" "$rc:$out"
 grep -q '^syncd_unit_applied_lsn{source="land",unit="31120"} [1-9]' "$H_TMP/metrics" &&
     h_ok "/metrics has the applied LSN per unit" || h_fail "unit LSN" "$(grep unit_applied "$H_TMP/metrics" | head -3)"
+
+out=$("$H_ROOT/build/syncctl" -s "$API" status 2>&1) && rc=0 || rc=$?
+h_assert_eq "syncctl status exits 0" 0 "$rc"
+grep -Eq '^land +streaming +[0-9]+ +[0-9A-F]+/[0-9A-F]+ ' <<<"$out" && grep -Eq '^civil +streaming ' <<<"$out" &&
+    h_ok "syncctl status: a table of the sources" || h_fail "syncctl status" "$out"
+out=$("$H_ROOT/build/syncctl" -s "$API" status --units 2>&1)
+grep -Eq '^31120 +Phường Cái Khế +[0-9A-F]+/[0-9A-F]+ +[0-9A-F]+/[0-9A-F]+' <<<"$out" &&
+    h_ok "syncctl status --units: each unit's applied position per source" || h_fail "status --units" "$(head -5 <<<"$out")"
+h_assert_eq "the quarantine in /v1/status equals the state DB's" \
+    "$(h_psql -d syncd_state -c "SELECT count(*) FROM syncd_quarantine WHERE source = 'land'")" \
+    "$("$H_ROOT/build/syncctl" -s "$API" --json status | jq '.sources[] | select(.name == "land") | .quarantined')"
 
 # a unit database down: degraded, still running, still pinging the watchdog
 db tier false
