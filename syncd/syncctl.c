@@ -1098,8 +1098,8 @@ static int cmd_status(const struct cli *cli, int argc, char **argv)
 		json_t *u;
 
 		printf("\n%-6s %-34s", "UNIT", "NAME");
-		json_array_foreach (srcs, i, v)
-			printf(" %-14s", json_string_value(json_object_get(v, "name")));
+		for (i = 0; i < json_array_size(srcs); i++)
+			printf(" %-14s", json_string_value(json_object_get(json_array_get(srcs, i), "name")));
 		putchar('\n');
 		json_array_foreach (json_object_get(res.json, "units"), i, u) {
 			size_t k;
