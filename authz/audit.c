@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +48,7 @@ struct item {
 struct audit {
 	char *conninfo, *password, *ckpt_file;
 	const struct signer *signer;
-	long every;
+	atomic_long every;
 	PGconn *conn;
 	pthread_t writer;
 	pthread_mutex_t lock;
@@ -270,7 +271,7 @@ static void *writer_main(void *arg)
 		a->head = a->tail = NULL;
 		pthread_mutex_unlock(&a->lock);
 		rc = write_batch(a, list, err, sizeof(err));
-		if (rc == 0 && a->since_ckpt >= a->every)
+		if (rc == 0 && a->since_ckpt >= atomic_load(&a->every))
 			checkpoint_emit(a);
 		pthread_mutex_lock(&a->lock);
 		for (struct item *it = list; it != NULL; it = it->next) {
@@ -297,7 +298,7 @@ struct audit *audit_open(const char *conninfo, const char *password, const struc
 		goto fail;
 	}
 	a->signer = signer;
-	a->every = checkpoint_every > 0 ? checkpoint_every : 1000;
+	atomic_store(&a->every, checkpoint_every > 0 ? checkpoint_every : 1000);
 	a->conn = db_connect(conninfo, password, err, errlen);
 	if (a->conn == NULL)
 		goto fail;
@@ -613,4 +614,9 @@ out:
 	PQfinish(c);
 	free(ck);
 	return rc;
+}
+
+void audit_set_checkpoint_every(struct audit *a, long every)
+{
+	atomic_store(&a->every, every > 0 ? every : 1000);
 }

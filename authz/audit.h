@@ -42,6 +42,9 @@ void audit_close(struct audit *a);
  * (the caller must then refuse the action: nothing unaudited). */
 int audit_append(struct audit *a, const struct audit_event *ev, long long *seq, char *err, size_t errlen);
 
+/* A reload: rows between checkpoints. */
+void audit_set_checkpoint_every(struct audit *a, long every);
+
 /* The canonical body of an event with its seq and time (new string). */
 char *audit_body(long long seq, const char *at, const struct audit_event *ev);
 

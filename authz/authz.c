@@ -56,7 +56,9 @@ struct authz {
 	char *base;
 	int *units;
 	size_t nunits;
-	long ttl;
+	atomic_long ttl;
+	struct roles *retired[16]; /* roles replaced by reloads: readers may still hold them */
+	size_t nretired;
 	struct roles *roles;
 	struct ldap_pool *pool;
 	pthread_rwlock_t lock;
@@ -176,6 +178,8 @@ void authz_free(struct authz *a)
 	pthread_rwlock_destroy(&a->lock);
 	lpool_free(a->pool);
 	roles_free(a->roles);
+	for (size_t i = 0; i < a->nretired; i++)
+		roles_free(a->retired[i]);
 	OPENSSL_cleanse(a->key, sizeof(a->key));
 	free(a->base);
 	free(a->units);
@@ -198,6 +202,24 @@ bool authz_unit_known(const struct authz *a, int unit)
 		if (a->units[i] == unit)
 			return true;
 	return false;
+}
+
+void authz_reload(struct authz *a, struct roles *roles, long cache_ttl)
+{
+	pthread_rwlock_wrlock(&a->lock);
+	if (roles != NULL) {
+		if (a->nretired == 16) { /* sixteen reloads ago: long done */
+			roles_free(a->retired[0]);
+			memmove(&a->retired[0], &a->retired[1], 15 * sizeof(a->retired[0]));
+			a->nretired--;
+		}
+		a->retired[a->nretired++] = a->roles;
+		a->roles = roles;
+	}
+	atomic_store(&a->ttl, cache_ttl);
+	a->gen++;
+	cache_drop_all(a);
+	pthread_rwlock_unlock(&a->lock);
 }
 
 bool authz_directory_up(struct authz *a)
@@ -597,7 +619,7 @@ int authz_check(struct authz *a, const char *uid, const char *action, int unit, 
 		return r;
 	}
 	authz_decide(a->roles, &fx.f, action, unit, true, now, d);
-	if (a->ttl <= 0) {
+	if (atomic_load(&a->ttl) <= 0) {
 		facts_free(&fx);
 		return 0;
 	}
@@ -610,7 +632,7 @@ int authz_check(struct authz *a, const char *uid, const char *action, int unit, 
 	e->fx = fx;
 	e->fx.f.grants = e->fx.g;
 	e->fx.f.holders = e->fx.h;
-	e->expires = next_change(&fx, now, now + a->ttl);
+	e->expires = next_change(&fx, now, now + atomic_load(&a->ttl));
 	pthread_rwlock_wrlock(&a->lock);
 	if (gen != a->gen) { /* a grant changed meanwhile: these facts may be stale */
 		pthread_rwlock_unlock(&a->lock);
@@ -746,14 +768,14 @@ int authz_authenticate(struct authz *a, const char *uid, const char *password, s
 	if (r != 1)
 		return r;
 	r = lpool_user_bind(a->pool, u->dn, password, err, errlen);
-	if (r != 1 || a->ttl <= 0)
+	if (r != 1 || atomic_load(&a->ttl) <= 0)
 		return r;
 	l = calloc(1, sizeof(*l));
 	if (l == NULL)
 		return 1;
 	memcpy(l->mac, mac, 32);
 	l->user = *u;
-	l->expires = now + (a->ttl < 60 ? a->ttl : 60);
+	l->expires = now + (atomic_load(&a->ttl) < 60 ? atomic_load(&a->ttl) : 60);
 	pthread_rwlock_wrlock(&a->lock);
 	l->gen = a->gen;
 	for (struct login **pp = &a->logins[h]; *pp != NULL; pp = &(*pp)->next)

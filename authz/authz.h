@@ -73,6 +73,10 @@ int authz_grant_revoke(struct authz *a, const struct authz_user *actor, const ch
 int authz_grants_list(struct authz *a, int unit, const char *grantee, struct grant **out, size_t *n,
 		      char *reason, size_t reasonlen);
 
+/* A reload: new roles (taken; NULL keeps the old) and cache TTL; every
+ * cached decision is dropped. */
+void authz_reload(struct authz *a, struct roles *roles, long cache_ttl);
+
 /* Whether the directory answered the last operation (no round trip). */
 bool authz_directory_up(struct authz *a);
 

@@ -558,3 +558,52 @@ bool config_key_reloadable(const char *section_kind, const char *key)
 			return keys[i].reloadable;
 	return false;
 }
+
+static bool field_same(const struct key_def *k, const void *a, const void *b)
+{
+	const char *pa = (const char *)a + k->offset, *pb = (const char *)b + k->offset;
+
+	if (k->type == KEY_INT || k->type == KEY_BOOL)
+		return *(const long *)(const void *)pa == *(const long *)(const void *)pb;
+	{
+		const char *sa = *(char *const *)(const void *)pa, *sb = *(char *const *)(const void *)pb;
+
+		return (sa == NULL && sb == NULL) || (sa != NULL && sb != NULL && strcmp(sa, sb) == 0);
+	}
+}
+
+int config_fixed_changes(const struct config *old, const struct config *new, char *out, size_t outlen)
+{
+	size_t n = 0;
+	int changed = 0;
+
+	out[0] = '\0';
+#define NOTE(...)                                                                                            \
+	do {                                                                                                 \
+		if (n < outlen)                                                                              \
+			n += (size_t)snprintf(out + n, outlen - n, __VA_ARGS__);                             \
+		changed++;                                                                                   \
+	} while (0)
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct key_def *k = &keys[i];
+
+		if (k->section == SEC_SOURCE || k->reloadable || field_same(k, old, new))
+			continue;
+		NOTE("%s[%s] %s", changed ? ", " : "", section_names[k->section], k->name);
+	}
+	if (old->nsources != new->nsources)
+		NOTE("%s[source] sections added or removed", changed ? ", " : "");
+	for (size_t s = 0; s < old->nsources && s < new->nsources; s++) {
+		if (strcmp(old->sources[s].name, new->sources[s].name) != 0) {
+			NOTE("%s[source %s] renamed", changed ? ", " : "", old->sources[s].name);
+			continue;
+		}
+		for (size_t i = 0; i < NKEYS; i++)
+			if (keys[i].section == SEC_SOURCE && !keys[i].reloadable &&
+			    !field_same(&keys[i], &old->sources[s], &new->sources[s]))
+				NOTE("%s[source %s] %s", changed ? ", " : "", old->sources[s].name,
+				     keys[i].name);
+	}
+#undef NOTE
+	return changed;
+}

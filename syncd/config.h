@@ -71,6 +71,10 @@ const struct config_source *config_source_find(const struct config *cfg, const c
 /* Replaces every "{unit}" in tmpl by the 5-digit code.  New string. */
 char *config_expand_unit(const char *tmpl, int unit);
 
+/* The keys a reload may not change that differ between old and new, as
+ * "[section] key, ..." in out; returns how many (0: the reload may go on). */
+int config_fixed_changes(const struct config *old, const struct config *new, char *out, size_t outlen);
+
 /* True when a reload may change that key of that section kind. */
 bool config_key_reloadable(const char *section_kind, const char *key);
 

@@ -165,12 +165,52 @@ static enum MHD_Result respond_reason(struct MHD_Connection *c, struct req *rq, 
 
 /* ------------------------------------------------------------ request context */
 
-static bool proxy_trusted(const struct api *api, const char *addr)
+static bool proxy_trusted(struct api *api, const char *addr)
 {
+	bool yes = false;
+
+	pthread_mutex_lock(&api->lock);
+	for (size_t i = 0; i < api->nproxies && !yes; i++)
+		yes = strcmp(api->proxies[i], addr) == 0;
+	pthread_mutex_unlock(&api->lock);
+	return yes;
+}
+
+/* "a, b c" -> the list (replacing the old one); 0 or -1. */
+static int proxies_set(struct api *api, const char *list)
+{
+	char *copy = list ? strdup(list) : NULL, *save = NULL, **v = NULL;
+	size_t n = 0;
+
+	if (list != NULL && copy == NULL)
+		return -1;
+	for (char *t = copy ? strtok_r(copy, ", ", &save) : NULL; t != NULL;
+	     t = strtok_r(NULL, ", ", &save)) {
+		char **nv = realloc(v, (n + 1) * sizeof(char *));
+
+		if (nv == NULL || (nv[n] = strdup(t)) == NULL) {
+			free(nv ? nv : v);
+			free(copy);
+			return -1;
+		}
+		v = nv;
+		n++;
+	}
+	free(copy);
+	pthread_mutex_lock(&api->lock);
 	for (size_t i = 0; i < api->nproxies; i++)
-		if (strcmp(api->proxies[i], addr) == 0)
-			return true;
-	return false;
+		free(api->proxies[i]);
+	free(api->proxies);
+	api->proxies = v;
+	api->nproxies = n;
+	pthread_mutex_unlock(&api->lock);
+	return 0;
+}
+
+void api_reload(struct api *api, const char *trusted_proxies)
+{
+	if (proxies_set(api, trusted_proxies) < 0)
+		log_warn("reload: trusted_proxies: out of memory; the old list is kept");
 }
 
 static void client_address(struct api *api, struct MHD_Connection *c, struct req *rq)
@@ -1554,19 +1594,9 @@ struct api *api_start(const struct api_deps *deps, char *err, size_t errlen)
 			goto fail;
 		flags |= MHD_USE_TLS;
 	}
-	if (cfg->trusted_proxies != NULL) {
-		char *list = strdup(cfg->trusted_proxies), *save = NULL;
-
-		for (char *t = list ? strtok_r(list, ", ", &save) : NULL; t != NULL;
-		     t = strtok_r(NULL, ", ", &save)) {
-			char **nv = realloc(api->proxies, (api->nproxies + 1) * sizeof(char *));
-
-			if (nv == NULL)
-				break;
-			api->proxies = nv;
-			api->proxies[api->nproxies++] = strdup(t);
-		}
-		free(list);
+	if (proxies_set(api, cfg->trusted_proxies) < 0) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
 	}
 	api->d = MHD_start_daemon(flags, 0, NULL, NULL, handler, api, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
 				  NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,

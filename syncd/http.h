@@ -35,6 +35,9 @@ struct api_deps {
 struct api *api_start(const struct api_deps *deps, char *err, size_t errlen);
 void api_stop(struct api *api);
 
+/* A reload: the trusted proxies. */
+void api_reload(struct api *api, const char *trusted_proxies);
+
 /* Parses "ADDRESS:PORT" / "[v6]:PORT" into a socket address; also tells
  * whether it is a loopback address.  0 or -1. */
 int api_listen_parse(const char *listen, void *sockaddr_storage, unsigned *len, int *loopback);

@@ -245,6 +245,80 @@ static int issuing_open(const struct config *cfg, const struct routing *rt, stru
 	return 0;
 }
 
+/* SIGHUP: re-read syncd.conf, roles.json and routing.json, check them all
+ * first, then apply the reloadable settings at once; anything wrong keeps
+ * everything as it was and says why (in the log and in STATUS). */
+static void reload(struct config *cfg, const struct routing *rt, struct authz *az, struct audit *audit,
+		   struct api *api, char *result, size_t resultlen)
+{
+	char *errors = NULL, msg[1024], path[4096];
+	struct config *ncfg = config_load(cfg->path, &errors);
+	struct routing *nrt = NULL;
+	struct roles *nroles = NULL;
+	int cmp;
+
+	if (ncfg == NULL) {
+		snprintf(result, resultlen, "reload refused, the running configuration is kept: %.*s",
+			 (int)strcspn(errors ? errors : "out of memory", "\n"),
+			 errors ? errors : "out of memory");
+		goto out;
+	}
+	if (config_fixed_changes(cfg, ncfg, msg, sizeof(msg)) > 0) {
+		snprintf(
+			result, resultlen,
+			"reload refused, the running configuration is kept: %s cannot change while syncd runs; "
+			"restart it (systemctl restart syncd)",
+			msg);
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/roles.json", ncfg->policies_dir);
+	if ((nroles = roles_load(path, msg, sizeof(msg))) == NULL) {
+		snprintf(result, resultlen, "reload refused, the running policies are kept: %s", msg);
+		goto out;
+	}
+	nrt = routing_load(ncfg->policies_dir, msg, sizeof(msg));
+	if (nrt == NULL || policies_check(ncfg, nrt) < 0) {
+		snprintf(result, resultlen, "reload refused, the running policies are kept: %s",
+			 nrt ? "routing.json names a source syncd.conf does not have" : msg);
+		goto out;
+	}
+	cmp = routing_compare(rt, nrt, msg, sizeof(msg));
+	if (cmp == 1) {
+		snprintf(
+			result, resultlen,
+			"reload refused, the running routing is kept: %s, which moves existing rows between units; "
+			"to apply it, restart syncd with it and run syncctl resync --unit CODE for each unit concerned",
+			msg);
+		goto out;
+	}
+	if (cmp == 2) {
+		snprintf(
+			result, resultlen,
+			"reload refused, the running routing is kept: %s; restart syncd to apply it (a new table is "
+			"then copied into every unit)",
+			msg);
+		goto out;
+	}
+	/* everything checked: now the reloadable settings, all together */
+	log_set_level((enum log_level)log_level_parse(ncfg->log_level));
+	cfg->copy_buffer_kb = ncfg->copy_buffer_kb;
+	cfg->unit_backlog_limit = ncfg->unit_backlog_limit;
+	cfg->audit_checkpoint_every = ncfg->audit_checkpoint_every;
+	cfg->ldap_cache_ttl = ncfg->ldap_cache_ttl;
+	if (az != NULL)
+		authz_reload(az, nroles, ncfg->ldap_cache_ttl);
+	nroles = NULL;
+	audit_set_checkpoint_every(audit, ncfg->audit_checkpoint_every);
+	api_reload(api, ncfg->trusted_proxies);
+	snprintf(result, resultlen, "reloaded %s, roles.json and routing.json (log_level %s, cache_ttl %ld)",
+		 cfg->path, ncfg->log_level, ncfg->ldap_cache_ttl);
+out:
+	free(errors);
+	roles_free(nroles);
+	routing_free(nrt);
+	config_free(ncfg);
+}
+
 /* The one-line state systemd shows (STATUS=): per source its lag and units
  * down or detached, the quarantine, the directory. */
 static void status_line(const struct config *cfg, const struct worker *w, struct authz *az, char *out,
@@ -277,7 +351,7 @@ static void status_line(const struct config *cfg, const struct worker *w, struct
 }
 
 /* Signals are taken by sigwait in the main thread; workers only read the flag. */
-static int run_daemon(const struct config *cfg, const struct routing *rt)
+static int run_daemon(struct config *cfg, const struct routing *rt)
 {
 	struct worker *workers;
 	struct authz *az = NULL;
@@ -302,6 +376,7 @@ static int run_daemon(const struct config *cfg, const struct routing *rt)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if (check_sources(cfg, rt) < 0 || authz_open(cfg, rt, &az) < 0 ||
 	    issuing_open(cfg, rt, &signer, &audit, &docs) < 0) {
@@ -364,6 +439,19 @@ static int run_daemon(const struct config *cfg, const struct routing *rt)
 		sig = sigtimedwait(&set, NULL, &tick);
 		if (sig == SIGUSR1) { /* a worker ended by itself */
 			running--;
+			continue;
+		}
+		if (sig == SIGHUP) {
+			char result[1400];
+
+			sd_notify(0, "RELOADING=1\nSTATUS=reloading the configuration and the policies");
+			reload(cfg, rt, az, audit, api, result, sizeof(result));
+			if (strncmp(result, "reloaded", 8) == 0)
+				log_info("%s", result);
+			else
+				log_warn("%s", result);
+			status_line(cfg, workers, az, line, sizeof(line));
+			sd_notifyf(0, "READY=1\nSTATUS=%s; %s", line, result);
 			continue;
 		}
 		if (sig == SIGTERM || sig == SIGINT) {

@@ -1087,3 +1087,86 @@ const char *mask_kind_name(enum mask_kind kind)
 	}
 	return "?";
 }
+
+/* ---- reload ------------------------------------------------------------ */
+
+static bool str_eq(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static bool ranges_eq(const struct split_range *a, size_t na, const struct split_range *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (a[i].old_code != b[i].old_code || a[i].from != b[i].from || a[i].to != b[i].to ||
+		    a[i].unit != b[i].unit)
+			return false;
+	return true;
+}
+
+static const struct routing_table *table_find(const struct routing *r, const char *source, const char *table)
+{
+	for (size_t i = 0; i < r->ntables; i++)
+		if (strcmp(r->tables[i].source, source) == 0 && strcmp(r->tables[i].table, table) == 0)
+			return &r->tables[i];
+	return NULL;
+}
+
+int routing_compare(const struct routing *a, const struct routing *b, char *msg, size_t msglen)
+{
+	int other = 0;
+
+	msg[0] = '\0';
+	if (strcmp(a->digest, b->digest) == 0)
+		return 0;
+	/* where rows go: units, the old->new mapping, the cutover, split rules, overrides */
+	if (a->nunits != b->nunits || a->cutover != b->cutover ||
+	    memcmp(a->new_index, b->new_index, sizeof(a->new_index)) != 0 ||
+	    memcmp(a->old, b->old, ROUTING_CODE_SPACE * sizeof(*a->old)) != 0 ||
+	    !ranges_eq(a->ranges, a->nranges, b->ranges, b->nranges) || a->nrules != b->nrules ||
+	    (a->nrules && memcmp(a->rules, b->rules, a->nrules * sizeof(*a->rules)) != 0) ||
+	    a->noverrides != b->noverrides) {
+		snprintf(msg, msglen,
+			 "the units, the old->new mapping, the cutover or the split rules changed");
+		return 1;
+	}
+	for (size_t i = 0; i < a->noverrides; i++)
+		if (strcmp(a->overrides[i].table, b->overrides[i].table) != 0 ||
+		    strcmp(a->overrides[i].key, b->overrides[i].key) != 0 ||
+		    a->overrides[i].unit != b->overrides[i].unit) {
+			snprintf(msg, msglen, "the split overrides changed");
+			return 1;
+		}
+	for (size_t i = 0; i < a->ntables; i++) {
+		const struct routing_table *t = &a->tables[i], *u = table_find(b, t->source, t->table);
+
+		if (u == NULL) {
+			snprintf(msg, msglen, "%s of source %s is no longer routed", t->table, t->source);
+			other = 2;
+			continue;
+		}
+		if (!str_eq(t->unit_column, u->unit_column) || t->era != u->era ||
+		    !str_eq(t->date_column, u->date_column) || !str_eq(t->split_column, u->split_column) ||
+		    t->split_registers != u->split_registers ||
+		    !ranges_eq(t->ranges, t->nranges, u->ranges, u->nranges)) {
+			snprintf(msg, msglen, "how %s of source %s is routed changed", t->table, t->source);
+			return 1;
+		}
+		if (!str_eq(t->target_table, u->target_table) || t->ncolumns != u->ncolumns ||
+		    t->nmasks != u->nmasks) {
+			snprintf(msg, msglen, "the columns, masks or target of %s changed", t->table);
+			other = 2;
+		}
+	}
+	if (other == 0 && b->ntables != a->ntables) {
+		snprintf(msg, msglen, "tables were added");
+		other = 2;
+	}
+	if (other == 0) {
+		snprintf(msg, msglen, "the columns or masks of a table changed");
+		other = 2;
+	}
+	return other;
+}

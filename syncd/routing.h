@@ -88,6 +88,12 @@ void routing_free(struct routing *r);
  * policy change from a restart. */
 const char *routing_digest(const struct routing *r);
 
+/* What a reload would change: 0 nothing that matters, 1 where existing
+ * rows go (units, mapping, cutover, split rules or overrides, or how a
+ * table is routed), 2 something else (tables added or removed, columns,
+ * masks); msg says what. */
+int routing_compare(const struct routing *a, const struct routing *b, char *msg, size_t msglen);
+
 size_t routing_table_count(const struct routing *r);
 const struct routing_table *routing_table_get(const struct routing *r, size_t i);
 

@@ -3,7 +3,9 @@
 # owns — READY=1 only once the sources and the state DB answer, STATUS with
 # a degraded state while a unit database is down, WATCHDOG=1 while the loops
 # turn, STOPPING=1 on SIGTERM — and /healthz, /readyz, and a live /metrics
-# scrape that passes promtool check metrics, and syncctl status.
+# scrape that passes promtool check metrics, syncctl status, and SIGHUP
+# reloads (RELOADING=1/READY=1) with valid and refused files while a
+# workload streams, ending equal to the oracle.
 set -euo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
 . "$H_ROOT/tests/harness/city.sh"
@@ -11,7 +13,8 @@ set -euo pipefail
 h_init
 h_pg_start
 h_city_setup 1000
-h_city_conf "$H_CONF"
+cp -r "$H_ROOT/policies" "$H_TMP/pol"
+h_city_conf "$H_CONF" "$H_TMP/pol"
 "$H_SYNCD" -c "$H_CONF" --once >/dev/null 2>"$H_TMP/err" || { cat "$H_TMP/err"; exit 1; }
 API=http://127.0.0.1:$H_API_PORT
 sock=$H_TMP/notify.sock
@@ -21,10 +24,16 @@ h_atexit_kill $!
 for ((i = 0; i < 50; i++)); do [[ -S $sock ]] && break; sleep 0.1; done
 db() { h_psql -d postgres -c "ALTER DATABASE $1 ALLOW_CONNECTIONS $2" \
     -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '$1'" >/dev/null; }
-wait_note() { # wait_note REGEX [SECONDS]
-    for ((i = 0; i < ${2:-30} * 10; i++)); do grep -Eq "$1" "$notes" 2>/dev/null && return 0; sleep 0.1; done
+wait_note() { # wait_note REGEX [SECONDS]: a message after the last mark
+    local from
+    for ((i = 0; i < ${2:-30} * 10; i++)); do
+        from=$(cat "$notes.mark" 2>/dev/null || echo 0)
+        tail -n +"$((from + 1))" "$notes" 2>/dev/null | grep -Eq "$1" && return 0
+        sleep 0.1
+    done
     return 1
 }
+mark() { wc -l <"$notes" >"$notes.mark"; }
 
 # the state DB does not answer: no READY, exit 1
 db syncd_state false
@@ -62,11 +71,11 @@ h_assert_eq "the quarantine in /v1/status equals the state DB's" \
     "$("$H_ROOT/build/syncctl" -s "$API" --json status | jq '.sources[] | select(.name == "land") | .quarantined')"
 
 # a unit database down: degraded, still running, still pinging the watchdog
+mark
 db tier false
 h_psql -d land -c "UPDATE thua_dat SET phien_ban = phien_ban + 1 WHERE id % 50 = 0" >/dev/null
 wait_note '^STATUS=land: [a-z]+, lag [0-9]+ kB, 103 units down' 30 &&
     h_ok "STATUS shows the units whose database is down" || h_fail "degraded STATUS" "$(grep STATUS "$notes" | tail -3)"
-: >"$notes.mark"
 n0=$(grep -c '^WATCHDOG=1' "$notes")
 sleep 3
 [[ $(grep -c '^WATCHDOG=1' "$notes") -gt $n0 ]] && h_ok "a dead unit database does not stop the watchdog pings" ||
@@ -74,7 +83,56 @@ sleep 3
 curl -s -o "$H_TMP/r" "$API/readyz"
 h_assert_eq "/readyz says degraded" true "$(jq .degraded "$H_TMP/r")"
 db tier true
+mark
 wait_note '^STATUS=land: streaming, lag [0-9]+ kB, all units' 60 && h_ok "back: all units again" || h_fail "back" "$(grep STATUS "$notes" | tail -3)"
+
+# SIGHUP while a workload streams: valid, invalid, a routing change that
+# moves rows, a key that needs a restart; nothing lost
+(
+    for ((i = 1; i <= 120; i++)); do
+        psql -X -q -d land -c "UPDATE thua_dat SET phien_ban = phien_ban + 1, ma_dvhc_xa = (ARRAY['31117','31120','31123'])[1 + $i % 3] WHERE id = (SELECT id FROM thua_dat ORDER BY md5(id::text || '$i') LIMIT 1)" >/dev/null 2>&1 || true
+        psql -X -q -d civil -c "UPDATE khai_sinh SET so = so || '.' WHERE id % 97 = $i % 97" >/dev/null 2>&1 || true
+    done
+) &
+wl=$!
+h_atexit_kill "$wl"
+hup() { # hup LABEL REGEX: SIGHUP, then RELOADING=1 and READY=1 with a STATUS matching REGEX
+    local n0
+    n0=$(grep -c '^RELOADING=1' "$notes" || true)
+    kill -HUP "$pid"
+    for ((i = 0; i < 100; i++)); do [[ $(grep -c '^RELOADING=1' "$notes") -gt $n0 ]] && break; sleep 0.1; done
+    sleep 0.5
+    if [[ $(grep -c '^RELOADING=1' "$notes") -gt $n0 ]] && tail -n 20 "$notes" | grep -A1 '^READY=1' | grep -Eq "$2"; then
+        h_ok "SIGHUP, $1: RELOADING=1, then READY=1 with the outcome"
+    else
+        h_fail "SIGHUP, $1" "$(tail -8 "$notes")"
+    fi
+}
+sed -i 's/^log_level = info$/log_level = debug/' "$H_CONF"
+sed -i 's/"max_days": 730,/"max_days": 700,/' "$H_TMP/pol/roles.json"
+hup "valid files" '^STATUS=.*reloaded .*log_level debug'
+echo '{"actions": [' >"$H_TMP/pol/roles.json.new"
+cp "$H_TMP/pol/roles.json" "$H_TMP/roles.good"
+mv "$H_TMP/pol/roles.json.new" "$H_TMP/pol/roles.json"
+hup "an invalid roles.json" '^STATUS=.*reload refused, the running policies are kept: .*roles.json:[0-9]+:'
+cp "$H_TMP/roles.good" "$H_TMP/pol/roles.json"
+echo "public.thua_dat,4,31120" >>"$H_TMP/pol/units/split_overrides.csv"
+hup "a routing change that moves rows" '^STATUS=.*moves existing rows between units.*syncctl resync'
+sed -i '$d' "$H_TMP/pol/units/split_overrides.csv"
+sed -i "s/^listen = .*/listen = 127.0.0.1:1/" "$H_CONF"
+hup "a key that needs a restart" '^STATUS=.*\[syncd\] listen cannot change while syncd runs'
+sed -i "s/^listen = .*/listen = 127.0.0.1:$H_API_PORT/" "$H_CONF"
+hup "back to valid files" '^STATUS=.*reloaded'
+h_pid_alive "$pid" && h_ok "syncd kept running through the reloads" || h_fail "daemon" "$(tail "$H_TMP/daemon.log")"
+wait "$wl" || true
+for src in land civil; do
+    target=$(h_psql -d "$src" -c "SELECT pg_current_wal_lsn()")
+    for ((i = 0; i < 300; i++)); do
+        [[ $(h_psql -d "$src" -c "SELECT confirmed_flush_lsn >= '$target' FROM pg_replication_slots WHERE slot_name = 'syncd_$src'") == t ]] && break
+        sleep 0.1
+    done
+done
+ROUTING=$H_TMP/pol/routing.json h_city_compare "workload through five reloads"
 
 kill -TERM "$pid"
 wait "$pid" && rc=0 || rc=$?
