@@ -165,9 +165,12 @@ static int write_batch(struct audit *a, struct item *list, char *err, size_t err
 		}
 		if (db_exec(a->conn, "BEGIN", err, errlen) == 0)
 			break;
-		/* the backend went away (restart, terminate) since the last batch: once more */
-		if (attempt == 1 || PQstatus(a->conn) == CONNECTION_OK)
+		if (attempt == 1)
 			return -1;
+		/* the backend may have gone away (restart, terminate) since the last
+		 * batch, and libpq may not know yet: once more on a new connection */
+		PQfinish(a->conn);
+		a->conn = NULL;
 	}
 	r = PQexec(a->conn, "SELECT seq, encode(hash, 'hex') FROM syncd_audit_head WHERE id = 1 FOR UPDATE");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {

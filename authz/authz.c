@@ -62,6 +62,8 @@ struct authz {
 	struct roles *roles;
 	struct ldap_pool *pool;
 	pthread_rwlock_t lock;
+	atomic_ulong ldap_hist[AUTHZ_LDAP_BUCKETS + 1]; /* last: +Inf */
+	atomic_ullong ldap_sum_us;
 	atomic_bool down;	 /* the last directory operation could not reach it */
 	atomic_llong last_ok_ms; /* when the directory last answered (monotonic) */
 	unsigned gen;
@@ -73,6 +75,14 @@ struct authz {
 
 #define PROBE_MS 1000 /* a cached decision trusts the directory's last answer this long */
 
+static long long mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static long long mono_ms(void)
 {
 	struct timespec ts;
@@ -81,9 +91,34 @@ static long long mono_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Records whether the directory answered (r != LP_UNAVAILABLE). */
-static void directory_seen(struct authz *a, int r)
+const double authz_ldap_bounds[AUTHZ_LDAP_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01,
+						      0.025,  0.05,  0.1,    0.25,  1};
+
+/* One directory operation's time into the histogram. */
+static void ldap_observe(struct authz *a, long long us)
 {
+	size_t b = 0;
+
+	while (b < AUTHZ_LDAP_BUCKETS && (double)us / 1e6 > authz_ldap_bounds[b])
+		b++;
+	atomic_fetch_add(&a->ldap_hist[b], 1);
+	atomic_fetch_add(&a->ldap_sum_us, (unsigned long long)us);
+}
+
+void authz_ldap_histogram(struct authz *a, unsigned long *counts, double *sum)
+{
+	for (size_t b = 0; b <= AUTHZ_LDAP_BUCKETS; b++)
+		counts[b] = atomic_load(&a->ldap_hist[b]);
+	*sum = (double)atomic_load(&a->ldap_sum_us) / 1e6;
+}
+
+/* Records whether the directory answered (r != LP_UNAVAILABLE). */
+static void directory_seen(struct authz *a, int r, long long t0_us)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ldap_observe(a, (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - t0_us);
 	atomic_store(&a->down, r == LP_UNAVAILABLE);
 	if (r != LP_UNAVAILABLE)
 		atomic_store(&a->last_ok_ms, mono_ms());
@@ -94,12 +129,14 @@ static void directory_seen(struct authz *a, int r)
 static bool directory_up(struct authz *a)
 {
 	char err[256];
+	long long t0;
 
 	if (atomic_load(&a->down))
 		return false;
 	if (mono_ms() - atomic_load(&a->last_ok_ms) < PROBE_MS)
 		return true;
-	directory_seen(a, lpool_probe(a->pool, err, sizeof(err)));
+	t0 = mono_us();
+	directory_seen(a, lpool_probe(a->pool, err, sizeof(err)), t0);
 	return !atomic_load(&a->down);
 }
 
@@ -459,6 +496,7 @@ static int facts_load(struct authz *a, const char *uid, int unit, struct facts *
 		      size_t unit_dn_len, char *err, size_t errlen)
 {
 	static char *attrs1[] = {"uid", "entryUUID", "member", "syncdUnitCode", GRANT_ATTRS, NULL};
+	long long t0 = mono_us();
 	static char *attrs2[] = {"entryUUID", NULL};
 	struct rt1 r1;
 	char *esc = lpool_filter_escape(uid), *filter = NULL, *uuids = NULL;
@@ -553,7 +591,7 @@ out:
 	fx->f.nholders = fx->nh;
 	if (r != 0)
 		facts_free(fx);
-	directory_seen(a, r);
+	directory_seen(a, r, t0);
 	return r;
 }
 
@@ -689,6 +727,7 @@ static int user_entry(LDAP *ld, LDAPMessage *e, void *arg)
 int authz_user_find(struct authz *a, const char *uid, struct authz_user *u, char *err, size_t errlen)
 {
 	static char *attrs[] = {"uid", "entryUUID", "cn", NULL};
+	long long t0 = mono_us();
 	struct user_search s = {.u = u};
 	char *esc, filter[512];
 	int r;
@@ -707,7 +746,7 @@ int authz_user_find(struct authz *a, const char *uid, struct authz_user *u, char
 	snprintf(filter, sizeof(filter), "(&(objectClass=inetOrgPerson)(uid=%s))", esc);
 	free(esc);
 	r = lpool_search(a->pool, a->base, LDAP_SCOPE_SUBTREE, filter, attrs, 0, user_entry, &s, err, errlen);
-	directory_seen(a, r);
+	directory_seen(a, r, t0);
 	if (r != 0)
 		return r;
 	if (s.n != 1 || u->uuid[0] == '\0') {

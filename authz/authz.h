@@ -77,6 +77,13 @@ int authz_grants_list(struct authz *a, int unit, const char *grantee, struct gra
  * cached decision is dropped. */
 void authz_reload(struct authz *a, struct roles *roles, long cache_ttl);
 
+/* Time of directory operations (decisions, user lookups, probes), for a
+ * Prometheus histogram: counts per bucket (upper bounds authz_ldap_bounds,
+ * then +Inf; not cumulative) and the sum in seconds. */
+#define AUTHZ_LDAP_BUCKETS 10
+extern const double authz_ldap_bounds[AUTHZ_LDAP_BUCKETS];
+void authz_ldap_histogram(struct authz *a, unsigned long *counts, double *sum);
+
 /* Whether the directory answered the last operation (no round trip). */
 bool authz_directory_up(struct authz *a);
 

@@ -45,6 +45,17 @@ struct api {
 	pthread_mutex_t lock;
 	struct throttle slots[THROTTLE_SIZE];
 	atomic_ulong n_allow, n_deny, n_error, n_audit_fail, n_issued; /* for /metrics */
+	atomic_ulong n_appends;
+	struct {
+		char decision[8], reason[48];
+		unsigned long n;
+	} by_reason[64]; /* decisions by outcome and reason code (under lock) */
+	size_t nreasons;
+	struct {
+		char kind[48];
+		unsigned long n;
+	} by_kind[16]; /* documents issued by kind (under lock) */
+	size_t nkinds;
 };
 
 struct req {
@@ -668,14 +679,36 @@ static bool audited(struct api *api, struct req *rq, const char *action, int uni
 	ev.object = object ? object : "";
 	ev.decision = decision;
 	ev.reason = reason ? reason : "";
+	{
+		char code[48];
+		size_t k;
+
+		snprintf(code, sizeof(code), "%.*s", (int)strcspn(ev.reason, " (:"), ev.reason);
+		pthread_mutex_lock(&api->lock);
+		for (k = 0; k < api->nreasons; k++)
+			if (strcmp(api->by_reason[k].decision, decision) == 0 &&
+			    strcmp(api->by_reason[k].reason, code) == 0)
+				break;
+		if (k == api->nreasons && k < sizeof(api->by_reason) / sizeof(api->by_reason[0])) {
+			snprintf(api->by_reason[k].decision, sizeof(api->by_reason[k].decision), "%s",
+				 decision);
+			snprintf(api->by_reason[k].reason, sizeof(api->by_reason[k].reason), "%s", code);
+			api->nreasons++;
+		}
+		if (k < api->nreasons)
+			api->by_reason[k].n++;
+		pthread_mutex_unlock(&api->lock);
+	}
 	atomic_fetch_add(strcmp(decision, "allow") == 0	 ? &api->n_allow
 			 : strcmp(decision, "deny") == 0 ? &api->n_deny
 							 : &api->n_error,
 			 1);
 	if (api->deps.audit == NULL)
 		return true;
-	if (audit_append(api->deps.audit, &ev, NULL, err, sizeof(err)) == 0)
+	if (audit_append(api->deps.audit, &ev, NULL, err, sizeof(err)) == 0) {
+		atomic_fetch_add(&api->n_appends, 1);
 		return true;
+	}
 	atomic_fetch_add(&api->n_audit_fail, 1);
 	log_err("%s: %s %s not audited: %s", rq->addr, action, ev.object, err);
 	return false;
@@ -780,6 +813,19 @@ static enum MHD_Result ep_document_issue(struct api *api, struct MHD_Connection 
 		return respond_reason(c, rq, (unsigned)st, reason);
 	}
 	atomic_fetch_add(&api->n_issued, 1);
+	{
+		size_t i;
+
+		pthread_mutex_lock(&api->lock);
+		for (i = 0; i < api->nkinds && strcmp(api->by_kind[i].kind, k->name) != 0; i++)
+			;
+		if (i == api->nkinds && i < sizeof(api->by_kind) / sizeof(api->by_kind[0]))
+			snprintf(api->by_kind[api->nkinds++].kind, sizeof(api->by_kind[0].kind), "%s",
+				 k->name);
+		if (i < api->nkinds)
+			api->by_kind[i].n++;
+		pthread_mutex_unlock(&api->lock);
+	}
 	log_info("%s %s: issued %s %s (%s)", rq->addr, me->uid, k->name, serial, object);
 	{
 		json_t *doc = json_loads(body, 0, NULL);
@@ -1051,18 +1097,66 @@ static enum MHD_Result ep_metrics(struct api *api, struct MHD_Connection *c, str
 	for (size_t i = 0; i < api->deps.nstatus; i++)
 		bad |= buf_printf(&b, "syncd_units_detached{source=\"%s\"} %d\n", api->deps.status_names[i],
 				  atomic_load(&api->deps.status[i].units_detached)) < 0;
-	bad |= M_HELP(&b, "syncd_decisions_total", "counter",
-		      "API decisions appended to the audit log, by outcome") < 0;
-	bad |= buf_printf(
-		       &b,
-		       "syncd_decisions_total{outcome=\"allow\"} %lu\nsyncd_decisions_total{outcome=\"deny\"} %lu\n"
-		       "syncd_decisions_total{outcome=\"error\"} %lu\n",
-		       atomic_load(&api->n_allow), atomic_load(&api->n_deny), atomic_load(&api->n_error)) < 0;
+	bad |= M_HELP(&b, "syncd_decisions_total", "counter", "API decisions, by outcome and reason code") <
+	       0;
+	pthread_mutex_lock(&api->lock);
+	for (size_t k = 0; k < api->nreasons; k++)
+		bad |= buf_printf(&b, "syncd_decisions_total{outcome=\"%s\",reason=\"%s\"} %lu\n",
+				  api->by_reason[k].decision,
+				  api->by_reason[k].reason[0] ? api->by_reason[k].reason : "none",
+				  api->by_reason[k].n) < 0;
+	bad |= M_HELP(&b, "syncd_documents_issued_total", "counter",
+		      "documents issued since start, by kind") < 0;
+	for (size_t k = 0; k < api->nkinds; k++)
+		bad |= buf_printf(&b, "syncd_documents_issued_total{kind=\"%s\"} %lu\n", api->by_kind[k].kind,
+				  api->by_kind[k].n) < 0;
+	pthread_mutex_unlock(&api->lock);
+	bad |= M_HELP(&b, "syncd_audit_appends_total", "counter",
+		      "rows appended to the audit log since start") < 0;
+	bad |= buf_printf(&b, "syncd_audit_appends_total %lu\n", atomic_load(&api->n_appends)) < 0;
 	bad |= M_HELP(&b, "syncd_audit_append_failures_total", "counter",
 		      "audit appends that failed (the request was refused)") < 0;
 	bad |= buf_printf(&b, "syncd_audit_append_failures_total %lu\n", atomic_load(&api->n_audit_fail)) < 0;
-	bad |= M_HELP(&b, "syncd_documents_issued_total", "counter", "documents issued since start") < 0;
-	bad |= buf_printf(&b, "syncd_documents_issued_total %lu\n", atomic_load(&api->n_issued)) < 0;
+	if (api->az != NULL) {
+		unsigned long counts[AUTHZ_LDAP_BUCKETS + 1], cum = 0;
+		double sum;
+
+		authz_ldap_histogram(api->az, counts, &sum);
+		bad |= M_HELP(&b, "syncd_ldap_seconds", "histogram",
+			      "time of directory operations behind decisions and logins") < 0;
+		for (size_t k = 0; k < AUTHZ_LDAP_BUCKETS; k++) {
+			cum += counts[k];
+			bad |= buf_printf(&b, "syncd_ldap_seconds_bucket{le=\"%g\"} %lu\n",
+					  authz_ldap_bounds[k], cum) < 0;
+		}
+		cum += counts[AUTHZ_LDAP_BUCKETS];
+		bad |= buf_printf(&b,
+				  "syncd_ldap_seconds_bucket{le=\"+Inf\"} %lu\nsyncd_ldap_seconds_sum %.6f\n"
+				  "syncd_ldap_seconds_count %lu\n",
+				  cum, sum, cum) < 0;
+	}
+	bad |= M_HELP(&b, "syncd_changes_total", "counter",
+		      "changes applied to the units in this session, by operation") < 0;
+	for (size_t i = 0; i < api->deps.nstatus; i++) {
+		const struct stream_status *st = &api->deps.status[i];
+		static const char *const ops[] = {"insert", "update", "delete"};
+		long long v[3] = {atomic_load(&st->inserts), atomic_load(&st->updates),
+				  atomic_load(&st->deletes)};
+
+		for (int o = 0; o < 3; o++)
+			bad |= buf_printf(&b, "syncd_changes_total{source=\"%s\",op=\"%s\"} %lld\n",
+					  api->deps.status_names[i], ops[o], v[o]) < 0;
+	}
+	bad |= M_HELP(&b, "syncd_batches_total", "counter", "target transactions committed in this session") <
+	       0;
+	for (size_t i = 0; i < api->deps.nstatus; i++)
+		bad |= buf_printf(&b, "syncd_batches_total{source=\"%s\"} %lld\n", api->deps.status_names[i],
+				  (long long)atomic_load(&api->deps.status[i].batches)) < 0;
+	bad |= M_HELP(&b, "syncd_stream_retries_total", "counter",
+		      "stream sessions ended by an error and retried") < 0;
+	for (size_t i = 0; i < api->deps.nstatus; i++)
+		bad |= buf_printf(&b, "syncd_stream_retries_total{source=\"%s\"} %lu\n",
+				  api->deps.status_names[i], atomic_load(&api->deps.status[i].retries)) < 0;
 	bad |= M_HELP(&b, "syncd_directory_up", "gauge", "1 while the LDAP directory answers") < 0;
 	bad |= buf_printf(&b, "syncd_directory_up %d\n",
 			  api->az != NULL && authz_directory_up(api->az) ? 1 : 0) < 0;

@@ -67,6 +67,7 @@ struct stream {
 	bool own_requests;    /* this session queued requests (--once waits for them) */
 	uint64_t flushed;     /* reported to the server */
 	long long applied, quarantined;
+	long long n_insert, n_update, n_delete, batches; /* for /metrics */
 	struct row oldr, newr, outr;
 	/* a resync or table copy waiting for the stream to reach its LSN */
 	struct {
@@ -254,6 +255,7 @@ static int batch_commit(struct stream *s, char *err, size_t errlen)
 		s->ckpt_q = s->batch_final;
 	s->q_touched = false;
 	s->batch_open = false;
+	s->batches++;
 	if (s->batch_end > s->flushed && !s->hold)
 		s->flushed = s->batch_end;
 	log_debug("source %s: batch of %d transactions committed up to %s", run->scfg->name, s->batch_txns,
@@ -520,6 +522,7 @@ static int apply_insert(struct stream *s, const struct plan_table *p, struct row
 		return -1;
 	}
 	s->applied++;
+	s->n_insert++;
 	return 0;
 }
 
@@ -549,6 +552,7 @@ static int apply_remove(struct stream *s, const struct plan_table *p, struct row
 		return -1;
 	}
 	s->applied++;
+	s->n_delete++;
 	return 0;
 }
 
@@ -619,6 +623,7 @@ static int on_change(struct stream *s, const struct pgo_event *ev, char *err, si
 			return -1;
 		}
 		s->applied++;
+		s->n_update++;
 		return 0;
 	}
 	/* the row moves (unit to unit, into or out of the quarantine): the new
@@ -1199,6 +1204,10 @@ static void status_publish(struct stream *s)
 	atomic_store(&st->received, s->received);
 	atomic_store(&st->flushed, s->flushed);
 	atomic_store(&st->applied, s->applied);
+	atomic_store(&st->inserts, s->n_insert);
+	atomic_store(&st->updates, s->n_update);
+	atomic_store(&st->deletes, s->n_delete);
+	atomic_store(&st->batches, s->batches);
 	atomic_store(&st->quarantined, s->quarantined);
 	for (size_t i = 0; i < run->nunits; i++) {
 		down += run->units[i].group->down && !s->detached[i];
@@ -1459,8 +1468,10 @@ int stream_run(const struct config *cfg, const struct routing *rt, const struct 
 			log_warn("%s; retrying in %d ms", err, backoff_ms);
 		state_free(st);
 		st = NULL;
-		if (opt->status != NULL)
+		if (opt->status != NULL) {
 			atomic_store(&opt->status->streaming, false);
+			atomic_fetch_add(&opt->status->retries, 1);
+		}
 		for (int waited = 0; waited < backoff_ms && !(opt->stop != NULL && *opt->stop);
 		     waited += 50) {
 			if (opt->status != NULL)

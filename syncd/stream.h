@@ -24,6 +24,8 @@ struct stream_status {
 	atomic_ullong received;		   /* highest WAL position received */
 	atomic_ullong flushed;		   /* confirmed to the source */
 	atomic_llong applied, quarantined; /* since start */
+	atomic_llong inserts, updates, deletes, batches; /* of this session */
+	atomic_ulong retries;				 /* sessions ended by an error and retried */
 	atomic_int units_down, units_detached;
 	atomic_ullong *unit_lsn; /* per unit (routing order): its durable checkpoint; NULL until known */
 	size_t nunits;

@@ -189,7 +189,8 @@ h_psql -d postgres -c "ALTER DATABASE syncd_state ALLOW_CONNECTIONS true" >/dev/
 h_assert_eq "... and nothing was issued" "$n0" "$(ndocs)"
 
 # ---------------------------------------------------------------- auditors
-h_assert_eq "a unit auditor reads its unit's events" 200 "$(api aud1 GET '/v1/audit?unit=31120&limit=5')"
+st=$(api aud1 GET '/v1/audit?unit=31120&limit=5')
+[[ $st == 200 ]] && h_ok "a unit auditor reads its unit's events" || h_fail "unit auditor read" "$st $(cat "$H_TMP/body")"
 h_assert_eq "... page of 5 with a cursor" "5 true" "$(field '(.events | length | tostring) + " " + (.next_cursor != null | tostring)')"
 rid="aud$RANDOM"
 h_assert_eq "a unit auditor cannot read another unit's events" 403 "$(RID=$rid api aud1 GET '/v1/audit?unit=31135')"
@@ -206,6 +207,14 @@ printf 'pw-audc-secret' >"$H_TMP/audc.pw"; chmod 600 "$H_TMP/audc.pw"
 out=$(SYNCCTL_PASSWORD_FILE=$H_TMP/audc.pw "$SYNCCTL" -s "$API" -u audc audit verify 2>&1) && rc=0 || rc=$?
 h_assert_eq "syncctl audit verify: the chain is intact (exit 0)" 0 "$rc"
 grep -q 'audit log intact' <<<"$out" && h_ok "... and says so" || h_fail "verify output" "$out"
+curl -s "$API/metrics" >"$H_TMP/metrics"
+out=$(promtool check metrics <"$H_TMP/metrics" 2>&1) && rc=0 || rc=$?
+h_assert_eq "promtool check metrics on a scrape after issuing" "0:" "$rc:$out"
+grep -Eq '^syncd_documents_issued_total\{kind="birth_extract"\} [1-9][0-9]*$' "$H_TMP/metrics" &&
+    grep -Eq '^syncd_decisions_total\{outcome="deny",reason="no_grant"\} [1-9]' "$H_TMP/metrics" &&
+    grep -Eq '^syncd_ldap_seconds_count [1-9]' "$H_TMP/metrics" &&
+    h_ok "/metrics: documents by kind, decisions by reason, LDAP latency" ||
+    h_fail "metrics content" "$(grep -E 'documents_issued|decisions_total|ldap_seconds_count' "$H_TMP/metrics")"
 stop
 
 # ---------------------------------------------------------------- tampering, as a database superuser
