@@ -1061,6 +1061,21 @@ static enum MHD_Result ep_metrics(struct api *api, struct MHD_Connection *c, str
 		bad |= buf_printf(&b, "syncd_source_lag_bytes{source=\"%s\"} %llu\n",
 				  api->deps.status_names[i], r > f ? r - f : 0) < 0;
 	}
+	bad |= M_HELP(&b, "syncd_source_lag_seconds", "gauge",
+		      "age of the oldest source commit received and not yet in the units (0: none)") < 0;
+	for (size_t i = 0; i < api->deps.nstatus; i++) {
+		long long since = atomic_load(&api->deps.status[i].pending_since);
+		struct timespec ts;
+		double lag = 0;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		/* PostgreSQL's epoch is 2000-01-01: 946684800 s after the Unix one */
+		if (since > 0)
+			lag = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 -
+			      (946684800.0 + (double)since / 1e6);
+		bad |= buf_printf(&b, "syncd_source_lag_seconds{source=\"%s\"} %.3f\n",
+				  api->deps.status_names[i], lag > 0 ? lag : 0) < 0;
+	}
 	bad |= M_HELP(&b, "syncd_source_confirmed_lsn", "gauge",
 		      "WAL position confirmed to the source's slot") < 0;
 	for (size_t i = 0; i < api->deps.nstatus; i++)

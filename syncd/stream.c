@@ -58,6 +58,7 @@ struct stream {
 	bool q_touched;
 	bool in_txn;
 	uint64_t txn_final;
+	int64_t txn_time, batch_time; /* source commit times, µs since 2000-01-01 */
 	bool batch_open;
 	int batch_txns;
 	uint64_t batch_final, batch_end;
@@ -175,6 +176,7 @@ static int dest_begin(struct stream *s, int idx, bool *skip, char *err, size_t e
 	if (!s->batch_open) {
 		s->batch_open = true;
 		s->batch_txns = 0;
+		s->batch_time = s->txn_time; /* the oldest source commit the batch holds */
 		clock_gettime(CLOCK_MONOTONIC, &s->batch_start);
 	}
 	if (idx == DEST_QUARANTINE) {
@@ -1083,6 +1085,7 @@ static int on_message(struct stream *s, const uint8_t *data, size_t len, char *e
 			return -1;
 		s->in_txn = true;
 		s->txn_final = ev.u.begin.final_lsn;
+		s->txn_time = ev.u.begin.commit_time;
 		return 0;
 	case PGO_COMMIT:
 		s->in_txn = false;
@@ -1204,6 +1207,7 @@ static void status_publish(struct stream *s)
 	atomic_store(&st->received, s->received);
 	atomic_store(&st->flushed, s->flushed);
 	atomic_store(&st->applied, s->applied);
+	atomic_store(&st->pending_since, s->batch_open ? s->batch_time : 0);
 	atomic_store(&st->inserts, s->n_insert);
 	atomic_store(&st->updates, s->n_update);
 	atomic_store(&st->deletes, s->n_delete);

@@ -24,6 +24,8 @@ struct stream_status {
 	atomic_ullong received;		   /* highest WAL position received */
 	atomic_ullong flushed;		   /* confirmed to the source */
 	atomic_llong applied, quarantined; /* since start */
+	atomic_llong pending_since;	   /* source commit time (µs since 2000-01-01) of the oldest change
+					      received and not yet committed in the units; 0: none */
 	atomic_llong inserts, updates, deletes, batches; /* of this session */
 	atomic_ulong retries;				 /* sessions ended by an error and retried */
 	atomic_int units_down, units_detached;

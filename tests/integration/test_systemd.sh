@@ -56,6 +56,8 @@ h_assert_eq "/readyz: ready" "200 true" "$(curl -s -o "$H_TMP/r" -w '%{http_code
 curl -s "$API/metrics" >"$H_TMP/metrics"
 out=$(promtool check metrics <"$H_TMP/metrics" 2>&1) && rc=0 || rc=$?
 h_assert_eq "promtool check metrics on a live scrape" "0:" "$rc:$out"
+grep -Eq '^syncd_source_lag_seconds\{source="land"\} [0-9.]+$' "$H_TMP/metrics" &&
+    h_ok "/metrics has the lag in seconds per source" || h_fail "lag seconds" "$(grep lag_seconds "$H_TMP/metrics")"
 grep -q '^syncd_unit_applied_lsn{source="land",unit="31120"} [1-9]' "$H_TMP/metrics" &&
     h_ok "/metrics has the applied LSN per unit" || h_fail "unit LSN" "$(grep unit_applied "$H_TMP/metrics" | head -3)"
 
