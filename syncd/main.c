@@ -2,6 +2,7 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,12 @@ static int policies_check(const struct config *cfg, const struct routing *rt)
 }
 
 static volatile sig_atomic_t stopping;
+
+/* The routing the streams follow; a reload that only adds tables replaces
+ * it (the old ones stay allocated until exit: a stream may still read one). */
+static const struct routing *_Atomic current_rt;
+static struct routing *reloaded_rt[64];
+static size_t nreloaded_rt;
 
 static void summary_print(const char *source, const struct stream_result *res)
 {
@@ -110,7 +117,8 @@ struct worker {
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
-	struct stream_options opt = {.once = false, .stop = &stopping, .status = w->status};
+	struct stream_options opt = {
+		.once = false, .stop = &stopping, .status = w->status, .routing = &current_rt};
 	struct stream_result res;
 	char err[2048];
 
@@ -248,8 +256,8 @@ static int issuing_open(const struct config *cfg, const struct routing *rt, stru
 /* SIGHUP: re-read syncd.conf, roles.json and routing.json, check them all
  * first, then apply the reloadable settings at once; anything wrong keeps
  * everything as it was and says why (in the log and in STATUS). */
-static void reload(struct config *cfg, const struct routing *rt, struct authz *az, struct audit *audit,
-		   struct api *api, char *result, size_t resultlen)
+static void reload(struct config *cfg, struct authz *az, struct audit *audit, struct api *api, char *result,
+		   size_t resultlen)
 {
 	char *errors = NULL, msg[1024], path[4096];
 	struct config *ncfg = config_load(cfg->path, &errors);
@@ -282,13 +290,18 @@ static void reload(struct config *cfg, const struct routing *rt, struct authz *a
 			 nrt ? "routing.json names a source syncd.conf does not have" : msg);
 		goto out;
 	}
-	cmp = routing_compare(rt, nrt, msg, sizeof(msg));
+	cmp = routing_compare(atomic_load(&current_rt), nrt, msg, sizeof(msg));
 	if (cmp == 1) {
 		snprintf(
 			result, resultlen,
 			"reload refused, the running routing is kept: %s, which moves existing rows between units; "
 			"to apply it, restart syncd with it and run syncctl resync --unit CODE for each unit concerned",
 			msg);
+		goto out;
+	}
+	if (cmp == 3 && nreloaded_rt == sizeof(reloaded_rt) / sizeof(reloaded_rt[0])) {
+		snprintf(result, resultlen,
+			 "reload refused: %s, but syncd has reloaded the routing too often; restart it", msg);
 		goto out;
 	}
 	if (cmp == 2) {
@@ -310,8 +323,14 @@ static void reload(struct config *cfg, const struct routing *rt, struct authz *a
 	nroles = NULL;
 	audit_set_checkpoint_every(audit, ncfg->audit_checkpoint_every);
 	api_reload(api, ncfg->trusted_proxies);
-	snprintf(result, resultlen, "reloaded %s, roles.json and routing.json (log_level %s, cache_ttl %ld)",
-		 cfg->path, ncfg->log_level, ncfg->ldap_cache_ttl);
+	if (cmp == 3) { /* the streams plan again and copy the new tables */
+		reloaded_rt[nreloaded_rt++] = nrt;
+		atomic_store(&current_rt, nrt);
+		nrt = NULL;
+	}
+	snprintf(result, resultlen,
+		 "reloaded %s, roles.json and routing.json (log_level %s, cache_ttl %ld%s%s)", cfg->path,
+		 ncfg->log_level, ncfg->ldap_cache_ttl, cmp == 3 ? "; " : "", cmp == 3 ? msg : "");
 out:
 	free(errors);
 	roles_free(nroles);
@@ -371,6 +390,7 @@ static int run_daemon(struct config *cfg, const struct routing *rt)
 	size_t running;
 	char err[2048], line[1024];
 
+	atomic_store(&current_rt, rt);
 	/* blocked before any thread starts: every thread inherits the mask */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -445,7 +465,7 @@ static int run_daemon(struct config *cfg, const struct routing *rt)
 			char result[1400];
 
 			sd_notify(0, "RELOADING=1\nSTATUS=reloading the configuration and the policies");
-			reload(cfg, rt, az, audit, api, result, sizeof(result));
+			reload(cfg, az, audit, api, result, sizeof(result));
 			if (strncmp(result, "reloaded", 8) == 0)
 				log_info("%s", result);
 			else
@@ -496,6 +516,9 @@ static int run_daemon(struct config *cfg, const struct routing *rt)
 	documents_free(docs);
 	signer_free(signer);
 	authz_free(az);
+	for (size_t i = 0; i < nreloaded_rt; i++)
+		routing_free(reloaded_rt[i]);
+	nreloaded_rt = 0;
 	free(statuses);
 	free(names);
 	free(seen);

@@ -1160,9 +1160,9 @@ int routing_compare(const struct routing *a, const struct routing *b, char *msg,
 			other = 2;
 		}
 	}
-	if (other == 0 && b->ntables != a->ntables) {
-		snprintf(msg, msglen, "tables were added");
-		other = 2;
+	if (other == 0 && b->ntables > a->ntables) {
+		snprintf(msg, msglen, "%zu tables were added", b->ntables - a->ntables);
+		return 3;
 	}
 	if (other == 0) {
 		snprintf(msg, msglen, "the columns or masks of a table changed");

@@ -90,8 +90,8 @@ const char *routing_digest(const struct routing *r);
 
 /* What a reload would change: 0 nothing that matters, 1 where existing
  * rows go (units, mapping, cutover, split rules or overrides, or how a
- * table is routed), 2 something else (tables added or removed, columns,
- * masks); msg says what. */
+ * table is routed), 2 something else (tables removed, columns, masks), 3
+ * only tables added; msg says what. */
 int routing_compare(const struct routing *a, const struct routing *b, char *msg, size_t msglen);
 
 size_t routing_table_count(const struct routing *r);

@@ -1291,6 +1291,13 @@ static int stream_session(struct stream *s, uint64_t target, char *err, size_t e
 		if (!s->in_txn && !s->batch_open && s->pending.rs == NULL &&
 		    ms_since(&s->last_poll) >= 1000 && request_poll(s, err, errlen) < 0)
 			return -1;
+		if (!s->in_txn && !s->batch_open && s->pending.rs == NULL && s->opt->routing != NULL &&
+		    atomic_load(s->opt->routing) != run->rt) {
+			/* a reload brought another routing: plan again from here */
+			if (send_status(s, false, err, errlen) < 0)
+				return -1;
+			return 3;
+		}
 		if (!s->in_txn && !s->batch_open && s->pending.rs == NULL) {
 			bool done = s->opt->once && s->received >= target && !s->own_requests;
 
@@ -1445,6 +1452,8 @@ int stream_run(const struct config *cfg, const struct routing *rt, const struct 
 			r = 0;
 			break;
 		}
+		if (opt->routing != NULL)
+			rt = atomic_load(opt->routing);
 		r = -1;
 		if (st == NULL)
 			st = state_open(cfg->state_conninfo, cfg->state_password, err, errlen);
@@ -1459,6 +1468,10 @@ int stream_run(const struct config *cfg, const struct routing *rt, const struct 
 			r = stream_once(cfg, rt, st, src, opt, out, err, errlen);
 			if (r == 0)
 				break;
+			if (r == 3) {
+				log_info("source %s: the routing was reloaded; planning again", src->name);
+				continue;
+			}
 			if (r == -2) { /* the stream itself is wrong: retrying cannot help */
 				r = -1;
 				break;

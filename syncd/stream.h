@@ -37,6 +37,9 @@ struct stream_options {
 	bool once;		      /* stop once caught up with the source's WAL position at start */
 	volatile sig_atomic_t *stop;  /* set (by a signal): finish the batch and return */
 	struct stream_status *status; /* NULL: nobody watches */
+	/* the routing in force (a reload may replace it: the stream then plans
+	 * again between transactions); NULL: the one passed to stream_run */
+	const struct routing *_Atomic *routing;
 };
 
 struct stream_result {

@@ -14,6 +14,7 @@ h_init
 h_pg_start
 h_city_setup 1000
 cp -r "$H_ROOT/policies" "$H_TMP/pol"
+sed -i '/"table": "public.to_ban_do"/,+1d' "$H_TMP/pol/routing.json" # added back by a reload
 h_city_conf "$H_CONF" "$H_TMP/pol"
 "$H_SYNCD" -c "$H_CONF" --once >/dev/null 2>"$H_TMP/err" || { cat "$H_TMP/err"; exit 1; }
 API=http://127.0.0.1:$H_API_PORT
@@ -112,7 +113,8 @@ hup() { # hup LABEL REGEX: SIGHUP, then RELOADING=1 and READY=1 with a STATUS ma
 }
 sed -i 's/^log_level = info$/log_level = debug/' "$H_CONF"
 sed -i 's/"max_days": 730,/"max_days": 700,/' "$H_TMP/pol/roles.json"
-hup "valid files" '^STATUS=.*reloaded .*log_level debug'
+cp "$H_ROOT/policies/routing.json" "$H_TMP/pol/routing.json"
+hup "valid files, a table added to routing.json" '^STATUS=.*reloaded .*log_level debug.*1 tables were added'
 echo '{"actions": [' >"$H_TMP/pol/roles.json.new"
 cp "$H_TMP/pol/roles.json" "$H_TMP/roles.good"
 mv "$H_TMP/pol/roles.json.new" "$H_TMP/pol/roles.json"
@@ -134,6 +136,12 @@ for src in land civil; do
         sleep 0.1
     done
 done
+for ((i = 0; i < 300; i++)); do
+    [[ $(h_psql -d syncd_state -c "SELECT count(*) FROM syncd_request WHERE done_at IS NULL") == 0 ]] && break
+    sleep 0.1
+done
+h_assert_eq "the table added by the reload was copied into every unit, then streamed" "ok" \
+    "$(h_psql -d syncd_state -c "SELECT left(result, 2) FROM syncd_request WHERE kind = 'copy_table' AND tbl = 'public.to_ban_do'")"
 ROUTING=$H_TMP/pol/routing.json h_city_compare "workload through five reloads"
 
 kill -TERM "$pid"
