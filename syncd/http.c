@@ -1162,6 +1162,31 @@ static enum MHD_Result ep_metrics(struct api *api, struct MHD_Connection *c, str
 			bad |= buf_printf(&b, "syncd_changes_total{source=\"%s\",op=\"%s\"} %lld\n",
 					  api->deps.status_names[i], ops[o], v[o]) < 0;
 	}
+	bad |= M_HELP(&b, "syncd_rows_applied_total", "counter",
+		      "changes applied since start, by unit, table and operation (the ones seen)") < 0;
+	for (size_t i = 0; i < api->deps.nstatus; i++) {
+		const struct stream_status *st = &api->deps.status[i];
+		static const char *const ops[] = {"insert", "update", "delete"};
+
+		const struct routing *cur = api->deps.current ? atomic_load(api->deps.current) : api->deps.rt;
+
+		for (size_t u = 0; st->unit_table_ops != NULL && u < nu && u < st->nunits; u++)
+			for (size_t t = 0; t < STREAM_MAX_TABLES && t < routing_table_count(cur); t++)
+				for (size_t o = 0; o < 3; o++) {
+					long long v = atomic_load(
+						&st->unit_table_ops[(u * STREAM_MAX_TABLES + t) * 3 + o]);
+
+					if (v > 0)
+						bad |= buf_printf(
+							       &b,
+							       "syncd_rows_applied_total{source=\"%s\",unit=\"%05d\","
+							       "table=\"%s\",op=\"%s\"} %lld\n",
+							       api->deps.status_names[i],
+							       routing_unit_get(api->deps.rt, u)->code,
+							       routing_table_get(cur, t)->table, ops[o],
+							       v) < 0;
+				}
+	}
 	bad |= M_HELP(&b, "syncd_batches_total", "counter", "target transactions committed in this session") <
 	       0;
 	for (size_t i = 0; i < api->deps.nstatus; i++)

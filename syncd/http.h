@@ -28,6 +28,7 @@ struct api_deps {
 	const struct stream_status *status; /* per source, for /readyz and /metrics */
 	const char *const *status_names;
 	size_t nstatus;
+	const struct routing *_Atomic *current; /* the routing the streams follow (reloads) */
 };
 
 /* Listens on cfg->listen (TLS when tls_cert_file/tls_key_file are set;

@@ -416,10 +416,13 @@ static int run_daemon(struct config *cfg, const struct routing *rt)
 		names[i] = cfg->sources[i].name;
 		statuses[i].nunits = routing_unit_count(rt);
 		statuses[i].unit_lsn = calloc(statuses[i].nunits + 1, sizeof(*statuses[i].unit_lsn));
-		if (statuses[i].unit_lsn == NULL)
+		statuses[i].unit_table_ops = calloc(statuses[i].nunits * STREAM_MAX_TABLES * 3,
+						    sizeof(*statuses[i].unit_table_ops));
+		if (statuses[i].unit_lsn == NULL || statuses[i].unit_table_ops == NULL)
 			fatal("out of memory");
 	}
-	deps = (struct api_deps){cfg, rt, az, audit, signer, docs, statuses, names, cfg->nsources};
+	deps = (struct api_deps){cfg,  rt,	 az,	audit,	       signer,
+				 docs, statuses, names, cfg->nsources, &current_rt};
 	api = api_start(&deps, err, sizeof(err));
 	if (api == NULL) {
 		log_err("%s", err);
@@ -507,8 +510,10 @@ static int run_daemon(struct config *cfg, const struct routing *rt)
 			r = 1;
 	}
 	free(workers);
-	for (size_t i = 0; i < cfg->nsources; i++)
+	for (size_t i = 0; i < cfg->nsources; i++) {
 		free(statuses[i].unit_lsn);
+		free(statuses[i].unit_table_ops);
+	}
 	stopping = 1;
 	pthread_join(outbox.thread, NULL);
 	api_stop(api);

@@ -501,6 +501,23 @@ out:
 
 /* ---- applying one change ------------------------------------------------------ */
 
+/* One change applied to a unit: counted for /metrics by unit, table, op. */
+static void count_op(struct stream *s, const struct plan_table *p, int dest, int op)
+{
+	struct stream_status *st = s->opt->status;
+	const struct sync_run *run = &s->run;
+	long t;
+	int k;
+
+	if (st == NULL || st->unit_table_ops == NULL || dest < 0)
+		return;
+	k = routing_unit_index(run->rt, run->units[dest].code);
+	t = (long)(p->rt - routing_table_get(run->rt, 0));
+	if (k >= 0 && (size_t)k < st->nunits && t >= 0 && t < STREAM_MAX_TABLES)
+		atomic_fetch_add(
+			&st->unit_table_ops[((size_t)k * STREAM_MAX_TABLES + (size_t)t) * 3 + (size_t)op], 1);
+}
+
 static int apply_insert(struct stream *s, const struct plan_table *p, struct row *r, int dest,
 			enum router_reason why, char *err, size_t errlen)
 {
@@ -525,6 +542,7 @@ static int apply_insert(struct stream *s, const struct plan_table *p, struct row
 	}
 	s->applied++;
 	s->n_insert++;
+	count_op(s, p, dest, 0);
 	return 0;
 }
 
@@ -555,6 +573,7 @@ static int apply_remove(struct stream *s, const struct plan_table *p, struct row
 	}
 	s->applied++;
 	s->n_delete++;
+	count_op(s, p, dest, 2);
 	return 0;
 }
 
@@ -626,6 +645,7 @@ static int on_change(struct stream *s, const struct pgo_event *ev, char *err, si
 		}
 		s->applied++;
 		s->n_update++;
+		count_op(s, p, new_dest, 1);
 		return 0;
 	}
 	/* the row moves (unit to unit, into or out of the quarantine): the new

@@ -143,6 +143,12 @@ done
 h_assert_eq "the table added by the reload was copied into every unit, then streamed" "ok" \
     "$(h_psql -d syncd_state -c "SELECT left(result, 2) FROM syncd_request WHERE kind = 'copy_table' AND tbl = 'public.to_ban_do'")"
 ROUTING=$H_TMP/pol/routing.json h_city_compare "workload through five reloads"
+curl -s "$API/metrics" >"$H_TMP/metrics2"
+out=$(promtool check metrics <"$H_TMP/metrics2" 2>&1) && rc=0 || rc=$?
+h_assert_eq "promtool check metrics after the workload" "0:" "$rc:$out"
+grep -Eq '^syncd_rows_applied_total\{source="civil",unit="[0-9]{5}",table="public.khai_sinh",op="update"\} [1-9]' "$H_TMP/metrics2" &&
+    h_ok "/metrics: rows applied by unit, table and operation" ||
+    h_fail "rows applied" "$(grep rows_applied "$H_TMP/metrics2" | head -3)"
 
 kill -TERM "$pid"
 wait "$pid" && rc=0 || rc=$?
