@@ -52,6 +52,25 @@ wait_note '^STATUS=land: streaming, lag [0-9]+ kB, all units; civil: streaming' 
     h_ok "STATUS: every source streaming, all units" || h_fail "STATUS streaming" "$(tail -6 "$notes")"
 wait_note '^WATCHDOG=1' 10 && h_ok "WATCHDOG=1 while the loops turn" || h_fail "WATCHDOG" "$(tail -6 "$notes")"
 
+# a wedged loop trips the watchdog: a stream blocked in an apply (a lock
+# held on a unit table) stops turning, and the pings stop until it moves
+( h_psql -d tier -c "BEGIN" -c "LOCK TABLE u31120.thua_dat IN ACCESS EXCLUSIVE MODE" -c "SELECT pg_sleep(9)" -c "COMMIT" >"$H_TMP/locker.log" 2>&1 ) &
+locker=$!
+h_atexit_kill "$locker"
+sleep 0.5
+h_psql -d land -c "UPDATE thua_dat SET phien_ban = phien_ban + 1" # every unit, 31120 too
+sleep 3.5
+w1=$(grep -c '^WATCHDOG=1' "$notes")
+sleep 3
+w2=$(grep -c '^WATCHDOG=1' "$notes")
+h_assert_eq "a stream blocked in an apply: no WATCHDOG=1 (systemd would restart syncd)" "$w1" "$w2"
+grep -q 'a source loop is not turning' "$notes" && h_ok "... and STATUS says a source loop is not turning" ||
+    h_fail "wedged STATUS" "$(grep STATUS "$notes" | tail -2)"
+wait "$locker" || true
+sleep 2.5
+[[ $(grep -c '^WATCHDOG=1' "$notes") -gt $w2 ]] && h_ok "the lock released, the pings come back" ||
+    h_fail "pings back" "$(tail -4 "$notes")"
+
 h_assert_eq "/healthz" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$API/healthz")"
 h_assert_eq "/readyz: ready" "200 true" "$(curl -s -o "$H_TMP/r" -w '%{http_code}' "$API/readyz") $(jq .ready "$H_TMP/r")"
 curl -s "$API/metrics" >"$H_TMP/metrics"
