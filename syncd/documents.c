@@ -400,6 +400,24 @@ static void iso_now(char *out, size_t outlen, int *year)
 	*year = tm.tm_year + 1900;
 }
 
+/* One statement of the issuing transaction: 0 with *out (or NULL) when it
+ * gave want, -1 otherwise (the caller rolls back). */
+static int tx_exec(PGconn *c, const char *sql, int n, const char *const *p, ExecStatusType want,
+		   PGresult **out)
+{
+	PGresult *r = PQexecParams(c, sql, n, NULL, p, NULL, NULL, 0);
+
+	if (PQresultStatus(r) != want) {
+		PQclear(r);
+		return -1;
+	}
+	if (out != NULL)
+		*out = r;
+	else
+		PQclear(r);
+	return 0;
+}
+
 static int exec_ok(PGconn *c, const char *sql)
 {
 	PGresult *r = PQexec(c, sql);
@@ -451,15 +469,11 @@ int document_issue(const struct config *cfg, const struct routing *rt, const str
 		const char *p[2] = {ustr, ystr};
 
 		/* the row stays locked until COMMIT: serials are gap-free per unit and year */
-		r = PQexecParams(
-			c,
-			"INSERT INTO syncd_doc_seq (unit, year, last) VALUES ($1, $2, 1) ON CONFLICT (unit, year) "
-			"DO UPDATE SET last = syncd_doc_seq.last + 1 RETURNING last",
-			2, NULL, p, NULL, NULL, 0);
-		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-			PQclear(r);
+		if (tx_exec(c,
+			    "INSERT INTO syncd_doc_seq (unit, year, last) VALUES ($1, $2, 1) ON CONFLICT (unit, year) "
+			    "DO UPDATE SET last = syncd_doc_seq.last + 1 RETURNING last",
+			    2, p, PGRES_TUPLES_OK, &r) < 0)
 			goto dberr;
-		}
 		snprintf(serial, seriallen, "%05d-%d-%06d", unit, year, atoi(PQgetvalue(r, 0, 0)));
 		PQclear(r);
 	}
@@ -486,30 +500,20 @@ int document_issue(const struct config *cfg, const struct routing *rt, const str
 			serial, k->name, ustr, key, at, who->uid, who->request_id ? who->request_id : "",
 			text,	hash,	 sig,  pub};
 
-		r = PQexecParams(
-			c,
-			"INSERT INTO syncd_documents (serial, kind, unit, record_key, issued_at, issuer, request_id, "
-			"body, hash, signature, public_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-			11, NULL, p, NULL, NULL, 0);
-		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-			PQclear(r);
+		if (tx_exec(c,
+			    "INSERT INTO syncd_documents (serial, kind, unit, record_key, issued_at, issuer, request_id, "
+			    "body, hash, signature, public_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+			    11, p, PGRES_COMMAND_OK, NULL) < 0)
 			goto dberr;
-		}
-		PQclear(r);
 	}
 	if (k->reg_source != NULL) {
 		char dest[300];
 		const char *p[3] = {serial, dest, text};
 
 		snprintf(dest, sizeof(dest), "%s:%s", k->reg_source, k->reg_table);
-		r = PQexecParams(
-			c, "INSERT INTO syncd_outbox (serial, destination, payload) VALUES ($1, $2, $3)", 3,
-			NULL, p, NULL, NULL, 0);
-		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-			PQclear(r);
+		if (tx_exec(c, "INSERT INTO syncd_outbox (serial, destination, payload) VALUES ($1, $2, $3)",
+			    3, p, PGRES_COMMAND_OK, NULL) < 0)
 			goto dberr;
-		}
-		PQclear(r);
 	}
 	if (exec_ok(c, "COMMIT") < 0)
 		goto dberr;

@@ -44,7 +44,7 @@ struct api {
 	char *cert, *key;
 	pthread_mutex_t lock;
 	struct throttle slots[THROTTLE_SIZE];
-	atomic_ulong n_allow, n_deny, n_error, n_audit_fail, n_issued; /* for /metrics */
+	atomic_ulong n_audit_fail; /* for /metrics */
 	atomic_ulong n_appends;
 	struct {
 		char decision[8], reason[48];
@@ -699,10 +699,6 @@ static bool audited(struct api *api, struct req *rq, const char *action, int uni
 			api->by_reason[k].n++;
 		pthread_mutex_unlock(&api->lock);
 	}
-	atomic_fetch_add(strcmp(decision, "allow") == 0	 ? &api->n_allow
-			 : strcmp(decision, "deny") == 0 ? &api->n_deny
-							 : &api->n_error,
-			 1);
 	if (api->deps.audit == NULL)
 		return true;
 	if (audit_append(api->deps.audit, &ev, NULL, err, sizeof(err)) == 0) {
@@ -812,7 +808,6 @@ static enum MHD_Result ep_document_issue(struct api *api, struct MHD_Connection 
 			return audit_down(c, rq);
 		return respond_reason(c, rq, (unsigned)st, reason);
 	}
-	atomic_fetch_add(&api->n_issued, 1);
 	{
 		size_t i;
 

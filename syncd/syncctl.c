@@ -342,6 +342,23 @@ static int cli_request(const struct cli *cli, const char *method, const char *pa
 	return r;
 }
 
+/* GET base?query (NULL values left out) with cli_request. */
+static int cli_get_query(const struct cli *cli, const char *base, const struct api_param *q, size_t n,
+			 struct api_response *res)
+{
+	char *path = api_query(base, q, n);
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	if (path == NULL) {
+		fprintf(stderr, "syncctl: out of memory\n");
+		return 1;
+	}
+	r = cli_request(cli, "GET", path, NULL, res);
+	free(path);
+	return r;
+}
+
 static int bad_time(const char *opt, const char *v)
 {
 	fprintf(stderr, "syncctl: %s \"%s\": use " API_TIME_FORMS "\n", opt, v);
@@ -485,7 +502,6 @@ static int cmd_grants(const struct cli *cli, int argc, char **argv)
 	};
 	struct api_param q[2] = {{"unit", NULL}, {"grantee", NULL}};
 	struct api_response res;
-	char *path;
 	int c, r;
 
 	optind = 1;
@@ -502,13 +518,7 @@ static int cmd_grants(const struct cli *cli, int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	path = api_query("/v1/grants", q, 2);
-	if (path == NULL) {
-		fprintf(stderr, "syncctl: out of memory\n");
-		return 1;
-	}
-	r = cli_request(cli, "GET", path, NULL, &res);
-	free(path);
+	r = cli_get_query(cli, "/v1/grants", q, 2, &res);
 	if (r != 0)
 		return r;
 	if (!cli->json && api_grants_print(stdout, json_object_get(res.json, "grants"), time(NULL)) < 0) {
@@ -531,7 +541,6 @@ static int cmd_check(const struct cli *cli, int argc, char **argv)
 	};
 	struct api_param q[3] = {{"user", NULL}, {"action", NULL}, {"unit", NULL}};
 	struct api_response res;
-	char *path;
 	int c, r, allowed;
 
 	optind = 1;
@@ -550,13 +559,7 @@ static int cmd_check(const struct cli *cli, int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	path = api_query("/v1/authz/check", q, 3);
-	if (path == NULL) {
-		fprintf(stderr, "syncctl: out of memory\n");
-		return 1;
-	}
-	r = cli_request(cli, "GET", path, NULL, &res);
-	free(path);
+	r = cli_get_query(cli, "/v1/authz/check", q, 3, &res);
 	if (r != 0)
 		return r;
 	allowed = cli->json ? api_check_allowed(res.json) : api_check_print(stdout, res.json);

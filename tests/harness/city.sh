@@ -65,6 +65,24 @@ schema = u{unit}
 EOF2
 }
 
+# Waits until each source's slot has confirmed the source's current WAL
+# position, then until no request (resync, table copy) is pending; gives up
+# after a minute each (the comparison that follows then says what differs).
+h_city_caught_up() {
+    local target src i
+    for src in land civil; do
+        target=$(h_psql -d "$src" -c "SELECT pg_current_wal_lsn()")
+        for ((i = 0; i < 600; i++)); do
+            [[ $(h_psql -d "$src" -c "SELECT confirmed_flush_lsn >= '$target' FROM pg_replication_slots WHERE slot_name = 'syncd_$src'") == t ]] && break
+            sleep 0.1
+        done
+    done
+    for ((i = 0; i < 600; i++)); do
+        [[ $(h_psql -d syncd_state -c "SELECT count(*) FROM syncd_request WHERE done_at IS NULL") == 0 ]] && break
+        sleep 0.1
+    done
+}
+
 # Appends [ldap] for the harness's slapd (h_slapd_start --dit) to a
 # syncd.conf: the service DN and its password file; cache_ttl as given.
 h_ldap_conf() {

@@ -19,17 +19,6 @@ tier_down() {
 }
 tier_up() { h_psql -d postgres -c "ALTER DATABASE tier ALLOW_CONNECTIONS true"; }
 flush() { h_psql -d land -c "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'syncd_land'"; }
-caught_up() {
-    local target src i
-    for src in land civil; do
-        target=$(h_psql -d "$src" -c "SELECT pg_current_wal_lsn()")
-        for ((i = 0; i < 600; i++)); do
-            [[ $(h_psql -d "$src" -c "SELECT confirmed_flush_lsn >= '$target' FROM pg_replication_slots WHERE slot_name = 'syncd_$src'") == t ]] &&
-                [[ $(h_psql -d syncd_state -c "SELECT count(*) FROM syncd_request WHERE done_at IS NULL") == 0 ]] && break
-            sleep 0.1
-        done
-    done
-}
 changes() {
     h_psql -d land -c "UPDATE thua_dat SET phien_ban = phien_ban + 1, ma_dvhc_xa = CASE WHEN id % 2 = 0 THEN '31117' ELSE ma_dvhc_xa END WHERE id % 7 = $1"
     h_psql -d civil -c "UPDATE khai_sinh SET so = so || '$1' WHERE id % 5 = 1"
@@ -40,7 +29,7 @@ pid=$!
 h_atexit_kill "$pid"
 
 # 1. down briefly, under the limit: the slot holds, the units replay
-caught_up
+h_city_caught_up
 tier_down
 # WAL before the first change for the down units may be released; not past it
 before=$(h_psql -d land -c "SELECT pg_current_wal_lsn()")
@@ -50,7 +39,7 @@ h_assert_eq "while the tier is down the slot keeps the WAL of its units' changes
     "$(h_psql -d land -c "SELECT confirmed_flush_lsn <= '$before' FROM pg_replication_slots WHERE slot_name = 'syncd_land'")"
 kill -0 "$pid" && h_ok "the daemon keeps running with the tier down" || h_fail "daemon" "died"
 tier_up
-caught_up
+h_city_caught_up
 h_city_compare "tier back under the limit"
 h_assert_eq "nothing detached under the limit" 0 "$(h_psql -d syncd_state -c "SELECT count(*) FROM syncd_unit_state")"
 
@@ -75,7 +64,7 @@ h_assert_eq "after the detach the slot moves on" t \
     "$(h_psql -d land -c "SELECT confirmed_flush_lsn > '$before' FROM pg_replication_slots WHERE slot_name = 'syncd_land'")"
 changes 3
 tier_up
-caught_up
+h_city_caught_up
 h_assert_eq "back: the detached units are resynced and attached" 0 \
     "$(h_psql -d syncd_state -c "SELECT count(*) FROM syncd_unit_state")"
 h_city_compare "tier back past the limit"

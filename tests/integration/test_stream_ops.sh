@@ -26,22 +26,7 @@ h_atexit_kill "$pid"
 h_psql -d land -c "UPDATE to_ban_do SET ty_le = 1000 WHERE ma_dvhc_xa = '31117'"
 h_psql -d land -c "INSERT INTO to_ban_do (id, ma_dvhc_xa, so_to, ty_le) VALUES (990001, '31120', 99, 500)"
 
-caught_up() {
-    local target src
-    for src in land civil; do
-        target=$(h_psql -d "$src" -c "SELECT pg_current_wal_lsn()")
-        for ((i = 0; i < 300; i++)); do
-            [[ $(h_psql -d "$src" -c "SELECT confirmed_flush_lsn >= '$target' FROM pg_replication_slots WHERE slot_name = 'syncd_$src'") == t ]] && break
-            sleep 0.1
-        done
-    done
-    # requests (copies) done too
-    for ((i = 0; i < 300; i++)); do
-        [[ $(h_psql -d syncd_state -c "SELECT count(*) FROM syncd_request WHERE done_at IS NULL") == 0 ]] && break
-        sleep 0.1
-    done
-}
-caught_up
+h_city_caught_up
 h_assert_eq "the added table's copy is done" "ok" \
     "$(h_psql -d syncd_state -c "SELECT left(result, 2) FROM syncd_request WHERE kind = 'copy_table' AND tbl = 'public.to_ban_do'")"
 h_city_compare "table added to routing.json"
@@ -64,7 +49,7 @@ else
     h_fail "syncctl report" "$out"
 fi
 wait "$wl" || true
-caught_up
+h_city_caught_up
 h_city_compare "resync of unit 31120 under load"
 
 # bad requests are refused with the reason

@@ -148,17 +148,7 @@ sed -i "s/^listen = .*/listen = 127.0.0.1:$H_API_PORT/" "$H_CONF"
 hup "back to valid files" '^STATUS=.*reloaded'
 h_pid_alive "$pid" && h_ok "syncd kept running through the reloads" || h_fail "daemon" "$(tail "$H_TMP/daemon.log")"
 wait "$wl" || true
-for src in land civil; do
-    target=$(h_psql -d "$src" -c "SELECT pg_current_wal_lsn()")
-    for ((i = 0; i < 300; i++)); do
-        [[ $(h_psql -d "$src" -c "SELECT confirmed_flush_lsn >= '$target' FROM pg_replication_slots WHERE slot_name = 'syncd_$src'") == t ]] && break
-        sleep 0.1
-    done
-done
-for ((i = 0; i < 300; i++)); do
-    [[ $(h_psql -d syncd_state -c "SELECT count(*) FROM syncd_request WHERE done_at IS NULL") == 0 ]] && break
-    sleep 0.1
-done
+h_city_caught_up
 h_assert_eq "the table added by the reload was copied into every unit, then streamed" "ok" \
     "$(h_psql -d syncd_state -c "SELECT left(result, 2) FROM syncd_request WHERE kind = 'copy_table' AND tbl = 'public.to_ban_do'")"
 ROUTING=$H_TMP/pol/routing.json h_city_compare "workload through five reloads"
