@@ -12,7 +12,7 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
 
-COMMON_SRC     := common/log.c common/buf.c common/fileio.c
+COMMON_SRC     := common/log.c common/buf.c common/fileio.c common/text.c
 CONNECTORS_SRC := connectors/copytext.c connectors/pgoutput.c connectors/pg_util.c connectors/pg_source.c connectors/pg_target.c
 AUTHZ_SRC      := $(sort $(wildcard authz/*.c))
 # every module of syncd/ but the two programs' mains
@@ -72,7 +72,7 @@ $(B)/asan/%: tests/unit/%.c $(ASAN_OBJ) $(HEADERS)
 # tests against real PostgreSQL and slapd; one closing "N passed, N failed".
 check:
 	@scripts/deps.sh check
-	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(ASAN_BIN)
+	@$(MAKE) --no-print-directory all $(B)/bench_authz $(B)/bench_issue $(UNIT_BIN) $(ASAN_BIN)
 	@tests/run.sh $(UNIT_BIN) -- $(ASAN_BIN) -- $(sort $(wildcard tests/integration/test_*.sh))
 
 unit: $(UNIT_BIN)
@@ -90,7 +90,7 @@ bench:
 	@scripts/deps.sh bench
 	@$(MAKE) --no-print-directory all $(B)/bench_authz $(B)/bench_issue
 	@bench/snapshot.sh
-	@bench/stream.sh
+	@bench/stream_runs.sh
 	@bench/authz.sh
 	@bench/documents.sh
 

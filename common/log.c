@@ -8,6 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "text.h"
+
 static enum log_level cur_level = LOG_LEVEL_INFO;
 static int under_journal;
 static int on_terminal;
@@ -96,7 +98,7 @@ void log_set_stream(void *file)
 void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
 	FILE *f = out_stream != NULL ? out_stream : stderr;
-	char msg[4096];
+	char msg[4096], clean[8192];
 	char prefix[64] = "";
 	const char *word = "";
 	int n;
@@ -126,9 +128,11 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 		n = (int)sizeof(msg) - 1;
 	while (n > 0 && msg[n - 1] == '\n')
 		msg[--n] = '\0';
+	/* one record, one line: a CR/LF or "<3>" from a request forges nothing */
+	text_clean(msg, (size_t)n, clean, sizeof(clean));
 	/* one stdio call per line so concurrent threads do not interleave */
 	fprintf(f, "%s%s%s%s%s%s%s\n", prefix, under_journal ? "" : prog, under_journal ? "" : ": ", word,
-		context, context[0] ? ": " : "", msg);
+		context, context[0] ? ": " : "", clean);
 	fflush(f);
 }
 

@@ -992,8 +992,10 @@ static enum MHD_Result ep_readyz(struct api *api, struct MHD_Connection *c, stru
 	}
 	degraded |= api->az != NULL && !authz_directory_up(api->az);
 	return respond_json(c, rq, ready ? 200 : 503,
-			    json_pack("{s:b,s:b,s:o,s:s}", "ready", ready, "degraded", degraded, "sources",
-				      srcs, "directory", dir));
+			    json_pack("{s:b,s:b,s:o,s:s,s:{s:b,s:b,s:b}}", "ready", ready, "degraded",
+				      degraded, "sources", srcs, "directory", dir, "features", "documents",
+				      api->deps.docs != NULL, "signing", api->deps.signer != NULL,
+				      "delegation", api->az != NULL));
 }
 
 static int proc_stat(double *cpu, double *start, long *rss_pages)
@@ -1569,7 +1571,7 @@ static enum MHD_Result route(struct api *api, struct MHD_Connection *c, struct r
 		return get ? respond_json(c, rq, 200, json_pack("{s:s}", "status", "ok"))
 			   : respond_error(c, rq, 405, "method_not_allowed", "GET only");
 	if (strncmp(url, "/v1/documents/", 14) == 0 && strlen(url) > 21 &&
-	    strcmp(url + strlen(url) - 7, "/verify") == 0) {
+	    strcmp(url + strlen(url) - 7, "/verify") == 0 && api->deps.docs != NULL) {
 		char serial[64];
 
 		snprintf(serial, sizeof(serial), "%.*s", (int)(strlen(url) - 21), url + 14);
@@ -1581,6 +1583,12 @@ static enum MHD_Result route(struct api *api, struct MHD_Connection *c, struct r
 	    strncmp(url, "/v1/documents/", 14) != 0 && strcmp(url, "/v1/audit") != 0 &&
 	    strcmp(url, "/v1/audit/verify") != 0 && strncmp(url, "/v1/records/", 12) != 0)
 		return respond_error(c, rq, 404, "not_found", "no endpoint %s (see docs/api.md)", url);
+	if (api->deps.docs == NULL &&
+	    (strncmp(url, "/v1/documents", 13) == 0 || strncmp(url, "/v1/records/", 12) == 0))
+		return respond_error(c, rq, 503, "documents_not_configured",
+				     "documents and records are off: syncd runs without %s/documents.json; "
+				     "install policies/documents.json there and restart syncd",
+				     api->deps.cfg->policies_dir);
 	if (!authenticate(api, c, rq, &me, &res))
 		return res;
 	if (strcmp(url, "/v1/records/search") == 0)

@@ -1,4 +1,5 @@
 /* main.c — syncd: wires config, policies, state and the sync engine. */
+#include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -235,8 +236,13 @@ static int issuing_open(const struct config *cfg, const struct routing *rt, stru
 			"no [syncd] signing_key_file: documents cannot be issued and audit checkpoints are unsigned");
 	}
 	snprintf(path, sizeof(path), "%s/documents.json", cfg->policies_dir);
-	*docs = documents_load(path, rt, err, sizeof(err));
-	if (*docs == NULL) {
+	if (access(path, F_OK) != 0 && errno == ENOENT) {
+		/* a daemon that only syncs: documents and records are off, said once */
+		log_warn("%s: no such file: documents cannot be issued and records cannot be read "
+			 "(POST /v1/documents and /v1/records answer 503 documents_not_configured); "
+			 "to turn them on, install policies/documents.json there and restart syncd",
+			 path);
+	} else if ((*docs = documents_load(path, rt, err, sizeof(err))) == NULL) {
 		log_err("%s", err);
 		return -1;
 	}
@@ -340,8 +346,8 @@ out:
 
 /* The one-line state systemd shows (STATUS=): per source its lag and units
  * down or detached, the quarantine, the directory. */
-static void status_line(const struct config *cfg, const struct worker *w, struct authz *az, char *out,
-			size_t outlen)
+static void status_line(const struct config *cfg, const struct worker *w, struct authz *az, const char *off,
+			char *out, size_t outlen)
 {
 	size_t n = 0;
 	long long quarantined = 0;
@@ -367,6 +373,21 @@ static void status_line(const struct config *cfg, const struct worker *w, struct
 			 az == NULL		  ? "not configured"
 			 : authz_directory_up(az) ? "reachable"
 						  : "UNREACHABLE");
+	n = strlen(out);
+	if (off[0] != '\0' && n < outlen)
+		snprintf(out + n, outlen - n, "; off: %s", off);
+}
+
+/* The features a missing part of the configuration turns off, for STATUS and
+ * /readyz: "" when everything is on. */
+static void features_off(const struct authz *az, const struct signer *signer, const struct documents *docs,
+			 char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s%s%s", docs == NULL ? "documents (no documents.json), " : "",
+		 signer == NULL ? "signing (no signing_key_file), " : "",
+		 az == NULL ? "delegation (no [ldap]), " : "");
+	if (strlen(out) >= 2)
+		out[strlen(out) - 2] = '\0';
 }
 
 /* Signals are taken by sigwait in the main thread; workers only read the flag. */
@@ -388,7 +409,7 @@ static int run_daemon(struct config *cfg, const struct routing *rt)
 	sigset_t set;
 	int sig, r = 0;
 	size_t running;
-	char err[2048], line[1024];
+	char err[2048], line[1024], off[160];
 
 	atomic_store(&current_rt, rt);
 	/* blocked before any thread starts: every thread inherits the mask */
@@ -406,6 +427,9 @@ static int run_daemon(struct config *cfg, const struct routing *rt)
 		authz_free(az);
 		return 1;
 	}
+	features_off(az, signer, docs, off, sizeof(off));
+	if (off[0] != '\0')
+		log_info("running without: %s", off);
 	statuses = calloc(cfg->nsources, sizeof(*statuses));
 	names = calloc(cfg->nsources, sizeof(*names));
 	seen = calloc(cfg->nsources, sizeof(*seen));
@@ -433,7 +457,7 @@ static int run_daemon(struct config *cfg, const struct routing *rt)
 		return 1;
 	}
 	outbox = (struct outbox_ctx){.cfg = cfg, .docs = docs};
-	if (pthread_create(&outbox.thread, NULL, outbox_main, &outbox) != 0)
+	if (docs != NULL && pthread_create(&outbox.thread, NULL, outbox_main, &outbox) != 0)
 		fatal("cannot start the outbox thread");
 	workers = calloc(cfg->nsources, sizeof(*workers));
 	if (workers == NULL)
@@ -448,7 +472,7 @@ static int run_daemon(struct config *cfg, const struct routing *rt)
 	}
 	log_info("syncd running: %zu sources", cfg->nsources);
 	/* the sources and the state DB have answered (check_sources, audit_open) */
-	status_line(cfg, workers, az, line, sizeof(line));
+	status_line(cfg, workers, az, off, line, sizeof(line));
 	sd_notifyf(0, "READY=1\nSTATUS=%s", line);
 	if (sd_watchdog_enabled(0, &wd_usec) <= 0)
 		wd_usec = 0;
@@ -473,7 +497,7 @@ static int run_daemon(struct config *cfg, const struct routing *rt)
 				log_info("%s", result);
 			else
 				log_warn("%s", result);
-			status_line(cfg, workers, az, line, sizeof(line));
+			status_line(cfg, workers, az, off, line, sizeof(line));
 			sd_notifyf(0, "READY=1\nSTATUS=%s; %s", line, result);
 			continue;
 		}
@@ -499,7 +523,7 @@ static int run_daemon(struct config *cfg, const struct routing *rt)
 				wedged = true;
 			}
 		}
-		status_line(cfg, workers, az, line, sizeof(line));
+		status_line(cfg, workers, az, off, line, sizeof(line));
 		sd_notifyf(0, "STATUS=%s%s", line, wedged ? " (a source loop is not turning)" : "");
 		if (wd_usec > 0 && !wedged)
 			sd_notify(0, "WATCHDOG=1");
@@ -515,7 +539,8 @@ static int run_daemon(struct config *cfg, const struct routing *rt)
 		free(statuses[i].unit_table_ops);
 	}
 	stopping = 1;
-	pthread_join(outbox.thread, NULL);
+	if (docs != NULL)
+		pthread_join(outbox.thread, NULL);
 	api_stop(api);
 	audit_close(audit);
 	documents_free(docs);

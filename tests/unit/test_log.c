@@ -79,6 +79,30 @@ static void test_journal(void **state)
 	unsetenv("JOURNAL_STREAM");
 }
 
+static void emit_forged(void)
+{
+	log_info("login refused for %s", "kiem\n<3>syncd: audit chain broken\r\x1b[2J");
+}
+
+/* a user name with a newline and "<3>" cannot add a journald record */
+static void test_forged_priority(void **state)
+{
+	struct stat st;
+	char js[64];
+	char *t;
+
+	(void)state;
+	assert_int_equal(fstat(STDERR_FILENO, &st), 0);
+	snprintf(js, sizeof(js), "%llu:%llu", (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+	setenv("JOURNAL_STREAM", js, 1);
+	log_init("syncd");
+	log_set_level(LOG_LEVEL_INFO);
+	t = capture(emit_forged);
+	assert_string_equal(t, "<6>login refused for kiem\\x0a<3>syncd: audit chain broken\\x0d\\x1b[2J\n");
+	free(t);
+	unsetenv("JOURNAL_STREAM");
+}
+
 static void test_levels(void **state)
 {
 	(void)state;
@@ -97,6 +121,7 @@ int main(void)
 		cmocka_unit_test(test_plain),
 		cmocka_unit_test(test_journal),
 		cmocka_unit_test(test_levels),
+		cmocka_unit_test(test_forged_priority),
 	};
 	return cmocka_run_group_tests_name("log", tests, NULL, NULL);
 }
