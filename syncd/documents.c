@@ -3,7 +3,10 @@
 
 #include <jansson.h>
 #include <libpq-fe.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -632,6 +635,38 @@ static int html_text(struct buf *b, const char *s)
 	return 0;
 }
 
+/* The page's one style block; the Content-Security-Policy allows it by its
+ * hash, so no other inline style or any script can run in the page. */
+static const char doc_style[] =
+	"body{font-family:'Times New Roman',serif;max-width:46em;margin:2em auto;line-height:1.5}"
+	  "header{display:flex;justify-content:space-between;text-align:center;font-weight:bold}"
+	  "h1{text-align:center;font-size:1.3em;margin-top:2em}.no{text-align:center}"
+	  "table{width:100%;border-collapse:collapse}th{text-align:left;font-weight:normal;width:40%;vertical-align:top}"
+	  "td{font-weight:bold}.place{text-align:right;font-style:italic;margin-top:2em}.sign{text-align:right}"
+	  ".revoked{color:#b00;font-weight:bold;text-align:center;border:2px solid #b00;padding:.5em}"
+	  "footer{margin-top:3em;font-size:.8em;word-break:break-all;color:#444}";
+
+static char doc_csp[512];
+static pthread_once_t doc_csp_once = PTHREAD_ONCE_INIT;
+
+static void doc_csp_make(void)
+{
+	unsigned char md[32], b64[64];
+
+	SHA256((const unsigned char *)doc_style, strlen(doc_style), md);
+	EVP_EncodeBlock(b64, md, sizeof(md));
+	snprintf(doc_csp, sizeof(doc_csp),
+		 "default-src 'none'; style-src 'sha256-%s'; img-src data:; frame-ancestors 'none'; "
+		 "base-uri 'none'; form-action 'none'",
+		 (const char *)b64);
+}
+
+const char *document_csp(void)
+{
+	pthread_once(&doc_csp_once, doc_csp_make);
+	return doc_csp;
+}
+
 char *document_html(const char *body, const char *hash, bool revoked)
 {
 	json_t *d = json_loads(body, 0, NULL), *f;
@@ -652,13 +687,9 @@ char *document_html(const char *body, const char *hash, bool revoked)
 	E("title");
 	T(" ");
 	E("serial");
-	T("</title>\n<style>body{font-family:'Times New Roman',serif;max-width:46em;margin:2em auto;line-height:1.5}"
-	  "header{display:flex;justify-content:space-between;text-align:center;font-weight:bold}"
-	  "h1{text-align:center;font-size:1.3em;margin-top:2em}.no{text-align:center}"
-	  "table{width:100%;border-collapse:collapse}th{text-align:left;font-weight:normal;width:40%;vertical-align:top}"
-	  "td{font-weight:bold}.place{text-align:right;font-style:italic;margin-top:2em}.sign{text-align:right}"
-	  ".revoked{color:#b00;font-weight:bold;text-align:center;border:2px solid #b00;padding:.5em}"
-	  "footer{margin-top:3em;font-size:.8em;word-break:break-all;color:#444}</style>\n</head>\n<body>\n");
+	T("</title>\n<style>");
+	T(doc_style);
+	T("</style>\n</head>\n<body>\n");
 	T("<header><div>ỦY BAN NHÂN DÂN<br>");
 	E("unit_name");
 	T("</div><div>CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM<br>Độc lập - Tự do - Hạnh phúc</div></header>\n");
@@ -687,7 +718,7 @@ char *document_html(const char *body, const char *hash, bool revoked)
 	bad |= html_text(&b, hash) < 0;
 	T("<br>Kiểm tra: /v1/documents/");
 	E("serial");
-	T("/verify</footer>\n</body>\n</html>\n");
+	bad |= buf_printf(&b, "/verify?h=%.*s</footer>\n</body>\n</html>\n", DOC_HASH_PREFIX, hash ? hash : "") < 0;
 #undef T
 #undef E
 	json_decref(d);

@@ -69,6 +69,13 @@ int document_revoke(const struct config *cfg, const char *serial, const char *by
 
 /* The printable page (new string) from the canonical JSON. */
 char *document_html(const char *body, const char *hash, bool revoked);
+
+/* The Content-Security-Policy of that page (its style allowed by hash). */
+const char *document_csp(void);
+
+/* Hex digits of a document's SHA-256 printed with its serial for public
+ * verification: the serial alone tells nothing (GET .../verify?h=PREFIX). */
+#define DOC_HASH_PREFIX 16
 /* The JSON answer for GET: the body plus hash, signature, revocation. */
 char *document_json(const struct doc_record *r);
 

@@ -23,16 +23,17 @@
 #include "../common/log.h"
 
 #define BODY_MAX      (64 * 1024)
-#define THROTTLE_SIZE 4096
-#define THROTTLE_FREE 3	   /* failures before attempts are slowed */
-#define THROTTLE_MS   100  /* first delay; doubles per failure */
-#define THROTTLE_MAX  3000 /* never more: a slowdown, never a lockout */
-#define THROTTLE_KEEP 900  /* seconds a failure is remembered */
+#define THROTTLE_SIZE 65536 /* open addressing: keys never evict each other */
+#define THROTTLE_FREE 3	    /* failures of a uid before its attempts wait */
+#define THROTTLE_FREE_ADDR 20 /* of an address (an office NAT: many people, one address) */
+#define THROTTLE_MS   1000  /* first wait; doubles per failure */
+#define THROTTLE_MAX  30000 /* never more: a slowdown, never a lockout */
+#define THROTTLE_KEEP 900   /* seconds a failure is remembered */
 
 struct throttle {
 	char key[160];
 	int fails;
-	time_t last;
+	long long last_ms; /* monotonic time of the last failure */
 };
 
 struct api {
@@ -43,7 +44,16 @@ struct api {
 	size_t nproxies;
 	char *cert, *key;
 	pthread_mutex_t lock;
-	struct throttle slots[THROTTLE_SIZE];
+	struct throttle *slots; /* THROTTLE_SIZE, under lock */
+	bool throttle_full_said;
+	/* requests that wait on the directory or a database run on workers, so
+	 * the server's own threads always answer /healthz and refusals */
+	pthread_t *workers;
+	size_t nworkers;
+	pthread_mutex_t qlock;
+	pthread_cond_t qwake;
+	struct req *qhead, *qtail;
+	bool stopping;
 	atomic_ulong n_audit_fail; /* for /metrics */
 	atomic_ulong n_appends;
 	struct {
@@ -61,10 +71,19 @@ struct api {
 struct req {
 	struct buf body;
 	bool too_big;
+	/* a request handed to a worker: its answer waits here until the
+	 * connection is resumed and the server thread sends it */
+	struct MHD_Connection *conn;
+	struct req *qnext;
+	char *url, *method;
+	bool deferred, failed;
+	struct MHD_Response *resp;
+	unsigned status;
 	char id[40];
 	char addr[64];
 	char user[128];
 	char next[24]; /* a CSV page's next cursor, sent as X-Next-Cursor */
+	int retry_after; /* seconds, for a 429 */
 };
 
 /* ------------------------------------------------------------ listen address */
@@ -125,8 +144,25 @@ static enum MHD_Result respond(struct MHD_Connection *c, struct req *rq, unsigne
 	MHD_add_response_header(r, "Cache-Control", "no-store");
 	if (rq->next[0] != '\0')
 		MHD_add_response_header(r, "X-Next-Cursor", rq->next);
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	if (status == MHD_HTTP_UNAUTHORIZED)
 		MHD_add_response_header(r, "WWW-Authenticate", "Basic realm=\"syncd\", charset=\"UTF-8\"");
+	if (status == 429 && rq->retry_after > 0) {
+		char ra[16];
+
+		snprintf(ra, sizeof(ra), "%d", rq->retry_after);
+		MHD_add_response_header(r, "Retry-After", ra);
+	}
+	if (strncmp(ctype, "text/html", 9) == 0) {
+		MHD_add_response_header(r, "Content-Security-Policy", document_csp());
+		MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+		MHD_add_response_header(r, "X-Frame-Options", "DENY");
+	}
+	if (rq->deferred) { /* a worker's answer: sent by the server thread on resume */
+		rq->resp = r;
+		rq->status = status;
+		return MHD_YES;
+	}
 	ok = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
 	return ok;
@@ -277,73 +313,128 @@ static enum MHD_Result audit_down(struct MHD_Connection *c, struct req *rq);
 
 /* ------------------------------------------------------------ login throttle */
 
-static struct throttle *throttle_slot(struct api *api, const char *key, time_t now)
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The one spelling of a uid the directory treats as the same (case and
+ * insignificant spaces ignored), so KIEM.DO shares kiem.do's counter. */
+static void uid_fold(const char *in, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	while (*in == ' ')
+		in++;
+	for (; *in && o + 1 < outlen; in++) {
+		if (*in == ' ' && (in[1] == ' ' || in[1] == '\0'))
+			continue;
+		out[o++] = (char)(*in >= 'A' && *in <= 'Z' ? *in + 32 : *in);
+	}
+	out[o] = '\0';
+}
+
+/* key's slot (open addressing: a collision never resets another key's
+ * count); with create, a free or forgotten slot on its path; NULL when
+ * absent, or when the table is full of live keys (then not tracked). */
+static struct throttle *throttle_slot(struct api *api, const char *key, long long now, bool create)
 {
 	unsigned h = 2166136261u;
-	struct throttle *t;
+	struct throttle *reuse = NULL;
 
 	for (const char *p = key; *p; p++)
 		h = (h ^ (unsigned char)*p) * 16777619u;
-	t = &api->slots[h % THROTTLE_SIZE];
-	if (strcmp(t->key, key) != 0 || now - t->last > THROTTLE_KEEP) {
-		/* a collision forgets the other key's failures: slower attacks, never a lockout */
-		snprintf(t->key, sizeof(t->key), "%s", key);
-		t->fails = 0;
+	for (unsigned i = 0; i < THROTTLE_SIZE; i++) {
+		struct throttle *t = &api->slots[(h + i) % THROTTLE_SIZE];
+
+		if (t->key[0] == '\0') {
+			reuse = reuse ? reuse : t;
+			break;
+		}
+		if (strcmp(t->key, key) == 0) {
+			if (now - t->last_ms > THROTTLE_KEEP * 1000LL)
+				t->fails = 0;
+			return t;
+		}
+		if (reuse == NULL && now - t->last_ms > THROTTLE_KEEP * 1000LL)
+			reuse = t;
 	}
-	return t;
+	if (!create || reuse == NULL) {
+		if (create && !api->throttle_full_said) {
+			api->throttle_full_said = true;
+			log_warn("login throttle: %d addresses and uids with recent failures; new ones are not "
+				 "tracked until old ones are forgotten (%d s)",
+				 THROTTLE_SIZE, THROTTLE_KEEP);
+		}
+		return NULL;
+	}
+	snprintf(reuse->key, sizeof(reuse->key), "%s", key);
+	reuse->fails = 0;
+	reuse->last_ms = now;
+	return reuse;
 }
 
-static long throttle_delay_ms(int fails)
+static long throttle_delay_ms(int fails, int free)
 {
 	long ms;
 
-	if (fails < THROTTLE_FREE)
+	if (fails < free)
 		return 0;
-	ms = THROTTLE_MS << (fails - THROTTLE_FREE < 8 ? fails - THROTTLE_FREE : 8);
+	ms = THROTTLE_MS << (fails - free < 8 ? fails - free : 8);
 	return ms < THROTTLE_MAX ? ms : THROTTLE_MAX;
 }
 
-/* The delay owed before checking credentials of this user from this address. */
-static long throttle_before(struct api *api, const char *uid, const char *addr)
+static void throttle_keys(const char *uid, const char *addr, char ku[160], char ka[160])
+{
+	char folded[140];
+
+	uid_fold(uid, folded, sizeof(folded));
+	snprintf(ku, 160, "u:%s", folded);
+	snprintf(ka, 160, "a:%s", addr);
+}
+
+/* Milliseconds before this uid may be tried again from this address (0: now).
+ * Nobody sleeps: a caller inside that time is answered 429 at once. */
+static long throttle_wait(struct api *api, const char *uid, const char *addr)
 {
 	char ku[160], ka[160];
-	time_t now = time(NULL);
-	long d1, d2;
+	const char *keys[2] = {ku, ka};
+	long long now = mono_ms(), wait = 0;
 
-	snprintf(ku, sizeof(ku), "u:%s", uid);
-	snprintf(ka, sizeof(ka), "a:%s", addr);
+	throttle_keys(uid, addr, ku, ka);
 	pthread_mutex_lock(&api->lock);
-	d1 = throttle_delay_ms(throttle_slot(api, ku, now)->fails);
-	d2 = throttle_delay_ms(throttle_slot(api, ka, now)->fails);
+	for (int i = 0; i < 2; i++) {
+		struct throttle *t = throttle_slot(api, keys[i], now, false);
+		long long w = t ? t->last_ms + throttle_delay_ms(t->fails, i == 0 ? THROTTLE_FREE : THROTTLE_FREE_ADDR) - now
+				: 0;
+
+		wait = w > wait ? w : wait;
+	}
 	pthread_mutex_unlock(&api->lock);
-	return d1 > d2 ? d1 : d2;
+	return (long)wait;
 }
 
 static void throttle_after(struct api *api, const char *uid, const char *addr, bool ok)
 {
 	char ku[160], ka[160];
-	time_t now = time(NULL);
+	long long now = mono_ms();
 	struct throttle *t;
 
-	snprintf(ku, sizeof(ku), "u:%s", uid);
-	snprintf(ka, sizeof(ka), "a:%s", addr);
+	throttle_keys(uid, addr, ku, ka);
 	pthread_mutex_lock(&api->lock);
-	t = throttle_slot(api, ku, now);
-	t->fails = ok ? 0 : t->fails + 1;
-	t->last = now;
-	t = throttle_slot(api, ka, now);
-	if (!ok)
+	t = throttle_slot(api, ku, now, !ok);
+	if (t != NULL) {
+		t->fails = ok ? 0 : t->fails + 1;
+		t->last_ms = now;
+	}
+	if (!ok && (t = throttle_slot(api, ka, now, true)) != NULL) {
 		t->fails++;
-	t->last = now;
+		t->last_ms = now;
+	}
 	pthread_mutex_unlock(&api->lock);
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-
-	if (ms > 0)
-		nanosleep(&ts, NULL);
 }
 
 /* 1: u is the caller; otherwise the response was queued (401/503). */
@@ -364,7 +455,6 @@ static int authenticate(struct api *api, struct MHD_Connection *c, struct req *r
 		goto out;
 	}
 	snprintf(rq->user, sizeof(rq->user), "%s", user);
-	sleep_ms(throttle_before(api, user, rq->addr));
 	r = authz_authenticate(api->az, user, pass ? pass : "", u, err, sizeof(err));
 	if (r < 0) {
 		*res = respond_error(c, rq, 503, "directory_unavailable",
@@ -373,11 +463,14 @@ static int authenticate(struct api *api, struct MHD_Connection *c, struct req *r
 	}
 	throttle_after(api, user, rq->addr, r == 1);
 	if (r == 0) {
-		(void)audited(api, rq, "login", 0, user, "deny", "unauthenticated");
-		sleep_ms(throttle_delay_ms(THROTTLE_FREE)); /* every failure costs the caller a little */
-		*res = respond_error(c, rq, 401, "unauthenticated", "uid or password not accepted");
+		if (!audited(api, rq, "login", 0, user, "deny", "unauthenticated"))
+			*res = audit_down(c, rq);
+		else
+			*res = respond_error(c, rq, 401, "unauthenticated", "uid or password not accepted");
 		goto out;
 	}
+	/* from here on the person is the directory's uid, however it was typed */
+	snprintf(rq->user, sizeof(rq->user), "%s", u->uid);
 	r = 1;
 	goto done;
 out:
@@ -1635,6 +1728,95 @@ static enum MHD_Result route(struct api *api, struct MHD_Connection *c, struct r
 	return ep_grant_revoke(api, c, rq, &me, url + 11);
 }
 
+/* ------------------------------------------------------------ workers */
+
+static void *worker_main(void *arg)
+{
+	struct api *api = arg;
+
+	for (;;) {
+		struct req *rq;
+		enum MHD_Result res;
+
+		pthread_mutex_lock(&api->qlock);
+		while (api->qhead == NULL && !api->stopping)
+			pthread_cond_wait(&api->qwake, &api->qlock);
+		rq = api->qhead;
+		if (rq == NULL) { /* stopping, and nothing left to answer */
+			pthread_mutex_unlock(&api->qlock);
+			return NULL;
+		}
+		api->qhead = rq->qnext;
+		if (api->qhead == NULL)
+			api->qtail = NULL;
+		pthread_mutex_unlock(&api->qlock);
+		log_set_context("req=%s", rq->id);
+		res = route(api, rq->conn, rq, rq->url, rq->method);
+		if (rq->resp == NULL || res == MHD_NO)
+			rq->failed = true;
+		log_set_context(NULL);
+		MHD_resume_connection(rq->conn);
+	}
+}
+
+/* Hands rq to a worker (the connection waits, suspended); false when
+ * syncd is stopping. */
+static bool enqueue(struct api *api, struct MHD_Connection *c, struct req *rq, const char *url,
+		    const char *method)
+{
+	rq->url = strdup(url);
+	rq->method = strdup(method);
+	if (rq->url == NULL || rq->method == NULL)
+		return false;
+	rq->conn = c;
+	rq->deferred = true;
+	pthread_mutex_lock(&api->qlock);
+	if (api->stopping) {
+		pthread_mutex_unlock(&api->qlock);
+		rq->deferred = false;
+		return false;
+	}
+	MHD_suspend_connection(c);
+	if (api->qtail != NULL)
+		api->qtail->qnext = rq;
+	else
+		api->qhead = rq;
+	api->qtail = rq;
+	pthread_cond_signal(&api->qwake);
+	pthread_mutex_unlock(&api->qlock);
+	return true;
+}
+
+/* Answered by the server thread itself: nothing here waits on the
+ * directory or a database. */
+static bool served_inline(const char *url)
+{
+	return strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0 || strcmp(url, "/metrics") == 0;
+}
+
+/* A login attempt inside its throttle window is refused at once. */
+static bool throttled(struct api *api, struct MHD_Connection *c, struct req *rq, enum MHD_Result *res)
+{
+	char *pass = NULL, *user = MHD_basic_auth_get_username_password(c, &pass);
+	long wait = user ? throttle_wait(api, user, rq->addr) : 0;
+
+	if (user != NULL)
+		snprintf(rq->user, sizeof(rq->user), "%s", user);
+	if (pass != NULL) {
+		explicit_bzero(pass, strlen(pass));
+		MHD_free(pass);
+	}
+	if (user != NULL)
+		MHD_free(user);
+	if (wait <= 0)
+		return false;
+	rq->retry_after = (int)((wait + 999) / 1000);
+	*res = respond_error(c, rq, 429, "too_many_attempts",
+			     "too many failed logins for this uid or from this address; try again in %d s",
+			     rq->retry_after);
+	return true;
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 			       const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
@@ -1652,6 +1834,15 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		*con_cls = rq;
 		return MHD_YES;
 	}
+	if (rq->deferred) { /* resumed: the worker's answer */
+		if (rq->failed || rq->resp == NULL)
+			return MHD_NO;
+		res = MHD_queue_response(c, rq->status, rq->resp);
+		MHD_destroy_response(rq->resp);
+		rq->resp = NULL;
+		rq->deferred = false;
+		return res;
+	}
 	if (*upload_size > 0) {
 		if (rq->body.len + *upload_size > BODY_MAX || buf_append(&rq->body, upload, *upload_size) < 0)
 			rq->too_big = true;
@@ -1662,8 +1853,14 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	if (rq->too_big)
 		res = respond_error(c, rq, 413, "body_too_large", "request bodies are limited to %d bytes",
 				    BODY_MAX);
-	else
+	else if (served_inline(url))
 		res = route(api, c, rq, url, method);
+	else if (throttled(api, c, rq, &res))
+		;
+	else if (enqueue(api, c, rq, url, method))
+		res = MHD_YES;
+	else
+		res = respond_error(c, rq, 503, "stopping", "syncd is stopping; try again in a moment");
 	log_set_context(NULL);
 	return res;
 }
@@ -1679,6 +1876,10 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (rq == NULL)
 		return;
 	buf_free(&rq->body);
+	if (rq->resp != NULL)
+		MHD_destroy_response(rq->resp);
+	free(rq->url);
+	free(rq->method);
 	free(rq);
 	*con_cls = NULL;
 }
@@ -1693,13 +1894,18 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	log_warn("http: %s", msg);
 }
 
+/* TLS 1.2 and 1.3 only, forward-secret key exchange only (GnuTLS syntax). */
+static const char tls_priorities[] = "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-RSA:-DHE-RSA:-SHA1:"
+				     "-AES-128-CBC:-AES-256-CBC:-CAMELLIA-128-CBC:-CAMELLIA-256-CBC:"
+				     "%SAFE_RENEGOTIATION";
+
 struct api *api_start(const struct api_deps *deps, char *err, size_t errlen)
 {
 	const struct config *cfg = deps->cfg;
 	struct sockaddr_storage ss;
 	unsigned len;
 	int loopback;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	struct api *api = calloc(1, sizeof(*api));
 
 	if (api == NULL) {
@@ -1707,7 +1913,20 @@ struct api *api_start(const struct api_deps *deps, char *err, size_t errlen)
 		return NULL;
 	}
 	pthread_mutex_init(&api->lock, NULL);
+	pthread_mutex_init(&api->qlock, NULL);
+	pthread_cond_init(&api->qwake, NULL);
 	api->deps = *deps;
+	api->slots = calloc(THROTTLE_SIZE, sizeof(*api->slots));
+	api->workers = calloc((size_t)cfg->api_threads, sizeof(*api->workers));
+	if (api->slots == NULL || api->workers == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	for (long i = 0; i < cfg->api_threads; i++, api->nworkers++)
+		if (pthread_create(&api->workers[i], NULL, worker_main, api) != 0) {
+			snprintf(err, errlen, "cannot start the API's worker threads");
+			goto fail;
+		}
 	api->az = deps->az;
 	if (api_listen_parse(cfg->listen, &ss, &len, &loopback) < 0) {
 		snprintf(err, errlen, "[syncd] listen = %s: expected IPv4:PORT or [IPv6]:PORT", cfg->listen);
@@ -1737,11 +1956,13 @@ struct api *api_start(const struct api_deps *deps, char *err, size_t errlen)
 	}
 	api->d = MHD_start_daemon(flags, 0, NULL, NULL, handler, api, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
 				  NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-				  MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->api_threads,
-				  MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
-				  60u, MHD_OPTION_CONNECTION_LIMIT, 1000u,
+				  MHD_OPTION_THREAD_POOL_SIZE, 2u, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->api_idle_timeout,
+				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->api_max_connections,
+				  MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->api_max_connections_per_ip,
 				  api->cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, api->cert,
-				  MHD_OPTION_HTTPS_MEM_KEY, api->key, MHD_OPTION_END);
+				  MHD_OPTION_HTTPS_MEM_KEY, api->key, MHD_OPTION_HTTPS_PRIORITIES, tls_priorities,
+				  MHD_OPTION_END);
 	if (api->d == NULL) {
 		snprintf(err, errlen,
 			 "[syncd] listen = %s: cannot listen there (in use, or not this host's address)",
@@ -1759,8 +1980,20 @@ void api_stop(struct api *api)
 {
 	if (api == NULL)
 		return;
+	/* the workers answer what is queued, then MHD may stop (it must not
+	 * hold a suspended connection then) */
+	pthread_mutex_lock(&api->qlock);
+	api->stopping = true;
+	pthread_cond_broadcast(&api->qwake);
+	pthread_mutex_unlock(&api->qlock);
+	for (size_t i = 0; i < api->nworkers; i++)
+		pthread_join(api->workers[i], NULL);
+	free(api->workers);
 	if (api->d != NULL)
 		MHD_stop_daemon(api->d);
+	free(api->slots);
+	pthread_mutex_destroy(&api->qlock);
+	pthread_cond_destroy(&api->qwake);
 	for (size_t i = 0; i < api->nproxies; i++)
 		free(api->proxies[i]);
 	free(api->proxies);

@@ -232,12 +232,19 @@ status=$(api reg1 GET '/v1/authz/check?user=reg1&action=civil.extract.issue&unit
 h_assert_eq "slapd back: decisions work again without restarting syncd" "200 allow" "$status $(field .decision)"
 h_pid_alive "$pid" && h_ok "syncd kept running throughout" || h_fail "daemon" "$(tail -20 "$H_TMP/daemon.log")"
 
-# failed logins slow down, never lock out; a forged X-Forwarded-For from a
-# peer that is not a trusted proxy is ignored
+# failed logins slow down (429 with Retry-After, nobody sleeps), never lock
+# out; a forged X-Forwarded-For from a peer that is not a trusted proxy is ignored
+codes=""
 for ((i = 0; i < 5; i++)); do
-    curl -s -o /dev/null -u chair2:wrong -H 'X-Forwarded-For: 203.0.113.9' "$API/v1/grants?grantee=chair2"
+    codes+=$(curl -s -o /dev/null -w ' %{http_code}' -u chair2:wrong -H 'X-Forwarded-For: 203.0.113.9' "$API/v1/grants?grantee=chair2")
 done
-h_assert_eq "after 5 failures the right password still works (no lockout)" 200 \
+h_assert_eq "3 wrong passwords answered 401, then 429 inside the wait" " 401 401 401 429 429" "$codes"
+status=$(curl -s -D "$H_TMP/hdr" -o "$H_TMP/body" -w '%{http_code}' -u chair2:pw-chair2-secret "$API/v1/grants?grantee=chair2")
+wait_s=$(awk -F': ' 'tolower($1) == "retry-after" { print $2 + 0 }' "$H_TMP/hdr")
+h_assert_eq "inside the wait even the right password gets 429 with Retry-After" "429 too_many_attempts yes" \
+    "$status $(field .error) $([[ $wait_s -ge 1 ]] && echo yes)"
+sleep "$wait_s"
+h_assert_eq "after the wait the right password works (no lockout)" 200 \
     "$(api chair2 GET '/v1/grants?grantee=chair2')"
 grep -q '127.0.0.1 chair2: refused 401' "$H_TMP/daemon.log" && ! grep -q '203.0.113.9' "$H_TMP/daemon.log" &&
     h_ok "the peer's address is logged, not an untrusted X-Forwarded-For" ||
