@@ -7,6 +7,8 @@
 #include <libpq-fe.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -21,6 +23,7 @@
 #include "../common/buf.h"
 #include "../common/fileio.h"
 #include "../common/log.h"
+#include "../common/text.h"
 
 #define BODY_MAX      (64 * 1024)
 #define THROTTLE_SIZE 65536 /* open addressing: keys never evict each other */
@@ -46,6 +49,7 @@ struct api {
 	pthread_mutex_t lock;
 	struct throttle *slots; /* THROTTLE_SIZE, under lock */
 	bool throttle_full_said;
+	unsigned char query_key[32]; /* for the keyed hash of searches in the audit log */
 	/* requests that wait on the directory or a database run on workers, so
 	 * the server's own threads always answer /healthz and refusals */
 	pthread_t *workers;
@@ -84,6 +88,12 @@ struct req {
 	char user[128];
 	char next[24]; /* a CSV page's next cursor, sent as X-Next-Cursor */
 	int retry_after; /* seconds, for a 429 */
+	/* every refusal of a logged-in caller leaves an audit row: the
+	 * endpoint's own, or one written by respond_error */
+	struct api *api;
+	bool authed, audit_failed;
+	int naudited;
+	char what[160]; /* METHOD PATH, for that row */
 };
 
 /* ------------------------------------------------------------ listen address */
@@ -179,6 +189,10 @@ static enum MHD_Result respond_json(struct MHD_Connection *c, struct req *rq, un
 	return respond(c, rq, status, "application/json", s, strlen(s));
 }
 
+struct api;
+static bool audited(struct api *api, struct req *rq, const char *action, int unit, const char *object,
+		    const char *decision, const char *reason);
+
 /* {"error": code, "message": text}; refusals are logged with the reason. */
 static enum MHD_Result respond_error(struct MHD_Connection *c, struct req *rq, unsigned status,
 				     const char *code, const char *fmt, ...)
@@ -192,6 +206,15 @@ static enum MHD_Result respond_error(struct MHD_Connection *c, struct req *rq, u
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (rq->authed && rq->naudited == 0 && !rq->audit_failed) {
+		char reason[1100];
+
+		snprintf(reason, sizeof(reason), "%s (%s)", code, msg);
+		if (!audited(rq->api, rq, "request", 0, rq->what, status >= 500 ? "error" : "deny", reason))
+			return respond_error(c, rq, 503, "audit_unavailable",
+					     "the audit log cannot be written (state database); nothing is done "
+					     "unaudited, try again shortly");
+	}
 	if (status >= 500)
 		log_warn("%s %s: %u %s: %s", rq->addr, rq->user[0] ? rq->user : "-", status, code, msg);
 	else
@@ -307,8 +330,6 @@ static void request_id(struct MHD_Connection *c, struct req *rq)
 		snprintf(rq->id + 2 * i, 3, "%02x", rnd[i]);
 }
 
-static bool audited(struct api *api, struct req *rq, const char *action, int unit, const char *object,
-		    const char *decision, const char *reason);
 static enum MHD_Result audit_down(struct MHD_Connection *c, struct req *rq);
 
 /* ------------------------------------------------------------ login throttle */
@@ -625,7 +646,8 @@ static enum MHD_Result ep_grant_create(struct api *api, struct MHD_Connection *c
 	struct grant_request gr = {0};
 	struct grant g;
 	json_error_t je;
-	json_t *o = json_loadb(rq->body.data ? rq->body.data : "", rq->body.len, 0, &je), *v;
+	json_t *o = json_loadb(rq->body.data ? rq->body.data : "", rq->body.len, JSON_REJECT_DUPLICATES, &je),
+	       *v;
 	const char *key;
 	char reason[512], err[256];
 	enum MHD_Result res;
@@ -633,8 +655,8 @@ static enum MHD_Result ep_grant_create(struct api *api, struct MHD_Connection *c
 
 	if (!json_is_object(o)) {
 		json_decref(o);
-		return respond_error(c, rq, 400, "bad_request", "the body must be a JSON object: %s",
-				     je.text);
+		return respond_error(c, rq, 400, "bad_request",
+				     "the body must be a JSON object (each key once): %s", je.text);
 	}
 	json_object_foreach (o, key, v) {
 		size_t i;
@@ -660,6 +682,11 @@ static enum MHD_Result ep_grant_create(struct api *api, struct MHD_Connection *c
 		json_decref(o);
 		return respond_error(c, rq, 400, "bad_request", "may_delegate must be an integer");
 	}
+	if (v != NULL && (json_integer_value(v) < 0 || json_integer_value(v) > 100)) {
+		json_decref(o);
+		return respond_error(c, rq, 400, "bad_request",
+				     "may_delegate must be between 0 and the role's deepest re-delegation");
+	}
 	gr.may_delegate = v ? (int)json_integer_value(v) : 0;
 	if (gr.grantee == NULL || gr.role == NULL || gr.unit < 0) {
 		json_decref(o);
@@ -672,16 +699,21 @@ static enum MHD_Result ep_grant_create(struct api *api, struct MHD_Connection *c
 		json_decref(o);
 		return respond_error(c, rq, 400, "bad_request", "%s", err);
 	}
-	st = authz_grant_create(api->az, me, &gr, &g, reason, sizeof(reason));
 	{
 		char object[300];
 
-		snprintf(object, sizeof(object), "%s %s %s", st == 0 ? g.id : "-", gr.grantee, gr.role);
-		if (!audited(api, rq, "grant.create", gr.unit, object, st == 0 ? "allow" : "deny",
-			     st == 0 ? "" : reason)) {
+		/* the intent first: no grant exists without a row that announced it */
+		snprintf(object, sizeof(object), "- %s %s", gr.grantee, gr.role);
+		if (!audited(api, rq, "grant.create", gr.unit, object, "intent", "")) {
 			json_decref(o);
 			return audit_down(c, rq);
 		}
+		st = authz_grant_create(api->az, me, &gr, &g, reason, sizeof(reason));
+		snprintf(object, sizeof(object), "%s %s %s", st == 0 ? g.id : "-", gr.grantee, gr.role);
+		if (!audited(api, rq, "grant.create", gr.unit, object,
+			     st == 0 ? "allow" : st >= 500 ? "error" : "deny", st == 0 ? "" : reason))
+			log_err("%s %s: grant %s made, its outcome row is missing (the intent row has it)",
+				rq->addr, me->uid, st == 0 ? g.id : "-");
 	}
 	if (st != 0) {
 		res = respond_reason(c, rq, (unsigned)st, reason);
@@ -698,10 +730,18 @@ static enum MHD_Result ep_grant_revoke(struct api *api, struct MHD_Connection *c
 				       const struct authz_user *me, const char *id)
 {
 	char reason[512];
-	int st = authz_grant_revoke(api->az, me, id, reason, sizeof(reason));
+	int st;
 
-	if (!audited(api, rq, "grant.revoke", 0, id, st == 0 ? "allow" : "deny", st == 0 ? "" : reason))
+	if (strlen(id) != 32 || strspn(id, "0123456789abcdef") != 32)
+		return respond_error(c, rq, 404, "unknown_grant", "a grant id is 32 hex digits");
+	/* the intent first: no revocation happens without a row that announced it */
+	if (!audited(api, rq, "grant.revoke", 0, id, "intent", ""))
 		return audit_down(c, rq);
+	st = authz_grant_revoke(api->az, me, id, reason, sizeof(reason));
+	if (!audited(api, rq, "grant.revoke", 0, id, st == 0 ? "allow" : st >= 500 ? "error" : "deny",
+		     st == 0 ? "" : reason))
+		log_err("%s %s: grant %s revocation (%d): its outcome row is missing (the intent row has it)",
+			rq->addr, me->uid, id, st);
 	if (st != 0)
 		return respond_reason(c, rq, (unsigned)st, reason);
 	log_info("%s %s: revoked grant %s", rq->addr, me->uid, id);
@@ -726,7 +766,8 @@ static enum MHD_Result ep_grants_list(struct api *api, struct MHD_Connection *c,
 		grantee = NULL;
 	if (grantee == NULL || strcmp(grantee, me->uid) != 0) {
 		/* without a unit: only a city role that manages grants or audits */
-		st = may_oversee(api, me, unit ? unit : authz_unit_known(api->az, 31117) ? 31117 : 0, &d);
+		/* every unit's grants: a city role, which any unit of the city shows */
+		st = may_oversee(api, me, unit ? unit : routing_unit_get(api->deps.rt, 0)->code, &d);
 		if (st < 0)
 			return respond_error(c, rq, 503, "directory_unavailable",
 					     "the directory cannot be reached");
@@ -796,8 +837,10 @@ static bool audited(struct api *api, struct req *rq, const char *action, int uni
 		return true;
 	if (audit_append(api->deps.audit, &ev, NULL, err, sizeof(err)) == 0) {
 		atomic_fetch_add(&api->n_appends, 1);
+		rq->naudited++;
 		return true;
 	}
+	rq->audit_failed = true;
 	atomic_fetch_add(&api->n_audit_fail, 1);
 	log_err("%s: %s %s not audited: %s", rq->addr, action, ev.object, err);
 	return false;
@@ -840,10 +883,10 @@ static bool permitted(struct api *api, struct MHD_Connection *c, struct req *rq,
 static json_t *body_object(struct req *rq, char *err, size_t errlen)
 {
 	json_error_t je;
-	json_t *o = json_loadb(rq->body.data ? rq->body.data : "", rq->body.len, 0, &je);
+	json_t *o = json_loadb(rq->body.data ? rq->body.data : "", rq->body.len, JSON_REJECT_DUPLICATES, &je);
 
 	if (!json_is_object(o)) {
-		snprintf(err, errlen, "the body must be a JSON object: %s", je.text);
+		snprintf(err, errlen, "the body must be a JSON object (each key once): %s", je.text);
 		json_decref(o);
 		return NULL;
 	}
@@ -893,13 +936,22 @@ static enum MHD_Result ep_document_issue(struct api *api, struct MHD_Connection 
 		json_decref(o);
 		return res;
 	}
+	/* the allow row above is the intent; the outcome follows, with the serial */
 	st = document_issue(api->deps.cfg, api->deps.rt, api->deps.signer, k, unit, key, &who, serial,
 			    sizeof(serial), &body, reason, sizeof(reason));
 	json_decref(o);
 	if (st != 0) {
-		if (!audited(api, rq, "document.issue", unit, object, "error", reason))
+		if (!audited(api, rq, "document.issue", unit, object, st >= 500 ? "error" : "deny", reason))
 			return audit_down(c, rq);
 		return respond_reason(c, rq, (unsigned)st, reason);
+	}
+	{
+		char done[200];
+
+		snprintf(done, sizeof(done), "%s %s", object, serial);
+		if (!audited(api, rq, "document.issue", unit, done, "issued", ""))
+			log_err("%s %s: document %s issued, its outcome row is missing (the allow row has it)",
+				rq->addr, me->uid, serial);
 	}
 	{
 		size_t i;
@@ -992,8 +1044,11 @@ static enum MHD_Result ep_document_revoke(struct api *api, struct MHD_Connection
 					  : 0;
 	if (f <= 0) {
 		json_decref(o);
-		return f < 0 ? respond_reason(c, rq, 503, reason)
-			     : respond_error(c, rq, 404, "unknown_document", "no document %s", serial);
+		if (f < 0)
+			return respond_reason(c, rq, 503, reason);
+		if (!audited(api, rq, "document.revoke", 0, serial, "deny", "unknown_document"))
+			return audit_down(c, rq);
+		return respond_error(c, rq, 404, "unknown_document", "no document %s", serial);
 	}
 	k = documents_kind(api->deps.docs, d.kind);
 	if (!permitted(api, c, rq, me, k ? k->perm : "grant.manage", d.unit, "document.revoke", serial,
@@ -1002,9 +1057,14 @@ static enum MHD_Result ep_document_revoke(struct api *api, struct MHD_Connection
 		json_decref(o);
 		return res;
 	}
-	doc_record_free(&d);
+	/* the allow row above is the intent; the outcome follows */
 	st = document_revoke(api->deps.cfg, serial, me->uid, why, reason, sizeof(reason));
 	json_decref(o);
+	if (!audited(api, rq, "document.revoke", d.unit, serial,
+		     st == 0 ? "revoked" : st >= 500 ? "error" : "deny", st == 0 ? "" : reason))
+		log_err("%s %s: document %s revocation (%d): its outcome row is missing (the allow row has it)",
+			rq->addr, me->uid, serial, st);
+	doc_record_free(&d);
 	if (st != 0)
 		return respond_reason(c, rq, (unsigned)st, reason);
 	log_info("%s %s: revoked document %s", rq->addr, me->uid, serial);
@@ -1018,14 +1078,20 @@ static enum MHD_Result ep_document_verify(struct api *api, struct MHD_Connection
 {
 	struct doc_record d;
 	char reason[512], hash[65], day[11] = "";
-	const char *status;
+	const char *status, *h = arg(c, "h");
 	json_t *doc;
-	int f = document_serial_valid(serial)
+	int f = document_serial_valid(serial) && h != NULL && strlen(h) >= DOC_HASH_PREFIX &&
+				strlen(h) <= 64 && strspn(h, "0123456789abcdef") == strlen(h)
 			? document_find(api->deps.cfg, serial, &d, reason, sizeof(reason))
 			: 0;
 
 	if (f < 0)
 		return respond_reason(c, rq, 503, reason);
+	/* the serial alone tells nothing: the hash printed with it must match */
+	if (f == 1 && strncmp(d.hash, h, strlen(h)) != 0) {
+		doc_record_free(&d);
+		f = 0;
+	}
 	if (!audited(api, rq, "document.verify", f == 1 ? d.unit : 0, serial, "allow",
 		     f == 1 ? "" : "unknown"))
 		return audit_down(c, rq);
@@ -1439,7 +1505,19 @@ static enum MHD_Result ep_records_search(struct api *api, struct MHD_Connection 
 			"needs {\"unit\": \"CODE\", \"q\": TEXT} (2-100 characters: a name, a personal ID, or "
 			"SHEET/NUMBER of a parcel)");
 	}
-	snprintf(object, sizeof(object), "q=%s", q);
+	/* the query is personal data: the permanent row keeps a keyed hash of
+	 * it (equal queries of this run match), never the text */
+	{
+		unsigned char mac[32];
+		unsigned int maclen = sizeof(mac);
+		char hex[17];
+
+		HMAC(EVP_sha256(), api->query_key, sizeof(api->query_key), (const unsigned char *)q, strlen(q),
+		     mac, &maclen);
+		for (int i = 0; i < 8; i++)
+			snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+		snprintf(object, sizeof(object), "q=hmac:%s len=%zu", hex, strlen(q));
+	}
 	if (authz_check(api->az, me->uid, "civil.record.read", unit, &d1) == LP_UNAVAILABLE ||
 	    authz_check(api->az, me->uid, "land.record.read", unit, &d2) == LP_UNAVAILABLE) {
 		json_decref(o);
@@ -1518,7 +1596,7 @@ static enum MHD_Result ep_audit_query(struct api *api, struct MHD_Connection *c,
 		    &sql,
 		    "SELECT seq, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), actor, "
 		    "client, request_id, action, unit, object, decision, reason, encode(hash, 'hex') "
-		    "FROM syncd_audit WHERE true") < 0)
+		    "FROM public.syncd_audit WHERE true") < 0)
 		goto oom;
 	if (unit) {
 		params[np++] = us;
@@ -1572,13 +1650,12 @@ static enum MHD_Result ep_audit_query(struct api *api, struct MHD_Connection *c,
 
 			for (int i = 0; i < n && !bad; i++)
 				for (int k = 0; k < 11; k++) {
-					const char *v = PQgetvalue(r, i, k);
+					/* a cell a spreadsheet would run (= + - @ ...) is made inert */
+					char *cell = text_csv_cell(PQgetvalue(r, i, k));
 
-					bad |= buf_puts(&q, "\"") < 0;
-					for (; *v && !bad; v++)
-						bad |= (*v == '"' ? buf_puts(&q, "\"\"")
-								  : buf_append(&q, v, 1)) < 0;
-					bad |= buf_puts(&q, k == 10 ? "\"\r\n" : "\",") < 0;
+					bad |= cell == NULL || buf_puts(&q, cell) < 0 ||
+					       buf_puts(&q, k == 10 ? "\r\n" : ",") < 0;
+					free(cell);
 				}
 			if (more && n > 0)
 				snprintf(rq->next, sizeof(rq->next), "%s", PQgetvalue(r, n - 1, 0));
@@ -1644,6 +1721,43 @@ static enum MHD_Result ep_audit_verify(struct api *api, struct MHD_Connection *c
 					   v.expected, "found", v.found, "problem", v.problem)));
 }
 
+/* A state-changing request from another site's page is refused before
+ * anything else: its body must be JSON (a form or text/plain post cannot
+ * send that without CORS), and a foreign Origin or Sec-Fetch-Site says
+ * where it comes from.  True when refused (*res set). */
+static bool cross_site(struct MHD_Connection *c, struct req *rq, bool has_body, enum MHD_Result *res)
+{
+	const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+	const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+	const char *site = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-Fetch-Site");
+	const char *authority = origin ? strstr(origin, "://") : NULL;
+
+	if (site != NULL && strcmp(site, "cross-site") == 0) {
+		*res = respond_error(c, rq, 403, "cross_site", "requests from another site's page are refused");
+		return true;
+	}
+	if (origin != NULL && strcmp(origin, "null") != 0 &&
+	    (authority == NULL || host == NULL || strcasecmp(authority + 3, host) != 0)) {
+		*res = respond_error(c, rq, 403, "cross_site",
+				     "Origin %.200s is not this server; requests from another site's page are refused",
+				     origin);
+		return true;
+	}
+	if (origin != NULL && strcmp(origin, "null") == 0) {
+		*res = respond_error(c, rq, 403, "cross_site", "an opaque Origin (null) is refused");
+		return true;
+	}
+	if (has_body && (ct == NULL || strncasecmp(ct, "application/json", 16) != 0 ||
+			 (ct[16] != '\0' && ct[16] != ';' && ct[16] != ' '))) {
+		*res = respond_error(c, rq, 415, "unsupported_media_type",
+				     "send the body as JSON with Content-Type: application/json (not %.80s)",
+				     ct ? ct : "no Content-Type");
+		return true;
+	}
+	return false;
+}
+
 static enum MHD_Result route(struct api *api, struct MHD_Connection *c, struct req *rq, const char *url,
 			     const char *method)
 {
@@ -1682,8 +1796,11 @@ static enum MHD_Result route(struct api *api, struct MHD_Connection *c, struct r
 				     "documents and records are off: syncd runs without %s/documents.json; "
 				     "install policies/documents.json there and restart syncd",
 				     api->deps.cfg->policies_dir);
+	if ((post || strcmp(method, "DELETE") == 0) && cross_site(c, rq, post, &res))
+		return res;
 	if (!authenticate(api, c, rq, &me, &res))
 		return res;
+	rq->authed = true;
 	if (strcmp(url, "/v1/records/search") == 0)
 		return post ? ep_records_search(api, c, rq, &me)
 			    : respond_error(c, rq, 405, "method_not_allowed",
@@ -1831,6 +1948,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 			return MHD_NO;
 		request_id(c, rq);
 		client_address(api, c, rq);
+		rq->api = api;
+		snprintf(rq->what, sizeof(rq->what), "%s %s", method, url);
 		*con_cls = rq;
 		return MHD_YES;
 	}
@@ -1917,6 +2036,10 @@ struct api *api_start(const struct api_deps *deps, char *err, size_t errlen)
 	pthread_cond_init(&api->qwake, NULL);
 	api->deps = *deps;
 	api->slots = calloc(THROTTLE_SIZE, sizeof(*api->slots));
+	if (RAND_bytes(api->query_key, sizeof(api->query_key)) != 1) {
+		snprintf(err, errlen, "no randomness for the search hash key");
+		goto fail;
+	}
 	api->workers = calloc((size_t)cfg->api_threads, sizeof(*api->workers));
 	if (api->slots == NULL || api->workers == NULL) {
 		snprintf(err, errlen, "out of memory");

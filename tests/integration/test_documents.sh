@@ -68,10 +68,12 @@ for spec in "reg1 birth_extract khai_sinh ho_ten" "reg1 marriage_extract ket_hon
     key=$(first "$table")
     status=$(issue "$who" "$kind" 31120 "$key")
     serial=$(field .serial)
+    eval "hash_$kind=$(field .hash)"
     h_assert_eq "$kind issued in Cái Khế (201)" 201 "$status"
     [[ $serial =~ ^31120-[0-9]{4}-[0-9]{6}$ ]] && h_ok "$kind serial $serial has the unit-year-sequence shape" ||
         h_fail "$kind serial" "$serial"
     api "$who" GET "/v1/documents/$serial" "" text/html >/dev/null
+    cp "$H_TMP/body" "$H_TMP/page_$kind.html"
     value=$(h_psql -d tier -c "SELECT $col FROM u31120.$table WHERE id = $key")
     if grep -qF -- "$value" "$H_TMP/body" && grep -qF 'CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM' "$H_TMP/body" &&
         grep -qF 'Phường Cái Khế' "$H_TMP/body"; then
@@ -83,8 +85,17 @@ for spec in "reg1 birth_extract khai_sinh ho_ten" "reg1 marriage_extract ket_hon
 done
 # shellcheck disable=SC2154
 cert=$serial_land_use_certificate
-api - GET "/v1/documents/$serial_birth_extract/verify" >/dev/null
+# shellcheck disable=SC2154
+hp=${hash_birth_extract:0:16}
+grep -qF "/v1/documents/$serial_birth_extract/verify?h=$hp" "$H_TMP/page_birth_extract.html" &&
+    h_ok "the printed page carries the verification link with the hash prefix" ||
+    h_fail "verification link on the page" "$(grep -o 'Kiểm tra[^<]*' "$H_TMP/page_birth_extract.html")"
+api - GET "/v1/documents/$serial_birth_extract/verify?h=$hp" >/dev/null
 h_assert_eq "public verification without login: valid" valid "$(field .status)"
+h_assert_eq "the serial alone tells nothing (no hash prefix): unknown, no kind or unit" "unknown null null" \
+    "$(api - GET "/v1/documents/$serial_birth_extract/verify" >/dev/null; field '[.status, .kind, .unit] | map(tostring) | join(" ")')"
+h_assert_eq "a wrong hash prefix: unknown" unknown \
+    "$(api - GET "/v1/documents/$serial_birth_extract/verify?h=0000000000000000" >/dev/null; field .status)"
 grep -q "$(h_psql -d tier -c "SELECT ho_ten FROM u31120.khai_sinh WHERE id = $ks")" "$H_TMP/body" &&
     h_fail "verification shows no personal data" "$(cat "$H_TMP/body")" || h_ok "verification shows no personal data"
 h_assert_eq "verification of a serial never issued: unknown" unknown \
@@ -153,7 +164,8 @@ h_assert_eq "reading a document without read permission in its unit is refused" 
 h_assert_eq "revoking needs a reason" 400 "$(api land1 POST "/v1/documents/$cert/revoke" '{}')"
 h_assert_eq "the land officer revokes the certificate" 204 \
     "$(api land1 POST "/v1/documents/$cert/revoke" '{"reason":"cấp nhầm thửa"}')"
-api - GET "/v1/documents/$cert/verify" >/dev/null
+# shellcheck disable=SC2154
+api - GET "/v1/documents/$cert/verify?h=${hash_land_use_certificate:0:16}" >/dev/null
 h_assert_eq "a revoked document verifies as revoked" revoked "$(field .status)"
 out=$("$SYNCCTL" -s "$API" document verify "$cert" 2>&1) && rc=0 || rc=$?
 h_assert_eq "syncctl document verify of a revoked one exits 1" 1 "$rc"
