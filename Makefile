@@ -30,7 +30,7 @@ ASAN_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/asan/%)
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 .PHONY: all deps check unit asan integration demo bench lint clean fuzz soak install
-all: $(B)/syncd $(B)/syncctl $(B)/freeport $(B)/notify_listen
+all: $(B)/syncd $(B)/syncctl $(B)/freeport $(B)/notify_listen $(B)/idle_sockets
 
 deps:
 	@scripts/deps.sh build
@@ -46,6 +46,10 @@ $(B)/syncctl: $(LIB_OBJ) $(B)/obj/syncd/syncctl.o
 	$(CC) $(XCFLAGS) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(B)/notify_listen: tests/harness/notify_listen.c
+	@mkdir -p $(B)
+	$(CC) $(XCFLAGS) $(CFLAGS) -o $@ $<
+
+$(B)/idle_sockets: tests/harness/idle_sockets.c
 	@mkdir -p $(B)
 	$(CC) $(XCFLAGS) $(CFLAGS) -o $@ $<
 
@@ -146,7 +150,7 @@ install: all
 
 lint:
 	@scripts/deps.sh lint
-	clang-format --dry-run --Werror $(ALL_SRC) $(HEADERS) $(UNIT_SRC) tests/harness/freeport.c tests/harness/notify_listen.c \
+	clang-format --dry-run --Werror $(ALL_SRC) $(HEADERS) $(UNIT_SRC) tests/harness/freeport.c tests/harness/notify_listen.c tests/harness/idle_sockets.c \
 		$(wildcard tests/fuzz/*.c) $(wildcard bench/*.c)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --inline-suppr \
 		--suppress=missingIncludeSystem -D_GNU_SOURCE $(ALL_SRC)

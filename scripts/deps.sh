@@ -7,7 +7,7 @@ build="gcc make pkg-config libpq-dev libldap-dev libcurl4-openssl-dev libjansson
 servers="postgresql-15 postgresql-client-15 slapd ldap-utils curl jq openssl"
 case "${1:-build}" in
 build) want="$build" ;;
-check) want="$build libcmocka-dev $servers systemd man-db prometheus" ;;
+check) want="$build libcmocka-dev $servers systemd man-db prometheus xxd" ;;
 demo | bench) want="$build $servers" ;;
 lint) want="$build clang-format cppcheck" ;;
 fuzz) want="$build clang" ;;

@@ -599,7 +599,11 @@ static enum MHD_Result ep_check(struct api *api, struct MHD_Connection *c, struc
 	if (unit < 0)
 		return respond_error(c, rq, 400, "unknown_unit",
 				     "unit must be a 5-digit unit code, not \"%s\"", us);
-	if (strcmp(user, me->uid) != 0) {
+	char fu[140], fme[140];
+
+	uid_fold(user ? user : "", fu, sizeof(fu));
+	uid_fold(me->uid, fme, sizeof(fme));
+	if (user != NULL && strcmp(fu, fme) != 0) { /* someone else: KIEM.DO is kiem.do */
 		r = may_oversee(api, me, unit, &d);
 		if (r < 0)
 			return respond_error(
