@@ -411,7 +411,7 @@ struct audit *audit_open(const char *conninfo, const char *password, const struc
 	if (strcmp(PQgetvalue(r, 0, 2), "t") == 0)
 		log_warn("syncd_audit: syncd's database role may change or own the audit log (its tables or "
 			 "functions); make it append-only for syncd with dist/sql/audit-owner.sql (run by a "
-			 "database owner)");
+			 "superuser)");
 	PQclear(r);
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->wake, NULL);

@@ -35,7 +35,8 @@ struct audit_event {
 
 struct audit;
 
-/* Opens its own connection, creates the tables and trigger if missing, and
+/* Opens its own connection, creates the tables, trigger and append functions
+ * while syncd owns them (or they are missing), and
  * starts the writer.  signer may be NULL (checkpoints unsigned);
  * checkpoint_file may be NULL (journal only); a checkpoint every
  * checkpoint_every rows (and at close). */
