@@ -12,7 +12,7 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
 
-COMMON_SRC     := common/log.c common/buf.c common/fileio.c common/text.c
+COMMON_SRC     := common/log.c common/buf.c common/fileio.c common/text.c common/pg.c
 CONNECTORS_SRC := connectors/copytext.c connectors/pgoutput.c connectors/pg_util.c connectors/pg_source.c connectors/pg_target.c
 AUTHZ_SRC      := $(sort $(wildcard authz/*.c))
 # every module of syncd/ but the two programs' mains

@@ -13,34 +13,94 @@
 #include <unistd.h>
 
 #include "../common/log.h"
+#include "../common/pg.h"
+#include "../common/text.h"
 
-/* Once the table exists (and may belong to another role: see
- * dist/sql/audit-owner.sql) syncd only makes sure of its head row. */
-static const char *const head_sql =
-	"INSERT INTO syncd_audit_head VALUES (1, 0, decode(repeat('00', 32), 'hex')) ON CONFLICT DO NOTHING";
+/* The argument types of public.syncd_audit_append, for to_regprocedure and
+ * GRANT: an overload with other types would never be the one called. */
+#define APPEND_ARGS "bigint, timestamptz, text, text, text, text, text, text, text, text, bytea, bytea, bytea"
 
+/* Every name is schema-qualified: a schema named after syncd's role comes
+ * first in the default search_path and could otherwise shadow the log.
+ * Run only while syncd owns the table (a fresh database). */
 static const char *const schema_sql =
-	"CREATE TABLE IF NOT EXISTS syncd_audit ("
+	"CREATE TABLE IF NOT EXISTS public.syncd_audit ("
 	" seq bigint PRIMARY KEY, at timestamptz NOT NULL, actor text NOT NULL, client text NOT NULL,"
 	" request_id text NOT NULL, action text NOT NULL, unit text NOT NULL, object text NOT NULL,"
 	" decision text NOT NULL, reason text NOT NULL, body bytea NOT NULL, prev_hash bytea NOT NULL,"
 	" hash bytea NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS syncd_audit_unit_seq ON syncd_audit (unit, seq);"
-	"CREATE INDEX IF NOT EXISTS syncd_audit_actor_seq ON syncd_audit (actor, seq);"
-	"CREATE TABLE IF NOT EXISTS syncd_audit_head (id int PRIMARY KEY CHECK (id = 1), seq bigint NOT NULL,"
+	"CREATE INDEX IF NOT EXISTS syncd_audit_unit_seq ON public.syncd_audit (unit, seq);"
+	"CREATE INDEX IF NOT EXISTS syncd_audit_actor_seq ON public.syncd_audit (actor, seq);"
+	"CREATE TABLE IF NOT EXISTS public.syncd_audit_head (id int PRIMARY KEY CHECK (id = 1), seq bigint NOT NULL,"
 	" hash bytea NOT NULL);"
-	"INSERT INTO syncd_audit_head VALUES (1, 0, decode(repeat('00', 32), 'hex')) ON CONFLICT DO NOTHING;"
-	"CREATE OR REPLACE FUNCTION syncd_audit_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+	"INSERT INTO public.syncd_audit_head VALUES (1, 0, decode(repeat('00', 32), 'hex')) ON CONFLICT DO NOTHING;"
+	"CREATE OR REPLACE FUNCTION public.syncd_audit_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
 	" RAISE EXCEPTION 'syncd_audit is append-only: % refused', TG_OP; END $$;"
-	"CREATE OR REPLACE TRIGGER syncd_audit_no_change BEFORE UPDATE OR DELETE ON syncd_audit"
-	" FOR EACH ROW EXECUTE FUNCTION syncd_audit_refuse();"
-	"CREATE OR REPLACE TRIGGER syncd_audit_no_truncate BEFORE TRUNCATE ON syncd_audit"
-	" FOR EACH STATEMENT EXECUTE FUNCTION syncd_audit_refuse();";
+	"CREATE OR REPLACE TRIGGER syncd_audit_no_change BEFORE UPDATE OR DELETE ON public.syncd_audit"
+	" FOR EACH ROW EXECUTE FUNCTION public.syncd_audit_refuse();"
+	"CREATE OR REPLACE TRIGGER syncd_audit_no_truncate BEFORE TRUNCATE ON public.syncd_audit"
+	" FOR EACH STATEMENT EXECUTE FUNCTION public.syncd_audit_refuse();";
+
+/* The only way in once dist/sql/audit-owner.sql ran: they run as their owner,
+ * and append refuses a row that does not extend the chain.  Run only while
+ * syncd owns them (or they are missing). */
+static const char *const funcs_sql =
+	"CREATE OR REPLACE FUNCTION public.syncd_audit_lock() RETURNS TABLE(seq bigint, hash bytea)"
+	" LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$ BEGIN"
+	" RETURN QUERY SELECT h.seq, h.hash FROM public.syncd_audit_head h WHERE h.id = 1 FOR UPDATE;"
+	" END $$;"
+	"CREATE OR REPLACE FUNCTION public.syncd_audit_append(p_seq bigint, p_at timestamptz, p_actor text,"
+	" p_client text, p_request_id text, p_action text, p_unit text, p_object text, p_decision text,"
+	" p_reason text, p_body bytea, p_prev bytea, p_hash bytea) RETURNS void"
+	" LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$"
+	" DECLARE h record; BEGIN"
+	" SELECT x.seq, x.hash INTO h FROM public.syncd_audit_head x WHERE x.id = 1 FOR UPDATE;"
+	" IF NOT FOUND THEN RAISE EXCEPTION 'syncd_audit_head has no row'; END IF;"
+	" IF p_seq IS DISTINCT FROM h.seq + 1 THEN"
+	"  RAISE EXCEPTION 'syncd_audit: seq % refused: the next seq is %', p_seq, h.seq + 1; END IF;"
+	" IF p_prev IS DISTINCT FROM h.hash THEN"
+	"  RAISE EXCEPTION 'syncd_audit: seq % refused: prev_hash is not the head''s hash', p_seq; END IF;"
+	" IF p_hash IS DISTINCT FROM sha256(p_prev || p_body) THEN"
+	"  RAISE EXCEPTION 'syncd_audit: seq % refused: hash is not SHA-256(prev_hash || body)', p_seq; END IF;"
+	" INSERT INTO public.syncd_audit (seq, at, actor, client, request_id, action, unit, object, decision,"
+	"  reason, body, prev_hash, hash) VALUES (p_seq, p_at, p_actor, p_client, p_request_id, p_action,"
+	"  p_unit, p_object, p_decision, p_reason, p_body, p_prev, p_hash);"
+	" UPDATE public.syncd_audit_head SET seq = p_seq, hash = p_hash WHERE id = 1;"
+	" END $$;"
+	"REVOKE ALL ON FUNCTION public.syncd_audit_lock() FROM PUBLIC;"
+	"REVOKE ALL ON FUNCTION public.syncd_audit_append(" APPEND_ARGS ") FROM PUBLIC;";
+
+/* Whether syncd owns the table (or it is missing), and owns both functions
+ * (or they are missing): what it may still create or replace. */
+static const char *const owns_sql =
+	"SELECT to_regclass('public.syncd_audit') IS NULL OR pg_has_role((SELECT relowner FROM pg_class"
+	" WHERE oid = to_regclass('public.syncd_audit')), 'USAGE'),"
+	" NOT EXISTS (SELECT FROM pg_proc WHERE oid IN (to_regprocedure('public.syncd_audit_lock()'),"
+	" to_regprocedure('public.syncd_audit_append(" APPEND_ARGS
+	")')) AND NOT pg_has_role(proowner, 'USAGE'))";
+
+/* The head, and whether syncd's role could change the log behind the
+ * functions' back: write privileges, or owning a table or a function. */
+static const char *const head_sql =
+	"SELECT seq, encode(hash, 'hex'),"
+	" has_table_privilege('public.syncd_audit', 'INSERT, UPDATE, DELETE, TRUNCATE, TRIGGER')"
+	" OR has_table_privilege('public.syncd_audit_head', 'INSERT, UPDATE, DELETE, TRUNCATE, TRIGGER')"
+	" OR EXISTS (SELECT FROM pg_class WHERE oid IN ('public.syncd_audit'::regclass,"
+	" 'public.syncd_audit_head'::regclass) AND pg_has_role(relowner, 'USAGE'))"
+	" OR EXISTS (SELECT FROM pg_proc WHERE oid IN (to_regprocedure('public.syncd_audit_refuse()'),"
+	" to_regprocedure('public.syncd_audit_lock()'), to_regprocedure('public.syncd_audit_append(" APPEND_ARGS
+	")')) AND pg_has_role(proowner, 'USAGE'))"
+	" FROM public.syncd_audit_head WHERE id = 1";
+
+/* Longest field kept, in bytes after cleaning: a request cannot make a row
+ * (or a batch) too big to write. */
+static const size_t field_cap[8] = {256, 256, 256, 128, 16, 2000, 32, 2000};
 
 struct item {
 	struct item *next;
 	char *s[8]; /* actor, client, request_id, action, unit, object, decision, reason */
 	long long seq;
+	int result; /* the writer's, 0 or -1, published as status */
 	int status; /* 0 queued, 1 done, -1 failed */
 	char err[256];
 };
@@ -58,28 +118,6 @@ struct audit {
 	long long last_seq, since_ckpt;
 	unsigned char last_hash[32];
 };
-
-static void quiet(void *arg, const char *message)
-{
-	(void)arg;
-	(void)message;
-}
-
-static PGconn *db_connect(const char *conninfo, const char *password, char *err, size_t errlen)
-{
-	const char *kw[] = {"dbname", "fallback_application_name", password ? "password" : NULL, NULL};
-	const char *val[] = {conninfo, "syncd-audit", password, NULL};
-	PGconn *c = PQconnectdbParams(kw, val, 1);
-
-	if (c == NULL || PQstatus(c) != CONNECTION_OK) {
-		snprintf(err, errlen, "state database: %s", c ? PQerrorMessage(c) : "out of memory");
-		err[strcspn(err, "\n")] = '\0';
-		PQfinish(c);
-		return NULL;
-	}
-	PQsetNoticeProcessor(c, quiet, NULL); /* "already exists, skipping" */
-	return c;
-}
 
 static int db_exec(PGconn *c, const char *sql, char *err, size_t errlen)
 {
@@ -148,33 +186,89 @@ static void checkpoint_emit(struct audit *a)
 	a->since_ckpt = 0;
 }
 
-/* One transaction for everything queued: lock the head, chain, insert. */
-static int write_batch(struct audit *a, struct item *list, char *err, size_t errlen)
+/* BEGIN on a live connection: the backend may have gone away (restart,
+ * terminate) since the last batch and libpq may not know yet, so once more
+ * on a new connection. */
+static int batch_begin(struct audit *a, char *err, size_t errlen)
 {
-	PGresult *r;
-	unsigned char prev[32];
-	long long seq;
-	int rc = -1;
-
 	for (int attempt = 0;; attempt++) {
 		if (a->conn == NULL || PQstatus(a->conn) != CONNECTION_OK) {
 			PQfinish(a->conn);
-			a->conn = db_connect(a->conninfo, a->password, err, errlen);
+			a->conn = pg_connect_state(a->conninfo, a->password, "syncd-audit", err, errlen);
 			if (a->conn == NULL)
 				return -1;
 		}
 		if (db_exec(a->conn, "BEGIN", err, errlen) == 0)
-			break;
+			return 0;
 		if (attempt == 1)
 			return -1;
-		/* the backend may have gone away (restart, terminate) since the last
-		 * batch, and libpq may not know yet: once more on a new connection */
 		PQfinish(a->conn);
 		a->conn = NULL;
 	}
-	r = PQexec(a->conn, "SELECT seq, encode(hash, 'hex') FROM syncd_audit_head WHERE id = 1 FOR UPDATE");
+}
+
+/* Chains one item after prev (seq the previous seq) through
+ * public.syncd_audit_append; hash gets the new head. */
+static int item_append(struct audit *a, struct item *it, long long seq, const unsigned char prev[32],
+		       unsigned char hash[32], char *err, size_t errlen)
+{
+	struct audit_event ev = {it->s[0], it->s[1], it->s[2], it->s[3],
+				 it->s[4], it->s[5], it->s[6], it->s[7]};
+	char at[40], sq[24], ph[65], h[65], *body;
+	const char *p[13];
+	PGresult *r;
+	int rc = -1;
+
+	now_text(at, sizeof(at));
+	body = audit_body(seq, at, &ev);
+	if (body == NULL) {
+		snprintf(err, errlen, "seq %lld: no JSON body (out of memory)", seq);
+		return -1;
+	}
+	sha256_raw(prev, 32, body, strlen(body), hash);
+	snprintf(sq, sizeof(sq), "%lld", seq);
+	hex_encode(prev, 32, ph);
+	hex_encode(hash, 32, h);
+	p[0] = sq;
+	p[1] = at;
+	for (int i = 0; i < 8; i++)
+		p[2 + i] = it->s[i];
+	p[10] = body;
+	p[11] = ph;
+	p[12] = h;
+	/* every argument typed: only the function of exactly these types runs */
+	r = PQexecParams(a->conn,
+			 "SELECT public.syncd_audit_append($1::bigint, $2::timestamptz, $3::text, $4::text, "
+			 "$5::text, $6::text, $7::text, $8::text, $9::text, $10::text, "
+			 "pg_catalog.convert_to($11::text, 'UTF8'), pg_catalog.decode($12::text, 'hex'), "
+			 "pg_catalog.decode($13::text, 'hex'))",
+			 13, NULL, p, NULL, NULL, 0);
+	free(body);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK)
+		rc = 0;
+	else {
+		snprintf(err, errlen, "state database: syncd_audit_append: %s", PQerrorMessage(a->conn));
+		err[strcspn(err, "\n")] = '\0';
+	}
+	PQclear(r);
+	return rc;
+}
+
+/* One transaction for a list of items: lock the head, chain, append. */
+static int write_batch(struct audit *a, struct item *list, char *err, size_t errlen)
+{
+	PGresult *r;
+	unsigned char prev[32], hash[32];
+	long long seq;
+	int rc = -1;
+
+	if (batch_begin(a, err, errlen) < 0)
+		return -1;
+	r = PQexec(a->conn, "SELECT seq, pg_catalog.encode(hash, 'hex') FROM public.syncd_audit_lock()");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-		snprintf(err, errlen, "state database: syncd_audit_head: %s", PQerrorMessage(a->conn));
+		snprintf(err, errlen, "state database: syncd_audit_lock: %s",
+			 PQresultStatus(r) == PGRES_TUPLES_OK ? "no head row" : PQerrorMessage(a->conn));
+		err[strcspn(err, "\n")] = '\0';
 		PQclear(r);
 		goto out;
 	}
@@ -182,65 +276,13 @@ static int write_batch(struct audit *a, struct item *list, char *err, size_t err
 	hex_decode(PQgetvalue(r, 0, 1), prev, sizeof(prev));
 	PQclear(r);
 	for (struct item *it = list; it != NULL; it = it->next) {
-		struct audit_event ev = {it->s[0], it->s[1], it->s[2], it->s[3],
-					 it->s[4], it->s[5], it->s[6], it->s[7]};
-		char at[40], sq[24], ph[65], h[65], *body;
-		unsigned char hash[32];
-		const char *p[13];
-
-		now_text(at, sizeof(at));
-		body = audit_body(++seq, at, &ev);
-		if (body == NULL) {
-			snprintf(err, errlen, "out of memory");
+		if (item_append(a, it, seq + 1, prev, hash, err, errlen) < 0)
 			goto out;
-		}
-		sha256_raw(prev, 32, body, strlen(body), hash);
-		snprintf(sq, sizeof(sq), "%lld", seq);
-		hex_encode(prev, 32, ph);
-		hex_encode(hash, 32, h);
-		p[0] = sq;
-		p[1] = at;
-		for (int i = 0; i < 8; i++)
-			p[2 + i] = it->s[i];
-		p[10] = body;
-		p[11] = ph;
-		p[12] = h;
-		r = PQexecParams(
-			a->conn,
-			"INSERT INTO syncd_audit (seq, at, actor, client, request_id, action, unit, object, "
-			"decision, reason, body, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
-			"$10, convert_to($11, 'UTF8'), decode($12, 'hex'), decode($13, 'hex'))",
-			13, NULL, p, NULL, NULL, 0);
-		free(body);
-		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-			snprintf(err, errlen, "state database: syncd_audit: %s", PQerrorMessage(a->conn));
-			PQclear(r);
-			goto out;
-		}
-		PQclear(r);
-		it->seq = seq;
+		it->seq = ++seq;
 		memcpy(prev, hash, 32);
 	}
-	{
-		char sq[24], h[65];
-		const char *p[2] = {sq, h};
-
-		snprintf(sq, sizeof(sq), "%lld", seq);
-		hex_encode(prev, 32, h);
-		r = PQexecParams(
-			a->conn,
-			"UPDATE syncd_audit_head SET seq = $1, hash = decode($2, 'hex') WHERE id = 1", 2,
-			NULL, p, NULL, NULL, 0);
-		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-			snprintf(err, errlen, "state database: syncd_audit_head: %s",
-				 PQerrorMessage(a->conn));
-			PQclear(r);
-			goto out;
-		}
-		PQclear(r);
-	}
 	if (db_exec(a->conn, "COMMIT", err, errlen) < 0)
-		return -1;
+		goto out;
 	for (struct item *it = list; it != NULL; it = it->next)
 		a->since_ckpt++;
 	a->last_seq = seq;
@@ -255,6 +297,32 @@ out:
 	return rc;
 }
 
+/* Writes list and sets each item's result.  One bad row never fails a
+ * batch: when a batch of several fails on a live connection, each item is
+ * tried alone, so only the row the database refuses fails. */
+static void batch_write(struct audit *a, struct item *list)
+{
+	char err[256];
+
+	if (write_batch(a, list, err, sizeof(err)) == 0) {
+		for (struct item *it = list; it != NULL; it = it->next)
+			it->result = 0;
+		return;
+	}
+	for (struct item *it = list; it != NULL; it = it->next) {
+		struct item *next = it->next;
+
+		it->result = -1;
+		snprintf(it->err, sizeof(it->err), "%s", err);
+		/* alone already, or the database is gone: trying each would fail alike */
+		if (list->next == NULL || a->conn == NULL || PQstatus(a->conn) != CONNECTION_OK)
+			continue;
+		it->next = NULL;
+		it->result = write_batch(a, it, it->err, sizeof(it->err));
+		it->next = next;
+	}
+}
+
 static void *writer_main(void *arg)
 {
 	struct audit *a = arg;
@@ -263,8 +331,6 @@ static void *writer_main(void *arg)
 	pthread_mutex_lock(&a->lock);
 	for (;;) {
 		struct item *list;
-		char err[256];
-		int rc;
 
 		while (a->head == NULL && !a->stop)
 			pthread_cond_wait(&a->wake, &a->lock);
@@ -273,19 +339,46 @@ static void *writer_main(void *arg)
 		list = a->head;
 		a->head = a->tail = NULL;
 		pthread_mutex_unlock(&a->lock);
-		rc = write_batch(a, list, err, sizeof(err));
-		if (rc == 0 && a->since_ckpt >= atomic_load(&a->every))
+		batch_write(a, list);
+		if (a->since_ckpt >= atomic_load(&a->every))
 			checkpoint_emit(a);
 		pthread_mutex_lock(&a->lock);
-		for (struct item *it = list; it != NULL; it = it->next) {
-			it->status = rc == 0 ? 1 : -1;
-			if (rc < 0)
-				snprintf(it->err, sizeof(it->err), "%s", err);
-		}
+		for (struct item *it = list; it != NULL; it = it->next)
+			it->status = it->result == 0 ? 1 : -1;
 		pthread_cond_broadcast(&a->done);
 	}
 	pthread_mutex_unlock(&a->lock);
 	return NULL;
+}
+
+/* Creates what syncd may still create (the tables on a fresh database, the
+ * functions while it owns them), serialized between syncd instances. */
+static int schema_ensure(PGconn *c, char *err, size_t errlen)
+{
+	PGresult *r;
+	int rc = -1;
+
+	if (db_exec(c, "BEGIN; SELECT pg_catalog.pg_advisory_xact_lock(4217002)", err, errlen) < 0)
+		return -1;
+	r = PQexec(c, owns_sql);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		snprintf(err, errlen, "state database: %s", PQerrorMessage(c));
+		err[strcspn(err, "\n")] = '\0';
+		goto out;
+	}
+	if (strcmp(PQgetvalue(r, 0, 0), "t") == 0 && db_exec(c, schema_sql, err, errlen) < 0)
+		goto out;
+	if (strcmp(PQgetvalue(r, 0, 1), "t") == 0 && db_exec(c, funcs_sql, err, errlen) < 0)
+		goto out;
+	rc = db_exec(c, "COMMIT", err, errlen);
+out:
+	PQclear(r);
+	if (rc < 0 && PQtransactionStatus(c) != PQTRANS_IDLE) {
+		char e2[256];
+
+		(void)db_exec(c, "ROLLBACK", e2, sizeof(e2));
+	}
+	return rc;
 }
 
 struct audit *audit_open(const char *conninfo, const char *password, const struct signer *signer,
@@ -302,40 +395,23 @@ struct audit *audit_open(const char *conninfo, const char *password, const struc
 	}
 	a->signer = signer;
 	atomic_store(&a->every, checkpoint_every > 0 ? checkpoint_every : 1000);
-	a->conn = db_connect(conninfo, password, err, errlen);
-	if (a->conn == NULL)
+	a->conn = pg_connect_state(conninfo, password, "syncd-audit", err, errlen);
+	if (a->conn == NULL || schema_ensure(a->conn, err, errlen) < 0)
 		goto fail;
-	r = PQexec(
-		a->conn,
-		"SELECT to_regclass('syncd_audit') IS NOT NULL AND to_regclass('syncd_audit_head') IS NOT NULL");
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		snprintf(err, errlen, "state database: %s", PQerrorMessage(a->conn));
-		PQclear(r);
-		goto fail;
-	}
-	if (db_exec(a->conn, strcmp(PQgetvalue(r, 0, 0), "t") == 0 ? head_sql : schema_sql, err, errlen) <
-	    0) {
-		PQclear(r);
-		goto fail;
-	}
-	PQclear(r);
-	r = PQexec(
-		a->conn,
-		"SELECT seq, encode(hash, 'hex'), "
-		"has_table_privilege('syncd_audit', 'UPDATE') OR has_table_privilege('syncd_audit', 'DELETE') "
-		"OR pg_has_role((SELECT relowner FROM pg_class WHERE oid = 'syncd_audit'::regclass), 'USAGE') "
-		"FROM syncd_audit_head WHERE id = 1");
+	r = PQexec(a->conn, head_sql);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-		snprintf(err, errlen, "state database: syncd_audit_head: %s", PQerrorMessage(a->conn));
+		snprintf(err, errlen, "state database: syncd_audit_head: %s",
+			 PQresultStatus(r) == PGRES_TUPLES_OK ? "no head row" : PQerrorMessage(a->conn));
+		err[strcspn(err, "\n")] = '\0';
 		PQclear(r);
 		goto fail;
 	}
 	a->last_seq = atoll(PQgetvalue(r, 0, 0));
 	hex_decode(PQgetvalue(r, 0, 1), a->last_hash, sizeof(a->last_hash));
 	if (strcmp(PQgetvalue(r, 0, 2), "t") == 0)
-		log_warn(
-			"syncd_audit: syncd's database role may change or own the audit log; make it append-only "
-			"for syncd with dist/sql/audit-owner.sql (run by a database owner)");
+		log_warn("syncd_audit: syncd's database role may change or own the audit log (its tables or "
+			 "functions); make it append-only for syncd with dist/sql/audit-owner.sql (run by a "
+			 "superuser)");
 	PQclear(r);
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->wake, NULL);
@@ -379,6 +455,21 @@ void audit_close(struct audit *a)
 	free(a);
 }
 
+/* in as valid UTF-8 without control characters (what json_pack and a UTF-8
+ * database take), at most cap bytes, cut at a character boundary */
+static char *field_clean(const char *in, size_t cap)
+{
+	size_t n = strlen(in);
+	char *out;
+
+	if (n * 4 < cap)
+		return text_clean_dup(in); /* \xNN: 4 bytes for 1, under cap whatever in holds */
+	out = malloc(cap + 1);
+	if (out != NULL)
+		text_clean(in, n, out, cap + 1);
+	return out;
+}
+
 int audit_append(struct audit *a, const struct audit_event *ev, long long *seq, char *err, size_t errlen)
 {
 	const char *src[8] = {ev->actor, ev->client, ev->request_id, ev->action,
@@ -391,7 +482,7 @@ int audit_append(struct audit *a, const struct audit_event *ev, long long *seq, 
 		return -1;
 	}
 	for (int i = 0; i < 8; i++)
-		if ((it->s[i] = strdup(src[i] ? src[i] : "")) == NULL) {
+		if ((it->s[i] = field_clean(src[i] ? src[i] : "", field_cap[i])) == NULL) {
 			for (int j = 0; j < i; j++)
 				free(it->s[j]);
 			free(it);
@@ -529,6 +620,55 @@ static void row_check(PGresult *r, int i, long long seq, struct audit_verdict *v
 	json_decref(o);
 }
 
+/* The head and the row count, in the walk's snapshot, must end where the
+ * walk ended (last, last_hash): rows deleted after the last checkpoint
+ * leave a head that says more. */
+static int head_check(PGconn *c, struct audit_verdict *v, long long last, const char *last_hash, char *err,
+		      size_t errlen)
+{
+	PGresult *r =
+		PQexec(c, "SELECT h.seq, encode(h.hash, 'hex'), (SELECT count(*) FROM public.syncd_audit) "
+			  "FROM public.syncd_audit_head h WHERE h.id = 1");
+	long long hseq, count;
+	char es[64], fs[64], problem[128];
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "state database: syncd_audit_head: %s", PQerrorMessage(c));
+		err[strcspn(err, "\n")] = '\0';
+		PQclear(r);
+		return -1;
+	}
+	if (PQntuples(r) != 1) {
+		broken(v, last + 1, "the head row", "none", "the head row is gone");
+		PQclear(r);
+		return 0;
+	}
+	hseq = atoll(PQgetvalue(r, 0, 0));
+	count = atoll(PQgetvalue(r, 0, 2));
+	if (hseq > last) {
+		snprintf(es, sizeof(es), "rows up to seq %lld (the head)", hseq);
+		snprintf(fs, sizeof(fs), "the log ends at seq %lld", last);
+		snprintf(problem, sizeof(problem), "rows after seq %lld are gone (the head says %lld)", last,
+			 hseq);
+		broken(v, last + 1, es, fs, problem);
+	} else if (hseq < last) {
+		snprintf(es, sizeof(es), "the log ends at seq %lld (the head)", hseq);
+		snprintf(fs, sizeof(fs), "rows up to seq %lld", last);
+		snprintf(problem, sizeof(problem),
+			 "the head says %lld but rows go on to seq %lld (the head was set back)", hseq, last);
+		broken(v, hseq + 1, es, fs, problem);
+	} else if (last > 0 && strcmp(PQgetvalue(r, 0, 1), last_hash) != 0) {
+		broken(v, last, last_hash, PQgetvalue(r, 0, 1), "the head's hash is not the last row's hash");
+	}
+	if (count != last) {
+		snprintf(es, sizeof(es), "%lld rows", last);
+		snprintf(fs, sizeof(fs), "%lld rows", count);
+		broken(v, last, es, fs, "row count differs from the last seq");
+	}
+	PQclear(r);
+	return 0;
+}
+
 int audit_verify(const char *conninfo, const char *password, const char *checkpoint_file,
 		 const struct signer *signer, struct audit_verdict *v, char *err, size_t errlen)
 {
@@ -536,6 +676,7 @@ int audit_verify(const char *conninfo, const char *password, const char *checkpo
 	struct ckpt *ck = NULL;
 	size_t nck = 0, k = 0;
 	unsigned char prev[32] = {0};
+	char last_hash[65];
 	long long expect = 1;
 	int rc = -1;
 
@@ -543,7 +684,7 @@ int audit_verify(const char *conninfo, const char *password, const char *checkpo
 	v->ok = true;
 	if (ckpt_load(checkpoint_file, signer, &ck, &nck, v, err, errlen) < 0)
 		return -1;
-	c = db_connect(conninfo, password, err, errlen);
+	c = pg_connect_state(conninfo, password, "syncd-audit", err, errlen);
 	if (c == NULL)
 		goto out;
 	if (db_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err, errlen) < 0 ||
@@ -551,7 +692,7 @@ int audit_verify(const char *conninfo, const char *password, const char *checkpo
 		    "DECLARE walk NO SCROLL CURSOR FOR SELECT seq, "
 		    "to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), actor, client, request_id, "
 		    "action, unit, object, decision, reason, convert_from(body, 'UTF8'), encode(prev_hash, 'hex'), "
-		    "encode(hash, 'hex'), encode(sha256(prev_hash || body), 'hex') FROM syncd_audit ORDER BY seq",
+		    "encode(hash, 'hex'), encode(sha256(prev_hash || body), 'hex') FROM public.syncd_audit ORDER BY seq",
 		    err, errlen) < 0)
 		goto out;
 	for (;;) {
@@ -601,7 +742,7 @@ int audit_verify(const char *conninfo, const char *password, const char *checkpo
 		if (n == 0 || !v->ok)
 			break;
 	}
-	for (k = 0; k < nck && v->ok; k++) {
+	for (k = 0; k < nck; k++) {
 		if (!ck[k].checked && ck[k].seq >= expect) {
 			char es[64], fs[64];
 
@@ -612,6 +753,9 @@ int audit_verify(const char *conninfo, const char *password, const char *checkpo
 		}
 		v->checkpoints++;
 	}
+	hex_encode(prev, 32, last_hash);
+	if (head_check(c, v, expect - 1, last_hash, err, errlen) < 0)
+		goto out;
 	rc = 0;
 out:
 	PQfinish(c);

@@ -2,13 +2,18 @@
  *
  * Every row: seq, at, actor, client, request_id, action, unit, object,
  * decision, reason; body = the canonical JSON of all of these (sorted keys,
- * compact, UTF-8); hash = SHA-256(prev_hash || body).  Appends are
- * serialized (a head row locked FOR UPDATE, so several syncd share one
- * chain) and group-committed by one writer thread: a caller returns once
- * its row is durable.  A trigger refuses UPDATE, DELETE and TRUNCATE.
- * Signed checkpoints (seq, head hash) leave the database: to the journal
- * and to a file, so truncation or a rewrite with recomputed hashes is
- * caught by verify. */
+ * compact, UTF-8); hash = SHA-256(prev_hash || body).  Every field is
+ * cleaned (valid UTF-8, controls escaped) and capped first.  Appends go
+ * through the SECURITY DEFINER functions public.syncd_audit_lock() (the
+ * head row FOR UPDATE, so several syncd share one chain) and
+ * public.syncd_audit_append() (refuses a row that does not extend the
+ * chain), so after dist/sql/audit-owner.sql syncd's role may write nothing
+ * else; they are group-committed by one writer thread, a caller returns
+ * once its row is durable, and a row the database refuses fails only its
+ * own caller.  A trigger refuses UPDATE, DELETE and TRUNCATE.  Signed
+ * checkpoints (seq, head hash) leave the database: to the journal and to a
+ * file, so truncation or a rewrite with recomputed hashes is caught by
+ * verify, which also compares the head with the last row. */
 #ifndef SYNCD_AUTHZ_AUDIT_H
 #define SYNCD_AUTHZ_AUDIT_H
 
@@ -30,7 +35,8 @@ struct audit_event {
 
 struct audit;
 
-/* Opens its own connection, creates the tables and trigger if missing, and
+/* Opens its own connection, creates the tables, trigger and append functions
+ * while syncd owns them (or they are missing), and
  * starts the writer.  signer may be NULL (checkpoints unsigned);
  * checkpoint_file may be NULL (journal only); a checkpoint every
  * checkpoint_every rows (and at close). */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../common/buf.h"
+#include "../common/pg.h"
 #include "../connectors/copytext.h"
 #include "../connectors/pg_util.h"
 
@@ -18,8 +19,10 @@ struct state {
 	bool in_tx;
 };
 
+/* created in public by name: the session's search_path starts with
+ * pg_catalog (pg_connect_state), where nothing may be created */
 static const char schema_sql[] =
-	"CREATE TABLE IF NOT EXISTS syncd_quarantine ("
+	"CREATE TABLE IF NOT EXISTS public.syncd_quarantine ("
 	"  id bigserial PRIMARY KEY,"
 	"  source text NOT NULL,"
 	"  tbl text NOT NULL,"
@@ -29,22 +32,22 @@ static const char schema_sql[] =
 	"  row_data jsonb NOT NULL,"
 	"  lsn pg_lsn NOT NULL,"
 	"  quarantined_at timestamptz NOT NULL DEFAULT now());"
-	"CREATE INDEX IF NOT EXISTS syncd_quarantine_source_tbl_key ON syncd_quarantine (source, tbl, key);"
-	"CREATE TABLE IF NOT EXISTS syncd_checkpoint ("
+	"CREATE INDEX IF NOT EXISTS syncd_quarantine_source_tbl_key ON public.syncd_quarantine (source, tbl, key);"
+	"CREATE TABLE IF NOT EXISTS public.syncd_checkpoint ("
 	"  source text NOT NULL, unit text NOT NULL, lsn pg_lsn NOT NULL,"
 	"  updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (source, unit));"
-	"CREATE TABLE IF NOT EXISTS syncd_unit_state ("
+	"CREATE TABLE IF NOT EXISTS public.syncd_unit_state ("
 	"  source text NOT NULL, unit text NOT NULL, detached_at timestamptz NOT NULL DEFAULT now(),"
 	"  reason text NOT NULL, PRIMARY KEY (source, unit));"
-	"CREATE TABLE IF NOT EXISTS syncd_request ("
+	"CREATE TABLE IF NOT EXISTS public.syncd_request ("
 	"  id bigserial PRIMARY KEY, source text NOT NULL, kind text NOT NULL, unit text, tbl text,"
 	"  requested_at timestamptz NOT NULL DEFAULT now(), done_at timestamptz, result text);"
-	"CREATE TABLE IF NOT EXISTS syncd_snapshot ("
+	"CREATE TABLE IF NOT EXISTS public.syncd_snapshot ("
 	"  source text PRIMARY KEY, slot text NOT NULL, lsn pg_lsn NOT NULL,"
 	"  rows_old bigint NOT NULL, rows_new bigint NOT NULL, quarantined bigint NOT NULL,"
 	"  units integer NOT NULL, seconds double precision NOT NULL,"
 	"  completed_at timestamptz NOT NULL DEFAULT now());"
-	"ALTER TABLE syncd_snapshot ADD COLUMN IF NOT EXISTS policy_digest text";
+	"ALTER TABLE public.syncd_snapshot ADD COLUMN IF NOT EXISTS policy_digest text";
 
 struct state *state_open(const char *conninfo, const char *password, char *err, size_t errlen)
 {
@@ -55,10 +58,21 @@ struct state *state_open(const char *conninfo, const char *password, char *err, 
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	st->conn = pgu_connect(conninfo, password, false, msg, sizeof(msg));
+	st->conn = pg_connect_state(conninfo, password, "syncd", msg, sizeof(msg));
 	if (st->conn == NULL) {
-		snprintf(err, errlen, "state database: cannot connect: %s; check [state] conninfo", msg);
+		snprintf(err, errlen, "%s; check [state] conninfo", msg);
 		free(st);
+		return NULL;
+	}
+	/* the quarantine is written with COPY text: the same session settings as
+	 * the sources' (pgu_connect), or dates and floats would read differently */
+	if (pgu_exec(
+		    st->conn,
+		    "SET datestyle = 'ISO, YMD'; SET intervalstyle = 'postgres'; SET extra_float_digits = 3; "
+		    "SET client_encoding = 'UTF8'",
+		    msg, sizeof(msg)) < 0) {
+		snprintf(err, errlen, "state database: %s", msg);
+		state_free(st);
 		return NULL;
 	}
 	/* concurrent syncd instances may race on CREATE ... IF NOT EXISTS; serialise */
