@@ -297,9 +297,43 @@ static void test_filter_escape(void **state)
 	e = lpool_filter_escape("a\\00b");
 	assert_string_equal(e, "a\\5C00b");
 	free(e);
-	assert_true(lpool_host_loopback("127.0.0.1"));
-	assert_true(lpool_host_loopback("::1"));
-	assert_false(lpool_host_loopback("ldap.cantho.gov.vn"));
+}
+
+/* Only a literal loopback address (or localhost) may carry cleartext LDAP. */
+static void test_host_loopback(void **state)
+{
+	static const struct {
+		const char *host;
+		bool loopback;
+	} cases[] = {
+		{"127.0.0.1", true},
+		{"127.1.2.3", true},
+		{"127.255.255.255", true},
+		{"::1", true},
+		{"[::1]", true},
+		{"localhost", true},
+		{"LocalHost", true},
+		{"", true},
+		{"127.evil.example", false},
+		{"127.0.0.1.evil.example", false},
+		{"127.", false},
+		{"127.0.0.256", false},
+		{"128.0.0.1", false},
+		{"10.0.0.1", false},
+		{"::2", false},
+		{"localhost.evil.example", false},
+		{"ldap.cantho.gov.vn", false},
+	};
+	struct ldap_conf c = {.uri = "ldap://127.evil.example:389", .timeout_s = 1};
+	char err[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (lpool_host_loopback(cases[i].host) != cases[i].loopback)
+			fail_msg("lpool_host_loopback(\"%s\") should be %s", cases[i].host,
+				 cases[i].loopback ? "true" : "false");
+	assert_null(lpool_new(&c, err, sizeof(err)));
+	assert_non_null(strstr(err, "use ldaps:// or set starttls = true"));
 }
 
 static void test_cleartext_refused(void **state)
@@ -331,7 +365,7 @@ int main(void)
 		cmocka_unit_test(test_cascade),		  cmocka_unit_test(test_windows_and_bounds),
 		cmocka_unit_test(test_recreated_account), cmocka_unit_test(test_authority),
 		cmocka_unit_test(test_times_and_names),	  cmocka_unit_test(test_filter_escape),
-		cmocka_unit_test(test_cleartext_refused),
+		cmocka_unit_test(test_cleartext_refused), cmocka_unit_test(test_host_loopback),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
