@@ -605,9 +605,10 @@ static enum MHD_Result ep_grant_revoke(struct api *api, struct MHD_Connection *c
 				       const struct authz_user *me, const char *id)
 {
 	char reason[512];
-	int st = authz_grant_revoke(api->az, me, id, reason, sizeof(reason));
+	int gunit = 0;
+	int st = authz_grant_revoke(api->az, me, id, &gunit, reason, sizeof(reason));
 
-	if (!audited(api, rq, "grant.revoke", 0, id, st == 0 ? "allow" : "deny", st == 0 ? "" : reason))
+	if (!audited(api, rq, "grant.revoke", gunit, id, st == 0 ? "allow" : "deny", st == 0 ? "" : reason))
 		return audit_down(c, rq);
 	if (st != 0)
 		return respond_reason(c, rq, (unsigned)st, reason);
