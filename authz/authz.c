@@ -46,6 +46,7 @@ struct centry {
 
 struct login {
 	struct login *next;
+	char key[128]; /* the uid as typed, normalized (authz_uid_normalize) */
 	unsigned char mac[32];
 	unsigned gen;
 	time_t expires;
@@ -616,7 +617,7 @@ static void deny(struct authz_decision *d, const char *reason)
 
 int authz_check(struct authz *a, const char *uid, const char *action, int unit, struct authz_decision *d)
 {
-	char key[160], err[512];
+	char key[160], norm[128], err[512];
 	struct facts fx;
 	struct centry *e;
 	time_t now = time(NULL);
@@ -636,7 +637,10 @@ int authz_check(struct authz *a, const char *uid, const char *action, int unit, 
 		deny(d, "unknown_user");
 		return 0;
 	}
-	snprintf(key, sizeof(key), "%s%c%05d", uid, 0x1f, unit);
+	/* one cache entry per person, however the uid was typed (the directory
+	 * resolves every spelling to the same entry) */
+	authz_uid_normalize(uid, norm, sizeof(norm));
+	snprintf(key, sizeof(key), "%s%c%05d", norm, 0x1f, unit);
 	h = str_hash(key);
 	/* fail closed: while the directory is unreachable nothing cached is trusted */
 	up = directory_up(a);
@@ -749,13 +753,37 @@ int authz_user_find(struct authz *a, const char *uid, struct authz_user *u, char
 	directory_seen(a, r, t0);
 	if (r != 0)
 		return r;
-	if (s.n != 1 || u->uuid[0] == '\0') {
-		snprintf(err, errlen, s.n == 0 ? "no such user" : "several entries have this uid");
+	if (s.n != 1 || u->uuid[0] == '\0' || u->uid[0] == '\0') {
+		snprintf(err, errlen,
+			 s.n == 0  ? "no such user"
+			 : s.n > 1 ? "several entries have this uid"
+				   : "the entry has no readable uid or entryUUID");
 		memset(u, 0, sizeof(*u));
 		return 0;
 	}
-	snprintf(u->uid, sizeof(u->uid), "%s", uid); /* as asked: the server may fold case */
+	/* u->uid is the entry's own spelling: AN.NGUYEN and an.nguyen are one person */
 	return 1;
+}
+
+void authz_uid_normalize(const char *in, char *out, size_t outlen)
+{
+	size_t n = 0;
+	bool space = false;
+
+	if (outlen == 0)
+		return;
+	for (; in != NULL && *in != '\0'; in++) {
+		if (*in == ' ') {
+			space = n > 0; /* leading spaces vanish, inner runs become one */
+			continue;
+		}
+		if (space && n + 1 < outlen)
+			out[n++] = ' ';
+		space = false;
+		if (n + 1 < outlen)
+			out[n++] = (char)tolower((unsigned char)*in);
+	}
+	out[n] = '\0';
 }
 
 static void login_mac(const struct authz *a, const char *uid, const char *password, unsigned char mac[32])
@@ -775,15 +803,32 @@ static void login_mac(const struct authz *a, const char *uid, const char *passwo
 	free(msg);
 }
 
+/* An unknown uid costs what a known one does: one more bind, as a DN that
+ * cannot exist, so the time of a refusal does not say which uids exist. */
+static void login_decoy(struct authz *a, const char *password)
+{
+	unsigned char rnd[16];
+	char dn[AUTHZ_DN_LEN], hex[33], err[256];
+
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		memset(rnd, 0, sizeof(rnd));
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+	snprintf(dn, sizeof(dn), "uid=syncd-nobody-%s,ou=people,%.400s", hex, a->base);
+	(void)lpool_user_bind(a->pool, dn, password, err, sizeof(err));
+}
+
 int authz_authenticate(struct authz *a, const char *uid, const char *password, struct authz_user *u,
 		       char *err, size_t errlen)
 {
 	unsigned char mac[32];
+	char key[128];
 	time_t now = time(NULL);
 	unsigned h;
 	struct login *l;
 	int r;
 
+	memset(u, 0, sizeof(*u));
 	if (password == NULL || password[0] == '\0') {
 		snprintf(err, errlen, "empty password");
 		return 0;
@@ -792,11 +837,13 @@ int authz_authenticate(struct authz *a, const char *uid, const char *password, s
 		snprintf(err, errlen, "no such user");
 		return 0;
 	}
-	login_mac(a, uid, password, mac);
-	h = str_hash(uid);
+	/* the directory matches uids ignoring case and extra spaces: so does the cache */
+	authz_uid_normalize(uid, key, sizeof(key));
+	login_mac(a, key, password, mac);
+	h = str_hash(key);
 	pthread_rwlock_rdlock(&a->lock);
 	for (l = atomic_load(&a->down) ? NULL : a->logins[h]; l != NULL; l = l->next)
-		if (l->gen == a->gen && l->expires > now && strcmp(l->user.uid, uid) == 0 &&
+		if (l->gen == a->gen && l->expires > now && strcmp(l->key, key) == 0 &&
 		    CRYPTO_memcmp(l->mac, mac, 32) == 0) {
 			*u = l->user;
 			pthread_rwlock_unlock(&a->lock);
@@ -804,6 +851,8 @@ int authz_authenticate(struct authz *a, const char *uid, const char *password, s
 		}
 	pthread_rwlock_unlock(&a->lock);
 	r = authz_user_find(a, uid, u, err, errlen);
+	if (r == 0)
+		login_decoy(a, password);
 	if (r != 1)
 		return r;
 	r = lpool_user_bind(a->pool, u->dn, password, err, errlen);
@@ -812,13 +861,14 @@ int authz_authenticate(struct authz *a, const char *uid, const char *password, s
 	l = calloc(1, sizeof(*l));
 	if (l == NULL)
 		return 1;
+	snprintf(l->key, sizeof(l->key), "%s", key);
 	memcpy(l->mac, mac, 32);
 	l->user = *u;
 	l->expires = now + (atomic_load(&a->ttl) < 60 ? atomic_load(&a->ttl) : 60);
 	pthread_rwlock_wrlock(&a->lock);
 	l->gen = a->gen;
 	for (struct login **pp = &a->logins[h]; *pp != NULL; pp = &(*pp)->next)
-		if (strcmp((*pp)->user.uid, uid) == 0) {
+		if (strcmp((*pp)->key, key) == 0) {
 			struct login *old = *pp;
 
 			*pp = old->next;
@@ -867,6 +917,9 @@ int authz_grant_create(struct authz *a, const struct authz_user *grantor, const 
 		REFUSE(400, "unknown_unit (%05d is not one of the city's 103 units)", req->unit);
 	if (req->may_delegate < 0)
 		REFUSE(400, "bad_request (may_delegate must be 0 or more)");
+	if (role->scope == ROLE_UNIT && req->may_delegate > role->max_delegate)
+		REFUSE(400, "bad_request (may_delegate %d is above the role's maximum %d)", req->may_delegate,
+		       role->max_delegate);
 	fr = authz_user_find(a, req->grantee, &grantee, err, sizeof(err));
 	if (fr < 0)
 		REFUSE(status_of(fr), "%s (%s)",
@@ -1003,8 +1056,8 @@ static int grants_search(struct authz *a, const char *filter, struct grant_searc
 			    err, errlen);
 }
 
-int authz_grant_revoke(struct authz *a, const struct authz_user *actor, const char *id, char *reason,
-		       size_t reasonlen)
+int authz_grant_revoke(struct authz *a, const struct authz_user *actor, const char *id, int *unit,
+		       char *reason, size_t reasonlen)
 {
 	struct grant_search s = {0};
 	struct facts fx = {0};
@@ -1013,6 +1066,7 @@ int authz_grant_revoke(struct authz *a, const struct authz_user *actor, const ch
 	time_t limit;
 	int r = 0, fr;
 
+	*unit = 0;
 	if (id == NULL || strlen(id) != 32 || strspn(id, "0123456789abcdef") != 32)
 		REFUSE(404, "unknown_grant (a grant id is 32 hex digits)");
 	snprintf(filter, sizeof(filter), "(&(objectClass=syncdGrant)(cn=%s))", id);
@@ -1022,19 +1076,21 @@ int authz_grant_revoke(struct authz *a, const struct authz_user *actor, const ch
 		       fr == LP_UNAVAILABLE ? "directory_unavailable" : "directory_error", err);
 	if (s.n != 1)
 		REFUSE(404, "unknown_grant (no grant %s)", id);
+	*unit = s.g[0].unit;
 	if (s.g[0].revoked)
 		REFUSE(409, "already_revoked (grant %s)", id);
-	/* the grantor may take back what they gave; otherwise whoever could grant it now */
-	if (strcasecmp(s.g[0].grantor_uuid, actor->uuid) != 0) {
-		fr = facts_load(a, actor->uid, s.g[0].unit, &fx, NULL, 0, err, sizeof(err));
-		if (fr != 0)
-			REFUSE(status_of(fr), "%s (%s)",
-			       fr == LP_UNAVAILABLE ? "directory_unavailable" : "directory_error", err);
-		if (authz_grant_authority(a->roles, &fx.f, s.g[0].role, 0, time(NULL), &parent, &limit,
-					  reason, reasonlen) != 1) {
-			r = 403;
-			goto out;
-		}
+	/* whoever could grant it now, the grantor included: authority lost (own
+	 * grant revoked or expired, city group left) takes the power to revoke */
+	fr = facts_load(a, actor->uid, s.g[0].unit, &fx, NULL, 0, err, sizeof(err));
+	if (fr != 0)
+		REFUSE(status_of(fr), "%s (%s)",
+		       fr == LP_UNAVAILABLE ? "directory_unavailable" : "directory_error", err);
+	if (strcasecmp(fx.f.user_uuid, actor->uuid) != 0)
+		REFUSE(403, "unknown_user (your entry changed; log in again)");
+	if (authz_grant_authority(a->roles, &fx.f, s.g[0].role, 0, time(NULL), &parent, &limit, reason,
+				  reasonlen) != 1) {
+		r = 403;
+		goto out;
 	}
 	{
 		char *t[] = {"TRUE", NULL};

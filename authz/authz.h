@@ -53,13 +53,17 @@ struct ldap_pool *authz_pool(struct authz *a);
  * reason directory_unavailable (fail closed). */
 int authz_check(struct authz *a, const char *uid, const char *action, int unit, struct authz_decision *d);
 
-/* The one person with that uid: 1 found, 0 none (or several: refused),
- * LP_UNAVAILABLE / LP_ERROR. */
+/* The one person with that uid, in any spelling the directory matches (case,
+ * extra spaces): 1 found, 0 none (or several: refused), LP_UNAVAILABLE /
+ * LP_ERROR.  u->uid is the entry's own first uid value, u->uuid its
+ * entryUUID: one person has one name whatever was typed. */
 int authz_user_find(struct authz *a, const char *uid, struct authz_user *u, char *err, size_t errlen);
 
 /* HTTP Basic credentials checked by a bind as the user on a handle of its
  * own; a success is remembered (keyed hash, never the password) for
- * cache_ttl.  1 accepted, 0 refused, LP_UNAVAILABLE / LP_ERROR. */
+ * cache_ttl under the normalized uid.  An unknown uid costs the same bind
+ * round trip as a known one.  u as authz_user_find sets it.  1 accepted, 0
+ * refused, LP_UNAVAILABLE / LP_ERROR. */
 int authz_authenticate(struct authz *a, const char *uid, const char *password, struct authz_user *u,
 		       char *err, size_t errlen);
 
@@ -67,8 +71,12 @@ int authz_authenticate(struct authz *a, const char *uid, const char *password, s
  * (400, 403, 404, 409, 503) with reason "code (details)". */
 int authz_grant_create(struct authz *a, const struct authz_user *grantor, const struct grant_request *req,
 		       struct grant *out, char *reason, size_t reasonlen);
-int authz_grant_revoke(struct authz *a, const struct authz_user *actor, const char *id, char *reason,
-		       size_t reasonlen);
+/* Revoking needs the authority to grant that role in that unit now: a
+ * currently valid grant of the actor (its chain re-checked) or a current city
+ * role, the grant's own grantor included.  *unit: the grant's unit when it
+ * was found, else 0. */
+int authz_grant_revoke(struct authz *a, const struct authz_user *actor, const char *id, int *unit,
+		       char *reason, size_t reasonlen);
 /* Grants of a unit (0: every unit) and/or of one grantee uid (NULL: all). */
 int authz_grants_list(struct authz *a, int unit, const char *grantee, struct grant **out, size_t *n,
 		      char *reason, size_t reasonlen);
@@ -89,6 +97,11 @@ bool authz_directory_up(struct authz *a);
 
 /* Forgets every cached decision and login (a grant changed here). */
 void authz_cache_clear(struct authz *a);
+
+/* A uid as LDAP's caseIgnoreMatch compares it: ASCII lower case, leading
+ * and trailing spaces dropped, inner runs of spaces made one.  out is
+ * always terminated (truncated to outlen - 1). */
+void authz_uid_normalize(const char *in, char *out, size_t outlen);
 
 /* The uid of a DN whose first RDN is uid=...; "" otherwise. */
 void authz_dn_uid(const char *dn, char *uid, size_t uidlen);

@@ -1,6 +1,7 @@
 /* ldap.c — LDAP client with per-thread handles. */
 #include "ldap.h"
 
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -24,8 +25,15 @@ static void handle_drop(void *h)
 
 bool lpool_host_loopback(const char *host)
 {
-	return host == NULL || host[0] == '\0' || strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 ||
-	       strcasecmp(host, "localhost") == 0;
+	struct in_addr a4;
+
+	/* no host: libldap's default, the local server */
+	if (host == NULL || host[0] == '\0')
+		return true;
+	/* a literal address only: 127.evil.example is a name anyone may register */
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	return strcmp(host, "::1") == 0 || strcmp(host, "[::1]") == 0 || strcasecmp(host, "localhost") == 0;
 }
 
 struct ldap_pool *lpool_new(const struct ldap_conf *conf, char *err, size_t errlen)

@@ -58,7 +58,8 @@ char *lpool_filter_escape(const char *value);
 /* First value of attr in entry, copied into out (""): 0, or -1 if absent. */
 int lpool_attr(LDAP *ld, LDAPMessage *entry, const char *attr, char *out, size_t outlen);
 
-/* True when host is the loopback (127.0.0.0/8, ::1, localhost). */
+/* True when host is the loopback: a literal IPv4 address in 127.0.0.0/8,
+ * ::1 (bracketed or not), localhost, or no host (libldap's default). */
 bool lpool_host_loopback(const char *host);
 
 #endif

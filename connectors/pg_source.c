@@ -644,16 +644,29 @@ void pg_source_stream_stop(struct pg_source *src)
 	}
 }
 
+/* Is a default (pg_attrdef.adbin, the parse tree as text) a constant?  Only
+ * constants, casts and domain checks of them, and immutable cast functions
+ * (funcformat 1 explicit, 2 implicit: 'x'::varchar, 1 into numeric) count;
+ * a call (now(), nextval, CURRENT_USER), an operator or an I/O coercion
+ * ('now'::text::timestamptz) would give another value in each unit. */
+#define DEFAULT_IS_CONSTANT                                                                                  \
+	"(d.adbin IS NOT NULL AND NOT EXISTS (SELECT 1 FROM regexp_matches(d.adbin::text, "                  \
+	"'\\{([A-Z_]+)', 'g') m WHERE m[1] NOT IN ('CONST', 'FUNCEXPR', 'RELABELTYPE', 'COERCETODOMAIN', "   \
+	"'ARRAYEXPR')) AND NOT EXISTS (SELECT 1 FROM regexp_matches(d.adbin::text, "                         \
+	"'\\{FUNCEXPR :funcid (\\d+) :funcresulttype \\d+ :funcretset \\w+ :funcvariadic \\w+ "              \
+	":funcformat (\\d+)', 'g') f LEFT JOIN pg_proc p ON p.oid = f[1]::oid "                              \
+	"WHERE f[2] NOT IN ('1', '2') OR p.provolatile IS DISTINCT FROM 'i'))"
+
 int pg_source_column_default(struct pg_source *src, const char *schema, const char *table, const char *column,
-			     char **expr, bool *not_null, char *type, size_t typelen, char *err,
-			     size_t errlen)
+			     char **expr, bool *constant, bool *not_null, char *type, size_t typelen,
+			     char *err, size_t errlen)
 {
 	const char *params[3] = {schema, table, column};
 	char msg[1024];
 	PGresult *res =
 		pgu_query(src->conn,
 			  "SELECT pg_get_expr(d.adbin, d.adrelid), a.attnotnull, "
-			  "format_type(a.atttypid, a.atttypmod) "
+			  "format_type(a.atttypid, a.atttypmod), " DEFAULT_IS_CONSTANT " "
 			  "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
 			  "JOIN pg_namespace n ON n.oid = c.relnamespace "
 			  "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
@@ -661,6 +674,7 @@ int pg_source_column_default(struct pg_source *src, const char *schema, const ch
 			  3, params, msg, sizeof(msg));
 
 	*expr = NULL;
+	*constant = false;
 	if (res == NULL) {
 		snprintf(err, errlen, "source %s: %s", src->name, msg);
 		return -1;
@@ -675,6 +689,7 @@ int pg_source_column_default(struct pg_source *src, const char *schema, const ch
 		*expr = strdup(PQgetvalue(res, 0, 0));
 	*not_null = PQgetvalue(res, 0, 1)[0] == 't';
 	snprintf(type, typelen, "%s", PQgetvalue(res, 0, 2));
+	*constant = PQgetvalue(res, 0, 3)[0] == 't';
 	PQclear(res);
 	return 0;
 }

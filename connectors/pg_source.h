@@ -102,9 +102,11 @@ void pg_source_stream_stop(struct pg_source *src);
 int pg_source_slot_lag(struct pg_source *src, long long *bytes, char *err, size_t errlen);
 
 /* The default of a column that was added with one: existing rows read it
- * (ADD COLUMN ... DEFAULT writes no WAL for them).  *expr NULL: none. */
+ * (ADD COLUMN ... DEFAULT writes no WAL for them).  *expr NULL: none (a new
+ * string otherwise, caller frees).  *constant: the default is a constant
+ * (no function call, operator or variable): the same value in every copy. */
 int pg_source_column_default(struct pg_source *src, const char *schema, const char *table, const char *column,
-			     char **expr, bool *not_null, char *type, size_t typelen, char *err,
-			     size_t errlen);
+			     char **expr, bool *constant, bool *not_null, char *type, size_t typelen,
+			     char *err, size_t errlen);
 
 #endif

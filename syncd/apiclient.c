@@ -15,6 +15,7 @@
 
 #include "../common/buf.h"
 #include "../common/fileio.h"
+#include "../common/text.h"
 
 #define API_CONNECT_TIMEOUT 10L
 #define API_TIMEOUT	    60L
@@ -1147,4 +1148,78 @@ out:
 	if (prompt_signal)
 		raise(prompt_signal);
 	return pw;
+}
+
+/* One cell of csv from *pos into cell (unquoted, "" made "); *end set to
+ * the character after it (',' '\n' or '\0' at the end).  -1: an unclosed
+ * quote or a quote in the middle of a cell. */
+static int csv_cell(const char *csv, size_t len, size_t *pos, char *cell, char *end)
+{
+	size_t i = *pos, n = 0;
+
+	if (i < len && csv[i] == '"') {
+		for (i++;; i++) {
+			if (i >= len)
+				return -1;
+			if (csv[i] == '"' && i + 1 < len && csv[i + 1] == '"')
+				cell[n++] = csv[i++];
+			else if (csv[i] == '"')
+				break;
+			else
+				cell[n++] = csv[i];
+		}
+		i++;
+	} else {
+		for (; i < len && csv[i] != ',' && csv[i] != '\n' && csv[i] != '\r'; i++) {
+			if (csv[i] == '"')
+				return -1;
+			cell[n++] = csv[i];
+		}
+	}
+	cell[n] = '\0';
+	if (i < len && csv[i] == '\r')
+		i++;
+	if (i < len && csv[i] != ',' && csv[i] != '\n')
+		return -1;
+	*end = i < len ? csv[i] : '\0';
+	*pos = i < len ? i + 1 : i;
+	return 0;
+}
+
+int api_csv_print(FILE *f, const char *csv, size_t len, bool skip_header)
+{
+	char *cell = malloc(len + 1), end = '\n';
+	size_t pos = 0;
+	int records = 0, r = 0;
+	bool first = true, skip = skip_header;
+
+	if (cell == NULL)
+		return -1;
+	while (pos < len && r == 0) {
+		char *out;
+
+		if (csv_cell(csv, len, &pos, cell, &end) < 0) {
+			r = -1;
+			break;
+		}
+		if (!skip) {
+			out = text_csv_cell(cell);
+			if (out == NULL || fprintf(f, "%s%s", first ? "" : ",", out) < 0 ||
+			    (end != ',' && fputs("\r\n", f) < 0))
+				r = -1;
+			free(out);
+		}
+		first = end != ',';
+		if (end != ',') {
+			records += !skip;
+			skip = false;
+		}
+	}
+	if (r == 0 && end == ',' && !skip) { /* a last record cut after a comma */
+		if (fputs("\r\n", f) < 0)
+			r = -1;
+		records++;
+	}
+	free(cell);
+	return r < 0 ? -1 : records;
 }

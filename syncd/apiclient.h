@@ -10,6 +10,7 @@
 #define SYNCD_APICLIENT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <time.h>
@@ -94,6 +95,13 @@ int api_check_print(FILE *f, const json_t *check);
  * with "…".  Returns 0, or -1 when events is not an array of objects
  * (nothing printed). */
 int api_audit_print(FILE *f, const json_t *events);
+
+/* The server's CSV (RFC 4180) written again to f, every cell through
+ * text_csv_cell: a cell a spreadsheet would run (= + - @ TAB CR first)
+ * starts with an apostrophe; records end in CRLF.  skip_header leaves the
+ * first record out (a later page).  Returns the records written, or -1 on
+ * a malformed CSV (an unclosed quote), no memory or a write error. */
+int api_csv_print(FILE *f, const char *csv, size_t len, bool skip_header);
 /* A verify answer: 1 when "ok" is true, 0 when false, -1 without "ok". */
 int api_audit_intact(const json_t *verify);
 /* "audit log intact: N rows, K signed checkpoints", or "audit log BROKEN

@@ -91,7 +91,7 @@ struct req {
 	/* every refusal of a logged-in caller leaves an audit row: the
 	 * endpoint's own, or one written by respond_error */
 	struct api *api;
-	bool authed, audit_failed;
+	bool authed, audit_failed, logged;
 	int naudited;
 	char what[160]; /* METHOD PATH, for that row */
 };
@@ -168,6 +168,9 @@ static enum MHD_Result respond(struct MHD_Connection *c, struct req *rq, unsigne
 		MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
 		MHD_add_response_header(r, "X-Frame-Options", "DENY");
 	}
+	if (status < 400 && !rq->logged) /* one line per request: refusals say theirs */
+		log_info("%s %s: %s: %u", rq->addr, rq->user[0] ? rq->user : "-", rq->what, status);
+	rq->logged = true;
 	if (rq->deferred) { /* a worker's answer: sent by the server thread on resume */
 		rq->resp = r;
 		rq->status = status;
@@ -215,6 +218,7 @@ static enum MHD_Result respond_error(struct MHD_Connection *c, struct req *rq, u
 					     "the audit log cannot be written (state database); nothing is done "
 					     "unaudited, try again shortly");
 	}
+	rq->logged = true;
 	if (status >= 500)
 		log_warn("%s %s: %u %s: %s", rq->addr, rq->user[0] ? rq->user : "-", status, code, msg);
 	else
@@ -342,22 +346,6 @@ static long long mono_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The one spelling of a uid the directory treats as the same (case and
- * insignificant spaces ignored), so KIEM.DO shares kiem.do's counter. */
-static void uid_fold(const char *in, char *out, size_t outlen)
-{
-	size_t o = 0;
-
-	while (*in == ' ')
-		in++;
-	for (; *in && o + 1 < outlen; in++) {
-		if (*in == ' ' && (in[1] == ' ' || in[1] == '\0'))
-			continue;
-		out[o++] = (char)(*in >= 'A' && *in <= 'Z' ? *in + 32 : *in);
-	}
-	out[o] = '\0';
-}
-
 /* key's slot (open addressing: a collision never resets another key's
  * count); with create, a free or forgotten slot on its path; NULL when
  * absent, or when the table is full of live keys (then not tracked). */
@@ -412,7 +400,7 @@ static void throttle_keys(const char *uid, const char *addr, char ku[160], char 
 {
 	char folded[140];
 
-	uid_fold(uid, folded, sizeof(folded));
+	authz_uid_normalize(uid, folded, sizeof(folded));
 	snprintf(ku, 160, "u:%s", folded);
 	snprintf(ka, 160, "a:%s", addr);
 }
@@ -471,8 +459,13 @@ static int authenticate(struct api *api, struct MHD_Connection *c, struct req *r
 		goto out;
 	}
 	if (user == NULL || user[0] == '\0') {
-		*res = respond_error(c, rq, 401, "unauthenticated",
-				     "log in with HTTP Basic (your directory uid and password)");
+		/* credentials sent but unreadable (a NUL, no colon) are a failed login too */
+		if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization") != NULL &&
+		    !audited(api, rq, "login", 0, "-", "deny", "malformed_credentials"))
+			*res = audit_down(c, rq);
+		else
+			*res = respond_error(c, rq, 401, "unauthenticated",
+					     "log in with HTTP Basic (your directory uid and password)");
 		goto out;
 	}
 	snprintf(rq->user, sizeof(rq->user), "%s", user);
@@ -601,8 +594,8 @@ static enum MHD_Result ep_check(struct api *api, struct MHD_Connection *c, struc
 				     "unit must be a 5-digit unit code, not \"%s\"", us);
 	char fu[140], fme[140];
 
-	uid_fold(user ? user : "", fu, sizeof(fu));
-	uid_fold(me->uid, fme, sizeof(fme));
+	authz_uid_normalize(user ? user : "", fu, sizeof(fu));
+	authz_uid_normalize(me->uid, fme, sizeof(fme));
 	if (user != NULL && strcmp(fu, fme) != 0) { /* someone else: KIEM.DO is kiem.do */
 		r = may_oversee(api, me, unit, &d);
 		if (r < 0)
@@ -726,6 +719,7 @@ static enum MHD_Result ep_grant_create(struct api *api, struct MHD_Connection *c
 	}
 	log_info("%s %s: granted %s to %s in %05d until %ld (grant %s, parent %s)", rq->addr, me->uid, g.role,
 		 gr.grantee, g.unit, (long)g.not_after, g.id, g.parent[0] ? g.parent : "none");
+	rq->logged = true;
 	json_decref(o);
 	return respond_json(c, rq, 201, grant_json(&g));
 }
@@ -734,21 +728,23 @@ static enum MHD_Result ep_grant_revoke(struct api *api, struct MHD_Connection *c
 				       const struct authz_user *me, const char *id)
 {
 	char reason[512];
-	int st;
+	int st, gunit = 0;
 
 	if (strlen(id) != 32 || strspn(id, "0123456789abcdef") != 32)
 		return respond_error(c, rq, 404, "unknown_grant", "a grant id is 32 hex digits");
 	/* the intent first: no revocation happens without a row that announced it */
 	if (!audited(api, rq, "grant.revoke", 0, id, "intent", ""))
 		return audit_down(c, rq);
-	st = authz_grant_revoke(api->az, me, id, reason, sizeof(reason));
-	if (!audited(api, rq, "grant.revoke", 0, id, st == 0 ? "allow" : st >= 500 ? "error" : "deny",
+	st = authz_grant_revoke(api->az, me, id, &gunit, reason, sizeof(reason));
+	/* the outcome in the grant's unit, so that unit's auditor sees it */
+	if (!audited(api, rq, "grant.revoke", gunit, id, st == 0 ? "allow" : st >= 500 ? "error" : "deny",
 		     st == 0 ? "" : reason))
 		log_err("%s %s: grant %s revocation (%d): its outcome row is missing (the intent row has it)",
 			rq->addr, me->uid, id, st);
 	if (st != 0)
 		return respond_reason(c, rq, (unsigned)st, reason);
 	log_info("%s %s: revoked grant %s", rq->addr, me->uid, id);
+	rq->logged = true;
 	return respond(c, rq, 204, "application/json", strdup(""), 0);
 }
 
@@ -971,6 +967,7 @@ static enum MHD_Result ep_document_issue(struct api *api, struct MHD_Connection 
 		pthread_mutex_unlock(&api->lock);
 	}
 	log_info("%s %s: issued %s %s (%s)", rq->addr, me->uid, k->name, serial, object);
+	rq->logged = true;
 	{
 		json_t *doc = json_loads(body, 0, NULL);
 		char hash[65];
@@ -1072,6 +1069,7 @@ static enum MHD_Result ep_document_revoke(struct api *api, struct MHD_Connection
 	if (st != 0)
 		return respond_reason(c, rq, (unsigned)st, reason);
 	log_info("%s %s: revoked document %s", rq->addr, me->uid, serial);
+	rq->logged = true;
 	return respond(c, rq, 204, "application/json", strdup(""), 0);
 }
 

@@ -711,18 +711,20 @@ static int on_truncate(struct stream *s, const struct pgo_event *ev, char *err, 
 /* ---- relations and schema drift ----------------------------------------------- */
 
 /* A column the source added: nullable ones are added to every unit (with the
- * default existing rows read at the source); anything else stops the source. */
+ * default existing rows read at the source, when it is a constant: now() or
+ * CURRENT_USER would be evaluated again in each unit); anything else stops
+ * the source. */
 static int column_added(struct stream *s, struct plan_table *p, const struct pgo_column *c, char *err,
 			size_t errlen)
 {
 	struct sync_run *run = &s->run;
 	char type[256], msg[1024];
 	char *def = NULL;
-	bool not_null;
+	bool not_null, constant;
 	struct connector_column *cols;
 
-	if (pg_source_column_default(run->src, p->rt->schema, p->rt->name, c->name, &def, &not_null, type,
-				     sizeof(type), err, errlen) < 0)
+	if (pg_source_column_default(run->src, p->rt->schema, p->rt->name, c->name, &def, &constant,
+				     &not_null, type, sizeof(type), err, errlen) < 0)
 		return -1;
 	if (not_null && def == NULL) {
 		snprintf(
@@ -731,6 +733,13 @@ static int column_added(struct stream *s, struct plan_table *p, const struct pgo
 			run->scfg->name, p->rt->table, c->name);
 		free(def);
 		return -1;
+	}
+	if (def != NULL && !constant) {
+		log_warn(
+			"source %s: %s gained column %s with DEFAULT %s, which is not a constant: added to the units without a default (rows streamed from now on carry the source's values; rows copied before read NULL there until syncctl resync)",
+			run->scfg->name, p->rt->table, c->name, def);
+		free(def);
+		def = NULL;
 	}
 	for (size_t g = 0; g < run->ngroups; g++)
 		for (size_t i = 0; i < run->nunits; i++) {

@@ -577,24 +577,16 @@ static int cmd_check(const struct cli *cli, int argc, char **argv)
 /* --all stops here rather than loop on a server that never ends a search */
 #define AUDIT_MAX_PAGES 100000
 
-/* One CSV page to stdout: the header line only from the first page. */
-static void audit_csv_page(const struct api_response *res, size_t page, bool *ends_in_newline)
+/* One CSV page to stdout: the header line only from the first page; every
+ * cell neutralised for spreadsheets (api_csv_print).  0 or -1. */
+static int audit_csv_page(const struct api_response *res, size_t page)
 {
-	const char *p = res->raw ? res->raw : "";
-	size_t len = res->raw_len;
-
-	if (page > 0) {
-		const char *nl = memchr(p, '\n', len);
-
-		len = nl ? len - (size_t)(nl + 1 - p) : 0;
-		p = nl ? nl + 1 : p;
+	if (api_csv_print(stdout, res->raw ? res->raw : "", res->raw ? res->raw_len : 0, page > 0) < 0) {
+		fprintf(stderr, "syncctl: the server's CSV page %zu is malformed (or stdout failed)\n",
+			page + 1);
+		return -1;
 	}
-	if (len == 0)
-		return;
-	if (!*ends_in_newline)
-		putchar('\n');
-	fwrite(p, 1, len, stdout);
-	*ends_in_newline = p[len - 1] == '\n';
+	return 0;
 }
 
 static int cmd_audit_query(const struct cli *cli, int argc, char **argv)
@@ -632,7 +624,7 @@ static int cmd_audit_query(const struct cli *cli, int argc, char **argv)
 	};
 	const char *from = NULL, *to = NULL, *limit = NULL;
 	char from_t[32], to_t[32], *cursor = NULL, *path, *end;
-	bool all = false, csv = false, newline = true, more = false;
+	bool all = false, csv = false, more = false;
 	time_t now = time(NULL);
 	struct api_response res;
 	struct session s;
@@ -721,7 +713,8 @@ static int cmd_audit_query(const struct cli *cli, int argc, char **argv)
 		if (r != 0)
 			break;
 		if (csv) {
-			audit_csv_page(&res, page, &newline);
+			if (audit_csv_page(&res, page) < 0)
+				r = 1;
 			next = res.next_cursor;
 		} else {
 			json_t *got = json_object_get(res.json, "events");

@@ -16,10 +16,11 @@ h_slapd_start --dit
 SYNCCTL=$H_ROOT/build/syncctl
 B=$H_LDAP_BASE
 
-for u in admin1 chair1 chair2 chair3 chair4 chair5 reg1 reg2 off1 mallory aud1; do
+for u in admin1 admin2 chair1 chair2 chair3 chair4 chair5 reg1 reg2 off1 mallory aud1; do
     h_ldap_user "$u" "pw-$u-secret" "Nguyễn Văn $u"
 done
 h_ldap_group_add city_admin admin1
+h_ldap_group_add city_admin admin2
 h_ldap_group_add city_auditor aud1
 
 h_city_conf "$H_CONF"
@@ -113,9 +114,13 @@ expect 400 unknown_user "a user that does not exist" -- admin1 POST /v1/grants "
 expect 403 grantor_grant_invalid "grant by an expired grantor" -- chair4 POST /v1/grants "$(g reg2 civil_registrar 31147)"
 expect 403 grantor_grant_invalid "grant by a not-yet-valid grantor" -- chair5 POST /v1/grants "$(g reg2 civil_registrar 31150)"
 expect 403 role_not_grantable "a chair granting unit_auditor" -- chair1 POST /v1/grants "$(g reg2 unit_auditor 31120)"
-expect 403 may_delegate_exceeds_role "may_delegate above what the role allows" -- admin1 POST /v1/grants \
+expect 400 bad_request "may_delegate above what the role allows" -- admin1 POST /v1/grants \
     "$(g reg2 land_officer 31120 '"may_delegate":1')"
-expect 403 may_delegate_exceeds_role "a chair passing on more depth than it has" -- chair1 POST /v1/grants \
+h_assert_eq "... naming the asked depth and the role's maximum" \
+    "bad_request (may_delegate 1 is above the role's maximum 0)" "$(field .message)"
+expect 400 bad_request "may_delegate above unit_chair's maximum" -- admin1 POST /v1/grants \
+    "$(g reg2 unit_chair 31120 '"may_delegate":2')"
+expect 400 bad_request "a chair passing on more depth than the role has" -- chair1 POST /v1/grants \
     "$(g reg2 civil_registrar 31120 '"may_delegate":1')"
 expect 400 exceeds_role_max_duration "longer than the role's maximum" -- admin1 POST /v1/grants \
     "$(g reg2 land_officer 31120 "\"not_after\":\"$(iso '+800 days')\"")"
@@ -136,6 +141,13 @@ expect 400 bad_request "an unknown field" -- admin1 POST /v1/grants "$(g reg2 la
 expect 400 bad_request "a body that is not JSON" -- admin1 POST /v1/grants '{"grantee":'
 h_assert_eq "the refusals left no grant for reg2" 0 \
     "$(h_ldapsearch -b "ou=units,$B" "(syncdGrantee=uid=reg2,ou=people,$B)" dn | grep -c '^dn:' || true)"
+
+# one person, one name: a login in another spelling is the same person
+status=$(curl -s -o "$H_TMP/body" -w '%{http_code}' -u ' CHAIR2 :pw-chair2-secret' "$API/v1/grants?grantee=chair2")
+h_assert_eq "a login as ' CHAIR2 ' lists chair2's own grants (same person)" 200 "$status"
+api admin1 GET '/v1/authz/check?user=%20Chair2%20&action=grant.manage&unit=31135' >/dev/null
+h_assert_eq "a decision for ' Chair2 ' is chair2's" "allow grant" "$(field '.decision + " " + .reason')"
+expect 403 self_grant "a self-grant under another spelling" -- admin1 POST /v1/grants "$(g ' ADMIN1' land_officer 31120)"
 
 # filter injection in a login and in a decision's user
 status=$(curl -s -o "$H_TMP/body" -w '%{http_code}' -u '*:pw-admin1-secret' "$API/v1/grants?unit=31120")
@@ -200,6 +212,22 @@ h_assert_eq "the very next decision for the registrar is a deny" deny "$(field .
 expect 409 already_revoked "revoking twice" -- admin1 DELETE "/v1/grants/$chair1_grant"
 expect 404 unknown_grant "revoking a grant id that does not exist" -- admin1 DELETE "/v1/grants/0123456789abcdef0123456789abcdef"
 expect 403 grantor_grant_invalid "a chair whose grant was revoked" -- chair1 POST /v1/grants "$(g reg2 civil_registrar 31120)"
+expect 403 grantor_grant_invalid "a former chair revoking a grant they made" -- chair1 DELETE "/v1/grants/$reg1_grant"
+h_assert_eq "the refused revocation is audited in the grant's unit" "31120 deny" \
+    "$(h_psql -d syncd_state -c "SELECT unit || ' ' || decision FROM syncd_audit WHERE action = 'grant.revoke' AND object = '$reg1_grant' ORDER BY seq DESC LIMIT 1")"
+# a city admin removed from the group revokes nothing, not even their own grants
+grant admin2 mallory land_officer 31135 >/dev/null
+mallory_grant=$(field .id)
+h_ldapmodify >/dev/null <<EOF2
+dn: cn=city_admin,ou=roles,$B
+changetype: modify
+delete: member
+member: uid=admin2,ou=people,$B
+EOF2
+expect 403 no_authority "a city admin removed from city_admin revoking their grant" -- admin2 DELETE "/v1/grants/$mallory_grant"
+h_assert_eq "a current city admin still may (204)" 204 "$(api admin1 DELETE "/v1/grants/$mallory_grant")"
+h_assert_eq "the revocation is audited in the grant's unit" "31135 allow" \
+    "$(h_psql -d syncd_state -c "SELECT unit || ' ' || decision FROM syncd_audit WHERE action = 'grant.revoke' AND object = '$mallory_grant' ORDER BY seq DESC LIMIT 1")"
 
 # a change made directly in LDAP is seen once cache_ttl (3 s) has passed
 api off1 GET '/v1/authz/check?user=off1&action=land.certificate.issue&unit=31120' >/dev/null

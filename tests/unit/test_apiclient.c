@@ -691,6 +691,40 @@ static void test_unreachable(void **state)
 	json_decref(body);
 }
 
+/* syncctl audit --csv: the server's cells written again, neutralised. */
+static void test_csv_print(void **state)
+{
+	static const char page[] = "seq,actor,object,reason\r\n"
+				   "\"1\",\"=HYPERLINK(\"\"http://x\"\")\",\"-\",\"@SUM(A1)\"\r\n"
+				   "\"2\",\"+1\",\"a,b\",\"line\nbreak\"\r\n"
+				   "\"3\",\"\tx\",\"\rcr\",\"plain\"\r\n";
+	static const char want[] = "seq,actor,object,reason\r\n"
+				   "1,\"'=HYPERLINK(\"\"http://x\"\")\",\"'-\",\"'@SUM(A1)\"\r\n"
+				   "2,\"'+1\",\"a,b\",\"line\nbreak\"\r\n"
+				   "3,\"'\tx\",\"'\rcr\",plain\r\n";
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	(void)state;
+	assert_int_equal(api_csv_print(f, page, strlen(page), false), 4);
+	fclose(f);
+	assert_string_equal(out, want);
+	free(out);
+	/* a later page: no header; a last record without its line break */
+	f = open_memstream(&out, &len);
+	assert_int_equal(api_csv_print(f, "h1,h2\r\n\"=1\",x", 14, true), 1);
+	fclose(f);
+	assert_string_equal(out, "\"'=1\",x\r\n");
+	free(out);
+	f = open_memstream(&out, &len);
+	assert_int_equal(api_csv_print(f, "a,\"unclosed\r\n", 13, false), -1);
+	assert_int_equal(api_csv_print(f, "a,b\"c\r\n", 7, false), -1);
+	assert_int_equal(api_csv_print(f, "", 0, false), 0);
+	fclose(f);
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -703,6 +737,7 @@ int main(void)
 		cmocka_unit_test(test_audit_table),    cmocka_unit_test(test_audit_edge),
 		cmocka_unit_test(test_audit_verify),   cmocka_unit_test(test_serial),
 		cmocka_unit_test(test_document_print), cmocka_unit_test(test_document_verify),
+		cmocka_unit_test(test_csv_print),
 	};
 	return cmocka_run_group_tests_name("apiclient", tests, setup, teardown);
 }

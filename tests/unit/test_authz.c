@@ -1,6 +1,10 @@
 /* test_authz.c — roles.json checks and the delegation model (authz/decide.c)
  * on hand-built facts: chains, revocation cascades, validity windows,
- * depth, re-created accounts, city roles, grant authority. */
+ * depth, re-created accounts, city roles, grant authority.
+ *
+ * With SYNCD_TEST_LDAP_URI set (tests/integration/test_authz_identity.sh
+ * does), a second group runs against that real slapd: identities, login
+ * round trips, grant creation, revocation and listing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +17,7 @@
 #include "../../authz/authz.h"
 #include "../../authz/decide.h"
 #include "../../authz/roles.h"
+#include "../../common/fileio.h"
 
 #define NOW  1800000000L
 #define DAY  86400L
@@ -297,9 +302,43 @@ static void test_filter_escape(void **state)
 	e = lpool_filter_escape("a\\00b");
 	assert_string_equal(e, "a\\5C00b");
 	free(e);
-	assert_true(lpool_host_loopback("127.0.0.1"));
-	assert_true(lpool_host_loopback("::1"));
-	assert_false(lpool_host_loopback("ldap.cantho.gov.vn"));
+}
+
+/* Only a literal loopback address (or localhost) may carry cleartext LDAP. */
+static void test_host_loopback(void **state)
+{
+	static const struct {
+		const char *host;
+		bool loopback;
+	} cases[] = {
+		{"127.0.0.1", true},
+		{"127.1.2.3", true},
+		{"127.255.255.255", true},
+		{"::1", true},
+		{"[::1]", true},
+		{"localhost", true},
+		{"LocalHost", true},
+		{"", true},
+		{"127.evil.example", false},
+		{"127.0.0.1.evil.example", false},
+		{"127.", false},
+		{"127.0.0.256", false},
+		{"128.0.0.1", false},
+		{"10.0.0.1", false},
+		{"::2", false},
+		{"localhost.evil.example", false},
+		{"ldap.cantho.gov.vn", false},
+	};
+	struct ldap_conf c = {.uri = "ldap://127.evil.example:389", .timeout_s = 1};
+	char err[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (lpool_host_loopback(cases[i].host) != cases[i].loopback)
+			fail_msg("lpool_host_loopback(\"%s\") should be %s", cases[i].host,
+				 cases[i].loopback ? "true" : "false");
+	assert_null(lpool_new(&c, err, sizeof(err)));
+	assert_non_null(strstr(err, "use ldaps:// or set starttls = true"));
 }
 
 static void test_cleartext_refused(void **state)
@@ -324,6 +363,223 @@ static void test_cleartext_refused(void **state)
 	assert_null(lpool_new(&c, err, sizeof(err)));
 }
 
+static void test_uid_normalize(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{"an.nguyen", "an.nguyen"},
+		{"AN.NGUYEN", "an.nguyen"},
+		{" an.nguyen ", "an.nguyen"},
+		{"  Kiem.Do\t", "kiem.do\t"},
+		{"a   b  c", "a b c"},
+		{"   ", ""},
+		{"", ""},
+		{"Người", "người"},
+	};
+	char out[128], small[4];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		authz_uid_normalize(cases[i].in, out, sizeof(out));
+		if (strcmp(out, cases[i].out) != 0)
+			fail_msg("authz_uid_normalize(\"%s\") = \"%s\", want \"%s\"", cases[i].in, out,
+				 cases[i].out);
+	}
+	authz_uid_normalize(" ABCDEF ", small, sizeof(small));
+	assert_string_equal(small, "abc");
+}
+
+/* ------------------------------------------------------------ against a real slapd */
+
+static struct authz *live;
+
+static int live_setup(void **state)
+{
+	static const int units[] = {31120, 31135};
+	struct authz_conf c = {0};
+	char err[512], *pw;
+	struct roles *r;
+
+	(void)state;
+	pw = secret_file_read(getenv("SYNCD_TEST_LDAP_PWFILE"), err, sizeof(err));
+	r = roles_load("policies/roles.json", err, sizeof(err));
+	if (pw == NULL || r == NULL) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	c.ldap.uri = getenv("SYNCD_TEST_LDAP_URI");
+	c.ldap.bind_dn = getenv("SYNCD_TEST_LDAP_SVC_DN");
+	c.ldap.password = pw;
+	c.ldap.timeout_s = 5;
+	c.base = getenv("SYNCD_TEST_LDAP_BASE");
+	c.units = units;
+	c.nunits = 2;
+	c.cache_ttl = 30;
+	live = authz_new(&c, r, err, sizeof(err));
+	free(pw);
+	if (live == NULL)
+		fprintf(stderr, "%s\n", err);
+	return live == NULL ? -1 : 0;
+}
+
+static int live_teardown(void **state)
+{
+	(void)state;
+	authz_free(live);
+	return 0;
+}
+
+static unsigned long trips(void)
+{
+	return lpool_round_trips(authz_pool(live));
+}
+
+static struct authz_user who(const char *uid)
+{
+	struct authz_user u;
+	char err[512];
+
+	if (authz_user_find(live, uid, &u, err, sizeof(err)) != 1)
+		fail_msg("authz_user_find(%s): %s", uid, err);
+	return u;
+}
+
+/* AN.NGUYEN, " an.nguyen " and an.nguyen are one person with one name. */
+static void test_live_one_name(void **state)
+{
+	struct authz_user a = who("an.nguyen"), b = who("AN.NGUYEN"), c = who("  an.nguyen "), admin;
+	struct grant_request req = {.grantee = " ADMIN1", .role = "land_officer", .unit = 31120};
+	struct authz_decision d1, d2;
+	struct grant g;
+	char reason[512];
+
+	(void)state;
+	assert_string_equal(b.uid, "an.nguyen");
+	assert_string_equal(c.uid, "an.nguyen");
+	assert_string_equal(b.uuid, a.uuid);
+	assert_string_equal(c.dn, a.dn);
+	assert_true(a.uuid[0] != '\0');
+	/* a decision for any spelling is the same person's */
+	admin = who("admin1");
+	req.grantee = "AN.NGUYEN";
+	assert_int_equal(authz_grant_create(live, &admin, &req, &g, reason, sizeof(reason)), 0);
+	assert_int_equal(authz_check(live, " An.Nguyen ", "land.record.read", 31120, &d1), 0);
+	assert_int_equal(authz_check(live, "an.nguyen", "land.record.read", 31120, &d2), 0);
+	assert_true(d1.allow && d2.allow);
+	/* granting to oneself under another spelling is still a self-grant */
+	req.grantee = " ADMIN1 ";
+	assert_int_equal(authz_grant_create(live, &admin, &req, &g, reason, sizeof(reason)), 403);
+	assert_non_null(strstr(reason, "self_grant"));
+}
+
+/* A login as KIEM.DO after kiem.do is the same remembered login. */
+static void test_live_login_cache(void **state)
+{
+	struct authz_user u;
+	char err[512];
+	unsigned long t;
+
+	(void)state;
+	assert_int_equal(authz_authenticate(live, "kiem.do", "pw-kiem.do-secret", &u, err, sizeof(err)), 1);
+	assert_string_equal(u.uid, "kiem.do");
+	t = trips();
+	assert_int_equal(authz_authenticate(live, "KIEM.DO", "pw-kiem.do-secret", &u, err, sizeof(err)), 1);
+	assert_string_equal(u.uid, "kiem.do");
+	assert_int_equal(authz_authenticate(live, " kiem.do", "pw-kiem.do-secret", &u, err, sizeof(err)), 1);
+	assert_int_equal(trips() - t, 0); /* from the cache: no round trip */
+	/* a wrong password is never served from the cache */
+	assert_int_equal(authz_authenticate(live, "KIEM.DO", "wrong", &u, err, sizeof(err)), 0);
+	assert_true(trips() - t > 0);
+}
+
+/* An unknown uid costs what a known one with a wrong password does. */
+static void test_live_unknown_uid_binds(void **state)
+{
+	struct authz_user u;
+	char err[512];
+	unsigned long t, known, unknown, several;
+
+	(void)state;
+	t = trips();
+	assert_int_equal(authz_authenticate(live, "kiem.do", "not-the-password", &u, err, sizeof(err)), 0);
+	known = trips() - t;
+	t = trips();
+	assert_int_equal(authz_authenticate(live, "no.such.person", "not-the-password", &u, err, sizeof(err)),
+			 0);
+	unknown = trips() - t;
+	t = trips();
+	assert_int_equal(authz_authenticate(live, "twin", "not-the-password", &u, err, sizeof(err)), 0);
+	several = trips() - t;
+	assert_int_equal(known, 2); /* the lookup, the bind */
+	assert_int_equal(unknown, known);
+	assert_int_equal(several, known);
+}
+
+/* The chair's own grant revoked: the former chair revokes nothing, not even
+ * a grant they made.  The grant's unit comes back whenever it was found. */
+static void test_live_revoke_needs_authority(void **state)
+{
+	struct authz_user admin = who("admin1"), chair = who("chair1");
+	struct grant_request req = {
+		.grantee = "chair1", .role = "unit_chair", .unit = 31135, .may_delegate = 1};
+	struct grant gc, gr;
+	char reason[512];
+	int unit;
+
+	(void)state;
+	assert_int_equal(authz_grant_create(live, &admin, &req, &gc, reason, sizeof(reason)), 0);
+	req = (struct grant_request){.grantee = "an.nguyen", .role = "civil_registrar", .unit = 31135};
+	assert_int_equal(authz_grant_create(live, &chair, &req, &gr, reason, sizeof(reason)), 0);
+	assert_int_equal(authz_grant_revoke(live, &admin, gc.id, &unit, reason, sizeof(reason)), 0);
+	assert_int_equal(unit, 31135);
+	assert_int_equal(authz_grant_revoke(live, &chair, gr.id, &unit, reason, sizeof(reason)), 403);
+	assert_int_equal(unit, 31135);
+	assert_non_null(strstr(reason, "grant_revoked"));
+	unit = -1;
+	assert_int_equal(authz_grant_revoke(live, &admin, "0123456789abcdef0123456789abcdef", &unit, reason,
+					    sizeof(reason)),
+			 404);
+	assert_int_equal(unit, 0);
+}
+
+/* may_delegate above the role's range: refused, never truncated. */
+static void test_live_may_delegate_range(void **state)
+{
+	struct authz_user admin = who("admin1");
+	struct grant_request req = {
+		.grantee = "kiem.do", .role = "unit_chair", .unit = 31120, .may_delegate = 2};
+	struct grant g;
+	char reason[512];
+
+	(void)state;
+	assert_int_equal(authz_grant_create(live, &admin, &req, &g, reason, sizeof(reason)), 400);
+	assert_string_equal(reason, "bad_request (may_delegate 2 is above the role's maximum 1)");
+	req.role = "land_officer";
+	req.may_delegate = 2147483647;
+	assert_int_equal(authz_grant_create(live, &admin, &req, &g, reason, sizeof(reason)), 400);
+	assert_string_equal(reason, "bad_request (may_delegate 2147483647 is above the role's maximum 0)");
+}
+
+/* Unit 0: every unit's grants. */
+static void test_live_list_all(void **state)
+{
+	struct grant *g = NULL;
+	size_t n = 0;
+	bool u1 = false, u2 = false;
+	char reason[512];
+
+	(void)state;
+	assert_int_equal(authz_grants_list(live, 0, NULL, &g, &n, reason, sizeof(reason)), 0);
+	for (size_t i = 0; i < n; i++) {
+		u1 |= g[i].unit == 31120;
+		u2 |= g[i].unit == 31135;
+	}
+	free(g);
+	assert_true(n >= 3);
+	assert_true(u1 && u2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -331,8 +587,20 @@ int main(void)
 		cmocka_unit_test(test_cascade),		  cmocka_unit_test(test_windows_and_bounds),
 		cmocka_unit_test(test_recreated_account), cmocka_unit_test(test_authority),
 		cmocka_unit_test(test_times_and_names),	  cmocka_unit_test(test_filter_escape),
-		cmocka_unit_test(test_cleartext_refused),
+		cmocka_unit_test(test_cleartext_refused), cmocka_unit_test(test_host_loopback),
+		cmocka_unit_test(test_uid_normalize),
 	};
+	const struct CMUnitTest live_tests[] = {
+		cmocka_unit_test(test_live_one_name),
+		cmocka_unit_test(test_live_login_cache),
+		cmocka_unit_test(test_live_unknown_uid_binds),
+		cmocka_unit_test(test_live_revoke_needs_authority),
+		cmocka_unit_test(test_live_may_delegate_range),
+		cmocka_unit_test(test_live_list_all),
+	};
+	int r = cmocka_run_group_tests(tests, setup, teardown);
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	if (getenv("SYNCD_TEST_LDAP_URI") == NULL)
+		return r;
+	return r + cmocka_run_group_tests_name("live", live_tests, live_setup, live_teardown);
 }
