@@ -15,4 +15,8 @@
 PGconn *pg_connect_state(const char *conninfo, const char *password, const char *appname, char *err,
 			 size_t errlen);
 
+/* The same for any database syncd's API reads (what names it in err). */
+PGconn *pg_connect_pinned(const char *conninfo, const char *password, const char *appname, const char *what,
+			  char *err, size_t errlen);
+
 #endif

@@ -89,12 +89,14 @@ as chau.le demo-pw-chair check --user an.nguyen --action civil.extract.issue --u
 say "the registrar issues a birth extract (trích lục khai sinh) for a birth registered in Cái Khế"
 key=$(h_psql -d tier -c "SELECT id FROM u31120.khai_sinh ORDER BY ngay_dang_ky DESC LIMIT 1")
 echo "\$ curl -u an.nguyen -X POST $SYNCCTL_URL/v1/documents -d '{\"kind\":\"birth_extract\",\"unit\":\"31120\",\"key\":\"$key\"}'"
-serial=$(curl -s -u an.nguyen:demo-pw-registrar -H 'Content-Type: application/json' \
-    --data-binary "{\"kind\":\"birth_extract\",\"unit\":\"31120\",\"key\":\"$key\"}" "$SYNCCTL_URL/v1/documents" | jq -r .serial)
+issued=$(curl -s -u an.nguyen:demo-pw-registrar -H 'Content-Type: application/json' \
+    --data-binary "{\"kind\":\"birth_extract\",\"unit\":\"31120\",\"key\":\"$key\"}" "$SYNCCTL_URL/v1/documents")
+serial=$(jq -r .serial <<<"$issued")
+hash=$(jq -r .hash <<<"$issued")
 echo "issued: $serial"
 as an.nguyen demo-pw-registrar document get "$serial" --html "$out_dir/$serial.html"
 echo "the printable page: $out_dir/$serial.html"
-"$H_ROOT/build/syncctl" document verify "$serial" || true
+"$H_ROOT/build/syncctl" document verify "$serial" "${hash:0:16}" || true
 
 say "the same registrar tries a birth registered in Phường Ninh Kiều (31135): refused"
 other=$(h_psql -d tier -c "SELECT id FROM u31135.khai_sinh ORDER BY id LIMIT 1")

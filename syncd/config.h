@@ -27,8 +27,8 @@ struct config {
 	long api_max_connections;	 /* open connections in all */
 	long api_max_connections_per_ip; /* per client address; 0: no limit (behind a proxy) */
 	long api_idle_timeout;		 /* seconds a connection may stay silent */
-	char *signing_key_file;	     /* Ed25519 PEM: documents and audit checkpoints */
-	char *audit_checkpoint_file; /* signed checkpoints, one JSON line each */
+	char *signing_key_file;		 /* Ed25519 PEM: documents and audit checkpoints */
+	char *audit_checkpoint_file;	 /* signed checkpoints, one JSON line each */
 	long audit_checkpoint_every;
 	char *policies_dir;
 	char *log_level;

@@ -15,6 +15,7 @@
 #include "../common/buf.h"
 #include "../common/fileio.h"
 #include "../common/log.h"
+#include "../common/pg.h"
 
 struct documents {
 	struct doc_kind *k;
@@ -22,17 +23,17 @@ struct documents {
 };
 
 static const char *const state_sql =
-	"CREATE TABLE IF NOT EXISTS syncd_doc_seq (unit text NOT NULL, year int NOT NULL, last int NOT NULL,"
+	"CREATE TABLE IF NOT EXISTS public.syncd_doc_seq (unit text NOT NULL, year int NOT NULL, last int NOT NULL,"
 	" PRIMARY KEY (unit, year));"
-	"CREATE TABLE IF NOT EXISTS syncd_documents (serial text PRIMARY KEY, kind text NOT NULL, unit text NOT NULL,"
+	"CREATE TABLE IF NOT EXISTS public.syncd_documents (serial text PRIMARY KEY, kind text NOT NULL, unit text NOT NULL,"
 	" record_key text NOT NULL, issued_at timestamptz NOT NULL, issuer text NOT NULL, request_id text NOT NULL,"
 	" body text NOT NULL, hash text NOT NULL, signature text NOT NULL, public_key text NOT NULL,"
 	" revoked_at timestamptz, revoked_by text, revoke_reason text);"
-	"CREATE TABLE IF NOT EXISTS syncd_outbox (id bigserial PRIMARY KEY, serial text NOT NULL"
-	" REFERENCES syncd_documents, destination text NOT NULL, payload text NOT NULL,"
+	"CREATE TABLE IF NOT EXISTS public.syncd_outbox (id bigserial PRIMARY KEY, serial text NOT NULL"
+	" REFERENCES public.syncd_documents, destination text NOT NULL, payload text NOT NULL,"
 	" created_at timestamptz NOT NULL DEFAULT now(), delivered_at timestamptz, attempts int NOT NULL DEFAULT 0,"
 	" last_error text);"
-	"CREATE INDEX IF NOT EXISTS syncd_outbox_pending ON syncd_outbox (id) WHERE delivered_at IS NULL;";
+	"CREATE INDEX IF NOT EXISTS syncd_outbox_pending ON public.syncd_outbox (id) WHERE delivered_at IS NULL;";
 
 /* ------------------------------------------------------------ policy */
 
@@ -200,12 +201,6 @@ static __thread struct {
 	time_t used;
 } tl[TL_MAX];
 
-static void quiet(void *arg, const char *message)
-{
-	(void)arg;
-	(void)message;
-}
-
 /* A connection idle for a while may have lost its backend (a restart, a
  * terminate): an empty query tells, and a reset mends it before use. */
 static bool conn_usable(PGconn *c, time_t idle)
@@ -225,8 +220,6 @@ static bool conn_usable(PGconn *c, time_t idle)
 
 PGconn *thread_conn(const char *conninfo, const char *password, char *err, size_t errlen)
 {
-	const char *kw[] = {"dbname", "fallback_application_name", password ? "password" : NULL, NULL};
-	const char *val[] = {conninfo, "syncd-api", password, NULL};
 	int slot = -1;
 
 	for (int i = 0; i < TL_MAX; i++) {
@@ -253,15 +246,9 @@ PGconn *thread_conn(const char *conninfo, const char *password, char *err, size_
 		tl[TL_MAX - 1].conninfo = NULL;
 		slot = TL_MAX - 1;
 	}
-	tl[slot].c = PQconnectdbParams(kw, val, 1);
-	if (tl[slot].c == NULL || PQstatus(tl[slot].c) != CONNECTION_OK) {
-		snprintf(err, errlen, "%s", tl[slot].c ? PQerrorMessage(tl[slot].c) : "out of memory");
-		err[strcspn(err, "\n")] = '\0';
-		PQfinish(tl[slot].c);
-		tl[slot].c = NULL;
+	tl[slot].c = pg_connect_pinned(conninfo, password, "syncd-api", "database", err, errlen);
+	if (tl[slot].c == NULL)
 		return NULL;
-	}
-	PQsetNoticeProcessor(tl[slot].c, quiet, NULL); /* "already exists, skipping" */
 	tl[slot].conninfo = strdup(conninfo);
 	tl[slot].used = time(NULL);
 	return tl[slot].c;
@@ -473,7 +460,7 @@ int document_issue(const struct config *cfg, const struct routing *rt, const str
 
 		/* the row stays locked until COMMIT: serials are gap-free per unit and year */
 		if (tx_exec(c,
-			    "INSERT INTO syncd_doc_seq (unit, year, last) VALUES ($1, $2, 1) ON CONFLICT (unit, year) "
+			    "INSERT INTO public.syncd_doc_seq (unit, year, last) VALUES ($1, $2, 1) ON CONFLICT (unit, year) "
 			    "DO UPDATE SET last = syncd_doc_seq.last + 1 RETURNING last",
 			    2, p, PGRES_TUPLES_OK, &r) < 0)
 			goto dberr;
@@ -504,7 +491,7 @@ int document_issue(const struct config *cfg, const struct routing *rt, const str
 			text,	hash,	 sig,  pub};
 
 		if (tx_exec(c,
-			    "INSERT INTO syncd_documents (serial, kind, unit, record_key, issued_at, issuer, request_id, "
+			    "INSERT INTO public.syncd_documents (serial, kind, unit, record_key, issued_at, issuer, request_id, "
 			    "body, hash, signature, public_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
 			    11, p, PGRES_COMMAND_OK, NULL) < 0)
 			goto dberr;
@@ -514,7 +501,8 @@ int document_issue(const struct config *cfg, const struct routing *rt, const str
 		const char *p[3] = {serial, dest, text};
 
 		snprintf(dest, sizeof(dest), "%s:%s", k->reg_source, k->reg_table);
-		if (tx_exec(c, "INSERT INTO syncd_outbox (serial, destination, payload) VALUES ($1, $2, $3)",
+		if (tx_exec(c,
+			    "INSERT INTO public.syncd_outbox (serial, destination, payload) VALUES ($1, $2, $3)",
 			    3, p, PGRES_COMMAND_OK, NULL) < 0)
 			goto dberr;
 	}
@@ -562,7 +550,7 @@ int document_find(const struct config *cfg, const char *serial, struct doc_recor
 		c,
 		"SELECT kind, unit, body, hash, signature, public_key, revoked_at IS NOT NULL, "
 		"coalesce(to_char(revoked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), "
-		"coalesce(revoke_reason, '') FROM syncd_documents WHERE serial = $1",
+		"coalesce(revoke_reason, '') FROM public.syncd_documents WHERE serial = $1",
 		1, NULL, p, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		msg_of(c, err, sizeof(err));
@@ -600,10 +588,11 @@ int document_revoke(const struct config *cfg, const char *serial, const char *by
 		snprintf(reason, reasonlen, "state_unavailable (%s)", err);
 		return 503;
 	}
-	r = PQexecParams(c,
-			 "UPDATE syncd_documents SET revoked_at = now(), revoked_by = $2, revoke_reason = $3 "
-			 "WHERE serial = $1 AND revoked_at IS NULL",
-			 3, NULL, p, NULL, NULL, 0);
+	r = PQexecParams(
+		c,
+		"UPDATE public.syncd_documents SET revoked_at = now(), revoked_by = $2, revoke_reason = $3 "
+		"WHERE serial = $1 AND revoked_at IS NULL",
+		3, NULL, p, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 		msg_of(c, err, sizeof(err));
 		snprintf(reason, reasonlen, "state_unavailable (%s)", err);
@@ -639,12 +628,12 @@ static int html_text(struct buf *b, const char *s)
  * hash, so no other inline style or any script can run in the page. */
 static const char doc_style[] =
 	"body{font-family:'Times New Roman',serif;max-width:46em;margin:2em auto;line-height:1.5}"
-	  "header{display:flex;justify-content:space-between;text-align:center;font-weight:bold}"
-	  "h1{text-align:center;font-size:1.3em;margin-top:2em}.no{text-align:center}"
-	  "table{width:100%;border-collapse:collapse}th{text-align:left;font-weight:normal;width:40%;vertical-align:top}"
-	  "td{font-weight:bold}.place{text-align:right;font-style:italic;margin-top:2em}.sign{text-align:right}"
-	  ".revoked{color:#b00;font-weight:bold;text-align:center;border:2px solid #b00;padding:.5em}"
-	  "footer{margin-top:3em;font-size:.8em;word-break:break-all;color:#444}";
+	"header{display:flex;justify-content:space-between;text-align:center;font-weight:bold}"
+	"h1{text-align:center;font-size:1.3em;margin-top:2em}.no{text-align:center}"
+	"table{width:100%;border-collapse:collapse}th{text-align:left;font-weight:normal;width:40%;vertical-align:top}"
+	"td{font-weight:bold}.place{text-align:right;font-style:italic;margin-top:2em}.sign{text-align:right}"
+	".revoked{color:#b00;font-weight:bold;text-align:center;border:2px solid #b00;padding:.5em}"
+	"footer{margin-top:3em;font-size:.8em;word-break:break-all;color:#444}";
 
 static char doc_csp[512];
 static pthread_once_t doc_csp_once = PTHREAD_ONCE_INIT;
@@ -718,7 +707,8 @@ char *document_html(const char *body, const char *hash, bool revoked)
 	bad |= html_text(&b, hash) < 0;
 	T("<br>Kiểm tra: /v1/documents/");
 	E("serial");
-	bad |= buf_printf(&b, "/verify?h=%.*s</footer>\n</body>\n</html>\n", DOC_HASH_PREFIX, hash ? hash : "") < 0;
+	bad |= buf_printf(&b, "/verify?h=%.*s</footer>\n</body>\n</html>\n", DOC_HASH_PREFIX,
+			  hash ? hash : "") < 0;
 #undef T
 #undef E
 	json_decref(d);
@@ -758,8 +748,10 @@ int outbox_deliver(const struct config *cfg, const struct documents *d, char *er
 	(void)d;
 	if (st == NULL)
 		return -1;
-	r = PQexec(st, "SELECT id, serial, destination, payload FROM syncd_outbox WHERE delivered_at IS NULL "
-		       "ORDER BY id LIMIT 200");
+	r = PQexec(
+		st,
+		"SELECT id, serial, destination, payload FROM public.syncd_outbox WHERE delivered_at IS NULL "
+		"ORDER BY id LIMIT 200");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		msg_of(st, err, errlen);
 		PQclear(r);
@@ -810,8 +802,8 @@ int outbox_deliver(const struct config *cfg, const struct documents *d, char *er
 			x = PQexecParams(
 				st,
 				problem[0]
-					? "UPDATE syncd_outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1"
-					: "UPDATE syncd_outbox SET delivered_at = now(), attempts = attempts + 1, "
+					? "UPDATE public.syncd_outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1"
+					: "UPDATE public.syncd_outbox SET delivered_at = now(), attempts = attempts + 1, "
 					  "last_error = NULL WHERE id = $1",
 				problem[0] ? 2 : 1, NULL, p, NULL, NULL, 0);
 			PQclear(x);

@@ -25,13 +25,13 @@
 #include "../common/log.h"
 #include "../common/text.h"
 
-#define BODY_MAX      (64 * 1024)
-#define THROTTLE_SIZE 65536 /* open addressing: keys never evict each other */
-#define THROTTLE_FREE 3	    /* failures of a uid before its attempts wait */
-#define THROTTLE_FREE_ADDR 20 /* of an address (an office NAT: many people, one address) */
-#define THROTTLE_MS   1000  /* first wait; doubles per failure */
-#define THROTTLE_MAX  30000 /* never more: a slowdown, never a lockout */
-#define THROTTLE_KEEP 900   /* seconds a failure is remembered */
+#define BODY_MAX	   (64 * 1024)
+#define THROTTLE_SIZE	   65536 /* open addressing: keys never evict each other */
+#define THROTTLE_FREE	   3	 /* failures of a uid before its attempts wait */
+#define THROTTLE_FREE_ADDR 20	 /* of an address (an office NAT: many people, one address) */
+#define THROTTLE_MS	   1000	 /* first wait; doubles per failure */
+#define THROTTLE_MAX	   30000 /* never more: a slowdown, never a lockout */
+#define THROTTLE_KEEP	   900	 /* seconds a failure is remembered */
 
 struct throttle {
 	char key[160];
@@ -86,7 +86,7 @@ struct req {
 	char id[40];
 	char addr[64];
 	char user[128];
-	char next[24]; /* a CSV page's next cursor, sent as X-Next-Cursor */
+	char next[24];	 /* a CSV page's next cursor, sent as X-Next-Cursor */
 	int retry_after; /* seconds, for a 429 */
 	/* every refusal of a logged-in caller leaves an audit row: the
 	 * endpoint's own, or one written by respond_error */
@@ -203,20 +203,23 @@ static enum MHD_Result respond_error(struct MHD_Connection *c, struct req *rq, u
 static enum MHD_Result respond_error(struct MHD_Connection *c, struct req *rq, unsigned status,
 				     const char *code, const char *fmt, ...)
 {
-	char msg[1024];
+	char raw[1024], msg[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	/* the message may quote the request: valid UTF-8, no controls, or no JSON */
+	text_clean(raw, strlen(raw), msg, sizeof(msg));
 	if (rq->authed && rq->naudited == 0 && !rq->audit_failed) {
 		char reason[1100];
 
 		snprintf(reason, sizeof(reason), "%s (%s)", code, msg);
 		if (!audited(rq->api, rq, "request", 0, rq->what, status >= 500 ? "error" : "deny", reason))
-			return respond_error(c, rq, 503, "audit_unavailable",
-					     "the audit log cannot be written (state database); nothing is done "
-					     "unaudited, try again shortly");
+			return respond_error(
+				c, rq, 503, "audit_unavailable",
+				"the audit log cannot be written (state database); nothing is done "
+				"unaudited, try again shortly");
 	}
 	rq->logged = true;
 	if (status >= 500)
@@ -374,9 +377,10 @@ static struct throttle *throttle_slot(struct api *api, const char *key, long lon
 	if (!create || reuse == NULL) {
 		if (create && !api->throttle_full_said) {
 			api->throttle_full_said = true;
-			log_warn("login throttle: %d addresses and uids with recent failures; new ones are not "
-				 "tracked until old ones are forgotten (%d s)",
-				 THROTTLE_SIZE, THROTTLE_KEEP);
+			log_warn(
+				"login throttle: %d addresses and uids with recent failures; new ones are not "
+				"tracked until old ones are forgotten (%d s)",
+				THROTTLE_SIZE, THROTTLE_KEEP);
 		}
 		return NULL;
 	}
@@ -417,7 +421,10 @@ static long throttle_wait(struct api *api, const char *uid, const char *addr)
 	pthread_mutex_lock(&api->lock);
 	for (int i = 0; i < 2; i++) {
 		struct throttle *t = throttle_slot(api, keys[i], now, false);
-		long long w = t ? t->last_ms + throttle_delay_ms(t->fails, i == 0 ? THROTTLE_FREE : THROTTLE_FREE_ADDR) - now
+		long long w = t ? t->last_ms +
+					      throttle_delay_ms(t->fails,
+								i == 0 ? THROTTLE_FREE : THROTTLE_FREE_ADDR) -
+					      now
 				: 0;
 
 		wait = w > wait ? w : wait;
@@ -708,7 +715,10 @@ static enum MHD_Result ep_grant_create(struct api *api, struct MHD_Connection *c
 		st = authz_grant_create(api->az, me, &gr, &g, reason, sizeof(reason));
 		snprintf(object, sizeof(object), "%s %s %s", st == 0 ? g.id : "-", gr.grantee, gr.role);
 		if (!audited(api, rq, "grant.create", gr.unit, object,
-			     st == 0 ? "allow" : st >= 500 ? "error" : "deny", st == 0 ? "" : reason))
+			     st == 0	 ? "allow"
+			     : st >= 500 ? "error"
+					 : "deny",
+			     st == 0 ? "" : reason))
 			log_err("%s %s: grant %s made, its outcome row is missing (the intent row has it)",
 				rq->addr, me->uid, st == 0 ? g.id : "-");
 	}
@@ -737,7 +747,10 @@ static enum MHD_Result ep_grant_revoke(struct api *api, struct MHD_Connection *c
 		return audit_down(c, rq);
 	st = authz_grant_revoke(api->az, me, id, &gunit, reason, sizeof(reason));
 	/* the outcome in the grant's unit, so that unit's auditor sees it */
-	if (!audited(api, rq, "grant.revoke", gunit, id, st == 0 ? "allow" : st >= 500 ? "error" : "deny",
+	if (!audited(api, rq, "grant.revoke", gunit, id,
+		     st == 0	 ? "allow"
+		     : st >= 500 ? "error"
+				 : "deny",
 		     st == 0 ? "" : reason))
 		log_err("%s %s: grant %s revocation (%d): its outcome row is missing (the intent row has it)",
 			rq->addr, me->uid, id, st);
@@ -1062,7 +1075,10 @@ static enum MHD_Result ep_document_revoke(struct api *api, struct MHD_Connection
 	st = document_revoke(api->deps.cfg, serial, me->uid, why, reason, sizeof(reason));
 	json_decref(o);
 	if (!audited(api, rq, "document.revoke", d.unit, serial,
-		     st == 0 ? "revoked" : st >= 500 ? "error" : "deny", st == 0 ? "" : reason))
+		     st == 0	 ? "revoked"
+		     : st >= 500 ? "error"
+				 : "deny",
+		     st == 0 ? "" : reason))
 		log_err("%s %s: document %s revocation (%d): its outcome row is missing (the allow row has it)",
 			rq->addr, me->uid, serial, st);
 	doc_record_free(&d);
@@ -1097,9 +1113,12 @@ static enum MHD_Result ep_document_verify(struct api *api, struct MHD_Connection
 	if (!audited(api, rq, "document.verify", f == 1 ? d.unit : 0, serial, "allow",
 		     f == 1 ? "" : "unknown"))
 		return audit_down(c, rq);
-	if (f == 0)
-		return respond_json(c, rq, 200,
-				    json_pack("{s:s,s:s}", "serial", serial, "status", "unknown"));
+	if (f == 0) {
+		char shown[256];
+
+		text_clean(serial, strlen(serial), shown, sizeof(shown));
+		return respond_json(c, rq, 200, json_pack("{s:s,s:s}", "serial", shown, "status", "unknown"));
+	}
 	sha256_hex(d.body, strlen(d.body), NULL, 0, hash);
 	status = strcmp(hash, d.hash) != 0 ||
 				 (api->deps.signer != NULL &&
@@ -1389,7 +1408,8 @@ static enum MHD_Result ep_status(struct api *api, struct MHD_Connection *c, stru
 		thread_conn(api->deps.cfg->state_conninfo, api->deps.cfg->state_password, err, sizeof(err));
 
 	if (db != NULL) {
-		PGresult *r = PQexec(db, "SELECT source, count(*) FROM syncd_quarantine GROUP BY source");
+		PGresult *r =
+			PQexec(db, "SELECT source, count(*) FROM public.syncd_quarantine GROUP BY source");
 
 		for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r); i++)
 			json_object_set_new(q, PQgetvalue(r, i, 0), json_integer(atoll(PQgetvalue(r, i, 1))));
@@ -1514,8 +1534,8 @@ static enum MHD_Result ep_records_search(struct api *api, struct MHD_Connection 
 		unsigned int maclen = sizeof(mac);
 		char hex[17];
 
-		HMAC(EVP_sha256(), api->query_key, sizeof(api->query_key), (const unsigned char *)q, strlen(q),
-		     mac, &maclen);
+		HMAC(EVP_sha256(), api->query_key, sizeof(api->query_key), (const unsigned char *)q,
+		     strlen(q), mac, &maclen);
 		for (int i = 0; i < 8; i++)
 			snprintf(hex + 2 * i, 3, "%02x", mac[i]);
 		snprintf(object, sizeof(object), "q=hmac:%s len=%zu", hex, strlen(q));
@@ -1736,14 +1756,16 @@ static bool cross_site(struct MHD_Connection *c, struct req *rq, bool has_body, 
 	const char *authority = origin ? strstr(origin, "://") : NULL;
 
 	if (site != NULL && strcmp(site, "cross-site") == 0) {
-		*res = respond_error(c, rq, 403, "cross_site", "requests from another site's page are refused");
+		*res = respond_error(c, rq, 403, "cross_site",
+				     "requests from another site's page are refused");
 		return true;
 	}
 	if (origin != NULL && strcmp(origin, "null") != 0 &&
 	    (authority == NULL || host == NULL || strcasecmp(authority + 3, host) != 0)) {
-		*res = respond_error(c, rq, 403, "cross_site",
-				     "Origin %.200s is not this server; requests from another site's page are refused",
-				     origin);
+		*res = respond_error(
+			c, rq, 403, "cross_site",
+			"Origin %.200s is not this server; requests from another site's page are refused",
+			origin);
 		return true;
 	}
 	if (origin != NULL && strcmp(origin, "null") == 0) {
@@ -2012,7 +2034,11 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	(void)cls;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	msg[strcspn(msg, "\n")] = '\0';
-	log_warn("http: %s", msg);
+	/* a client's undecodable credentials are its request's refusal, logged there */
+	if (strstr(msg, "uthentication") != NULL || strstr(msg, "uth header") != NULL)
+		log_debug("http: %s", msg);
+	else
+		log_warn("http: %s", msg);
 }
 
 /* TLS 1.2 and 1.3 only, forward-secret key exchange only (GnuTLS syntax). */
@@ -2079,15 +2105,15 @@ struct api *api_start(const struct api_deps *deps, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	api->d = MHD_start_daemon(flags, 0, NULL, NULL, handler, api, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-				  NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-				  MHD_OPTION_THREAD_POOL_SIZE, 2u, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->api_idle_timeout,
-				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->api_max_connections,
-				  MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->api_max_connections_per_ip,
-				  api->cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, api->cert,
-				  MHD_OPTION_HTTPS_MEM_KEY, api->key, MHD_OPTION_HTTPS_PRIORITIES, tls_priorities,
-				  MHD_OPTION_END);
+	api->d = MHD_start_daemon(
+		flags, 0, NULL, NULL, handler, api, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, 2u,
+		MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned)cfg->api_idle_timeout, MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned)cfg->api_max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		(unsigned)cfg->api_max_connections_per_ip,
+		api->cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, api->cert, MHD_OPTION_HTTPS_MEM_KEY,
+		api->key, MHD_OPTION_HTTPS_PRIORITIES, tls_priorities, MHD_OPTION_END);
 	if (api->d == NULL) {
 		snprintf(err, errlen,
 			 "[syncd] listen = %s: cannot listen there (in use, or not this host's address)",

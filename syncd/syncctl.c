@@ -19,7 +19,7 @@
  *   page; --csv passes the server's CSV on) and checks its hash chain and
  *   signed checkpoints: exit 1 when the log is broken.
  *
- * syncctl [-s URL] [-u USER] document get | document verify SERIAL
+ * syncctl [-s URL] [-u USER] document get SERIAL | document verify SERIAL HASH
  *   shows an issued document (or saves it as HTML to print) and checks one
  *   the way anyone holding a copy may: verify is public, so it sends no
  *   login; exit 1 when the document is revoked or unknown. */
@@ -67,7 +67,7 @@ static void usage(FILE *f)
 		"       syncctl [API OPTIONS] status [--units]\n"
 		"       syncctl [API OPTIONS] audit verify     (with -c FILE: straight from the state DB)\n"
 		"       syncctl [API OPTIONS] document get SERIAL [--html FILE]\n"
-		"       syncctl [API OPTIONS] document verify SERIAL\n"
+		"       syncctl [API OPTIONS] document verify SERIAL HASH   (HASH: 16+ hex digits printed on it)\n"
 		"  -c, --config FILE   syncd.conf (default /etc/syncd/syncd.conf)\n"
 		"API OPTIONS, before the command:\n"
 		"  -s URL              syncd's HTTP API (default $SYNCCTL_URL, else " DEFAULT_URL ")\n"
@@ -973,9 +973,19 @@ static int cmd_document_verify(const struct cli *cli, int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if ((serial = serial_arg("document verify", argc, argv)) == NULL)
+	/* the serial and the hash prefix printed beside it: a serial alone tells nothing */
+	if (optind != argc - 2 || strlen(argv[argc - 1]) < 16 || strlen(argv[argc - 1]) > 64 ||
+	    strspn(argv[argc - 1], "0123456789abcdef") != strlen(argv[argc - 1])) {
+		fprintf(stderr, "syncctl: document verify needs the SERIAL and the HASH printed on the "
+				"document (its first 16 or more hex digits), like " API_SERIAL_FORM
+				" 3f2a9c0d4e5b6a71\n");
+		usage(stderr);
 		return 2;
-	if (asprintf(&path, "/v1/documents/%s/verify", serial) < 0) {
+	}
+	optind = argc - 2;
+	if ((serial = serial_arg("document verify", argc - 1, argv)) == NULL)
+		return 2;
+	if (asprintf(&path, "/v1/documents/%s/verify?h=%s", serial, argv[argc - 1]) < 0) {
 		fprintf(stderr, "syncctl: out of memory\n");
 		return 1;
 	}

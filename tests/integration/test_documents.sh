@@ -167,8 +167,13 @@ h_assert_eq "the land officer revokes the certificate" 204 \
 # shellcheck disable=SC2154
 api - GET "/v1/documents/$cert/verify?h=${hash_land_use_certificate:0:16}" >/dev/null
 h_assert_eq "a revoked document verifies as revoked" revoked "$(field .status)"
-out=$("$SYNCCTL" -s "$API" document verify "$cert" 2>&1) && rc=0 || rc=$?
-h_assert_eq "syncctl document verify of a revoked one exits 1" 1 "$rc"
+out=$("$SYNCCTL" -s "$API" document verify "$cert" "${hash_land_use_certificate:0:16}" 2>&1) && rc=0 || rc=$?
+h_assert_eq "syncctl document verify SERIAL HASH of a revoked one exits 1 and says revoked" "1 yes" \
+    "$rc $(grep -qi revoked <<<"$out" && echo yes)"
+out=$("$SYNCCTL" -s "$API" document verify "$serial_birth_extract" "${hash_birth_extract:0:16}" 2>&1) && rc=0 || rc=$?
+h_assert_eq "syncctl document verify SERIAL HASH of a valid one exits 0" 0 "$rc"
+"$SYNCCTL" -s "$API" document verify "$serial_birth_extract" >/dev/null 2>&1 && rc=0 || rc=$?
+h_assert_eq "syncctl document verify without the hash: usage error (2)" 2 "$rc"
 
 # ---------------------------------------------------------------- the land register's intake, exactly once
 for ((i = 0; i < 5; i++)); do

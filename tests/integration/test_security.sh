@@ -150,7 +150,7 @@ for ep in "chair1 /v1/grants $gbody" "reg1 /v1/documents $dbody" "reg1 /v1/docum
         case $how in
         origin) args+=(-H 'Content-Type: application/json' -H 'Origin: https://evil.example' --data-binary "$body") ;;
         fetch-site) args+=(-H 'Content-Type: application/json' -H 'Sec-Fetch-Site: cross-site' --data-binary "$body") ;;
-        duplicate) args+=(-H 'Content-Type: application/json' --data-binary "${body%\}},\"unit\":\"31135\"}") ;;
+        duplicate) args+=(-H 'Content-Type: application/json' --data-binary "${body%\}},\"$(jq -r 'keys_unsorted[0]' <<<"$body")\":\"dup\"}") ;;
         *) args+=(-H "Content-Type: $how" --data-binary "$body") ;;
         esac
         code=$(curl "${args[@]}" "$API$path")
@@ -203,22 +203,33 @@ h_assert_eq "slapd down during a grant: 503, and the intent and its outcome are 
 h_slapd_restart
 
 # ---------------------------------------------------------------- 4. no stranger slows the API
+loops=()
 for ((k = 0; k < 16; k++)); do
-    (for ((j = 0; j < 8; j++)); do curl -s -o /dev/null --interface 127.0.0.5 -u "nobody$k:wrong" "$API/v1/audit"; done) &
+    (for ((j = 0; j < 8; j++)); do
+        curl -s -o /dev/null -w '%{http_code}\n' --interface 127.0.0.5 -u "nobody$k:wrong" "$API/v1/audit"
+    done >"$H_TMP/loop.$k") &
+    loops+=($!)
 done
 h_assert_eq "16 wrong-password loops running: /healthz from another address answers" 200 \
     "$(curl -s -o /dev/null -w '%{http_code}' --interface 127.0.0.6 --max-time 5 "$API/healthz")"
-wait_ok=$(curl -s -o /dev/null -w '%{http_code}' --interface 127.0.0.5 -u nobody0:wrong "$API/v1/audit")
-h_assert_eq "the throttled address gets 429 at once" 429 "$wait_ok"
-wait
+wait "${loops[@]}"
+cat "$H_TMP"/loop.* | sort | uniq -c | tr -s ' ' >"$H_TMP/loop.codes"
+n429=$(awk '$2 == 429 { print $1 }' "$H_TMP/loop.codes")
+other=$(awk '$2 != 429 && $2 != 401 { s += $1 } END { print s + 0 }' "$H_TMP/loop.codes")
+[[ ${n429:-0} -gt 0 && $other == 0 ]] && h_ok "the throttled address gets 429 at once (${n429} of 128), nothing else failed" ||
+    h_fail "429 for the throttled address" "$(cat "$H_TMP/loop.codes")"
 # a frozen directory holds every worker: health, readiness and metrics still answer
 kill -STOP "$_H_SLAPD_PID"
-for ((k = 0; k < 8; k++)); do curl -s -o /dev/null --max-time 20 -u "reg1:pw-reg1-secret" "$API/v1/grants?grantee=reg1" & done
+frozen=()
+for ((k = 0; k < 8; k++)); do
+    curl -s -o /dev/null --max-time 20 -u "reg1:pw-reg1-secret" "$API/v1/grants?grantee=reg1" &
+    frozen+=($!)
+done
 sleep 1
 h_assert_eq "directory frozen, 8 requests waiting on it: /healthz /readyz /metrics answer" "200 200 200" \
     "$(for u in healthz readyz metrics; do curl -s -o /dev/null -w '%{http_code} ' --max-time 5 "$API/$u"; done | sed 's/ $//')"
 kill -CONT "$_H_SLAPD_PID"
-wait
+wait "${frozen[@]}" || true
 # 1,000 idle sockets from one address
 "$H_ROOT/build/idle_sockets" 127.0.0.7 127.0.0.1 "$H_API_PORT" 1000 8 >"$H_TMP/idle.out" &
 idle=$!
