@@ -338,6 +338,8 @@ static void request_id(struct MHD_Connection *c, struct req *rq)
 }
 
 static enum MHD_Result audit_down(struct MHD_Connection *c, struct req *rq);
+static void outcome(struct api *api, struct req *rq, const char *action, int unit, const char *object, int st,
+		    const char *done, const char *reason);
 
 /* ------------------------------------------------------------ login throttle */
 
@@ -593,14 +595,13 @@ static enum MHD_Result ep_check(struct api *api, struct MHD_Connection *c, struc
 	const char *user = arg(c, "user"), *action = arg(c, "action"), *us = arg(c, "unit");
 	int unit = unit_parse(us), r;
 	struct authz_decision d;
+	char fu[140], fme[140];
 
 	if (user == NULL || action == NULL || us == NULL)
 		return respond_error(c, rq, 400, "bad_request", "needs ?user=UID&action=ACTION&unit=CODE");
 	if (unit < 0)
 		return respond_error(c, rq, 400, "unknown_unit",
 				     "unit must be a 5-digit unit code, not \"%s\"", us);
-	char fu[140], fme[140];
-
 	authz_uid_normalize(user ? user : "", fu, sizeof(fu));
 	authz_uid_normalize(me->uid, fme, sizeof(fme));
 	if (user != NULL && strcmp(fu, fme) != 0) { /* someone else: KIEM.DO is kiem.do */
@@ -642,6 +643,19 @@ static int time_field(json_t *o, const char *name, time_t *t, char *err, size_t 
 	return 0;
 }
 
+static json_t *body_object(struct req *rq, char *err, size_t errlen)
+{
+	json_error_t je;
+	json_t *o = json_loadb(rq->body.data ? rq->body.data : "", rq->body.len, JSON_REJECT_DUPLICATES, &je);
+
+	if (!json_is_object(o)) {
+		snprintf(err, errlen, "the body must be a JSON object (each key once): %s", je.text);
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 static enum MHD_Result ep_grant_create(struct api *api, struct MHD_Connection *c, struct req *rq,
 				       const struct authz_user *me)
 {
@@ -649,19 +663,14 @@ static enum MHD_Result ep_grant_create(struct api *api, struct MHD_Connection *c
 					    "not_before", "not_after", "may_delegate"};
 	struct grant_request gr = {0};
 	struct grant g;
-	json_error_t je;
-	json_t *o = json_loadb(rq->body.data ? rq->body.data : "", rq->body.len, JSON_REJECT_DUPLICATES, &je),
-	       *v;
-	const char *key;
 	char reason[512], err[256];
+	json_t *o = body_object(rq, err, sizeof(err)), *v;
+	const char *key;
 	enum MHD_Result res;
 	int st;
 
-	if (!json_is_object(o)) {
-		json_decref(o);
-		return respond_error(c, rq, 400, "bad_request",
-				     "the body must be a JSON object (each key once): %s", je.text);
-	}
+	if (o == NULL)
+		return respond_error(c, rq, 400, "bad_request", "%s", err);
 	json_object_foreach (o, key, v) {
 		size_t i;
 
@@ -714,13 +723,7 @@ static enum MHD_Result ep_grant_create(struct api *api, struct MHD_Connection *c
 		}
 		st = authz_grant_create(api->az, me, &gr, &g, reason, sizeof(reason));
 		snprintf(object, sizeof(object), "%s %s %s", st == 0 ? g.id : "-", gr.grantee, gr.role);
-		if (!audited(api, rq, "grant.create", gr.unit, object,
-			     st == 0	 ? "allow"
-			     : st >= 500 ? "error"
-					 : "deny",
-			     st == 0 ? "" : reason))
-			log_err("%s %s: grant %s made, its outcome row is missing (the intent row has it)",
-				rq->addr, me->uid, st == 0 ? g.id : "-");
+		outcome(api, rq, "grant.create", gr.unit, object, st, "allow", reason);
 	}
 	if (st != 0) {
 		res = respond_reason(c, rq, (unsigned)st, reason);
@@ -747,13 +750,7 @@ static enum MHD_Result ep_grant_revoke(struct api *api, struct MHD_Connection *c
 		return audit_down(c, rq);
 	st = authz_grant_revoke(api->az, me, id, &gunit, reason, sizeof(reason));
 	/* the outcome in the grant's unit, so that unit's auditor sees it */
-	if (!audited(api, rq, "grant.revoke", gunit, id,
-		     st == 0	 ? "allow"
-		     : st >= 500 ? "error"
-				 : "deny",
-		     st == 0 ? "" : reason))
-		log_err("%s %s: grant %s revocation (%d): its outcome row is missing (the intent row has it)",
-			rq->addr, me->uid, id, st);
+	outcome(api, rq, "grant.revoke", gunit, id, st, "allow", reason);
 	if (st != 0)
 		return respond_reason(c, rq, (unsigned)st, reason);
 	log_info("%s %s: revoked grant %s", rq->addr, me->uid, id);
@@ -866,6 +863,22 @@ static enum MHD_Result audit_down(struct MHD_Connection *c, struct req *rq)
 		"the audit log cannot be written (state database); nothing is done unaudited, try again shortly");
 }
 
+/* The outcome row of an action whose intent (or allow) row is already
+ * committed: done on success (st 0), else deny or error with the reason.
+ * The effect may be live already, so a failure here is logged, not undone:
+ * the row before it announced the action. */
+static void outcome(struct api *api, struct req *rq, const char *action, int unit, const char *object, int st,
+		    const char *done, const char *reason)
+{
+	if (!audited(api, rq, action, unit, object,
+		     st == 0	 ? done
+		     : st >= 500 ? "error"
+				 : "deny",
+		     st == 0 ? "" : reason))
+		log_err("%s %s: %s %s (%d): its outcome row is missing; the row before it announced it",
+			rq->addr, rq->user, action, object, st);
+}
+
 /* The decision for me/perm/unit, audited; *res set and false unless allowed. */
 static bool permitted(struct api *api, struct MHD_Connection *c, struct req *rq, const struct authz_user *me,
 		      const char *perm, int unit, const char *action, const char *object,
@@ -892,19 +905,6 @@ static bool permitted(struct api *api, struct MHD_Connection *c, struct req *rq,
 }
 
 /* ------------------------------------------------------------ documents */
-
-static json_t *body_object(struct req *rq, char *err, size_t errlen)
-{
-	json_error_t je;
-	json_t *o = json_loadb(rq->body.data ? rq->body.data : "", rq->body.len, JSON_REJECT_DUPLICATES, &je);
-
-	if (!json_is_object(o)) {
-		snprintf(err, errlen, "the body must be a JSON object (each key once): %s", je.text);
-		json_decref(o);
-		return NULL;
-	}
-	return o;
-}
 
 static enum MHD_Result ep_document_issue(struct api *api, struct MHD_Connection *c, struct req *rq,
 					 const struct authz_user *me)
@@ -962,9 +962,7 @@ static enum MHD_Result ep_document_issue(struct api *api, struct MHD_Connection 
 		char done[200];
 
 		snprintf(done, sizeof(done), "%s %s", object, serial);
-		if (!audited(api, rq, "document.issue", unit, done, "issued", ""))
-			log_err("%s %s: document %s issued, its outcome row is missing (the allow row has it)",
-				rq->addr, me->uid, serial);
+		outcome(api, rq, "document.issue", unit, done, 0, "issued", "");
 	}
 	{
 		size_t i;
@@ -1074,13 +1072,7 @@ static enum MHD_Result ep_document_revoke(struct api *api, struct MHD_Connection
 	/* the allow row above is the intent; the outcome follows */
 	st = document_revoke(api->deps.cfg, serial, me->uid, why, reason, sizeof(reason));
 	json_decref(o);
-	if (!audited(api, rq, "document.revoke", d.unit, serial,
-		     st == 0	 ? "revoked"
-		     : st >= 500 ? "error"
-				 : "deny",
-		     st == 0 ? "" : reason))
-		log_err("%s %s: document %s revocation (%d): its outcome row is missing (the allow row has it)",
-			rq->addr, me->uid, serial, st);
+	outcome(api, rq, "document.revoke", d.unit, serial, st, "revoked", reason);
 	doc_record_free(&d);
 	if (st != 0)
 		return respond_reason(c, rq, (unsigned)st, reason);
@@ -1568,15 +1560,92 @@ static enum MHD_Result ep_records_search(struct api *api, struct MHD_Connection 
 
 /* ------------------------------------------------------------ audit log */
 
+/* The columns of an audit query's rows, in SELECT order. */
+static const char *const audit_cols[] = {"seq",	 "at",	   "actor",    "client", "request_id", "action",
+					 "unit", "object", "decision", "reason", "hash"};
+#define AUDIT_NCOLS (sizeof(audit_cols) / sizeof(audit_cols[0]))
+
+/* n rows as CSV (header first); a cell a spreadsheet would run (= + - @ ...)
+ * is made inert.  A new string (caller frees), NULL when memory runs out. */
+static char *audit_csv(PGresult *r, int n, size_t *len)
+{
+	struct buf q = {0};
+	bool bad = false;
+
+	for (size_t k = 0; k < AUDIT_NCOLS && !bad; k++)
+		bad |= buf_puts(&q, audit_cols[k]) < 0 ||
+		       buf_puts(&q, k + 1 == AUDIT_NCOLS ? "\r\n" : ",") < 0;
+	for (int i = 0; i < n && !bad; i++)
+		for (size_t k = 0; k < AUDIT_NCOLS && !bad; k++) {
+			char *cell = text_csv_cell(PQgetvalue(r, i, (int)k));
+
+			bad |= cell == NULL || buf_puts(&q, cell) < 0 ||
+			       buf_puts(&q, k + 1 == AUDIT_NCOLS ? "\r\n" : ",") < 0;
+			free(cell);
+		}
+	if (bad) {
+		buf_free(&q);
+		return NULL;
+	}
+	*len = q.len;
+	return q.data ? q.data : strdup("");
+}
+
+/* n rows as a JSON array of events (seq a number, the rest strings). */
+static json_t *audit_events(PGresult *r, int n)
+{
+	json_t *ev = json_array();
+
+	for (int i = 0; i < n; i++) {
+		json_t *e = json_object();
+
+		for (size_t k = 0; k < AUDIT_NCOLS; k++)
+			json_object_set_new(e, audit_cols[k],
+					    k == 0 ? json_integer(atoll(PQgetvalue(r, i, 0)))
+						   : json_string(PQgetvalue(r, i, (int)k)));
+		json_array_append_new(ev, e);
+	}
+	return ev;
+}
+
+/* The audit query of the request's filters: each one given becomes a
+ * parameter (never text in the SQL).  0, or -1 when memory runs out. */
+static int audit_query_sql(struct MHD_Connection *c, long limit, struct buf *sql, const char **params,
+			   int *np)
+{
+	static const struct {
+		const char *arg, *cond;
+	} filters[] = {
+		{"unit", "unit = $%d"},		 {"actor", "actor = $%d"},
+		{"action", "action = $%d"},	 {"object", "object = $%d"},
+		{"decision", "decision = $%d"},	 {"from", "at >= $%d::timestamptz"},
+		{"to", "at < $%d::timestamptz"}, {"cursor", "seq > $%d::bigint"},
+	};
+
+	if (buf_puts(sql, "SELECT seq, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+			  "actor, client, request_id, action, unit, object, decision, reason, "
+			  "encode(hash, 'hex') FROM public.syncd_audit WHERE true") < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(filters) / sizeof(filters[0]); i++) {
+		const char *v = arg(c, filters[i].arg);
+
+		if (v == NULL)
+			continue;
+		params[(*np)++] = v;
+		if (buf_puts(sql, " AND ") < 0 || buf_printf(sql, filters[i].cond, *np) < 0)
+			return -1;
+	}
+	return buf_printf(sql, " ORDER BY seq LIMIT %ld", limit + 1);
+}
+
 static enum MHD_Result ep_audit_query(struct api *api, struct MHD_Connection *c, struct req *rq,
 				      const struct authz_user *me)
 {
-	static const char *const filters[] = {"actor", "action", "object", "decision"};
 	const char *us = arg(c, "unit"), *from = arg(c, "from"), *to = arg(c, "to"),
 		   *cursor = arg(c, "cursor"), *fmt = arg(c, "format"), *lim = arg(c, "limit");
 	int unit = us ? unit_parse(us) : 0;
 	long limit = lim ? strtol(lim, NULL, 10) : 100;
-	struct buf sql = {0}, q = {0};
+	struct buf sql = {0};
 	const char *params[12];
 	char err[512], object[300];
 	struct authz_decision d;
@@ -1597,7 +1666,8 @@ static enum MHD_Result ep_audit_query(struct api *api, struct MHD_Connection *c,
 		 arg(c, "actor") ? arg(c, "actor") : "*", arg(c, "action") ? arg(c, "action") : "*",
 		 from ? from : "", to ? to : "");
 	/* a city auditor reads every unit; a unit auditor only its own */
-	if (authz_check(api->az, me->uid, "audit.read", unit ? unit : 31120, &d) == LP_UNAVAILABLE)
+	if (authz_check(api->az, me->uid, "audit.read", unit ? unit : routing_unit_get(api->deps.rt, 0)->code,
+			&d) == LP_UNAVAILABLE)
 		return respond_error(c, rq, 503, "directory_unavailable", "the directory cannot be reached");
 	all_units = d.allow && strcmp(d.reason, "city_role") == 0;
 	if (!all_units && unit == 0) {
@@ -1614,39 +1684,7 @@ static enum MHD_Result ep_audit_query(struct api *api, struct MHD_Connection *c,
 	db = thread_conn(api->deps.cfg->state_conninfo, api->deps.cfg->state_password, err, sizeof(err));
 	if (db == NULL)
 		return respond_error(c, rq, 503, "state_unavailable", "%s", err);
-	if (buf_puts(
-		    &sql,
-		    "SELECT seq, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), actor, "
-		    "client, request_id, action, unit, object, decision, reason, encode(hash, 'hex') "
-		    "FROM public.syncd_audit WHERE true") < 0)
-		goto oom;
-	if (unit) {
-		params[np++] = us;
-		if (buf_printf(&sql, " AND unit = $%d", np) < 0)
-			goto oom;
-	}
-	for (size_t i = 0; i < 4; i++)
-		if (arg(c, filters[i]) != NULL) {
-			params[np++] = arg(c, filters[i]);
-			if (buf_printf(&sql, " AND %s = $%d", filters[i], np) < 0)
-				goto oom;
-		}
-	if (from) {
-		params[np++] = from;
-		if (buf_printf(&sql, " AND at >= $%d::timestamptz", np) < 0)
-			goto oom;
-	}
-	if (to) {
-		params[np++] = to;
-		if (buf_printf(&sql, " AND at < $%d::timestamptz", np) < 0)
-			goto oom;
-	}
-	if (cursor) {
-		params[np++] = cursor;
-		if (buf_printf(&sql, " AND seq > $%d::bigint", np) < 0)
-			goto oom;
-	}
-	if (buf_printf(&sql, " ORDER BY seq LIMIT %ld", limit + 1) < 0)
+	if (audit_query_sql(c, limit, &sql, params, &np) < 0)
 		goto oom;
 	r = PQexecParams(db, sql.data, np, NULL, params, NULL, NULL, 0);
 	buf_free(&sql);
@@ -1659,46 +1697,21 @@ static enum MHD_Result ep_audit_query(struct api *api, struct MHD_Connection *c,
 	{
 		int n = PQntuples(r) > limit ? (int)limit : PQntuples(r);
 		bool more = PQntuples(r) > limit;
-		static const char *const cols[] = {"seq",	 "at",	   "actor", "client",
-						   "request_id", "action", "unit",  "object",
-						   "decision",	 "reason", "hash"};
 
 		if (csv) {
-			bool bad =
-				buf_puts(
-					&q,
-					"seq,at,actor,client,request_id,action,unit,object,decision,reason,hash\r\n") <
-				0;
+			size_t len = 0;
+			char *text = audit_csv(r, n, &len);
 
-			for (int i = 0; i < n && !bad; i++)
-				for (int k = 0; k < 11; k++) {
-					/* a cell a spreadsheet would run (= + - @ ...) is made inert */
-					char *cell = text_csv_cell(PQgetvalue(r, i, k));
-
-					bad |= cell == NULL || buf_puts(&q, cell) < 0 ||
-					       buf_puts(&q, k == 10 ? "\r\n" : ",") < 0;
-					free(cell);
-				}
 			if (more && n > 0)
 				snprintf(rq->next, sizeof(rq->next), "%s", PQgetvalue(r, n - 1, 0));
 			PQclear(r);
-			if (bad)
+			if (text == NULL)
 				goto oom;
-			return respond(c, rq, 200, "text/csv; charset=utf-8", q.data ? q.data : strdup(""),
-				       q.len);
+			return respond(c, rq, 200, "text/csv; charset=utf-8", text, len);
 		} else {
-			json_t *ev = json_array();
+			json_t *ev = audit_events(r, n);
 			char next[24] = "";
 
-			for (int i = 0; i < n; i++) {
-				json_t *e = json_object();
-
-				for (int k = 0; k < 11; k++)
-					json_object_set_new(e, cols[k],
-							    k == 0 ? json_integer(atoll(PQgetvalue(r, i, 0)))
-								   : json_string(PQgetvalue(r, i, k)));
-				json_array_append_new(ev, e);
-			}
 			if (more && n > 0)
 				snprintf(next, sizeof(next), "%s", PQgetvalue(r, n - 1, 0));
 			PQclear(r);
@@ -1709,7 +1722,6 @@ static enum MHD_Result ep_audit_query(struct api *api, struct MHD_Connection *c,
 	}
 oom:
 	buf_free(&sql);
-	buf_free(&q);
 	return respond_error(c, rq, 500, "internal", "out of memory");
 }
 
