@@ -897,6 +897,42 @@ static int status_of(int r)
 		goto out;                                                                                    \
 	} while (0)
 
+/* The grant entry of out, added to the directory: 0 or an LP_ code. */
+static int grant_write(struct authz *a, struct grant *out, char *err, size_t errlen)
+{
+	char nb[32], na[32], cr[32], depth[8], unit[8];
+
+	authz_time_ldap(out->not_before, nb, sizeof(nb));
+	authz_time_ldap(out->not_after, na, sizeof(na));
+	authz_time_ldap(out->created, cr, sizeof(cr));
+	snprintf(depth, sizeof(depth), "%d", out->depth);
+	snprintf(unit, sizeof(unit), "%05d", out->unit);
+	{
+		char *oc[] = {"syncdGrant", NULL}, *cn[] = {out->id, NULL}, *gd[] = {out->grantee_dn, NULL},
+		     *gu[] = {out->grantee_uuid, NULL}, *ro[] = {out->role, NULL}, *un[] = {unit, NULL},
+		     *od[] = {out->grantor_dn, NULL}, *ou[] = {out->grantor_uuid, NULL},
+		     *pa[] = {out->parent, NULL}, *vb[] = {nb, NULL}, *va[] = {na, NULL},
+		     *de[] = {depth, NULL}, *ct[] = {cr, NULL}, *gi[] = {out->id, NULL};
+		LDAPMod m[] = {
+			{LDAP_MOD_ADD, "objectClass", {oc}},	  {LDAP_MOD_ADD, "cn", {cn}},
+			{LDAP_MOD_ADD, "syncdGrantId", {gi}},	  {LDAP_MOD_ADD, "syncdGrantee", {gd}},
+			{LDAP_MOD_ADD, "syncdGranteeUUID", {gu}}, {LDAP_MOD_ADD, "syncdRole", {ro}},
+			{LDAP_MOD_ADD, "syncdUnit", {un}},	  {LDAP_MOD_ADD, "syncdGrantor", {od}},
+			{LDAP_MOD_ADD, "syncdGrantorUUID", {ou}}, {LDAP_MOD_ADD, "syncdNotBefore", {vb}},
+			{LDAP_MOD_ADD, "syncdNotAfter", {va}},	  {LDAP_MOD_ADD, "syncdDepth", {de}},
+			{LDAP_MOD_ADD, "syncdCreated", {ct}},	  {LDAP_MOD_ADD, "syncdParentGrant", {pa}},
+		};
+		LDAPMod *mods[15];
+		size_t n = 0;
+
+		for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+			if (!(strcmp(m[i].mod_type, "syncdParentGrant") == 0 && out->parent[0] == '\0'))
+				mods[n++] = &m[i];
+		mods[n] = NULL;
+		return lpool_add(a->pool, out->dn, mods, err, errlen);
+	}
+}
+
 int authz_grant_create(struct authz *a, const struct authz_user *grantor, const struct grant_request *req,
 		       struct grant *out, char *reason, size_t reasonlen)
 {
@@ -904,7 +940,7 @@ int authz_grant_create(struct authz *a, const struct authz_user *grantor, const 
 	const struct grant *parent = NULL;
 	struct authz_user grantee;
 	struct facts fx = {0};
-	char unit_dn[AUTHZ_DN_LEN], err[512], nb[32], na[32], cr[32], depth[8], unit[8], id[40];
+	char unit_dn[AUTHZ_DN_LEN], err[512], id[40];
 	unsigned char rnd[16];
 	time_t now = time(NULL), limit = 0, not_before, not_after;
 	int r = 0, fr;
@@ -987,35 +1023,7 @@ int authz_grant_create(struct authz *a, const struct authz_user *grantor, const 
 	out->not_after = not_after;
 	out->created = now;
 	out->depth = req->may_delegate;
-	authz_time_ldap(not_before, nb, sizeof(nb));
-	authz_time_ldap(not_after, na, sizeof(na));
-	authz_time_ldap(now, cr, sizeof(cr));
-	snprintf(depth, sizeof(depth), "%d", out->depth);
-	snprintf(unit, sizeof(unit), "%05d", out->unit);
-	{
-		char *oc[] = {"syncdGrant", NULL}, *cn[] = {out->id, NULL}, *gd[] = {out->grantee_dn, NULL},
-		     *gu[] = {out->grantee_uuid, NULL}, *ro[] = {out->role, NULL}, *un[] = {unit, NULL},
-		     *od[] = {out->grantor_dn, NULL}, *ou[] = {out->grantor_uuid, NULL},
-		     *pa[] = {out->parent, NULL}, *vb[] = {nb, NULL}, *va[] = {na, NULL},
-		     *de[] = {depth, NULL}, *ct[] = {cr, NULL}, *gi[] = {out->id, NULL};
-		LDAPMod m[] = {
-			{LDAP_MOD_ADD, "objectClass", {oc}},	  {LDAP_MOD_ADD, "cn", {cn}},
-			{LDAP_MOD_ADD, "syncdGrantId", {gi}},	  {LDAP_MOD_ADD, "syncdGrantee", {gd}},
-			{LDAP_MOD_ADD, "syncdGranteeUUID", {gu}}, {LDAP_MOD_ADD, "syncdRole", {ro}},
-			{LDAP_MOD_ADD, "syncdUnit", {un}},	  {LDAP_MOD_ADD, "syncdGrantor", {od}},
-			{LDAP_MOD_ADD, "syncdGrantorUUID", {ou}}, {LDAP_MOD_ADD, "syncdNotBefore", {vb}},
-			{LDAP_MOD_ADD, "syncdNotAfter", {va}},	  {LDAP_MOD_ADD, "syncdDepth", {de}},
-			{LDAP_MOD_ADD, "syncdCreated", {ct}},	  {LDAP_MOD_ADD, "syncdParentGrant", {pa}},
-		};
-		LDAPMod *mods[15];
-		size_t n = 0;
-
-		for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
-			if (!(strcmp(m[i].mod_type, "syncdParentGrant") == 0 && out->parent[0] == '\0'))
-				mods[n++] = &m[i];
-		mods[n] = NULL;
-		fr = lpool_add(a->pool, out->dn, mods, err, sizeof(err));
-	}
+	fr = grant_write(a, out, err, sizeof(err));
 	if (fr != 0)
 		REFUSE(status_of(fr), "%s (writing the grant: %s)",
 		       fr == LP_UNAVAILABLE ? "directory_unavailable" : "directory_error", err);
