@@ -121,3 +121,39 @@ h_city_compare() {
         fi
     done
 }
+
+# An Ed25519 signing key for documents and audit checkpoints at
+# $H_TMP/sign.pem (mode 0600, as syncd demands); prints its path.
+h_signing_key() {
+    openssl genpkey -algorithm ed25519 -out "$H_TMP/sign.pem" 2>/dev/null
+    chmod 600 "$H_TMP/sign.pem"
+    echo "$H_TMP/sign.pem"
+}
+
+# Starts the continuous daemon on $H_CONF, its output appended to LOG
+# (default $H_TMP/daemon.log); sets H_SYNCD_PID and waits until /healthz
+# answers.  A daemon that dies or never answers is a failed check and 1.
+h_syncd_start() {
+    local log=${1:-$H_TMP/daemon.log} i
+    "$H_SYNCD" -c "$H_CONF" >>"$log" 2>&1 &
+    H_SYNCD_PID=$!
+    h_atexit_kill "$H_SYNCD_PID"
+    for ((i = 0; i < 300; i++)); do
+        curl -sf "http://127.0.0.1:$H_API_PORT/healthz" >/dev/null 2>&1 && return 0
+        h_pid_alive "$H_SYNCD_PID" || break
+        sleep 0.1
+    done
+    h_fail "syncd starts" "$(tail -5 "$log")"
+    return 1
+}
+
+# h_api USER METHOD PATH [JSON] [ACCEPT]: one API request as USER (password
+# pw-USER-secret, "-" for none) with X-Request-Id $RID (or a random one);
+# the body lands in $H_TMP/body, the status is printed.
+h_api() {
+    local args=(-s -o "$H_TMP/body" -w '%{http_code}' -X "$2" -H "X-Request-Id: ${RID:-t$RANDOM$RANDOM}")
+    [[ $1 == - ]] || args+=(-u "$1:pw-$1-secret")
+    [[ -z ${4:-} ]] || args+=(-H 'Content-Type: application/json' --data-binary "$4")
+    [[ -z ${5:-} ]] || args+=(-H "Accept: $5")
+    curl "${args[@]}" "http://127.0.0.1:$H_API_PORT$3"
+}

@@ -18,32 +18,16 @@ h_slapd_start --dit
 SYNCCTL=$H_ROOT/build/syncctl
 for u in admin1 chair1 reg1; do h_ldap_user "$u" "pw-$u-secret" "Lê Thị $u"; done
 h_ldap_group_add city_admin admin1
-openssl genpkey -algorithm ed25519 -out "$H_TMP/sign.pem" 2>/dev/null
-chmod 600 "$H_TMP/sign.pem"
+h_signing_key >/dev/null
 h_city_conf "$H_CONF"
 h_ldap_conf "$H_CONF" 2
 sed -i "s|^\[syncd\]$|[syncd]\nsigning_key_file = $H_TMP/sign.pem\naudit_checkpoint_file = $H_TMP/checkpoints\naudit_checkpoint_every = 5|" "$H_CONF"
 API=http://127.0.0.1:$H_API_PORT
 "$H_SYNCD" -c "$H_CONF" --once >/dev/null 2>"$H_TMP/once.err" || { cat "$H_TMP/once.err"; exit 1; }
 
-start() {
-    "$H_SYNCD" -c "$H_CONF" >>"$H_TMP/daemon.log" 2>&1 &
-    pid=$!
-    h_atexit_kill "$pid"
-    for ((i = 0; i < 300; i++)); do
-        curl -sf "$API/healthz" >/dev/null 2>&1 && return 0
-        h_pid_alive "$pid" || break
-        sleep 0.1
-    done
-    h_fail "syncd starts" "$(tail -5 "$H_TMP/daemon.log")"
-    return 1
-}
+start() { h_syncd_start && pid=$H_SYNCD_PID; }
 stop() { kill -TERM "$pid"; wait "$pid" || true; }
-api() { # api USER METHOD PATH [JSON]: body in $H_TMP/body, status out
-    local args=(-s -o "$H_TMP/body" -w '%{http_code}' -X "$2" -u "$1:pw-$1-secret")
-    [[ -z ${4:-} ]] || args+=(-H 'Content-Type: application/json' --data-binary "$4")
-    curl "${args[@]}" "$API$3"
-}
+api() { h_api "$@"; }
 check() { api reg1 GET '/v1/authz/check?user=reg1&action=civil.extract.issue&unit=31120'; }
 # a session as syncd's own role, the insider
 as_syncd() { "${H_PG_BINDIR:-$(_h_pg_bindir)}/psql" -X -q -v ON_ERROR_STOP=1 -At \

@@ -18,8 +18,7 @@ SYNCCTL=$H_ROOT/build/syncctl
 for u in admin1 chair1 reg1 land1 reg2 audc aud1 audx; do h_ldap_user "$u" "pw-$u-secret" "Lê Thị $u"; done
 h_ldap_group_add city_admin admin1
 h_ldap_group_add city_auditor audc
-openssl genpkey -algorithm ed25519 -out "$H_TMP/sign.pem" 2>/dev/null
-chmod 600 "$H_TMP/sign.pem"
+h_signing_key >/dev/null
 h_city_conf "$H_CONF"
 h_ldap_conf "$H_CONF" 2
 sed -i "s|^\[syncd\]$|[syncd]\nsigning_key_file = $H_TMP/sign.pem\naudit_checkpoint_file = $H_TMP/checkpoints\naudit_checkpoint_every = 5|" "$H_CONF"
@@ -28,26 +27,9 @@ API=http://127.0.0.1:$H_API_PORT
 # the land register's intake table is the land database owner's (dist/sql/land-intake.sql)
 h_psql -d land -f "$H_ROOT/dist/sql/land-intake.sql" -v syncd_role=syncd_repl >/dev/null
 
-start() {
-    "$H_SYNCD" -c "$H_CONF" >>"$H_TMP/daemon.log" 2>&1 &
-    pid=$!
-    h_atexit_kill "$pid"
-    for ((i = 0; i < 300; i++)); do
-        curl -sf "$API/healthz" >/dev/null 2>&1 && return 0
-        h_pid_alive "$pid" || break
-        sleep 0.1
-    done
-    h_fail "syncd starts" "$(tail -5 "$H_TMP/daemon.log")"
-    return 1
-}
+start() { h_syncd_start && pid=$H_SYNCD_PID; }
 stop() { kill -TERM "$pid"; wait "$pid" || true; }
-api() { # api USER METHOD PATH [JSON] [ACCEPT]: body in $H_TMP/body, status out
-    local args=(-s -o "$H_TMP/body" -w '%{http_code}' -X "$2" -H "X-Request-Id: ${RID:-t$RANDOM$RANDOM}")
-    [[ $1 == - ]] || args+=(-u "$1:pw-$1-secret")
-    [[ -z ${4:-} ]] || args+=(-H 'Content-Type: application/json' --data-binary "$4")
-    [[ -z ${5:-} ]] || args+=(-H "Accept: $5")
-    curl "${args[@]}" "$API$3"
-}
+api() { h_api "$@"; }
 field() { jq -r "$1" "$H_TMP/body"; }
 issue() { api "$1" POST /v1/documents "{\"kind\":\"$2\",\"unit\":\"$3\",\"key\":\"$4\"}"; }
 ndocs() { h_psql -d syncd_state -c "SELECT count(*) FROM syncd_documents"; }

@@ -21,24 +21,16 @@ for u in admin1 chair1 reg1 audc kiem.do victim; do h_ldap_user "$u" "pw-$u-secr
 h_ldap_user colon 'pw:with:colons' "Người Hai Chấm"
 h_ldap_group_add city_admin admin1
 h_ldap_group_add city_auditor audc
-openssl genpkey -algorithm ed25519 -out "$H_TMP/sign.pem" 2>/dev/null
-chmod 600 "$H_TMP/sign.pem"
+h_signing_key >/dev/null
 h_city_conf "$H_CONF"
 h_ldap_conf "$H_CONF" 2
 sed -i "s|^\[syncd\]$|[syncd]\nsigning_key_file = $H_TMP/sign.pem\napi_threads = 4\napi_max_connections_per_ip = 32\napi_idle_timeout = 5|" "$H_CONF"
 API=http://127.0.0.1:$H_API_PORT
 "$H_SYNCD" -c "$H_CONF" --once >/dev/null 2>"$H_TMP/once.err" || { cat "$H_TMP/once.err"; exit 1; }
-"$H_SYNCD" -c "$H_CONF" >"$H_TMP/daemon.log" 2>&1 &
-pid=$!
-h_atexit_kill "$pid"
-for ((i = 0; i < 300; i++)); do curl -sf "$API/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+h_syncd_start || { h_summary; exit 1; }
+pid=$H_SYNCD_PID
 
-api() { # api USER METHOD PATH [JSON]: body in $H_TMP/body, status out
-    local args=(-s -o "$H_TMP/body" -w '%{http_code}' -X "$2" -H "X-Request-Id: ${RID:-t$RANDOM$RANDOM}")
-    [[ $1 == - ]] || args+=(-u "$1:pw-$1-secret")
-    [[ -z ${4:-} ]] || args+=(-H 'Content-Type: application/json' --data-binary "$4")
-    curl "${args[@]}" "$API$3"
-}
+api() { h_api "$@"; }
 field() { jq -r "$1" "$H_TMP/body"; }
 sql() { h_psql -d syncd_state -c "$1"; }
 rows_of() { sql "SELECT count(*) FROM syncd_audit WHERE request_id = '$1'"; }
