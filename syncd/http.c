@@ -590,12 +590,13 @@ static int may_oversee(struct api *api, const struct authz_user *u, int unit, st
 }
 
 static enum MHD_Result ep_check(struct api *api, struct MHD_Connection *c, struct req *rq,
-				const struct authz_user *me)
+				const struct authz_user *me, const char *hole)
 {
 	const char *user = arg(c, "user"), *action = arg(c, "action"), *us = arg(c, "unit");
 	int unit = unit_parse(us), r;
 	struct authz_decision d;
 	char fu[140], fme[140];
+	(void)hole;
 
 	if (user == NULL || action == NULL || us == NULL)
 		return respond_error(c, rq, 400, "bad_request", "needs ?user=UID&action=ACTION&unit=CODE");
@@ -657,7 +658,7 @@ static json_t *body_object(struct req *rq, char *err, size_t errlen)
 }
 
 static enum MHD_Result ep_grant_create(struct api *api, struct MHD_Connection *c, struct req *rq,
-				       const struct authz_user *me)
+				       const struct authz_user *me, const char *hole)
 {
 	static const char *const known[] = {"grantee",	  "role",      "unit",
 					    "not_before", "not_after", "may_delegate"};
@@ -668,6 +669,7 @@ static enum MHD_Result ep_grant_create(struct api *api, struct MHD_Connection *c
 	const char *key;
 	enum MHD_Result res;
 	int st;
+	(void)hole;
 
 	if (o == NULL)
 		return respond_error(c, rq, 400, "bad_request", "%s", err);
@@ -759,7 +761,7 @@ static enum MHD_Result ep_grant_revoke(struct api *api, struct MHD_Connection *c
 }
 
 static enum MHD_Result ep_grants_list(struct api *api, struct MHD_Connection *c, struct req *rq,
-				      const struct authz_user *me)
+				      const struct authz_user *me, const char *hole)
 {
 	const char *us = arg(c, "unit"), *grantee = arg(c, "grantee");
 	int unit = us ? unit_parse(us) : 0;
@@ -769,6 +771,7 @@ static enum MHD_Result ep_grants_list(struct api *api, struct MHD_Connection *c,
 	json_t *arr;
 	size_t n = 0;
 	int st;
+	(void)hole;
 
 	if (unit < 0)
 		return respond_error(c, rq, 400, "unknown_unit", "unit must be a 5-digit unit code");
@@ -907,7 +910,7 @@ static bool permitted(struct api *api, struct MHD_Connection *c, struct req *rq,
 /* ------------------------------------------------------------ documents */
 
 static enum MHD_Result ep_document_issue(struct api *api, struct MHD_Connection *c, struct req *rq,
-					 const struct authz_user *me)
+					 const struct authz_user *me, const char *hole)
 {
 	char err[512], reason[512], serial[40], object[160], keybuf[64];
 	json_t *o = body_object(rq, err, sizeof(err)), *kv;
@@ -917,6 +920,7 @@ static enum MHD_Result ep_document_issue(struct api *api, struct MHD_Connection 
 	enum MHD_Result res;
 	char *body = NULL;
 	int unit, st;
+	(void)hole;
 
 	if (o == NULL)
 		return respond_error(c, rq, 400, "bad_request", "%s", err);
@@ -1084,7 +1088,7 @@ static enum MHD_Result ep_document_revoke(struct api *api, struct MHD_Connection
 /* Public: says whether a serial is a document syncd issued, and its state,
  * with no personal data. */
 static enum MHD_Result ep_document_verify(struct api *api, struct MHD_Connection *c, struct req *rq,
-					  const char *serial)
+					  const struct authz_user *me, const char *serial)
 {
 	struct doc_record d;
 	char reason[512], hash[65], day[11] = "";
@@ -1094,6 +1098,7 @@ static enum MHD_Result ep_document_verify(struct api *api, struct MHD_Connection
 				strlen(h) <= 64 && strspn(h, "0123456789abcdef") == strlen(h)
 			? document_find(api->deps.cfg, serial, &d, reason, sizeof(reason))
 			: 0;
+	(void)me;
 
 	if (f < 0)
 		return respond_reason(c, rq, 503, reason);
@@ -1144,13 +1149,16 @@ static const char *source_state(const struct stream_status *st)
 
 /* 200 while every source streams (units down or the directory unreachable
  * make it "degraded", still ready: the other units keep syncing); 503 else. */
-static enum MHD_Result ep_readyz(struct api *api, struct MHD_Connection *c, struct req *rq)
+static enum MHD_Result ep_readyz(struct api *api, struct MHD_Connection *c, struct req *rq,
+				 const struct authz_user *me, const char *hole)
 {
 	json_t *srcs = json_array();
 	bool ready = true, degraded = false;
 	const char *dir = api->az == NULL		? "not configured"
 			  : authz_directory_up(api->az) ? "reachable"
 							: "unreachable";
+	(void)me;
+	(void)hole;
 
 	for (size_t i = 0; i < api->deps.nstatus; i++) {
 		const struct stream_status *st = &api->deps.status[i];
@@ -1208,13 +1216,16 @@ static int proc_stat(double *cpu, double *start, long *rss_pages)
 
 #define M_HELP(b, name, type, help) buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type)
 
-static enum MHD_Result ep_metrics(struct api *api, struct MHD_Connection *c, struct req *rq)
+static enum MHD_Result ep_metrics(struct api *api, struct MHD_Connection *c, struct req *rq,
+				  const struct authz_user *me, const char *hole)
 {
 	struct buf b = {0};
 	int bad = 0;
 	double cpu, start;
 	long rss;
 	size_t nu = api->deps.rt ? routing_unit_count(api->deps.rt) : 0;
+	(void)me;
+	(void)hole;
 
 	bad |= M_HELP(&b, "syncd_source_streaming", "gauge",
 		      "1 while the source's replication session runs") < 0;
@@ -1391,13 +1402,16 @@ static void lsn_text(unsigned long long lsn, char *out, size_t outlen)
 
 /* GET /v1/status: sources and units as syncd sees them, and the quarantine
  * by source (state DB); no personal data, no login (like /metrics). */
-static enum MHD_Result ep_status(struct api *api, struct MHD_Connection *c, struct req *rq)
+static enum MHD_Result ep_status(struct api *api, struct MHD_Connection *c, struct req *rq,
+				 const struct authz_user *me, const char *hole)
 {
 	json_t *srcs = json_array(), *units = json_array(), *q = json_object();
 	size_t nu = api->deps.rt ? routing_unit_count(api->deps.rt) : 0;
 	char err[256];
 	PGconn *db =
 		thread_conn(api->deps.cfg->state_conninfo, api->deps.cfg->state_password, err, sizeof(err));
+	(void)me;
+	(void)hole;
 
 	if (db != NULL) {
 		PGresult *r =
@@ -1501,7 +1515,7 @@ static bool may_read_kind(const struct doc_kind *k, void *arg)
 
 /* POST /v1/records/search {"unit", "q"}: personal data stays out of URLs. */
 static enum MHD_Result ep_records_search(struct api *api, struct MHD_Connection *c, struct req *rq,
-					 const struct authz_user *me)
+					 const struct authz_user *me, const char *hole)
 {
 	char err[256], reason[512], object[300];
 	json_t *o = body_object(rq, err, sizeof(err)), *hits = NULL;
@@ -1511,6 +1525,7 @@ static enum MHD_Result ep_records_search(struct api *api, struct MHD_Connection 
 	struct authz_decision d1, d2;
 	bool any;
 	int st;
+	(void)hole;
 
 	if (q == NULL || unit < 0 || strlen(q) < 2 || strlen(q) > 100) {
 		json_decref(o);
@@ -1639,7 +1654,7 @@ static int audit_query_sql(struct MHD_Connection *c, long limit, struct buf *sql
 }
 
 static enum MHD_Result ep_audit_query(struct api *api, struct MHD_Connection *c, struct req *rq,
-				      const struct authz_user *me)
+				      const struct authz_user *me, const char *hole)
 {
 	const char *us = arg(c, "unit"), *from = arg(c, "from"), *to = arg(c, "to"),
 		   *cursor = arg(c, "cursor"), *fmt = arg(c, "format"), *lim = arg(c, "limit");
@@ -1655,6 +1670,7 @@ static enum MHD_Result ep_audit_query(struct api *api, struct MHD_Connection *c,
 	int np = 0;
 	bool csv = (fmt && strcmp(fmt, "csv") == 0), all_units;
 	time_t t;
+	(void)hole;
 
 	if (unit < 0 || limit < 1 || limit > 1000 ||
 	    (from && authz_time_parse(from, &t) < 0 && strlen(from) != 27) ||
@@ -1726,12 +1742,13 @@ oom:
 }
 
 static enum MHD_Result ep_audit_verify(struct api *api, struct MHD_Connection *c, struct req *rq,
-				       const struct authz_user *me)
+				       const struct authz_user *me, const char *hole)
 {
 	struct audit_verdict v;
 	struct authz_decision d;
 	char err[512];
 	const struct config *cfg = api->deps.cfg;
+	(void)hole;
 
 	if (authz_check(api->az, me->uid, "audit.read", 31120, &d) == LP_UNAVAILABLE)
 		return respond_error(c, rq, 503, "directory_unavailable", "the directory cannot be reached");
@@ -1794,91 +1811,111 @@ static bool cross_site(struct MHD_Connection *c, struct req *rq, bool has_body, 
 	return false;
 }
 
+static enum MHD_Result ep_healthz(struct api *api, struct MHD_Connection *c, struct req *rq,
+				  const struct authz_user *me, const char *hole)
+{
+	(void)api;
+	(void)me;
+	(void)hole;
+	return respond_json(c, rq, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+/* The API, one row per endpoint.  A pattern holds at most one {}, which
+ * matches one or more characters (a serial, a grant id, the rest of a record
+ * path) and is handed to the handler; rows are tried in order, so the longer
+ * patterns come first.  404 and 405 come from this table. */
+static const struct endpoint {
+	const char *method, *pattern;
+	enum MHD_Result (*handler)(struct api *api, struct MHD_Connection *c, struct req *rq,
+				   const struct authz_user *me, const char *hole);
+	bool login;	  /* HTTP Basic, then the handler has me */
+	bool documents;	  /* off without documents.json */
+	bool served_here; /* by the server thread: waits on nothing */
+} endpoints[] = {
+	{"GET", "/healthz", ep_healthz, false, false, true},
+	{"GET", "/readyz", ep_readyz, false, false, true},
+	{"GET", "/metrics", ep_metrics, false, false, true},
+	{"GET", "/v1/status", ep_status, false, false, false},
+	{"GET", "/v1/documents/{}/verify", ep_document_verify, false, true, false},
+	{"POST", "/v1/documents/{}/revoke", ep_document_revoke, true, true, false},
+	{"GET", "/v1/documents/{}", ep_document_get, true, true, false},
+	{"POST", "/v1/documents", ep_document_issue, true, true, false},
+	{"POST", "/v1/records/search", ep_records_search, true, true, false},
+	{"GET", "/v1/records/{}", ep_record_get, true, true, false},
+	{"GET", "/v1/authz/check", ep_check, true, false, false},
+	{"GET", "/v1/grants", ep_grants_list, true, false, false},
+	{"POST", "/v1/grants", ep_grant_create, true, false, false},
+	{"DELETE", "/v1/grants/{}", ep_grant_revoke, true, false, false},
+	{"GET", "/v1/audit/verify", ep_audit_verify, true, false, false},
+	{"GET", "/v1/audit", ep_audit_query, true, false, false},
+};
+#define NENDPOINTS (sizeof(endpoints) / sizeof(endpoints[0]))
+
+/* Whether url fits pattern; what {} matched goes to hole (holesize bytes). */
+static bool pattern_match(const char *pattern, const char *url, char *hole, size_t holesize)
+{
+	const char *gap = strstr(pattern, "{}");
+	size_t pre, post, n = strlen(url);
+
+	hole[0] = '\0';
+	if (gap == NULL)
+		return strcmp(pattern, url) == 0;
+	pre = (size_t)(gap - pattern);
+	post = strlen(gap + 2);
+	if (n <= pre + post || strncmp(url, pattern, pre) != 0 || strcmp(url + n - post, gap + 2) != 0)
+		return false;
+	snprintf(hole, holesize, "%.*s", (int)(n - pre - post), url + pre);
+	return true;
+}
+
+/* The row for method and url; NULL with *allowed set to the methods the
+ * url has ("" when none: 404). */
+static const struct endpoint *endpoint_find(const char *method, const char *url, char *hole, size_t holesize,
+					    char *allowed, size_t allowedlen)
+{
+	bool exact = false; /* /v1/records/search is not a record called "search" */
+
+	allowed[0] = '\0';
+	for (size_t i = 0; i < NENDPOINTS; i++) {
+		bool has_hole = strstr(endpoints[i].pattern, "{}") != NULL;
+
+		if ((exact && has_hole) || !pattern_match(endpoints[i].pattern, url, hole, holesize))
+			continue;
+		exact |= !has_hole;
+		if (strcmp(endpoints[i].method, method) == 0)
+			return &endpoints[i];
+		if (strstr(allowed, endpoints[i].method) == NULL)
+			snprintf(allowed + strlen(allowed), allowedlen - strlen(allowed), "%s%s",
+				 allowed[0] ? ", " : "", endpoints[i].method);
+	}
+	return NULL;
+}
+
 static enum MHD_Result route(struct api *api, struct MHD_Connection *c, struct req *rq, const char *url,
 			     const char *method)
 {
+	char hole[4200], allowed[64];
+	const struct endpoint *e = endpoint_find(method, url, hole, sizeof(hole), allowed, sizeof(allowed));
 	struct authz_user me;
 	enum MHD_Result res = MHD_NO;
-	bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
 
-	if (strcmp(url, "/v1/status") == 0)
-		return get ? ep_status(api, c, rq)
-			   : respond_error(c, rq, 405, "method_not_allowed", "GET only");
-	if (strcmp(url, "/readyz") == 0)
-		return get ? ep_readyz(api, c, rq)
-			   : respond_error(c, rq, 405, "method_not_allowed", "GET only");
-	if (strcmp(url, "/metrics") == 0)
-		return get ? ep_metrics(api, c, rq)
-			   : respond_error(c, rq, 405, "method_not_allowed", "GET only");
-	if (strcmp(url, "/healthz") == 0)
-		return get ? respond_json(c, rq, 200, json_pack("{s:s}", "status", "ok"))
-			   : respond_error(c, rq, 405, "method_not_allowed", "GET only");
-	if (strncmp(url, "/v1/documents/", 14) == 0 && strlen(url) > 21 &&
-	    strcmp(url + strlen(url) - 7, "/verify") == 0 && api->deps.docs != NULL) {
-		char serial[64];
-
-		snprintf(serial, sizeof(serial), "%.*s", (int)(strlen(url) - 21), url + 14);
-		return get ? ep_document_verify(api, c, rq, serial)
-			   : respond_error(c, rq, 405, "method_not_allowed", "GET only");
-	}
-	if (strcmp(url, "/v1/grants") != 0 && strncmp(url, "/v1/grants/", 11) != 0 &&
-	    strcmp(url, "/v1/authz/check") != 0 && strcmp(url, "/v1/documents") != 0 &&
-	    strncmp(url, "/v1/documents/", 14) != 0 && strcmp(url, "/v1/audit") != 0 &&
-	    strcmp(url, "/v1/audit/verify") != 0 && strncmp(url, "/v1/records/", 12) != 0)
+	if (e == NULL && allowed[0] != '\0')
+		return respond_error(c, rq, 405, "method_not_allowed", "%s only", allowed);
+	if (e == NULL)
 		return respond_error(c, rq, 404, "not_found", "no endpoint %s (see docs/api.md)", url);
-	if (api->deps.docs == NULL &&
-	    (strncmp(url, "/v1/documents", 13) == 0 || strncmp(url, "/v1/records/", 12) == 0))
+	if (e->documents && api->deps.docs == NULL)
 		return respond_error(c, rq, 503, "documents_not_configured",
 				     "documents and records are off: syncd runs without %s/documents.json; "
 				     "install policies/documents.json there and restart syncd",
 				     api->deps.cfg->policies_dir);
-	if ((post || strcmp(method, "DELETE") == 0) && cross_site(c, rq, post, &res))
+	if (!e->login)
+		return e->handler(api, c, rq, NULL, hole);
+	if (strcmp(method, "GET") != 0 && cross_site(c, rq, strcmp(method, "POST") == 0, &res))
 		return res;
 	if (!authenticate(api, c, rq, &me, &res))
 		return res;
 	rq->authed = true;
-	if (strcmp(url, "/v1/records/search") == 0)
-		return post ? ep_records_search(api, c, rq, &me)
-			    : respond_error(c, rq, 405, "method_not_allowed",
-					    "POST only (personal data never in URLs)");
-	if (strncmp(url, "/v1/records/", 12) == 0)
-		return get ? ep_record_get(api, c, rq, &me, url + 12)
-			   : respond_error(c, rq, 405, "method_not_allowed", "GET only");
-	if (strcmp(url, "/v1/documents") == 0)
-		return post ? ep_document_issue(api, c, rq, &me)
-			    : respond_error(c, rq, 405, "method_not_allowed", "POST only");
-	if (strncmp(url, "/v1/documents/", 14) == 0) {
-		char serial[64];
-		size_t n = strlen(url + 14);
-
-		if (n > 7 && strcmp(url + 14 + n - 7, "/revoke") == 0) {
-			snprintf(serial, sizeof(serial), "%.*s", (int)(n - 7), url + 14);
-			return post ? ep_document_revoke(api, c, rq, &me, serial)
-				    : respond_error(c, rq, 405, "method_not_allowed", "POST only");
-		}
-		snprintf(serial, sizeof(serial), "%s", url + 14);
-		return get ? ep_document_get(api, c, rq, &me, serial)
-			   : respond_error(c, rq, 405, "method_not_allowed", "GET only");
-	}
-	if (strcmp(url, "/v1/audit") == 0)
-		return get ? ep_audit_query(api, c, rq, &me)
-			   : respond_error(c, rq, 405, "method_not_allowed", "GET only");
-	if (strcmp(url, "/v1/audit/verify") == 0)
-		return get ? ep_audit_verify(api, c, rq, &me)
-			   : respond_error(c, rq, 405, "method_not_allowed", "GET only");
-	if (strcmp(url, "/v1/authz/check") == 0)
-		return get ? ep_check(api, c, rq, &me)
-			   : respond_error(c, rq, 405, "method_not_allowed", "GET only");
-	if (strcmp(url, "/v1/grants") == 0) {
-		if (post)
-			return ep_grant_create(api, c, rq, &me);
-		if (get)
-			return ep_grants_list(api, c, rq, &me);
-		return respond_error(c, rq, 405, "method_not_allowed", "GET or POST");
-	}
-	if (strcmp(method, "DELETE") != 0)
-		return respond_error(c, rq, 405, "method_not_allowed", "DELETE only");
-	return ep_grant_revoke(api, c, rq, &me, url + 11);
+	return e->handler(api, c, rq, &me, hole);
 }
 
 /* ------------------------------------------------------------ workers */
@@ -1940,11 +1977,14 @@ static bool enqueue(struct api *api, struct MHD_Connection *c, struct req *rq, c
 	return true;
 }
 
-/* Answered by the server thread itself: nothing here waits on the
+/* Answered by the server thread itself: nothing there waits on the
  * directory or a database. */
-static bool served_inline(const char *url)
+static bool served_inline(const char *method, const char *url)
 {
-	return strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0 || strcmp(url, "/metrics") == 0;
+	char hole[8], allowed[64];
+	const struct endpoint *e = endpoint_find(method, url, hole, sizeof(hole), allowed, sizeof(allowed));
+
+	return e != NULL && e->served_here;
 }
 
 /* A login attempt inside its throttle window is refused at once. */
@@ -2008,7 +2048,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	if (rq->too_big)
 		res = respond_error(c, rq, 413, "body_too_large", "request bodies are limited to %d bytes",
 				    BODY_MAX);
-	else if (served_inline(url))
+	else if (served_inline(method, url))
 		res = route(api, c, rq, url, method);
 	else if (throttled(api, c, rq, &res))
 		;

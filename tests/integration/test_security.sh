@@ -233,6 +233,16 @@ closed=$(awk '/closed by the server/ { print $5 }' "$H_TMP/idle.out")
 [[ ${closed:-0} -ge 968 ]] && h_ok "the server closed the sockets beyond its per-address limit and the idle ones ($closed of 1000)" ||
     h_fail "idle sockets closed" "$(cat "$H_TMP/idle.out")"
 
+# ---------------------------------------------------------------- wrong shapes: 404 and 405 from the dispatch table
+for spec in "GET /nope 404" "GET /v1/records/search 405 POST" "DELETE /v1/documents/$serial 405 GET" \
+    "PUT /v1/grants 405 GET, POST" "POST /healthz 405 GET" "GET /v1/grants/0123456789abcdef0123456789abcdef 405 DELETE"; do
+    read -r method path want allow <<<"$spec"
+    code=$(curl -s -o "$H_TMP/body" -w '%{http_code}' -X "$method" -u reg1:pw-reg1-secret "$API$path")
+    got="$code"
+    [[ $want == 405 ]] && got+=" $(jq -r .message "$H_TMP/body")"
+    h_assert_eq "$method $path" "$want${allow:+ $allow only}" "$got"
+done
+
 # ---------------------------------------------------------------- headers of the document page
 curl -s -D "$H_TMP/hdr" -o /dev/null -u reg1:pw-reg1-secret -H 'Accept: text/html' "$API/v1/documents/$serial"
 for h in "content-security-policy: default-src 'none'" "x-content-type-options: nosniff" "frame-ancestors 'none'" "referrer-policy: no-referrer"; do
