@@ -5,23 +5,35 @@ CC       ?= cc
 PKGS     := libpq jansson inih libcrypto ldap lber libmicrohttpd libcurl libsystemd
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
-XCFLAGS  := -std=gnu11 -D_GNU_SOURCE -pthread $(WARN)
+XCFLAGS  := -std=gnu11 -D_GNU_SOURCE -pthread -I. -ffunction-sections -fdata-sections $(WARN)
 B        := build
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
 
-COMMON_SRC     := common/log.c common/buf.c common/fileio.c common/text.c common/pg.c
-CONNECTORS_SRC := connectors/copytext.c connectors/pgoutput.c connectors/pg_util.c connectors/pg_source.c connectors/pg_target.c
+# One static library per folder; each program links the libraries it calls,
+# and --gc-sections drops every function it never reaches (syncctl holds no
+# api_start, stream_run, snapshot_run or audit_append: make lint checks).
+COMMON_SRC     := $(sort $(wildcard common/*.c))
+CONNECTORS_SRC := $(sort $(wildcard connectors/*.c))
 AUTHZ_SRC      := $(sort $(wildcard authz/*.c))
-# every module of syncd/ but the two programs' mains
-SYNCD_SRC      := $(filter-out syncd/main.c syncd/syncctl.c,$(sort $(wildcard syncd/*.c)))
-LIB_SRC        := $(COMMON_SRC) $(CONNECTORS_SRC) $(AUTHZ_SRC) $(SYNCD_SRC)
-HEADERS        := $(wildcard common/*.h connectors/*.h syncd/*.h authz/*.h)
+DAEMON_SRC     := $(filter-out syncd/main.c,$(sort $(wildcard syncd/*.c)))
+SYNC_SRC       := $(sort $(wildcard syncd/sync/*.c))
+API_SRC        := $(sort $(wildcard syncd/api/*.c))
+DOCUMENTS_SRC  := $(sort $(wildcard syncd/documents/*.c))
+CTL_SRC        := $(filter-out syncd/ctl/syncctl.c,$(sort $(wildcard syncd/ctl/*.c)))
+LIB_SRC        := $(COMMON_SRC) $(CONNECTORS_SRC) $(AUTHZ_SRC) $(DAEMON_SRC) $(SYNC_SRC) $(API_SRC) \
+                  $(DOCUMENTS_SRC) $(CTL_SRC)
+HEADERS        := $(wildcard common/*.h connectors/*.h authz/*.h syncd/*.h syncd/*/*.h)
+FOLDERS        := common connectors authz daemon sync api documents ctl
 
+lib_of = $(B)/lib/lib$(1).a
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
-ALL_SRC  := $(LIB_SRC) syncd/main.c syncd/syncctl.c
+ALL_SRC  := $(LIB_SRC) syncd/main.c syncd/ctl/syncctl.c
+SYNCD_LIBS   := $(foreach f,api documents sync daemon authz connectors common,$(call lib_of,$(f)))
+SYNCCTL_LIBS := $(foreach f,ctl sync daemon authz connectors common,$(call lib_of,$(f)))
+LINK_GC      := -Wl,--gc-sections -Wl,--as-needed
 
 # unit tests: tests/unit/test_X.c, linked with every module (no servers)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
@@ -39,11 +51,24 @@ $(B)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
 
-$(B)/syncd: $(LIB_OBJ) $(B)/obj/syncd/main.o
-	$(CC) $(XCFLAGS) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+$(B)/lib/libcommon.a:     $(COMMON_SRC:%.c=$(B)/obj/%.o)
+$(B)/lib/libconnectors.a: $(CONNECTORS_SRC:%.c=$(B)/obj/%.o)
+$(B)/lib/libauthz.a:      $(AUTHZ_SRC:%.c=$(B)/obj/%.o)
+$(B)/lib/libdaemon.a:     $(DAEMON_SRC:%.c=$(B)/obj/%.o)
+$(B)/lib/libsync.a:       $(SYNC_SRC:%.c=$(B)/obj/%.o)
+$(B)/lib/libapi.a:        $(API_SRC:%.c=$(B)/obj/%.o)
+$(B)/lib/libdocuments.a:  $(DOCUMENTS_SRC:%.c=$(B)/obj/%.o)
+$(B)/lib/libctl.a:        $(CTL_SRC:%.c=$(B)/obj/%.o)
+$(B)/lib/%.a:
+	@mkdir -p $(dir $@)
+	@rm -f $@
+	ar rcs $@ $^
 
-$(B)/syncctl: $(LIB_OBJ) $(B)/obj/syncd/syncctl.o
-	$(CC) $(XCFLAGS) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+$(B)/syncd: $(B)/obj/syncd/main.o $(SYNCD_LIBS)
+	$(CC) $(XCFLAGS) $(CFLAGS) $(LINK_GC) -o $@ $< -Wl,--start-group $(SYNCD_LIBS) -Wl,--end-group $(PKG_LIBS)
+
+$(B)/syncctl: $(B)/obj/syncd/ctl/syncctl.o $(SYNCCTL_LIBS)
+	$(CC) $(XCFLAGS) $(CFLAGS) $(LINK_GC) -o $@ $< -Wl,--start-group $(SYNCCTL_LIBS) -Wl,--end-group $(PKG_LIBS)
 
 $(B)/notify_listen: tests/harness/notify_listen.c
 	@mkdir -p $(B)

@@ -1,5 +1,5 @@
 /* audit.c — append-only hash chain in the state DB, group-committed. */
-#include "audit.h"
+#include "authz/audit.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -12,9 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../common/log.h"
-#include "../common/pg.h"
-#include "../common/text.h"
+#include "common/log.h"
+#include "common/pg.h"
+#include "common/text.h"
 
 /* The argument types of public.syncd_audit_append, for to_regprocedure and
  * GRANT: an overload with other types would never be the one called. */

@@ -20,7 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "sign.h"
+#include "authz/sign.h"
 
 struct audit_event {
 	const char *actor; /* uid, or "-" */

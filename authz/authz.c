@@ -1,5 +1,5 @@
 /* authz.c — decisions, grants and logins against the directory. */
-#include "authz.h"
+#include "authz/authz.h"
 
 #include <ctype.h>
 #include <openssl/crypto.h>
@@ -14,7 +14,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "../common/log.h"
+#include "common/log.h"
 
 #define CACHE_BUCKETS 4096
 #define CACHE_MAX     100000

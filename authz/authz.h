@@ -12,9 +12,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "decide.h"
-#include "ldap.h"
-#include "roles.h"
+#include "authz/decide.h"
+#include "authz/ldap.h"
+#include "authz/roles.h"
 
 struct authz_conf {
 	struct ldap_conf ldap;

@@ -1,5 +1,5 @@
 /* decide.c — validity of grant chains and decisions, from facts only. */
-#include "decide.h"
+#include "authz/decide.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "roles.h"
+#include "authz/roles.h"
 
 #define AUTHZ_ID_LEN	40
 #define AUTHZ_UUID_LEN	40

@@ -1,5 +1,5 @@
 /* ldap.c — LDAP client with per-thread handles. */
-#include "ldap.h"
+#include "authz/ldap.h"
 
 #include <arpa/inet.h>
 #include <pthread.h>

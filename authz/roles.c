@@ -1,12 +1,12 @@
 /* roles.c — policies/roles.json, parsed with Jansson and checked whole. */
-#include "roles.h"
+#include "authz/roles.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/fileio.h"
+#include "common/fileio.h"
 
 static bool in_list(char *const *v, size_t n, const char *s)
 {

@@ -1,5 +1,5 @@
 /* sign.c — Ed25519 and SHA-256 through OpenSSL's EVP interface. */
-#include "sign.h"
+#include "authz/sign.h"
 
 #include <openssl/bio.h>
 #include <openssl/evp.h>
@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/fileio.h"
-#include "../common/hex.h"
+#include "common/fileio.h"
+#include "common/hex.h"
 
 struct signer {
 	EVP_PKEY *key;

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "../authz/authz.h"
-#include "../common/fileio.h"
+#include "authz/authz.h"
+#include "common/fileio.h"
 
 static double now_us(void)
 {

@@ -1,5 +1,5 @@
 /* log.c — see log.h. */
-#include "log.h"
+#include "common/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "text.h"
+#include "common/text.h"
 
 static enum log_level cur_level = LOG_LEVEL_INFO;
 static int under_journal;

@@ -1,5 +1,5 @@
 /* pg.c — see pg.h. */
-#include "pg.h"
+#include "common/pg.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* text.c — see text.h. */
-#include "text.h"
+#include "common/text.h"
 
 #include <stdio.h>
 #include <stdlib.h>

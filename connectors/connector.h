@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../common/buf.h"
+#include "common/buf.h"
 
 struct connector_column {
 	char *name;

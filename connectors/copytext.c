@@ -1,9 +1,9 @@
 /* copytext.c — see copytext.h. */
-#include "copytext.h"
+#include "connectors/copytext.h"
 
 #include <string.h>
 
-#include "../common/hex.h"
+#include "common/hex.h"
 
 int copytext_split(const char *row, size_t len, struct copy_field *fields, int max)
 {

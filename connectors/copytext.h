@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../common/buf.h"
+#include "common/buf.h"
 
 struct copy_field {
 	const char *p; /* borrowed from the row; escaped as on the wire */

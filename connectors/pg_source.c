@@ -1,5 +1,5 @@
 /* pg_source.c — see pg_source.h. */
-#include "pg_source.h"
+#include "connectors/pg_source.h"
 
 #include <errno.h>
 #include <libpq-fe.h>
@@ -10,10 +10,10 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "../common/buf.h"
-#include "../common/log.h"
-#include "pg_util.h"
-#include "pgoutput.h"
+#include "common/buf.h"
+#include "common/log.h"
+#include "connectors/pg_util.h"
+#include "connectors/pgoutput.h"
 
 struct pg_source {
 	char *name;

@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#include "connector.h"
+#include "connectors/connector.h"
 
 struct pg_source;
 

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/buf.h"
-#include "connector.h"
-#include "pg_util.h"
+#include "common/buf.h"
+#include "connectors/connector.h"
+#include "connectors/pg_util.h"
 
 #define STMT_BUCKETS 1024
 

@@ -1,5 +1,5 @@
 /* pg_util.c — see pg_util.h. */
-#include "pg_util.h"
+#include "connectors/pg_util.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -5,7 +5,7 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 
-#include "../common/buf.h"
+#include "common/buf.h"
 
 /* Connects (conninfo + optional password; replication=database when
  * replication) and sets the session up so that COPY text is the same on

@@ -1,7 +1,7 @@
 /* pgoutput.c — see pgoutput.h.  Message layouts follow PostgreSQL 15's
  * src/backend/replication/logical/proto.c and the "Logical Replication
  * Message Formats" chapter of its documentation. */
-#include "pgoutput.h"
+#include "connectors/pgoutput.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/hex.h"
+#include "common/hex.h"
 
 /* 2000-01-01 00:00:00 UTC in Unix seconds (10957 days). */
 #define PGO_EPOCH_UNIX_US (INT64_C(946684800) * 1000000)

@@ -1,5 +1,5 @@
 /* config.c — see config.h. */
-#include "config.h"
+#include "syncd/config.h"
 
 #include <errno.h>
 #include <ini.h>
@@ -9,9 +9,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../common/buf.h"
-#include "../common/fileio.h"
-#include "../common/log.h"
+#include "common/buf.h"
+#include "common/fileio.h"
+#include "common/log.h"
 
 enum key_type {
 	KEY_STRING,

@@ -11,15 +11,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../common/log.h"
-#include "../authz/authz.h"
-#include "config.h"
-#include "documents.h"
-#include "http.h"
-#include "routing.h"
-#include "snapshot.h"
-#include "state.h"
-#include "stream.h"
+#include "common/log.h"
+#include "authz/authz.h"
+#include "syncd/config.h"
+#include "syncd/documents/documents.h"
+#include "syncd/api/api.h"
+#include "syncd/sync/routing.h"
+#include "syncd/sync/snapshot.h"
+#include "syncd/sync/state.h"
+#include "syncd/sync/stream.h"
 
 #define SYNCD_VERSION "0.1.0"
 

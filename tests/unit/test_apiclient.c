@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../syncd/apiclient.h"
+#include "syncd/ctl/apiclient.h"
 
 /* 2026-11-27T10:00:00Z */
 #define NOW ((time_t)1795773600)

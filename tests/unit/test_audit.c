@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../authz/audit.h"
-#include "../../common/text.h"
+#include "authz/audit.h"
+#include "common/text.h"
 
 static const char *const at = "2026-11-27T10:00:00.000001Z";
 

@@ -14,10 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../authz/authz.h"
-#include "../../authz/decide.h"
-#include "../../authz/roles.h"
-#include "../../common/fileio.h"
+#include "authz/authz.h"
+#include "authz/decide.h"
+#include "authz/roles.h"
+#include "common/fileio.h"
 
 #define NOW  1800000000L
 #define DAY  86400L

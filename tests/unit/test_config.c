@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../../syncd/config.h"
+#include "syncd/config.h"
 
 #define DIR "tests/data/config/"
 

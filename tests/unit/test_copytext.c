@@ -12,9 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../common/buf.h"
-#include "../../common/fileio.h"
-#include "../../connectors/copytext.h"
+#include "common/buf.h"
+#include "common/fileio.h"
+#include "connectors/copytext.h"
 
 static void test_split(void **state)
 {

@@ -12,9 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../authz/audit.h"
-#include "../../authz/sign.h"
-#include "../../syncd/documents.h"
+#include "authz/audit.h"
+#include "authz/sign.h"
+#include "syncd/documents/documents.h"
 
 static char keyfile[64];
 

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../common/hex.h"
-#include "../../connectors/pgoutput.h"
+#include "common/hex.h"
+#include "connectors/pgoutput.h"
 
 #define DATA "tests/data/pgoutput/"
 

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../syncd/routing.h"
+#include "syncd/sync/routing.h"
 
 static struct routing *policy; /* the shipped policies/ */
 

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../common/hex.h"
-#include "../../common/text.h"
+#include "common/hex.h"
+#include "common/text.h"
 
 #define DATA "tests/data/text/"
 

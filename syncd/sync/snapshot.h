@@ -8,9 +8,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "config.h"
-#include "routing.h"
-#include "state.h"
+#include "syncd/config.h"
+#include "syncd/sync/routing.h"
+#include "syncd/sync/state.h"
 
 struct snapshot_result {
 	bool already_done; /* a completed snapshot was found; nothing was copied */

@@ -1,5 +1,5 @@
 /* snapshot.c — see snapshot.h. */
-#include "snapshot.h"
+#include "syncd/sync/snapshot.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -7,12 +7,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "../common/buf.h"
-#include "../common/log.h"
-#include "../connectors/connector.h"
-#include "../connectors/copytext.h"
-#include "../connectors/pg_source.h"
-#include "plan.h"
+#include "common/buf.h"
+#include "common/log.h"
+#include "connectors/connector.h"
+#include "connectors/copytext.h"
+#include "connectors/pg_source.h"
+#include "syncd/sync/plan.h"
 
 static int unit_flush(struct sync_run *run, struct unit_dest *u, const struct plan_table *p, char *err,
 		      size_t errlen)

@@ -1,15 +1,15 @@
 /* state.c — see state.h. */
-#include "state.h"
+#include "syncd/sync/state.h"
 
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/buf.h"
-#include "../common/pg.h"
-#include "../connectors/copytext.h"
-#include "../connectors/pg_util.h"
+#include "common/buf.h"
+#include "common/pg.h"
+#include "connectors/copytext.h"
+#include "connectors/pg_util.h"
 
 #define QUARANTINE_FLUSH (256 * 1024)
 

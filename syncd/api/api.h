@@ -7,12 +7,12 @@
 
 #include <stddef.h>
 
-#include "../authz/audit.h"
-#include "../authz/authz.h"
-#include "config.h"
-#include "documents.h"
-#include "routing.h"
-#include "stream.h"
+#include "authz/audit.h"
+#include "authz/authz.h"
+#include "syncd/config.h"
+#include "syncd/documents/documents.h"
+#include "syncd/sync/routing.h"
+#include "syncd/sync/stream.h"
 
 struct api;
 

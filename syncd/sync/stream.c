@@ -6,7 +6,7 @@
  * touched together.  The slot is told "flushed" only up to what every
  * destination has committed: the end of the last committed batch, or,
  * with nothing pending, everything received. */
-#include "stream.h"
+#include "syncd/sync/stream.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -16,11 +16,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../common/buf.h"
-#include "../common/log.h"
-#include "../connectors/pgoutput.h"
-#include "plan.h"
-#include "snapshot.h"
+#include "common/buf.h"
+#include "common/log.h"
+#include "connectors/pgoutput.h"
+#include "syncd/sync/plan.h"
+#include "syncd/sync/snapshot.h"
 
 #define BATCH_MAX_TXNS	2000
 #define BATCH_MAX_MS	200

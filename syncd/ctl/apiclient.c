@@ -1,5 +1,5 @@
 /* apiclient.c — see apiclient.h. */
-#include "apiclient.h"
+#include "syncd/ctl/apiclient.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -13,9 +13,9 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "../common/buf.h"
-#include "../common/fileio.h"
-#include "../common/text.h"
+#include "common/buf.h"
+#include "common/fileio.h"
+#include "common/text.h"
 
 #define API_CONNECT_TIMEOUT 10L
 #define API_TIMEOUT	    60L

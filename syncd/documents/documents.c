@@ -1,5 +1,5 @@
 /* documents.c — issue, find, revoke, render and register documents. */
-#include "documents.h"
+#include "syncd/documents/documents.h"
 
 #include <jansson.h>
 #include <libpq-fe.h>
@@ -12,10 +12,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "../common/buf.h"
-#include "../common/fileio.h"
-#include "../common/log.h"
-#include "../common/pg.h"
+#include "common/buf.h"
+#include "common/fileio.h"
+#include "common/log.h"
+#include "common/pg.h"
 
 struct documents {
 	struct doc_kind *k;

@@ -1,5 +1,5 @@
 /* routing.c — loading routing.json and the unit files; the router. */
-#include "routing.h"
+#include "syncd/sync/routing.h"
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/fileio.h"
+#include "common/fileio.h"
 
 #define MAX_SUCCESSORS 4
 

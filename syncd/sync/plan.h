@@ -7,12 +7,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../common/buf.h"
-#include "../connectors/connector.h"
-#include "../connectors/pg_source.h"
-#include "config.h"
-#include "routing.h"
-#include "state.h"
+#include "common/buf.h"
+#include "connectors/connector.h"
+#include "connectors/pg_source.h"
+#include "syncd/config.h"
+#include "syncd/sync/routing.h"
+#include "syncd/sync/state.h"
 
 #define MAX_KEY_COLS 8
 #define SLOT_WAIT_S  30 /* how long a dead client's walsender may hold the slot */

@@ -12,9 +12,9 @@
 
 #include <jansson.h>
 
-#include "../authz/sign.h"
-#include "config.h"
-#include "routing.h"
+#include "authz/sign.h"
+#include "syncd/config.h"
+#include "syncd/sync/routing.h"
 
 struct doc_field {
 	char *column, *label;

@@ -1,6 +1,6 @@
 /* http.c — the HTTP API: request plumbing, authentication, grants and
  * authorization checks. */
-#include "http.h"
+#include "syncd/api/api.h"
 
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -20,10 +20,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../common/buf.h"
-#include "../common/fileio.h"
-#include "../common/log.h"
-#include "../common/text.h"
+#include "common/buf.h"
+#include "common/fileio.h"
+#include "common/log.h"
+#include "common/text.h"
 
 #define BODY_MAX	   (64 * 1024)
 #define THROTTLE_SIZE	   65536 /* open addressing: keys never evict each other */

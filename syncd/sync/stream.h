@@ -12,9 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
-#include "routing.h"
-#include "snapshot.h"
+#include "syncd/config.h"
+#include "syncd/sync/routing.h"
+#include "syncd/sync/snapshot.h"
 
 /* What a running stream shows the rest of the daemon (status line,
  * watchdog, /readyz, /metrics); written by the stream's thread only. */

@@ -34,12 +34,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../authz/audit.h"
-#include "../common/log.h"
-#include "apiclient.h"
-#include "config.h"
-#include "routing.h"
-#include "state.h"
+#include "authz/audit.h"
+#include "common/log.h"
+#include "syncd/ctl/apiclient.h"
+#include "syncd/config.h"
+#include "syncd/sync/routing.h"
+#include "syncd/sync/state.h"
 
 #define DEFAULT_URL "http://127.0.0.1:8443"
 

@@ -1,11 +1,11 @@
 /* plan.c — see plan.h. */
-#include "plan.h"
+#include "syncd/sync/plan.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/log.h"
+#include "common/log.h"
 
 int sync_col_index(const struct pg_source_table *t, const char *name)
 {

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../common/buf.h"
+#include "common/buf.h"
 
 struct state;
 
