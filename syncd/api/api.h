@@ -1,7 +1,7 @@
-/* http.h — syncd's HTTP API (libmicrohttpd, thread pool): JSON in and out,
+/* api.h — syncd's HTTP API (libmicrohttpd, thread pool): JSON in and out,
  * errors {"error","message"}, a request id on every log line and response,
  * HTTP Basic checked against LDAP, failed logins slowed down per user and
- * per client.  Endpoints: see docs/api.md. */
+ * per client.  Endpoints: see docs/api.md; the rest of syncd calls only this. */
 #ifndef SYNCD_HTTP_H
 #define SYNCD_HTTP_H
 

@@ -1,0 +1,241 @@
+/* documents.c — /v1/documents: issue, read, revoke and the public verify,
+ * each decided and audited before syncd/documents/ does the work. */
+#include "syncd/api/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/text.h"
+
+enum MHD_Result ep_document_issue(struct api *api, struct MHD_Connection *c, struct req *rq,
+				  const struct authz_user *me, const char *hole)
+{
+	char err[512], reason[512], serial[40], object[160], keybuf[64];
+	json_t *o = body_object(rq, err, sizeof(err)), *kv;
+	const struct doc_kind *k;
+	const char *kind, *key;
+	struct doc_issuer who = {me->uid, me->name, rq->id};
+	enum MHD_Result res;
+	char *body = NULL;
+	int unit, st;
+	(void)hole;
+
+	if (o == NULL)
+		return respond_error(c, rq, 400, "bad_request", "%s", err);
+	kind = json_string_value(json_object_get(o, "kind"));
+	unit = unit_parse(json_string_value(json_object_get(o, "unit")));
+	kv = json_object_get(o, "key");
+	if (json_is_integer(kv)) {
+		snprintf(keybuf, sizeof(keybuf), "%lld", (long long)json_integer_value(kv));
+		key = keybuf;
+	} else {
+		key = json_string_value(kv);
+	}
+	if (kind == NULL || unit < 0 || key == NULL || key[0] == '\0' || strlen(key) > 60) {
+		json_decref(o);
+		return respond_error(c, rq, 400, "bad_request",
+				     "needs {\"kind\": KIND, \"unit\": \"CODE\", \"key\": RECORD-KEY}");
+	}
+	k = documents_kind(api->deps.docs, kind);
+	if (k == NULL) {
+		res = respond_error(
+			c, rq, 400, "unknown_kind",
+			"no document kind \"%s\" in documents.json (birth_extract, marriage_extract, "
+			"death_extract, land_parcel_extract, land_use_certificate)",
+			kind);
+		json_decref(o);
+		return res;
+	}
+	snprintf(object, sizeof(object), "%s/%s", k->name, key);
+	if (!permitted(api, c, rq, me, k->perm, unit, "document.issue", object, &res)) {
+		json_decref(o);
+		return res;
+	}
+	/* the allow row above is the intent; the outcome follows, with the serial */
+	st = document_issue(api->deps.cfg, api->deps.rt, api->deps.signer, k, unit, key, &who, serial,
+			    sizeof(serial), &body, reason, sizeof(reason));
+	json_decref(o);
+	if (st != 0) {
+		if (!audited(api, rq, "document.issue", unit, object, st >= 500 ? "error" : "deny", reason))
+			return audit_down(c, rq);
+		return respond_reason(c, rq, (unsigned)st, reason);
+	}
+	{
+		char done[200];
+
+		snprintf(done, sizeof(done), "%s %s", object, serial);
+		outcome(api, rq, "document.issue", unit, done, 0, "issued", "");
+	}
+	{
+		size_t i;
+
+		pthread_mutex_lock(&api->lock);
+		for (i = 0; i < api->nkinds && strcmp(api->by_kind[i].kind, k->name) != 0; i++)
+			;
+		if (i == api->nkinds && i < sizeof(api->by_kind) / sizeof(api->by_kind[0]))
+			snprintf(api->by_kind[api->nkinds++].kind, sizeof(api->by_kind[0].kind), "%s",
+				 k->name);
+		if (i < api->nkinds)
+			api->by_kind[i].n++;
+		pthread_mutex_unlock(&api->lock);
+	}
+	log_info("%s %s: issued %s %s (%s)", rq->addr, me->uid, k->name, serial, object);
+	rq->logged = true;
+	{
+		json_t *doc = json_loads(body, 0, NULL);
+		char hash[65];
+
+		sha256_hex(body, strlen(body), NULL, 0, hash);
+		free(body);
+		return respond_json(c, rq, 201,
+				    json_pack("{s:s,s:s,s:o,s:s}", "serial", serial, "hash", hash, "document",
+					      doc ? doc : json_null(), "html",
+					      "see GET /v1/documents/{serial}"));
+	}
+}
+
+static bool wants_html(struct MHD_Connection *c)
+{
+	const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
+
+	return a != NULL && strstr(a, "text/html") != NULL && strstr(a, "application/json") == NULL;
+}
+
+enum MHD_Result ep_document_get(struct api *api, struct MHD_Connection *c, struct req *rq,
+				const struct authz_user *me, const char *serial)
+{
+	struct doc_record d;
+	char reason[512];
+	const struct doc_kind *k;
+	enum MHD_Result res;
+	int f = document_serial_valid(serial)
+			? document_find(api->deps.cfg, serial, &d, reason, sizeof(reason))
+			: 0;
+
+	if (f < 0)
+		return respond_reason(c, rq, 503, reason);
+	if (f == 0) {
+		if (!audited(api, rq, "document.read", 0, serial, "deny", "unknown_document"))
+			return audit_down(c, rq);
+		return respond_error(c, rq, 404, "unknown_document", "no document %s", serial);
+	}
+	k = documents_kind(api->deps.docs, d.kind);
+	if (!permitted(api, c, rq, me, k ? k->read_perm : "audit.read", d.unit, "document.read", serial,
+		       &res)) {
+		doc_record_free(&d);
+		return res;
+	}
+	if (wants_html(c)) {
+		char *html = document_html(d.body, d.hash, d.revoked);
+
+		doc_record_free(&d);
+		return html ? respond(c, rq, 200, "text/html; charset=utf-8", html, strlen(html)) : MHD_NO;
+	} else {
+		char *js = document_json(&d);
+
+		doc_record_free(&d);
+		return js ? respond(c, rq, 200, "application/json", js, strlen(js)) : MHD_NO;
+	}
+}
+
+enum MHD_Result ep_document_revoke(struct api *api, struct MHD_Connection *c, struct req *rq,
+				   const struct authz_user *me, const char *serial)
+{
+	struct doc_record d;
+	char reason[512], err[256];
+	json_t *o = body_object(rq, err, sizeof(err));
+	const char *why = o ? json_string_value(json_object_get(o, "reason")) : NULL;
+	const struct doc_kind *k;
+	enum MHD_Result res;
+	int f, st;
+
+	if (why == NULL || why[0] == '\0') {
+		json_decref(o);
+		return respond_error(c, rq, 400, "bad_request",
+				     "needs {\"reason\": WHY} (a revocation says why)");
+	}
+	f = document_serial_valid(serial) ? document_find(api->deps.cfg, serial, &d, reason, sizeof(reason))
+					  : 0;
+	if (f <= 0) {
+		json_decref(o);
+		if (f < 0)
+			return respond_reason(c, rq, 503, reason);
+		if (!audited(api, rq, "document.revoke", 0, serial, "deny", "unknown_document"))
+			return audit_down(c, rq);
+		return respond_error(c, rq, 404, "unknown_document", "no document %s", serial);
+	}
+	k = documents_kind(api->deps.docs, d.kind);
+	if (!permitted(api, c, rq, me, k ? k->perm : "grant.manage", d.unit, "document.revoke", serial,
+		       &res)) {
+		doc_record_free(&d);
+		json_decref(o);
+		return res;
+	}
+	/* the allow row above is the intent; the outcome follows */
+	st = document_revoke(api->deps.cfg, serial, me->uid, why, reason, sizeof(reason));
+	json_decref(o);
+	outcome(api, rq, "document.revoke", d.unit, serial, st, "revoked", reason);
+	doc_record_free(&d);
+	if (st != 0)
+		return respond_reason(c, rq, (unsigned)st, reason);
+	log_info("%s %s: revoked document %s", rq->addr, me->uid, serial);
+	rq->logged = true;
+	return respond(c, rq, 204, "application/json", strdup(""), 0);
+}
+
+/* Public: says whether a serial is a document syncd issued, and its state,
+ * with no personal data. */
+enum MHD_Result ep_document_verify(struct api *api, struct MHD_Connection *c, struct req *rq,
+				   const struct authz_user *me, const char *serial)
+{
+	struct doc_record d;
+	char reason[512], hash[65], day[11] = "";
+	const char *status, *h = req_arg(c, "h");
+	json_t *doc;
+	int f = document_serial_valid(serial) && h != NULL && strlen(h) >= DOC_HASH_PREFIX &&
+				strlen(h) <= 64 && strspn(h, "0123456789abcdef") == strlen(h)
+			? document_find(api->deps.cfg, serial, &d, reason, sizeof(reason))
+			: 0;
+	(void)me;
+
+	if (f < 0)
+		return respond_reason(c, rq, 503, reason);
+	/* the serial alone tells nothing: the hash printed with it must match */
+	if (f == 1 && strncmp(d.hash, h, strlen(h)) != 0) {
+		doc_record_free(&d);
+		f = 0;
+	}
+	if (!audited(api, rq, "document.verify", f == 1 ? d.unit : 0, serial, "allow",
+		     f == 1 ? "" : "unknown"))
+		return audit_down(c, rq);
+	if (f == 0) {
+		char shown[256];
+
+		text_clean(serial, strlen(serial), shown, sizeof(shown));
+		return respond_json(c, rq, 200, json_pack("{s:s,s:s}", "serial", shown, "status", "unknown"));
+	}
+	sha256_hex(d.body, strlen(d.body), NULL, 0, hash);
+	status = strcmp(hash, d.hash) != 0 ||
+				 (api->deps.signer != NULL &&
+				  signer_verify(api->deps.signer, d.body, strlen(d.body), d.signature) != 1)
+			 ? "invalid"
+		 : d.revoked ? "revoked"
+			     : "valid";
+	doc = json_loads(d.body, 0, NULL);
+	snprintf(day, sizeof(day), "%.10s", doc ? json_string_value(json_object_get(doc, "issued_at")) : "");
+	json_decref(doc);
+	{
+		char unit[12];
+		json_t *j;
+
+		snprintf(unit, sizeof(unit), "%05d", d.unit);
+		j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o}", "serial", serial, "status", status,
+			      "kind", d.kind, "unit", unit, "issued_on", day, "hash", d.hash, "signature",
+			      d.signature, "public_key", d.public_key, "revoked_at",
+			      d.revoked ? json_string(d.revoked_at) : json_null());
+		doc_record_free(&d);
+		return respond_json(c, rq, 200, j);
+	}
+}

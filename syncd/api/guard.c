@@ -1,0 +1,202 @@
+/* guard.c — what stands before a handler acts: the login, the decision, the
+ * audit row of each decision and outcome, and the cross-site refusal. */
+#include "syncd/api/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/log.h"
+
+/* 1: u is the caller; otherwise the response was queued (401/503). */
+int authenticate(struct api *api, struct MHD_Connection *c, struct req *rq, struct authz_user *u,
+		 enum MHD_Result *res)
+{
+	char *pass = NULL, *user = MHD_basic_auth_get_username_password(c, &pass), err[512];
+	int r;
+
+	if (api->az == NULL) {
+		*res = respond_error(c, rq, 503, "directory_unavailable",
+				     "no [ldap] section in syncd.conf: the API cannot authenticate anyone");
+		goto out;
+	}
+	if (user == NULL || user[0] == '\0') {
+		/* credentials sent but unreadable (a NUL, no colon) are a failed login too */
+		if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization") != NULL &&
+		    !audited(api, rq, "login", 0, "-", "deny", "malformed_credentials"))
+			*res = audit_down(c, rq);
+		else
+			*res = respond_error(c, rq, 401, "unauthenticated",
+					     "log in with HTTP Basic (your directory uid and password)");
+		goto out;
+	}
+	snprintf(rq->user, sizeof(rq->user), "%s", user);
+	r = authz_authenticate(api->az, user, pass ? pass : "", u, err, sizeof(err));
+	if (r < 0) {
+		*res = respond_error(c, rq, 503, "directory_unavailable",
+				     "the directory cannot check the login now (%s); try again shortly", err);
+		goto out;
+	}
+	throttle_after(api, user, rq->addr, r == 1);
+	if (r == 0) {
+		if (!audited(api, rq, "login", 0, user, "deny", "unauthenticated"))
+			*res = audit_down(c, rq);
+		else
+			*res = respond_error(c, rq, 401, "unauthenticated", "uid or password not accepted");
+		goto out;
+	}
+	/* from here on the person is the directory's uid, however it was typed */
+	snprintf(rq->user, sizeof(rq->user), "%s", u->uid);
+	r = 1;
+	goto done;
+out:
+	r = 0;
+done:
+	if (pass != NULL) {
+		explicit_bzero(pass, strlen(pass));
+		MHD_free(pass);
+	}
+	if (user != NULL)
+		MHD_free(user);
+	return r;
+}
+
+/* ------------------------------------------------------------ audit of every decision */
+
+/* Appends the decision to the audit log; false when it could not be
+ * written (the caller then refuses: nothing happens unaudited). */
+bool audited(struct api *api, struct req *rq, const char *action, int unit, const char *object,
+	     const char *decision, const char *reason)
+{
+	char u[12] = "", err[512];
+	struct audit_event ev;
+
+	if (unit > 0)
+		snprintf(u, sizeof(u), "%05d", unit);
+	ev.actor = rq->user[0] ? rq->user : "-";
+	ev.client = rq->addr;
+	ev.request_id = rq->id;
+	ev.action = action;
+	ev.unit = u;
+	ev.object = object ? object : "";
+	ev.decision = decision;
+	ev.reason = reason ? reason : "";
+	{
+		char code[48];
+		size_t k;
+
+		snprintf(code, sizeof(code), "%.*s", (int)strcspn(ev.reason, " (:"), ev.reason);
+		pthread_mutex_lock(&api->lock);
+		for (k = 0; k < api->nreasons; k++)
+			if (strcmp(api->by_reason[k].decision, decision) == 0 &&
+			    strcmp(api->by_reason[k].reason, code) == 0)
+				break;
+		if (k == api->nreasons && k < sizeof(api->by_reason) / sizeof(api->by_reason[0])) {
+			snprintf(api->by_reason[k].decision, sizeof(api->by_reason[k].decision), "%s",
+				 decision);
+			snprintf(api->by_reason[k].reason, sizeof(api->by_reason[k].reason), "%s", code);
+			api->nreasons++;
+		}
+		if (k < api->nreasons)
+			api->by_reason[k].n++;
+		pthread_mutex_unlock(&api->lock);
+	}
+	if (api->deps.audit == NULL)
+		return true;
+	if (audit_append(api->deps.audit, &ev, NULL, err, sizeof(err)) == 0) {
+		atomic_fetch_add(&api->n_appends, 1);
+		rq->naudited++;
+		return true;
+	}
+	rq->audit_failed = true;
+	atomic_fetch_add(&api->n_audit_fail, 1);
+	log_err("%s: %s %s not audited: %s", rq->addr, action, ev.object, err);
+	return false;
+}
+
+enum MHD_Result audit_down(struct MHD_Connection *c, struct req *rq)
+{
+	return respond_error(
+		c, rq, 503, "audit_unavailable",
+		"the audit log cannot be written (state database); nothing is done unaudited, try again shortly");
+}
+
+/* The outcome row of an action whose intent (or allow) row is already
+ * committed: done on success (st 0), else deny or error with the reason.
+ * The effect may be live already, so a failure here is logged, not undone:
+ * the row before it announced the action. */
+void outcome(struct api *api, struct req *rq, const char *action, int unit, const char *object, int st,
+	     const char *done, const char *reason)
+{
+	if (!audited(api, rq, action, unit, object,
+		     st == 0	 ? done
+		     : st >= 500 ? "error"
+				 : "deny",
+		     st == 0 ? "" : reason))
+		log_err("%s %s: %s %s (%d): its outcome row is missing; the row before it announced it",
+			rq->addr, rq->user, action, object, st);
+}
+
+/* The decision for me/perm/unit, audited; *res set and false unless allowed. */
+bool permitted(struct api *api, struct MHD_Connection *c, struct req *rq, const struct authz_user *me,
+	       const char *perm, int unit, const char *action, const char *object, enum MHD_Result *res)
+{
+	struct authz_decision d;
+	int r = authz_check(api->az, me->uid, perm, unit, &d);
+
+	if (!audited(api, rq, action, unit, object, d.allow ? "allow" : "deny", d.reason)) {
+		*res = audit_down(c, rq);
+		return false;
+	}
+	if (r == LP_UNAVAILABLE) {
+		*res = respond_error(c, rq, 503, "directory_unavailable",
+				     "the directory cannot be reached; nothing is allowed until it returns");
+		return false;
+	}
+	if (!d.allow) {
+		*res = respond_error(c, rq, 403, "forbidden", "%s needs %s in unit %05d (%s)", action, perm,
+				     unit, d.reason);
+		return false;
+	}
+	return true;
+}
+
+/* A state-changing request from another site's page is refused before
+ * anything else: its body must be JSON (a form or text/plain post cannot
+ * send that without CORS), and a foreign Origin or Sec-Fetch-Site says
+ * where it comes from.  True when refused (*res set). */
+bool cross_site(struct MHD_Connection *c, struct req *rq, bool has_body, enum MHD_Result *res)
+{
+	const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+	const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+	const char *site = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-Fetch-Site");
+	const char *authority = origin ? strstr(origin, "://") : NULL;
+
+	if (site != NULL && strcmp(site, "cross-site") == 0) {
+		*res = respond_error(c, rq, 403, "cross_site",
+				     "requests from another site's page are refused");
+		return true;
+	}
+	if (origin != NULL && strcmp(origin, "null") != 0 &&
+	    (authority == NULL || host == NULL || strcasecmp(authority + 3, host) != 0)) {
+		*res = respond_error(
+			c, rq, 403, "cross_site",
+			"Origin %.200s is not this server; requests from another site's page are refused",
+			origin);
+		return true;
+	}
+	if (origin != NULL && strcmp(origin, "null") == 0) {
+		*res = respond_error(c, rq, 403, "cross_site", "an opaque Origin (null) is refused");
+		return true;
+	}
+	if (has_body && (ct == NULL || strncasecmp(ct, "application/json", 16) != 0 ||
+			 (ct[16] != '\0' && ct[16] != ';' && ct[16] != ' '))) {
+		*res = respond_error(c, rq, 415, "unsupported_media_type",
+				     "send the body as JSON with Content-Type: application/json (not %.80s)",
+				     ct ? ct : "no Content-Type");
+		return true;
+	}
+	return false;
+}
