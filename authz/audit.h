@@ -21,6 +21,7 @@
 #include <stddef.h>
 
 #include "authz/sign.h"
+#include "common/buf.h"
 
 struct audit_event {
 	const char *actor; /* uid, or "-" */
@@ -68,5 +69,51 @@ struct audit_verdict {
  * checked).  0 (verdict filled) or -1 with err. */
 int audit_verify(const char *conninfo, const char *password, const char *checkpoint_file,
 		 const struct signer *signer, struct audit_verdict *v, char *err, size_t errlen);
+
+/* ------------------------------------------------------------ reading (audit_query.c) */
+
+/* An audit query's filters: each one given (not NULL) narrows the rows.
+ * Values are text as the caller received them, sent as parameters. */
+struct audit_filter {
+	const char *unit, *actor, *action, *object, *decision;
+	const char *from, *to; /* times: at >= from, at < to */
+	const char *cursor;    /* the page starts after this seq */
+	long limit;	       /* rows in a page */
+};
+
+/* The columns of a row, in order (seq, at, actor, ... hash). */
+#define AUDIT_NCOLS 11
+extern const char *const audit_cols[AUDIT_NCOLS];
+
+/* The SELECT of f, pure: each filter given is a parameter ($1, $2 ...,
+ * never text in the SQL), rows ordered by seq, limit + 1 of them (the extra
+ * one says a next page exists).  params (room for 8) borrows f's strings,
+ * *np their count.  0, or -1 when memory runs out. */
+int audit_query_sql(const struct audit_filter *f, struct buf *sql, const char **params, int *np);
+
+enum audit_query_result {
+	AUDIT_QUERY_OK = 0,
+	AUDIT_QUERY_BAD_FILTER,	 /* the database finds a filter's value invalid (a time, a number) */
+	AUDIT_QUERY_UNAVAILABLE, /* the state database cannot answer */
+	AUDIT_QUERY_NOMEM,
+};
+
+struct pg_conn;
+struct pg_result;
+
+/* One page of rows. */
+struct audit_page {
+	struct pg_result *res; /* libpq's PGresult */
+	int n;		       /* rows in the page */
+	char next[24];	       /* the cursor of the next page; "" after the last */
+};
+
+/* One page of the rows f selects, read on db (the caller's connection to
+ * the state database).  Anything but OK comes with err. */
+enum audit_query_result audit_query(struct pg_conn *db, const struct audit_filter *f, struct audit_page *page,
+				    char *err, size_t errlen);
+/* Row i, column k of the page (borrowed until audit_page_free). */
+const char *audit_page_value(const struct audit_page *p, int i, size_t k);
+void audit_page_free(struct audit_page *p);
 
 #endif

@@ -1,6 +1,6 @@
-/* authz.h — who may do what in which unit: decisions (cached per user and
- * unit), grants and revocations (delegation rules enforced), and the
- * authentication of API users, all against the LDAP directory.
+/* authz.h — who may do what in which unit: decisions against the LDAP
+ * directory, cached per user and unit (or city-wide), failing closed.
+ * Grants are authz/grants.h's, logins authz/login.h's.
  *
  * Directory layout (BASE = [ldap] base): people ou=people (uid,
  * entryUUID), units ou=<code>,ou=units (syncdUnitObject), grants
@@ -31,15 +31,6 @@ struct authz_user {
 	char name[256]; /* cn: how documents name the issuing official */
 };
 
-struct grant_request {
-	const char *grantee; /* uid */
-	const char *role;
-	int unit;
-	time_t not_before; /* 0: now */
-	time_t not_after;  /* 0: the role's longest, capped by the grantor's own grant */
-	int may_delegate;
-};
-
 struct authz;
 
 /* Takes roles (freed with the authz). */
@@ -53,33 +44,12 @@ struct ldap_pool *authz_pool(struct authz *a);
  * reason directory_unavailable (fail closed). */
 int authz_check(struct authz *a, const char *uid, const char *action, int unit, struct authz_decision *d);
 
-/* The one person with that uid, in any spelling the directory matches (case,
- * extra spaces): 1 found, 0 none (or several: refused), LP_UNAVAILABLE /
- * LP_ERROR.  u->uid is the entry's own first uid value, u->uuid its
- * entryUUID: one person has one name whatever was typed. */
-int authz_user_find(struct authz *a, const char *uid, struct authz_user *u, char *err, size_t errlen);
-
-/* HTTP Basic credentials checked by a bind as the user on a handle of its
- * own; a success is remembered (keyed hash, never the password) for
- * cache_ttl under the normalized uid.  An unknown uid costs the same bind
- * round trip as a known one.  u as authz_user_find sets it.  1 accepted, 0
- * refused, LP_UNAVAILABLE / LP_ERROR. */
-int authz_authenticate(struct authz *a, const char *uid, const char *password, struct authz_user *u,
-		       char *err, size_t errlen);
-
-/* Outcome of a grant operation: 0 done, else the HTTP status to answer
- * (400, 403, 404, 409, 503) with reason "code (details)". */
-int authz_grant_create(struct authz *a, const struct authz_user *grantor, const struct grant_request *req,
-		       struct grant *out, char *reason, size_t reasonlen);
-/* Revoking needs the authority to grant that role in that unit now: a
- * currently valid grant of the actor (its chain re-checked) or a current city
- * role, the grant's own grantor included.  *unit: the grant's unit when it
- * was found, else 0. */
-int authz_grant_revoke(struct authz *a, const struct authz_user *actor, const char *id, int *unit,
-		       char *reason, size_t reasonlen);
-/* Grants of a unit (0: every unit) and/or of one grantee uid (NULL: all). */
-int authz_grants_list(struct authz *a, int unit, const char *grantee, struct grant **out, size_t *n,
-		      char *reason, size_t reasonlen);
+/* decide(uid, action) city-wide: allowed only through a city role (a
+ * roles.json role of scope "city" whose LDAP group holds the user) that has
+ * the action; reason "city_role", else a deny with "no_city_role" (or
+ * unknown_action, unknown_user).  The same cache, TTL and fail-closed rule
+ * as authz_check: 0, or LP_UNAVAILABLE / LP_ERROR with a deny. */
+int authz_city_role(struct authz *a, const char *uid, const char *action, struct authz_decision *d);
 
 /* A reload: new roles (taken; NULL keeps the old) and cache TTL; every
  * cached decision is dropped. */

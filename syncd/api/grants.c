@@ -7,7 +7,24 @@
 #include <string.h>
 #include <time.h>
 
+#include "authz/grants.h"
 #include "common/log.h"
+
+/* authz's outcome of a grant operation as the HTTP status to answer (0:
+ * done): the one place where grant outcomes become statuses. */
+static int grant_status(enum authz_grant_result r)
+{
+	switch (r) {
+	case AUTHZ_GRANT_OK: return 0;
+	case AUTHZ_GRANT_INVALID: return 400;
+	case AUTHZ_GRANT_FORBIDDEN: return 403;
+	case AUTHZ_GRANT_UNKNOWN: return 404;
+	case AUTHZ_GRANT_REVOKED: return 409;
+	case AUTHZ_GRANT_UNAVAILABLE: return 503;
+	case AUTHZ_GRANT_FAILED: break;
+	}
+	return 500;
+}
 
 static json_t *grant_json(const struct grant *g)
 {
@@ -68,6 +85,21 @@ static int may_oversee(struct api *api, const struct authz_user *u, int unit, st
 
 	for (size_t i = 0; i < 2; i++) {
 		r = authz_check(api->az, u->uid, perms[i], unit, d);
+		if (r < 0 || d->allow)
+			return r;
+	}
+	return r;
+}
+
+/* May u see every unit's grants?  A city role that manages grants or
+ * audits may. */
+static int may_oversee_city(struct api *api, const struct authz_user *u, struct authz_decision *d)
+{
+	static const char *const perms[] = {"grant.manage", "audit.read"};
+	int r = 0;
+
+	for (size_t i = 0; i < 2; i++) {
+		r = authz_city_role(api->az, u->uid, perms[i], d);
 		if (r < 0 || d->allow)
 			return r;
 	}
@@ -195,7 +227,7 @@ enum MHD_Result ep_grant_create(struct api *api, struct MHD_Connection *c, struc
 			json_decref(o);
 			return audit_down(c, rq);
 		}
-		st = authz_grant_create(api->az, me, &gr, &g, reason, sizeof(reason));
+		st = grant_status(authz_grant_create(api->az, me, &gr, &g, reason, sizeof(reason)));
 		snprintf(object, sizeof(object), "%s %s %s", st == 0 ? g.id : "-", gr.grantee, gr.role);
 		outcome(api, rq, "grant.create", gr.unit, object, st, "allow", reason);
 	}
@@ -222,7 +254,7 @@ enum MHD_Result ep_grant_revoke(struct api *api, struct MHD_Connection *c, struc
 	/* the intent first: no revocation happens without a row that announced it */
 	if (!audited(api, rq, "grant.revoke", 0, id, "intent", ""))
 		return audit_down(c, rq);
-	st = authz_grant_revoke(api->az, me, id, &gunit, reason, sizeof(reason));
+	st = grant_status(authz_grant_revoke(api->az, me, id, &gunit, reason, sizeof(reason)));
 	/* the outcome in the grant's unit, so that unit's auditor sees it */
 	outcome(api, rq, "grant.revoke", gunit, id, st, "allow", reason);
 	if (st != 0)
@@ -251,12 +283,11 @@ enum MHD_Result ep_grants_list(struct api *api, struct MHD_Connection *c, struct
 		grantee = NULL;
 	if (grantee == NULL || strcmp(grantee, me->uid) != 0) {
 		/* without a unit: only a city role that manages grants or audits */
-		/* every unit's grants: a city role, which any unit of the city shows */
-		st = may_oversee(api, me, unit ? unit : routing_unit_get(api->deps.rt, 0)->code, &d);
+		st = unit ? may_oversee(api, me, unit, &d) : may_oversee_city(api, me, &d);
 		if (st < 0)
 			return respond_error(c, rq, 503, "directory_unavailable",
 					     "the directory cannot be reached");
-		if (!d.allow || (unit == 0 && strcmp(d.reason, "city_role") != 0)) {
+		if (!d.allow) {
 			if (!audited(api, rq, "grant.list", unit, grantee ? grantee : "", "deny", d.reason))
 				return audit_down(c, rq);
 			return respond_error(
@@ -268,7 +299,7 @@ enum MHD_Result ep_grants_list(struct api *api, struct MHD_Connection *c, struct
 	}
 	if (!audited(api, rq, "grant.list", unit, grantee ? grantee : "", "allow", ""))
 		return audit_down(c, rq);
-	st = authz_grants_list(api->az, unit, grantee, &g, &n, reason, sizeof(reason));
+	st = grant_status(authz_grants_list(api->az, unit, grantee, &g, &n, reason, sizeof(reason)));
 	if (st != 0)
 		return respond_reason(c, rq, (unsigned)st, reason);
 	arr = json_array();

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "authz/login.h"
 #include "common/log.h"
 
 /* 1: u is the caller; otherwise the response was queued (401/503). */

@@ -16,6 +16,8 @@
 
 #include "authz/authz.h"
 #include "authz/decide.h"
+#include "authz/grants.h"
+#include "authz/login.h"
 #include "authz/roles.h"
 #include "common/fileio.h"
 
@@ -463,13 +465,14 @@ static void test_live_one_name(void **state)
 	/* a decision for any spelling is the same person's */
 	admin = who("admin1");
 	req.grantee = "AN.NGUYEN";
-	assert_int_equal(authz_grant_create(live, &admin, &req, &g, reason, sizeof(reason)), 0);
+	assert_int_equal(authz_grant_create(live, &admin, &req, &g, reason, sizeof(reason)), AUTHZ_GRANT_OK);
 	assert_int_equal(authz_check(live, " An.Nguyen ", "land.record.read", 31120, &d1), 0);
 	assert_int_equal(authz_check(live, "an.nguyen", "land.record.read", 31120, &d2), 0);
 	assert_true(d1.allow && d2.allow);
 	/* granting to oneself under another spelling is still a self-grant */
 	req.grantee = " ADMIN1 ";
-	assert_int_equal(authz_grant_create(live, &admin, &req, &g, reason, sizeof(reason)), 403);
+	assert_int_equal(authz_grant_create(live, &admin, &req, &g, reason, sizeof(reason)),
+			 AUTHZ_GRANT_FORBIDDEN);
 	assert_non_null(strstr(reason, "self_grant"));
 }
 
@@ -528,18 +531,20 @@ static void test_live_revoke_needs_authority(void **state)
 	int unit;
 
 	(void)state;
-	assert_int_equal(authz_grant_create(live, &admin, &req, &gc, reason, sizeof(reason)), 0);
+	assert_int_equal(authz_grant_create(live, &admin, &req, &gc, reason, sizeof(reason)), AUTHZ_GRANT_OK);
 	req = (struct grant_request){.grantee = "an.nguyen", .role = "civil_registrar", .unit = 31135};
-	assert_int_equal(authz_grant_create(live, &chair, &req, &gr, reason, sizeof(reason)), 0);
-	assert_int_equal(authz_grant_revoke(live, &admin, gc.id, &unit, reason, sizeof(reason)), 0);
+	assert_int_equal(authz_grant_create(live, &chair, &req, &gr, reason, sizeof(reason)), AUTHZ_GRANT_OK);
+	assert_int_equal(authz_grant_revoke(live, &admin, gc.id, &unit, reason, sizeof(reason)),
+			 AUTHZ_GRANT_OK);
 	assert_int_equal(unit, 31135);
-	assert_int_equal(authz_grant_revoke(live, &chair, gr.id, &unit, reason, sizeof(reason)), 403);
+	assert_int_equal(authz_grant_revoke(live, &chair, gr.id, &unit, reason, sizeof(reason)),
+			 AUTHZ_GRANT_FORBIDDEN);
 	assert_int_equal(unit, 31135);
 	assert_non_null(strstr(reason, "grant_revoked"));
 	unit = -1;
 	assert_int_equal(authz_grant_revoke(live, &admin, "0123456789abcdef0123456789abcdef", &unit, reason,
 					    sizeof(reason)),
-			 404);
+			 AUTHZ_GRANT_UNKNOWN);
 	assert_int_equal(unit, 0);
 }
 
@@ -553,11 +558,13 @@ static void test_live_may_delegate_range(void **state)
 	char reason[512];
 
 	(void)state;
-	assert_int_equal(authz_grant_create(live, &admin, &req, &g, reason, sizeof(reason)), 400);
+	assert_int_equal(authz_grant_create(live, &admin, &req, &g, reason, sizeof(reason)),
+			 AUTHZ_GRANT_INVALID);
 	assert_string_equal(reason, "bad_request (may_delegate 2 is above the role's maximum 1)");
 	req.role = "land_officer";
 	req.may_delegate = 2147483647;
-	assert_int_equal(authz_grant_create(live, &admin, &req, &g, reason, sizeof(reason)), 400);
+	assert_int_equal(authz_grant_create(live, &admin, &req, &g, reason, sizeof(reason)),
+			 AUTHZ_GRANT_INVALID);
 	assert_string_equal(reason, "bad_request (may_delegate 2147483647 is above the role's maximum 0)");
 }
 
@@ -570,7 +577,7 @@ static void test_live_list_all(void **state)
 	char reason[512];
 
 	(void)state;
-	assert_int_equal(authz_grants_list(live, 0, NULL, &g, &n, reason, sizeof(reason)), 0);
+	assert_int_equal(authz_grants_list(live, 0, NULL, &g, &n, reason, sizeof(reason)), AUTHZ_GRANT_OK);
 	for (size_t i = 0; i < n; i++) {
 		u1 |= g[i].unit == 31120;
 		u2 |= g[i].unit == 31135;
@@ -578,6 +585,40 @@ static void test_live_list_all(void **state)
 	free(g);
 	assert_true(n >= 3);
 	assert_true(u1 && u2);
+}
+
+/* City-wide: only a city role allows, and the answer is cached like a
+ * unit's (no round trip the second time). */
+static void test_live_city_role(void **state)
+{
+	struct authz_decision d;
+	unsigned long t;
+
+	(void)state;
+	assert_int_equal(authz_city_role(live, "ADMIN1", "grant.manage", &d), 0);
+	assert_true(d.allow);
+	assert_string_equal(d.reason, "city_role");
+	assert_string_equal(d.chain[0].role, "city_admin");
+	t = trips();
+	assert_int_equal(authz_city_role(live, "admin1", "grant.manage", &d), 0);
+	assert_true(d.allow);
+	assert_int_equal(trips() - t, 0);
+	/* city_admin does not read the audit log */
+	assert_int_equal(authz_city_role(live, "admin1", "audit.read", &d), 0);
+	assert_false(d.allow);
+	assert_string_equal(d.reason, "no_city_role");
+	/* a unit grant (an.nguyen is a land officer in 31120) is no city role */
+	assert_int_equal(authz_check(live, "an.nguyen", "land.record.read", 31120, &d), 0);
+	assert_true(d.allow);
+	assert_int_equal(authz_city_role(live, "an.nguyen", "land.record.read", &d), 0);
+	assert_false(d.allow);
+	assert_string_equal(d.reason, "no_city_role");
+	assert_int_equal(authz_city_role(live, "no.such.person", "grant.manage", &d), 0);
+	assert_false(d.allow);
+	assert_string_equal(d.reason, "unknown_user");
+	assert_int_equal(authz_city_role(live, "admin1", "no.such.action", &d), 0);
+	assert_false(d.allow);
+	assert_string_equal(d.reason, "unknown_action");
 }
 
 int main(void)
@@ -597,6 +638,7 @@ int main(void)
 		cmocka_unit_test(test_live_revoke_needs_authority),
 		cmocka_unit_test(test_live_may_delegate_range),
 		cmocka_unit_test(test_live_list_all),
+		cmocka_unit_test(test_live_city_role),
 	};
 	int r = cmocka_run_group_tests(tests, setup, teardown);
 
