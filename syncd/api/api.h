@@ -2,8 +2,8 @@
  * errors {"error","message"}, a request id on every log line and response,
  * HTTP Basic checked against LDAP, failed logins slowed down per user and
  * per client.  Endpoints: see docs/api.md; the rest of syncd calls only this. */
-#ifndef SYNCD_HTTP_H
-#define SYNCD_HTTP_H
+#ifndef SYNCD_API_API_H
+#define SYNCD_API_API_H
 
 #include <stddef.h>
 
