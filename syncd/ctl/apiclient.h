@@ -109,8 +109,8 @@ int api_audit_intact(const json_t *verify);
  * api_audit_intact() returns (nothing printed on -1). */
 int api_audit_verify_print(FILE *f, const json_t *verify);
 
-/* Document serials: UNIT-YEAR-NUMBER, "31120-2026-000001".  1 or 0. */
-#define API_SERIAL_FORM "31120-2026-000001 (unit-year-number)"
+/* Document serials: UNIT-YEAR-NUMBER, "31135-2026-000001".  1 or 0. */
+#define API_SERIAL_FORM "31135-2026-000001 (unit-year-number)"
 int api_serial_valid(const char *s);
 /* An issued document: serial, title, kind, unit, issued, issuer, state,
  * then one "label: value" line per field.  Returns 0, or -1 when doc is
