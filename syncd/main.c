@@ -1,4 +1,5 @@
-/* main.c — syncd: wires config, policies, state and the sync engine. */
+/* main.c — syncd: wires config, policies, state, the sync engine, the API, metrics and
+ * systemd notification together; the logic lives in the modules. */
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -7,13 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "authz/authz.h"
 #include "syncd/config.h"
+#include "syncd/metrics.h"
+#include "syncd/notify.h"
 #include "syncd/documents/documents.h"
 #include "syncd/api/api.h"
 #include "syncd/sync/routing.h"
@@ -108,7 +110,7 @@ static int run_once(const struct config *cfg, const struct routing *rt)
 struct worker {
 	pthread_t thread;
 	struct stream_status *status;
-	bool ended;
+	atomic_bool ended;
 	const struct config *cfg;
 	const struct routing *rt;
 	const struct config_source *src;
@@ -129,7 +131,7 @@ static void *worker_main(void *arg)
 	else
 		log_info("source %s: stopped at %s (%lld changes applied, %lld quarantined)", w->src->name,
 			 res.position, res.applied, res.quarantined);
-	w->ended = true;
+	atomic_store(&w->ended, true);
 	kill(getpid(), SIGUSR1); /* tell the main thread one source fewer runs */
 	return NULL;
 }
@@ -344,72 +346,195 @@ out:
 	config_free(ncfg);
 }
 
-/* The one-line state systemd shows (STATUS=): per source its lag and units
- * down or detached, the quarantine, the directory. */
-static void status_line(const struct config *cfg, const struct worker *w, struct authz *az, const char *off,
-			char *out, size_t outlen)
+/* The running daemon: what run_daemon opens, and what the metrics read. */
+struct daemon {
+	struct config *cfg;
+	const struct routing *rt; /* its units stay while syncd runs; tables may be added */
+	struct authz *az;
+	struct signer *signer;
+	struct audit *audit;
+	struct documents *docs;
+	struct stream_status *statuses;
+	struct worker *workers;
+	const char **names;
+	struct metrics *metrics;
+	struct api *api;
+	struct outbox_ctx outbox;
+};
+
+/* ---- what metrics.c reads (struct metrics_hooks) */
+
+static void view_source(void *ctx, size_t i, struct metrics_source *out)
 {
-	size_t n = 0;
-	long long quarantined = 0;
+	const struct daemon *d = ctx;
+	const struct stream_status *st = &d->statuses[i];
 
-	out[0] = '\0';
-	for (size_t i = 0; i < cfg->nsources && n < outlen; i++) {
-		const struct stream_status *st = w[i].status;
-		unsigned long long rcv = atomic_load(&st->received), fl = atomic_load(&st->flushed);
-		int down = atomic_load(&st->units_down), det = atomic_load(&st->units_detached);
-
-		quarantined += atomic_load(&st->quarantined);
-		n += (size_t)snprintf(out + n, outlen - n, "%s%s: %s, lag %llu kB%s", i ? "; " : "",
-				      cfg->sources[i].name,
-				      w[i].ended		    ? "stopped"
-				      : atomic_load(&st->streaming) ? "streaming"
-								    : "reconnecting",
-				      rcv > fl ? (rcv - fl) / 1024 : 0, down || det ? "" : ", all units");
-		if (n < outlen && (down || det))
-			n += (size_t)snprintf(out + n, outlen - n, ", %d units down, %d detached", down, det);
-	}
-	if (n < outlen)
-		snprintf(out + n, outlen - n, "; %lld quarantined since start; directory %s", quarantined,
-			 az == NULL		  ? "not configured"
-			 : authz_directory_up(az) ? "reachable"
-						  : "UNREACHABLE");
-	n = strlen(out);
-	if (off[0] != '\0' && n < outlen)
-		snprintf(out + n, outlen - n, "; off: %s", off);
+	out->streaming = atomic_load(&st->streaming);
+	out->ended = atomic_load(&d->workers[i].ended);
+	out->beats = atomic_load(&st->beats);
+	out->received = atomic_load(&st->received);
+	out->flushed = atomic_load(&st->flushed);
+	out->applied = atomic_load(&st->applied);
+	out->quarantined = atomic_load(&st->quarantined);
+	out->pending_since = atomic_load(&st->pending_since);
+	out->inserts = atomic_load(&st->inserts);
+	out->updates = atomic_load(&st->updates);
+	out->deletes = atomic_load(&st->deletes);
+	out->batches = atomic_load(&st->batches);
+	out->retries = atomic_load(&st->retries);
+	out->units_down = atomic_load(&st->units_down);
+	out->units_detached = atomic_load(&st->units_detached);
+	out->unit_lsn = st->unit_lsn;
+	out->nunits = st->nunits;
 }
 
-/* The features a missing part of the configuration turns off, for STATUS and
- * /readyz: "" when everything is on. */
-static void features_off(const struct authz *az, const struct signer *signer, const struct documents *docs,
-			 char *out, size_t outlen)
+static bool view_unit(void *ctx, size_t u, int *code, const char **name)
 {
-	snprintf(out, outlen, "%s%s%s", docs == NULL ? "documents (no documents.json), " : "",
-		 signer == NULL ? "signing (no signing_key_file), " : "",
-		 az == NULL ? "delegation (no [ldap]), " : "");
-	if (strlen(out) >= 2)
-		out[strlen(out) - 2] = '\0';
+	const struct daemon *d = ctx;
+	const struct unit_info *ui;
+
+	if (u >= routing_unit_count(d->rt))
+		return false;
+	ui = routing_unit_get(d->rt, u);
+	*code = ui->code;
+	*name = ui->full_name;
+	return true;
+}
+
+static const char *view_table(void *ctx, size_t t)
+{
+	const struct routing *cur = atomic_load(&current_rt);
+
+	(void)ctx;
+	return t < routing_table_count(cur) ? routing_table_get(cur, t)->table : NULL;
+}
+
+static int view_directory(void *ctx)
+{
+	const struct daemon *d = ctx;
+
+	return d->az == NULL ? -1 : authz_directory_up(d->az) ? 1 : 0;
+}
+
+static int view_ldap(void *ctx, struct metrics_histogram *h)
+{
+	const struct daemon *d = ctx;
+
+	_Static_assert(AUTHZ_LDAP_BUCKETS <= METRICS_MAX_BUCKETS, "the LDAP histogram fits");
+	if (d->az == NULL)
+		return -1;
+	authz_ldap_histogram(d->az, h->counts, &h->sum);
+	h->bounds = authz_ldap_bounds;
+	h->n = AUTHZ_LDAP_BUCKETS;
+	return 0;
+}
+
+/* ---- the daemon's life */
+
+static void daemon_close(struct daemon *d)
+{
+	api_stop(d->api);
+	audit_close(d->audit);
+	documents_free(d->docs);
+	signer_free(d->signer);
+	authz_free(d->az);
+	for (size_t i = 0; d->statuses != NULL && i < d->cfg->nsources; i++)
+		free(d->statuses[i].unit_lsn);
+	metrics_free(d->metrics);
+	free(d->statuses);
+	free(d->workers);
+	free(d->names);
+}
+
+/* The per-source status and the metrics that read it, before any thread runs. */
+static void daemon_metrics(struct daemon *d)
+{
+	const struct metrics_hooks hooks = {d, view_source, view_unit, view_table, view_directory, view_ldap};
+	const struct metrics_features features = {d->docs != NULL, d->signer != NULL, d->az != NULL};
+	size_t nu = routing_unit_count(d->rt);
+	char off[160];
+
+	d->statuses = calloc(d->cfg->nsources, sizeof(*d->statuses));
+	d->workers = calloc(d->cfg->nsources, sizeof(*d->workers));
+	d->names = calloc(d->cfg->nsources, sizeof(*d->names));
+	if (d->statuses == NULL || d->workers == NULL || d->names == NULL)
+		fatal("out of memory");
+	for (size_t i = 0; i < d->cfg->nsources; i++)
+		d->names[i] = d->cfg->sources[i].name;
+	d->metrics = metrics_new(d->cfg->nsources, d->names, nu, &features, &hooks);
+	if (d->metrics == NULL)
+		fatal("out of memory");
+	for (size_t i = 0; i < d->cfg->nsources; i++) {
+		d->statuses[i].nunits = nu;
+		d->statuses[i].unit_lsn = calloc(nu + 1, sizeof(*d->statuses[i].unit_lsn));
+		d->statuses[i].metrics = d->metrics;
+		d->statuses[i].source = i;
+		if (d->statuses[i].unit_lsn == NULL)
+			fatal("out of memory");
+	}
+	metrics_features_off(d->metrics, off, sizeof(off));
+	if (off[0] != '\0')
+		log_info("running without: %s", off);
+}
+
+static void workers_start(struct daemon *d)
+{
+	for (size_t i = 0; i < d->cfg->nsources; i++) {
+		d->workers[i].cfg = d->cfg;
+		d->workers[i].rt = d->rt;
+		d->workers[i].src = &d->cfg->sources[i];
+		d->workers[i].status = &d->statuses[i];
+		if (pthread_create(&d->workers[i].thread, NULL, worker_main, &d->workers[i]) != 0)
+			fatal("cannot start a thread for source %s", d->cfg->sources[i].name);
+	}
+}
+
+/* Until every source has ended or a signal says stop: STATUS and the
+ * watchdog once a second, a reload on SIGHUP. */
+static void daemon_loop(struct daemon *d, const sigset_t *set, struct notify *n)
+{
+	size_t running = d->cfg->nsources;
+
+	while (running > 0) {
+		struct timespec tick = {.tv_sec = 1};
+		int sig = sigtimedwait(set, NULL, &tick);
+
+		if (sig == SIGUSR1) { /* a worker ended by itself */
+			running--;
+			continue;
+		}
+		if (sig == SIGHUP) {
+			char result[1400];
+
+			notify_reloading();
+			reload(d->cfg, d->az, d->audit, d->api, result, sizeof(result));
+			if (strncmp(result, "reloaded", 8) == 0)
+				log_info("%s", result);
+			else
+				log_warn("%s", result);
+			notify_ready(n, result);
+			continue;
+		}
+		if (sig == SIGTERM || sig == SIGINT) {
+			log_info("%s received: finishing the batches in flight",
+				 sig == SIGTERM ? "SIGTERM" : "SIGINT");
+			notify_stopping();
+			stopping = 1;
+			break;
+		}
+		notify_tick(n);
+	}
 }
 
 /* Signals are taken by sigwait in the main thread; workers only read the flag. */
 static int run_daemon(struct config *cfg, const struct routing *rt)
 {
-	struct worker *workers;
-	struct authz *az = NULL;
-	struct signer *signer = NULL;
-	struct audit *audit = NULL;
-	struct documents *docs = NULL;
-	struct outbox_ctx outbox;
+	struct daemon d = {.cfg = cfg, .rt = rt};
 	struct api_deps deps;
-	struct api *api;
-	struct stream_status *statuses;
-	unsigned long *seen;
-	struct timespec *moved;
-	const char **names;
-	uint64_t wd_usec = 0;
+	struct notify *n;
 	sigset_t set;
-	int sig, r = 0;
-	size_t running;
-	char err[2048], line[1024], off[160];
+	int r = 0;
+	char err[2048];
 
 	atomic_store(&current_rt, rt);
 	/* blocked before any thread starts: every thread inherits the mask */
@@ -419,140 +544,43 @@ static int run_daemon(struct config *cfg, const struct routing *rt)
 	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	if (check_sources(cfg, rt) < 0 || authz_open(cfg, rt, &az) < 0 ||
-	    issuing_open(cfg, rt, &signer, &audit, &docs) < 0) {
-		audit_close(audit);
-		documents_free(docs);
-		signer_free(signer);
-		authz_free(az);
+	if (check_sources(cfg, rt) < 0 || authz_open(cfg, rt, &d.az) < 0 ||
+	    issuing_open(cfg, rt, &d.signer, &d.audit, &d.docs) < 0) {
+		daemon_close(&d);
 		return 1;
 	}
-	features_off(az, signer, docs, off, sizeof(off));
-	if (off[0] != '\0')
-		log_info("running without: %s", off);
-	statuses = calloc(cfg->nsources, sizeof(*statuses));
-	names = calloc(cfg->nsources, sizeof(*names));
-	seen = calloc(cfg->nsources, sizeof(*seen));
-	moved = calloc(cfg->nsources, sizeof(*moved));
-	if (statuses == NULL || names == NULL || seen == NULL || moved == NULL)
-		fatal("out of memory");
-	for (size_t i = 0; i < cfg->nsources; i++) {
-		names[i] = cfg->sources[i].name;
-		statuses[i].nunits = routing_unit_count(rt);
-		statuses[i].unit_lsn = calloc(statuses[i].nunits + 1, sizeof(*statuses[i].unit_lsn));
-		statuses[i].unit_table_ops = calloc(statuses[i].nunits * STREAM_MAX_TABLES * 3,
-						    sizeof(*statuses[i].unit_table_ops));
-		if (statuses[i].unit_lsn == NULL || statuses[i].unit_table_ops == NULL)
-			fatal("out of memory");
-	}
-	deps = (struct api_deps){cfg,  rt,	 az,	audit,	       signer,
-				 docs, statuses, names, cfg->nsources, &current_rt};
-	api = api_start(&deps, err, sizeof(err));
-	if (api == NULL) {
+	daemon_metrics(&d);
+	deps = (struct api_deps){cfg, rt, d.az, d.audit, d.signer, d.docs, d.metrics};
+	d.api = api_start(&deps, err, sizeof(err));
+	if (d.api == NULL) {
 		log_err("%s", err);
-		audit_close(audit);
-		documents_free(docs);
-		signer_free(signer);
-		authz_free(az);
+		daemon_close(&d);
 		return 1;
 	}
-	outbox = (struct outbox_ctx){.cfg = cfg, .docs = docs};
-	if (docs != NULL && pthread_create(&outbox.thread, NULL, outbox_main, &outbox) != 0)
+	d.outbox = (struct outbox_ctx){.cfg = cfg, .docs = d.docs};
+	if (d.docs != NULL && pthread_create(&d.outbox.thread, NULL, outbox_main, &d.outbox) != 0)
 		fatal("cannot start the outbox thread");
-	workers = calloc(cfg->nsources, sizeof(*workers));
-	if (workers == NULL)
-		fatal("out of memory");
-	for (size_t i = 0; i < cfg->nsources; i++) {
-		workers[i].cfg = cfg;
-		workers[i].rt = rt;
-		workers[i].src = &cfg->sources[i];
-		workers[i].status = &statuses[i];
-		if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0)
-			fatal("cannot start a thread for source %s", cfg->sources[i].name);
-	}
+	workers_start(&d);
 	log_info("syncd running: %zu sources", cfg->nsources);
+	n = notify_new(d.metrics);
+	if (n == NULL)
+		fatal("out of memory");
 	/* the sources and the state DB have answered (check_sources, audit_open) */
-	status_line(cfg, workers, az, off, line, sizeof(line));
-	sd_notifyf(0, "READY=1\nSTATUS=%s", line);
-	if (sd_watchdog_enabled(0, &wd_usec) <= 0)
-		wd_usec = 0;
-	running = cfg->nsources;
-	for (size_t i = 0; i < cfg->nsources; i++)
-		clock_gettime(CLOCK_MONOTONIC, &moved[i]);
-	while (running > 0) {
-		struct timespec tick = {.tv_sec = 1}, now;
-		bool wedged = false;
-
-		sig = sigtimedwait(&set, NULL, &tick);
-		if (sig == SIGUSR1) { /* a worker ended by itself */
-			running--;
-			continue;
-		}
-		if (sig == SIGHUP) {
-			char result[1400];
-
-			sd_notify(0, "RELOADING=1\nSTATUS=reloading the configuration and the policies");
-			reload(cfg, az, audit, api, result, sizeof(result));
-			if (strncmp(result, "reloaded", 8) == 0)
-				log_info("%s", result);
-			else
-				log_warn("%s", result);
-			status_line(cfg, workers, az, off, line, sizeof(line));
-			sd_notifyf(0, "READY=1\nSTATUS=%s; %s", line, result);
-			continue;
-		}
-		if (sig == SIGTERM || sig == SIGINT) {
-			log_info("%s received: finishing the batches in flight",
-				 sig == SIGTERM ? "SIGTERM" : "SIGINT");
-			sd_notify(0, "STOPPING=1\nSTATUS=stopping: finishing the batches in flight");
-			stopping = 1;
-			break;
-		}
-		/* a source whose loop stopped turning is wedged: no watchdog ping then;
-		 * a unit that is down does not stop the loop (it waits or detaches) */
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		for (size_t i = 0; i < cfg->nsources; i++) {
-			unsigned long b = atomic_load(&statuses[i].beats);
-
-			if (b != seen[i] || workers[i].ended) {
-				seen[i] = b;
-				moved[i] = now;
-			} else if (wd_usec > 0 &&
-				   (uint64_t)((now.tv_sec - moved[i].tv_sec) * 1000000LL +
-					      (now.tv_nsec - moved[i].tv_nsec) / 1000) > wd_usec / 2) {
-				wedged = true;
-			}
-		}
-		status_line(cfg, workers, az, off, line, sizeof(line));
-		sd_notifyf(0, "STATUS=%s%s", line, wedged ? " (a source loop is not turning)" : "");
-		if (wd_usec > 0 && !wedged)
-			sd_notify(0, "WATCHDOG=1");
-	}
+	notify_ready(n, NULL);
+	daemon_loop(&d, &set, n);
 	for (size_t i = 0; i < cfg->nsources; i++) {
-		pthread_join(workers[i].thread, NULL);
-		if (workers[i].result < 0)
+		pthread_join(d.workers[i].thread, NULL);
+		if (d.workers[i].result < 0)
 			r = 1;
 	}
-	free(workers);
-	for (size_t i = 0; i < cfg->nsources; i++) {
-		free(statuses[i].unit_lsn);
-		free(statuses[i].unit_table_ops);
-	}
 	stopping = 1;
-	if (docs != NULL)
-		pthread_join(outbox.thread, NULL);
-	api_stop(api);
-	audit_close(audit);
-	documents_free(docs);
-	signer_free(signer);
-	authz_free(az);
+	if (d.docs != NULL)
+		pthread_join(d.outbox.thread, NULL);
+	notify_free(n);
+	daemon_close(&d);
 	for (size_t i = 0; i < nreloaded_rt; i++)
 		routing_free(reloaded_rt[i]);
 	nreloaded_rt = 0;
-	free(statuses);
-	free(names);
-	free(seen);
-	free(moved);
 	return r;
 }
 

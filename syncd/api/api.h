@@ -11,8 +11,8 @@
 #include "authz/authz.h"
 #include "syncd/config.h"
 #include "syncd/documents/documents.h"
+#include "syncd/metrics.h"
 #include "syncd/sync/routing.h"
-#include "syncd/sync/stream.h"
 
 struct api;
 
@@ -25,10 +25,7 @@ struct api_deps {
 	struct audit *audit;
 	const struct signer *signer;
 	const struct documents *docs;
-	const struct stream_status *status; /* per source, for /readyz and /metrics */
-	const char *const *status_names;
-	size_t nstatus;
-	const struct routing *_Atomic *current; /* the routing the streams follow (reloads) */
+	struct metrics *metrics; /* /metrics, /readyz and /v1/status read it; the API counts in it */
 };
 
 /* Listens on cfg->listen (TLS when tls_cert_file/tls_key_file are set;

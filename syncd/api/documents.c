@@ -68,19 +68,7 @@ enum MHD_Result ep_document_issue(struct api *api, struct MHD_Connection *c, str
 		snprintf(done, sizeof(done), "%s %s", object, serial);
 		outcome(api, rq, "document.issue", unit, done, 0, "issued", "");
 	}
-	{
-		size_t i;
-
-		pthread_mutex_lock(&api->lock);
-		for (i = 0; i < api->nkinds && strcmp(api->by_kind[i].kind, k->name) != 0; i++)
-			;
-		if (i == api->nkinds && i < sizeof(api->by_kind) / sizeof(api->by_kind[0]))
-			snprintf(api->by_kind[api->nkinds++].kind, sizeof(api->by_kind[0].kind), "%s",
-				 k->name);
-		if (i < api->nkinds)
-			api->by_kind[i].n++;
-		pthread_mutex_unlock(&api->lock);
-	}
+	metrics_document_add(api->deps.metrics, k->name);
 	log_info("%s %s: issued %s %s (%s)", rq->addr, me->uid, k->name, serial, object);
 	rq->logged = true;
 	{

@@ -83,35 +83,16 @@ bool audited(struct api *api, struct req *rq, const char *action, int unit, cons
 	ev.object = object ? object : "";
 	ev.decision = decision;
 	ev.reason = reason ? reason : "";
-	{
-		char code[48];
-		size_t k;
-
-		snprintf(code, sizeof(code), "%.*s", (int)strcspn(ev.reason, " (:"), ev.reason);
-		pthread_mutex_lock(&api->lock);
-		for (k = 0; k < api->nreasons; k++)
-			if (strcmp(api->by_reason[k].decision, decision) == 0 &&
-			    strcmp(api->by_reason[k].reason, code) == 0)
-				break;
-		if (k == api->nreasons && k < sizeof(api->by_reason) / sizeof(api->by_reason[0])) {
-			snprintf(api->by_reason[k].decision, sizeof(api->by_reason[k].decision), "%s",
-				 decision);
-			snprintf(api->by_reason[k].reason, sizeof(api->by_reason[k].reason), "%s", code);
-			api->nreasons++;
-		}
-		if (k < api->nreasons)
-			api->by_reason[k].n++;
-		pthread_mutex_unlock(&api->lock);
-	}
+	metrics_decision_add(api->deps.metrics, decision, ev.reason);
 	if (api->deps.audit == NULL)
 		return true;
 	if (audit_append(api->deps.audit, &ev, NULL, err, sizeof(err)) == 0) {
-		atomic_fetch_add(&api->n_appends, 1);
+		metrics_audit_add(api->deps.metrics, true);
 		rq->naudited++;
 		return true;
 	}
 	rq->audit_failed = true;
-	atomic_fetch_add(&api->n_audit_fail, 1);
+	metrics_audit_add(api->deps.metrics, false);
 	log_err("%s: %s %s not audited: %s", rq->addr, action, ev.object, err);
 	return false;
 }

@@ -12,6 +12,7 @@
 
 #include "common/buf.h"
 #include "syncd/api/api.h"
+#include "syncd/metrics.h"
 
 struct throttle {
 	char key[160];
@@ -38,18 +39,6 @@ struct api {
 	pthread_cond_t qwake;
 	struct req *qhead, *qtail;
 	bool stopping;
-	atomic_ulong n_audit_fail; /* for /metrics */
-	atomic_ulong n_appends;
-	struct {
-		char decision[8], reason[48];
-		unsigned long n;
-	} by_reason[64]; /* decisions by outcome and reason code (under lock) */
-	size_t nreasons;
-	struct {
-		char kind[48];
-		unsigned long n;
-	} by_kind[16]; /* documents issued by kind (under lock) */
-	size_t nkinds;
 };
 
 struct req {

@@ -506,16 +506,11 @@ static void count_op(struct stream *s, const struct plan_table *p, int dest, int
 {
 	struct stream_status *st = s->opt->status;
 	const struct sync_run *run = &s->run;
-	long t;
-	int k;
 
-	if (st == NULL || st->unit_table_ops == NULL || dest < 0)
+	if (st == NULL || dest < 0)
 		return;
-	k = routing_unit_index(run->rt, run->units[dest].code);
-	t = (long)(p->rt - routing_table_get(run->rt, 0));
-	if (k >= 0 && (size_t)k < st->nunits && t >= 0 && t < STREAM_MAX_TABLES)
-		atomic_fetch_add(
-			&st->unit_table_ops[((size_t)k * STREAM_MAX_TABLES + (size_t)t) * 3 + (size_t)op], 1);
+	metrics_op_add(st->metrics, st->source, routing_unit_index(run->rt, run->units[dest].code),
+		       (long)(p->rt - routing_table_get(run->rt, 0)), (enum metrics_op)op);
 }
 
 static int apply_insert(struct stream *s, const struct plan_table *p, struct row *r, int dest,

@@ -13,13 +13,12 @@
 #include <stdint.h>
 
 #include "syncd/config.h"
+#include "syncd/metrics.h"
 #include "syncd/sync/routing.h"
 #include "syncd/sync/snapshot.h"
 
 /* What a running stream shows the rest of the daemon (status line,
  * watchdog, /readyz, /metrics); written by the stream's thread only. */
-#define STREAM_MAX_TABLES 64
-
 struct stream_status {
 	atomic_ulong beats;		   /* loop turns: a stream that stops turning is wedged */
 	atomic_bool streaming;		   /* in a replication session (else retrying) */
@@ -32,10 +31,9 @@ struct stream_status {
 	atomic_ulong retries;				 /* sessions ended by an error and retried */
 	atomic_int units_down, units_detached;
 	atomic_ullong *unit_lsn; /* per unit (routing order): its durable checkpoint; NULL until known */
-	/* changes applied per unit, routed table and operation (insert, update,
-	 * delete): [(unit * STREAM_MAX_TABLES + table) * 3 + op]; may be NULL */
-	atomic_llong *unit_table_ops;
-	size_t nunits;
+	size_t nunits;		 /* entries of unit_lsn */
+	struct metrics *metrics; /* counts the changes applied per unit, table and op; may be NULL */
+	size_t source;		 /* this source's index there */
 };
 
 struct stream_options {
