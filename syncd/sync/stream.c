@@ -19,7 +19,9 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "connectors/pgoutput.h"
+#include "syncd/sync/apply.h"
 #include "syncd/sync/plan.h"
+#include "syncd/sync/row.h"
 #include "syncd/sync/snapshot.h"
 
 #define BATCH_MAX_TXNS	2000
@@ -27,7 +29,7 @@
 #define STATUS_EVERY_MS 1000
 #define RETRY_MAX_MS	10000
 
-enum { DEST_QUARANTINE = -1 };
+enum { DEST_QUARANTINE = ROW_QUARANTINE };
 
 /* Source relation (by OID, from Relation messages) -> plan. */
 struct rel_map {
@@ -209,12 +211,7 @@ static void batch_rollback(struct stream *s)
 {
 	struct sync_run *run = &s->run;
 
-	for (size_t g = 0; g < run->ngroups; g++)
-		if (run->groups[g].in_tx) {
-			run->ops->rollback(run->groups[g].ctx);
-			run->groups[g].in_tx = false;
-		}
-	state_quarantine_rollback(run->st);
+	apply_rollback(run, true);
 	memset(s->touched, 0, run->nunits * sizeof(bool));
 	s->q_touched = false;
 	s->batch_open = false;
@@ -224,29 +221,12 @@ static void batch_rollback(struct stream *s)
 static int batch_commit(struct stream *s, char *err, size_t errlen)
 {
 	struct sync_run *run = &s->run;
-	char lsn[32], msg[1024];
+	char lsn[32];
 
 	if (!s->batch_open)
 		return 0;
 	lsn_text(s->batch_final, lsn, sizeof(lsn));
-	for (size_t i = 0; i < run->nunits; i++) {
-		struct unit_dest *u = &run->units[i];
-
-		if (s->touched[i] && run->ops->checkpoint(u->group->ctx, u->schema, run->scfg->name, u->code,
-							  lsn, msg, sizeof(msg)) < 0) {
-			snprintf(err, errlen, "unit %05d: %s", u->code, msg);
-			return -1;
-		}
-	}
-	for (size_t g = 0; g < run->ngroups; g++)
-		if (run->groups[g].in_tx) {
-			if (run->ops->commit(run->groups[g].ctx, msg, sizeof(msg)) < 0) {
-				snprintf(err, errlen, "tier %s: commit: %s", run->groups[g].conninfo, msg);
-				return -1;
-			}
-			run->groups[g].in_tx = false;
-		}
-	if (s->q_touched && state_quarantine_commit(run->st, run->scfg->name, lsn, err, errlen) < 0)
+	if (apply_commit(run, s->touched, lsn, s->q_touched, err, errlen) < 0)
 		return -1;
 	for (size_t i = 0; i < run->nunits; i++)
 		if (s->touched[i]) {
@@ -312,48 +292,16 @@ static void row_from_tuple(struct row *r, const struct rel_map *m, const struct 
 	}
 }
 
-static const char *val_ptr(const struct connector_value *v, size_t *len)
+/* Where a row goes: a unit index, DEST_QUARANTINE (with why), or ROW_NOMEM
+ * (with err). */
+static int route_row(struct stream *s, const struct plan_table *p, struct row *r, enum router_reason *why,
+		     char *err, size_t errlen)
 {
-	if (v->kind != CV_VALUE)
-		return NULL;
-	*len = v->len;
-	return v->p;
-}
+	int dest = row_route(&s->run, p, r->v, &s->keytext, why, NULL);
 
-static char *key_string(struct stream *s, const struct plan_table *p, const struct row *r)
-{
-	buf_reset(&s->keytext);
-	for (int k = 0; k < p->nkey; k++) {
-		const struct connector_value *kv = &r->v[p->key_idx[k]];
-
-		if ((k > 0 && buf_puts(&s->keytext, ",") < 0) ||
-		    (kv->kind == CV_VALUE && buf_append(&s->keytext, kv->p, kv->len) < 0))
-			return NULL;
-	}
-	if (buf_puts(&s->keytext, "") < 0)
-		return NULL;
-	return s->keytext.data;
-}
-
-/* Where a row goes: a unit index or DEST_QUARANTINE (with why). */
-static int route_row(struct stream *s, const struct plan_table *p, struct row *r, enum router_reason *why)
-{
-	struct router_row rr = {0};
-	enum routing_era era;
-	int code = 0;
-
-	rr.unit = val_ptr(&r->v[p->unit_idx], &rr.unit_len);
-	if (p->date_idx >= 0)
-		rr.date = val_ptr(&r->v[p->date_idx], &rr.date_len);
-	if (p->split_idx >= 0)
-		rr.split = val_ptr(&r->v[p->split_idx], &rr.split_len);
-	/* the override file is keyed by primary key; only split rows need it */
-	if (router_needs_key(s->run.rt, &rr)) {
-		rr.key = key_string(s, p, r);
-		rr.key_len = rr.key != NULL ? s->keytext.len : 0;
-	}
-	*why = router_route(s->run.rt, p->rt, &rr, &code, &era);
-	return *why == ROUTER_OK ? routing_unit_index(s->run.rt, code) : DEST_QUARANTINE;
+	if (dest == ROW_NOMEM)
+		snprintf(err, errlen, "out of memory");
+	return dest;
 }
 
 /* The key of a row, in key order, for WHERE clauses. */
@@ -366,71 +314,17 @@ static void row_key(struct stream *s, const struct plan_table *p, const struct r
 /* The output row: the columns a unit receives, masked. */
 static int row_output(struct stream *s, const struct plan_table *p, const struct row *in)
 {
-	struct row *out = &s->outr;
-	size_t need = 0;
-
-	for (size_t i = 0; i < p->nout; i++)
-		if (p->mask_on[i] && in->v[i].kind == CV_VALUE)
-			need += in->v[i].len * 2 + 80;
-	buf_reset(&out->store);
-	if (buf_reserve(&out->store, need) < 0)
-		return -1;
-	for (size_t i = 0; i < p->nout; i++) {
-		out->v[i] = in->v[i];
-		if (p->mask_on[i] && in->v[i].kind == CV_VALUE) {
-			char *dst = out->store.data + out->store.len;
-			long n = mask_apply(p->mask[i], in->v[i].p, in->v[i].len, dst,
-					    out->store.cap - out->store.len - 1);
-
-			if (n < 0) {
-				out->v[i].kind = CV_NULL;
-			} else {
-				out->v[i].p = dst;
-				out->v[i].len = (size_t)n;
-				out->store.len += (size_t)n;
-			}
-		}
-	}
-	return 0;
+	return row_mask(p, in->v, s->outr.v, &s->outr.store);
 }
 
 static int quarantine_add(struct stream *s, const struct plan_table *p, const struct row *r,
 			  enum router_reason why, char *err, size_t errlen)
 {
-	json_t *obj = json_object();
-	char *js = NULL, *unit_value = NULL, *key;
 	char lsn[32];
-	int rc = -1;
 
-	if (obj == NULL)
-		goto oom;
-	for (size_t i = 0; i < p->src.ncols; i++) {
-		json_t *jv =
-			r->v[i].kind == CV_VALUE ? json_stringn_nocheck(r->v[i].p, r->v[i].len) : json_null();
-
-		if (jv == NULL || json_object_set_new(obj, p->src.cols[i].name, jv) < 0)
-			goto oom;
-	}
-	js = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
-	if (js == NULL)
-		goto oom;
-	if (r->v[p->unit_idx].kind == CV_VALUE &&
-	    (unit_value = strndup(r->v[p->unit_idx].p, r->v[p->unit_idx].len)) == NULL)
-		goto oom;
-	if ((key = key_string(s, p, r)) == NULL)
-		goto oom;
 	lsn_text(s->txn_final, lsn, sizeof(lsn));
-	rc = state_quarantine_add(s->run.st, s->run.scfg->name, p->rt->table, key, unit_value,
-				  router_reason_name(why), js, lsn, err, errlen);
 	s->quarantined++;
-	goto out;
-oom:
-	snprintf(err, errlen, "out of memory");
-out:
-	free(unit_value);
-	free(js);
-	json_decref(obj);
-	return rc;
+	return row_quarantine(&s->run, p, r->v, why, lsn, &s->keytext, err, errlen);
 }
 
 /* Fills unchanged-TOAST values of the new row: from the whole old row, or
@@ -460,7 +354,7 @@ static int fill_absent(struct stream *s, const struct plan_table *p, struct row 
 			goto out;
 		}
 		if (old_dest == DEST_QUARANTINE) {
-			char *key = key_string(s, p, orow);
+			const char *key = row_key_text(p, orow->v, &s->keytext);
 
 			f = key == NULL ? -1
 					: state_quarantine_fetch(run->st, run->scfg->name, p->rt->table, key,
@@ -558,7 +452,7 @@ static int apply_remove(struct stream *s, const struct plan_table *p, struct row
 	if (skip)
 		return 0;
 	if (dest == DEST_QUARANTINE) {
-		char *key = key_string(s, p, r);
+		const char *key = row_key_text(p, r->v, &s->keytext);
 
 		return key == NULL || state_quarantine_remove(run->st, run->scfg->name, p->rt->table, key,
 							      err, errlen) < 0
@@ -603,11 +497,13 @@ static int on_change(struct stream *s, const struct pgo_event *ev, char *err, si
 
 	if (ev->type == PGO_INSERT) {
 		row_from_tuple(&s->newr, m, &ev->u.change.new_tuple);
-		new_dest = route_row(s, p, &s->newr, &why_new);
+		if ((new_dest = route_row(s, p, &s->newr, &why_new, err, errlen)) == ROW_NOMEM)
+			return -1;
 		return apply_insert(s, p, &s->newr, new_dest, why_new, err, errlen);
 	}
 	if (ev->type == PGO_DELETE) {
-		old_dest = route_row(s, p, &s->oldr, &why_old);
+		if ((old_dest = route_row(s, p, &s->oldr, &why_old, err, errlen)) == ROW_NOMEM)
+			return -1;
 		return apply_remove(s, p, &s->oldr, old_dest, err, errlen);
 	}
 
@@ -623,8 +519,9 @@ static int on_change(struct stream *s, const struct pgo_event *ev, char *err, si
 			if (s->oldr.v[j].kind == CV_ABSENT || p->src.cols[j].key_pos == 0)
 				s->oldr.v[j] = s->newr.v[j];
 	}
-	old_dest = route_row(s, p, &s->oldr, &why_old);
-	new_dest = route_row(s, p, &s->newr, &why_new);
+	if ((old_dest = route_row(s, p, &s->oldr, &why_old, err, errlen)) == ROW_NOMEM ||
+	    (new_dest = route_row(s, p, &s->newr, &why_new, err, errlen)) == ROW_NOMEM)
+		return -1;
 	if (old_dest == new_dest && old_dest != DEST_QUARANTINE) {
 		bool skip;
 		char msg[1024];
@@ -918,7 +815,11 @@ static int reroute_apply(struct stream *s, uint64_t x, char *result, size_t resu
 			s->newr.v[j].p = json_is_string(v) ? json_string_value(v) : NULL;
 			s->newr.v[j].len = json_is_string(v) ? json_string_length(v) : 0;
 		}
-		dest = route_row(s, p, &s->newr, &why);
+		dest = route_row(s, p, &s->newr, &why, err, errlen);
+		if (dest == ROW_NOMEM) {
+			json_decref(obj);
+			goto out;
+		}
 		if (dest != DEST_QUARANTINE) {
 			struct unit_dest *u = &run->units[dest];
 			struct buf probe = {0};
@@ -953,23 +854,8 @@ static int reroute_apply(struct stream *s, uint64_t x, char *result, size_t resu
 	}
 	/* the units first, then the quarantine: a crash between leaves the rows
 	 * in both, and the next pass finds them in their units */
-	for (size_t i = 0; i < run->nunits; i++) {
-		struct unit_dest *u = &run->units[i];
-
-		if (s->touched[i] && run->ops->checkpoint(u->group->ctx, u->schema, run->scfg->name, u->code,
-							  lsn, msg, sizeof(msg)) < 0) {
-			snprintf(err, errlen, "unit %05d: %s", u->code, msg);
-			goto out;
-		}
-	}
-	for (size_t g = 0; g < run->ngroups; g++)
-		if (run->groups[g].in_tx) {
-			if (run->ops->commit(run->groups[g].ctx, msg, sizeof(msg)) < 0) {
-				snprintf(err, errlen, "tier %s: commit: %s", run->groups[g].conninfo, msg);
-				goto out;
-			}
-			run->groups[g].in_tx = false;
-		}
+	if (apply_commit(run, s->touched, lsn, false, err, errlen) < 0)
+		goto out;
 	for (size_t i = 0; i < run->nunits; i++)
 		if (s->touched[i] && s->ckpt[i] < x)
 			s->ckpt[i] = x;
