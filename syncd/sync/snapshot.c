@@ -1,7 +1,6 @@
 /* snapshot.c — see snapshot.h. */
 #include "syncd/sync/snapshot.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,8 +102,8 @@ static int row_copytext(const struct plan_table *p, const struct copy_field *f,
 /* Reads table p once from src (inside its snapshot) and sends each row to
  * its unit — only to units with units_on[i] (NULL: all), and to the
  * quarantine only when quarantine is set. */
-static int copy_table(struct sync_run *run, struct pg_source *src, struct plan_table *p, const bool *units_on,
-		      bool quarantine, char *err, size_t errlen)
+int snapshot_copy_table(struct sync_run *run, struct pg_source *src, struct plan_table *p,
+			const bool *units_on, bool quarantine, char *err, size_t errlen)
 {
 	struct copy_field *fields = calloc(p->src.ncols + 1, sizeof(*fields));
 	struct connector_value *v = calloc(2 * (p->src.ncols + 1), sizeof(*v));
@@ -255,7 +254,7 @@ int snapshot_run(const struct config *cfg, const struct routing *rt, struct stat
 	log_info("source %s: copying %zu tables into %zu units from %s", src->name, run.ntables, run.nunits,
 		 run.lsn);
 	for (size_t i = 0; i < run.ntables; i++)
-		if (copy_table(&run, run.src, &run.tables[i], NULL, true, err, errlen) < 0)
+		if (snapshot_copy_table(&run, run.src, &run.tables[i], NULL, true, err, errlen) < 0)
 			goto out;
 	if (apply_commit(&run, NULL, run.lsn, true, err, errlen) < 0)
 		goto out;
@@ -284,97 +283,5 @@ out:
 	if (quarantine_open)
 		state_quarantine_rollback(st);
 	sync_run_free(&run);
-	return r;
-}
-
-/* ---- resync while streaming ------------------------------------------------ */
-
-struct resync {
-	struct pg_source *src;
-};
-
-struct resync *resync_begin(struct sync_run *run, char *lsn, size_t lsnlen, char *err, size_t errlen)
-{
-	struct resync *rs = calloc(1, sizeof(*rs));
-
-	if (rs == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	rs->src = pg_source_open(run->scfg->name, run->scfg->conninfo, run->scfg->password, err, errlen);
-	if (rs->src == NULL || pg_source_snapshot_begin(rs->src, true, lsn, lsnlen, err, errlen) < 0) {
-		resync_free(rs);
-		return NULL;
-	}
-	return rs;
-}
-
-void resync_free(struct resync *rs)
-{
-	if (rs == NULL)
-		return;
-	pg_source_free(rs->src);
-	free(rs);
-}
-
-int resync_apply(struct sync_run *run, struct resync *rs, const char *lsn, const bool *units_on,
-		 const char *table, bool quarantine, char *err, size_t errlen)
-{
-	struct connector_table *tabs = calloc(run->ntables + 1, sizeof(*tabs));
-	const char **schemas = calloc(run->nunits + 1, sizeof(*schemas));
-	size_t ntabs = 0;
-	char msg[1024];
-	int r = -1;
-
-	if (tabs == NULL || schemas == NULL) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	for (size_t t = 0; t < run->ntables; t++)
-		if (table == NULL || strcmp(run->tables[t].rt->table, table) == 0)
-			tabs[ntabs++] = run->tables[t].out;
-	if (ntabs == 0) {
-		snprintf(err, errlen, "source %s routes no table %s", run->scfg->name, table);
-		goto out;
-	}
-	/* each group: one transaction emptying and refilling its chosen units */
-	for (size_t g = 0; g < run->ngroups; g++) {
-		size_t n = 0;
-
-		for (size_t i = 0; i < run->nunits; i++)
-			if (run->units[i].group == &run->groups[g] && units_on[i])
-				schemas[n++] = run->units[i].schema;
-		if (n == 0)
-			continue;
-		if (run->ops->begin(run->groups[g].ctx, msg, sizeof(msg)) < 0 ||
-		    run->ops->prepare(run->groups[g].ctx, schemas, n, tabs, ntabs, true, msg, sizeof(msg)) <
-			    0) {
-			snprintf(err, errlen, "tier %s: %s", run->groups[g].conninfo, msg);
-			goto out;
-		}
-		run->groups[g].in_tx = true;
-	}
-	if (quarantine) {
-		if (state_quarantine_begin(run->st, run->scfg->name, false, err, errlen) < 0)
-			goto out;
-		for (size_t t = 0; t < run->ntables; t++)
-			if ((table == NULL || strcmp(run->tables[t].rt->table, table) == 0) &&
-			    state_quarantine_truncate(run->st, run->scfg->name, run->tables[t].rt->table, err,
-						      errlen) < 0)
-				goto out;
-	}
-	snprintf(run->lsn, sizeof(run->lsn), "%s", lsn);
-	for (size_t t = 0; t < run->ntables; t++)
-		if ((table == NULL || strcmp(run->tables[t].rt->table, table) == 0) &&
-		    copy_table(run, rs->src, &run->tables[t], units_on, quarantine, err, errlen) < 0)
-			goto out;
-	if (apply_commit(run, units_on, lsn, quarantine, err, errlen) < 0)
-		goto out;
-	r = 0;
-out:
-	if (r < 0)
-		apply_rollback(run, quarantine);
-	free(tabs);
-	free(schemas);
 	return r;
 }
