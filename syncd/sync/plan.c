@@ -295,8 +295,7 @@ void sync_run_free(struct sync_run *run)
 	pg_source_free(run->src);
 	buf_free(&run->scratch);
 	buf_free(&run->keybuf);
-	for (int i = 0; i < 3; i++)
-		buf_free(&run->fieldbuf[i]);
+	buf_free(&run->maskbuf);
 }
 
 /* Units whose conninfo expands to the same string share one connection

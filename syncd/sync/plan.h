@@ -67,7 +67,7 @@ struct sync_run {
 	long long rows_old, rows_new, quarantined;
 	long long per_reason[ROUTER_REASON_COUNT];
 	size_t flush_at;
-	struct buf scratch, keybuf, fieldbuf[3];
+	struct buf scratch, keybuf, maskbuf; /* row.c and snapshot.c, per row */
 };
 
 /* Connects to the source, checks the server, plans every routed table of

@@ -1,44 +1,20 @@
-/* routing.h — the routing policy (policies/routing.json + policies/units/)
- * and the router that decides, for one row, which unit receives it.
+/* routing.h — the routing policy (policies/routing.json + policies/units/):
+ * loading, validation, units and tables; the router itself is router.h.
  *
  * Loading validates everything that can be checked without a database:
  * unknown keys, eras, overlapping split ranges, split targets that are not
  * among the old unit's successors, masks on unlisted columns.  Checks against
  * the source catalog (does the column exist?) belong to the source connector.
- *
- * router_route() is pure: no I/O, no allocation, deterministic. */
+ */
 #ifndef SYNCD_ROUTING_H
 #define SYNCD_ROUTING_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "syncd/sync/router.h"
+
 #define ROUTING_CODE_SPACE 100000 /* unit codes are 5 decimal digits */
-
-enum routing_era {
-	ROUTING_ERA_NEW,
-	ROUTING_ERA_OLD,
-	ROUTING_ERA_BY_DATE,
-};
-
-enum mask_kind {
-	MASK_LAST4,  /* keep the last 4 characters, '*' for the rest */
-	MASK_NULL,   /* the unit gets NULL */
-	MASK_SHA256, /* hex SHA-256: units can match values without holding them */
-};
-
-/* Why a row could not be routed; the names are stored in syncd_quarantine. */
-enum router_reason {
-	ROUTER_OK = 0,
-	ROUTER_UNIT_NULL,
-	ROUTER_UNIT_MALFORMED,
-	ROUTER_DATE_NULL,
-	ROUTER_DATE_MALFORMED,
-	ROUTER_UNIT_UNKNOWN_NEW,
-	ROUTER_UNIT_UNKNOWN_OLD,
-	ROUTER_SPLIT_UNRESOLVED,
-	ROUTER_REASON_COUNT,
-};
 
 struct unit_info {
 	int code;
@@ -104,33 +80,5 @@ const struct unit_info *routing_unit_get(const struct routing *r, size_t i);
 const struct unit_info *routing_unit_find(const struct routing *r, int code);
 /* Index of the unit in routing_unit_get() order, or -1. */
 int routing_unit_index(const struct routing *r, int code);
-
-/* One row's routing inputs, as text (COPY text values, already unescaped);
- * a NULL pointer is SQL NULL. */
-struct router_row {
-	const char *unit;
-	size_t unit_len;
-	const char *date;
-	size_t date_len;
-	const char *split;
-	size_t split_len;
-	const char *key; /* primary key as text, for the override file */
-	size_t key_len;
-};
-
-/* True when routing this row may consult the override file, so the caller
- * must fill row->key (the key costs work; most rows never need it). */
-bool router_needs_key(const struct routing *r, const struct router_row *row);
-
-/* Routes one row: ROUTER_OK and *unit set, or the reason it is unroutable.
- * *era_out (may be NULL) says which era the code was read in. */
-enum router_reason router_route(const struct routing *r, const struct routing_table *t,
-				const struct router_row *row, int *unit, enum routing_era *era_out);
-const char *router_reason_name(enum router_reason reason);
-
-/* Masks one value into out (size outlen >= 2*len+65 is always enough).
- * Returns the output length, or -1 for NULL (the value becomes NULL). */
-long mask_apply(enum mask_kind kind, const char *in, size_t len, char *out, size_t outlen);
-const char *mask_kind_name(enum mask_kind kind);
 
 #endif

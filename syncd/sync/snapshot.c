@@ -1,7 +1,6 @@
 /* snapshot.c — see snapshot.h. */
 #include "syncd/sync/snapshot.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +11,9 @@
 #include "connectors/connector.h"
 #include "connectors/copytext.h"
 #include "connectors/pg_source.h"
+#include "syncd/sync/apply.h"
 #include "syncd/sync/plan.h"
+#include "syncd/sync/row.h"
 
 static int unit_flush(struct sync_run *run, struct unit_dest *u, const struct plan_table *p, char *err,
 		      size_t errlen)
@@ -30,114 +31,69 @@ static int unit_flush(struct sync_run *run, struct unit_dest *u, const struct pl
 	return 0;
 }
 
-/* The value of field i for routing: plain fields are used in place. */
-static const char *field_value(struct sync_run *run, int slot, const struct copy_field *f, size_t *len)
+/* One COPY field -> its value (once): "\\N" is NULL, a plain field is used
+ * in place, another is unescaped into store. */
+static int field_decode(struct buf *store, const struct copy_field *f, struct connector_value *v)
 {
-	struct buf *b = &run->fieldbuf[slot];
+	size_t start = store->len;
 
-	if (copytext_is_null(f))
-		return NULL;
-	if (copytext_is_plain(f)) {
-		*len = f->len;
-		return f->p;
-	}
-	buf_reset(b);
-	if (copytext_unescape(f, b) < 0)
-		return NULL;
-	*len = b->len;
-	return b->data;
-}
-
-static int key_text(struct sync_run *run, const struct plan_table *p, const struct copy_field *fields)
-{
-	buf_reset(&run->keybuf);
-	for (int k = 0; k < p->nkey; k++) {
-		const struct copy_field *f = &fields[p->key_idx[k]];
-
-		if ((k > 0 && buf_puts(&run->keybuf, ",") < 0) ||
-		    (!copytext_is_null(f) && copytext_unescape(f, &run->keybuf) < 0))
-			return -1;
-	}
+	if (v->kind != CV_ABSENT)
+		return 0;
+	v->kind = copytext_is_null(f) ? CV_NULL : CV_VALUE;
+	v->p = f->p;
+	v->len = f->len;
+	if (v->kind == CV_NULL || copytext_is_plain(f))
+		return 0;
+	if (copytext_unescape(f, store) < 0)
+		return -1;
+	v->p = store->data + start;
+	v->len = store->len - start;
 	return 0;
 }
 
-static int quarantine_row(struct sync_run *run, const struct plan_table *p, const struct copy_field *fields,
-			  enum router_reason why, char *err, size_t errlen)
+/* COPY fields -> values (v: p->src.ncols): the routing, key and masked
+ * columns, or with all every column; the rest stay CV_ABSENT.  run->scratch
+ * is reserved for the whole row first, so no value moves. */
+static int fields_decode(struct sync_run *run, const struct plan_table *p, const struct copy_field *f,
+			 size_t rowlen, bool all, struct connector_value *v)
 {
-	json_t *obj = json_object();
-	struct buf *v = &run->scratch;
-	char *js = NULL;
-	char *unit_value = NULL;
-	int r = -1;
+	struct buf *store = &run->scratch;
+	int r = 0;
 
-	if (obj == NULL || key_text(run, p, fields) < 0)
-		goto oom;
-	for (size_t i = 0; i < p->src.ncols; i++) {
-		json_t *jv;
-
-		if (copytext_is_null(&fields[i])) {
-			jv = json_null();
-		} else {
-			buf_reset(v);
-			if (copytext_unescape(&fields[i], v) < 0)
-				goto oom;
-			/* bytea and odd encodings: jansson needs valid UTF-8 */
-			jv = json_stringn_nocheck(v->data, v->len);
-		}
-		if (jv == NULL || json_object_set_new(obj, p->src.cols[i].name, jv) < 0)
-			goto oom;
-	}
-	js = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
-	if (js == NULL)
-		goto oom;
-	if (!copytext_is_null(&fields[p->unit_idx])) {
-		buf_reset(v);
-		if (copytext_unescape(&fields[p->unit_idx], v) < 0 || (unit_value = strdup(v->data)) == NULL)
-			goto oom;
-	}
-	r = state_quarantine_add(run->st, run->scfg->name, p->rt->table, run->keybuf.data, unit_value,
-				 router_reason_name(why), js, run->lsn, err, errlen);
-	run->quarantined++;
-	run->per_reason[why]++;
-	goto out;
-oom:
-	snprintf(err, errlen, "out of memory");
-out:
-	free(unit_value);
-	free(js);
-	json_decref(obj);
+	buf_reset(store);
+	if (buf_reserve(store, rowlen + p->src.ncols + 1) < 0)
+		return -1;
+	for (size_t i = 0; i < p->src.ncols; i++)
+		v[i].kind = CV_ABSENT;
+	r |= field_decode(store, &f[p->unit_idx], &v[p->unit_idx]);
+	if (p->date_idx >= 0)
+		r |= field_decode(store, &f[p->date_idx], &v[p->date_idx]);
+	if (p->split_idx >= 0)
+		r |= field_decode(store, &f[p->split_idx], &v[p->split_idx]);
+	for (int k = 0; k < p->nkey; k++)
+		r |= field_decode(store, &f[p->key_idx[k]], &v[p->key_idx[k]]);
+	for (size_t i = 0; i < p->src.ncols; i++)
+		if (all || (i < p->nout && p->mask_on[i]))
+			r |= field_decode(store, &f[i], &v[i]);
 	return r;
 }
 
-/* Re-assembles a row: masked columns masked, extra routing columns left out. */
-static int row_rebuild(struct sync_run *run, const struct plan_table *p, const struct copy_field *fields,
-		       struct buf *out)
+/* Re-assembles a row in COPY text: masked columns from m (escaped again),
+ * the others as read; extra routing columns left out. */
+static int row_copytext(const struct plan_table *p, const struct copy_field *f,
+			const struct connector_value *m, struct buf *out)
 {
-	struct buf *v = &run->scratch;
-
 	for (size_t i = 0; i < p->nout; i++) {
-		const struct copy_field *f = &fields[i];
-
 		if (i > 0 && buf_append(out, "\t", 1) < 0)
 			return -1;
-		if (!p->mask_on[i] || copytext_is_null(f)) {
-			if (buf_append(out, f->p, f->len) < 0)
+		if (!p->mask_on[i] || copytext_is_null(&f[i])) {
+			if (buf_append(out, f[i].p, f[i].len) < 0)
 				return -1;
-			continue;
-		}
-		buf_reset(v);
-		if (copytext_unescape(f, v) < 0 || buf_reserve(v, v->len * 2 + 80) < 0)
+		} else if (m[i].kind != CV_VALUE) {
+			if (buf_puts(out, "\\N") < 0)
+				return -1;
+		} else if (copytext_escape(m[i].p, m[i].len, out) < 0) {
 			return -1;
-		{
-			char *masked = v->data + v->len + 1;
-			long n = mask_apply(p->mask[i], v->data, v->len, masked, v->cap - v->len - 1);
-
-			if (n < 0) {
-				if (buf_puts(out, "\\N") < 0)
-					return -1;
-			} else if (copytext_escape(masked, (size_t)n, out) < 0) {
-				return -1;
-			}
 		}
 	}
 	return buf_append(out, "\n", 1);
@@ -146,27 +102,26 @@ static int row_rebuild(struct sync_run *run, const struct plan_table *p, const s
 /* Reads table p once from src (inside its snapshot) and sends each row to
  * its unit — only to units with units_on[i] (NULL: all), and to the
  * quarantine only when quarantine is set. */
-static int copy_table(struct sync_run *run, struct pg_source *src, struct plan_table *p, const bool *units_on,
-		      bool quarantine, char *err, size_t errlen)
+int snapshot_copy_table(struct sync_run *run, struct pg_source *src, struct plan_table *p,
+			const bool *units_on, bool quarantine, char *err, size_t errlen)
 {
 	struct copy_field *fields = calloc(p->src.ncols + 1, sizeof(*fields));
+	struct connector_value *v = calloc(2 * (p->src.ncols + 1), sizeof(*v));
+	struct connector_value *masked = v + p->src.ncols + 1;
 	long long rows = 0;
 	const char *row;
 	long len;
 	int r = -1;
 
-	if (fields == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
+	if (fields == NULL || v == NULL)
+		goto oom;
 	if (pg_source_copy_begin(src, &p->src, err, errlen) < 0)
 		goto out;
 	while ((len = pg_source_copy_next(src, &row, err, errlen)) > 0) {
-		struct router_row rr = {0};
 		enum routing_era era = ROUTING_ERA_NEW;
 		enum router_reason why;
 		int nf = copytext_split(row, (size_t)len, fields, (int)p->src.ncols);
-		int code = 0, idx;
+		int idx;
 		struct unit_dest *u;
 
 		if (nf != (int)p->src.ncols) {
@@ -175,24 +130,18 @@ static int copy_table(struct sync_run *run, struct pg_source *src, struct plan_t
 			goto out;
 		}
 		rows++;
-		rr.unit = field_value(run, 0, &fields[p->unit_idx], &rr.unit_len);
-		if (p->date_idx >= 0)
-			rr.date = field_value(run, 1, &fields[p->date_idx], &rr.date_len);
-		if (p->split_idx >= 0)
-			rr.split = field_value(run, 2, &fields[p->split_idx], &rr.split_len);
-		if (router_needs_key(run->rt, &rr)) {
-			if (key_text(run, p, fields) < 0)
-				goto oom;
-			rr.key = run->keybuf.data;
-			rr.key_len = run->keybuf.len;
-		}
-		why = router_route(run->rt, p->rt, &rr, &code, &era);
-		if (why != ROUTER_OK) {
-			if (quarantine && quarantine_row(run, p, fields, why, err, errlen) < 0)
+		if (fields_decode(run, p, fields, (size_t)len, false, v) < 0)
+			goto oom;
+		idx = row_route(run, p, v, &run->keybuf, &why, &era);
+		if (idx == ROW_NOMEM)
+			goto oom;
+		if (idx == ROW_QUARANTINE) {
+			if (quarantine &&
+			    (fields_decode(run, p, fields, (size_t)len, true, v) < 0 ||
+			     row_quarantine(run, p, v, why, run->lsn, &run->keybuf, err, errlen) < 0))
 				goto out;
 			continue;
 		}
-		idx = routing_unit_index(run->rt, code);
 		if (units_on != NULL && !units_on[idx])
 			continue;
 		if (era == ROUTING_ERA_OLD)
@@ -201,7 +150,8 @@ static int copy_table(struct sync_run *run, struct pg_source *src, struct plan_t
 			run->rows_new++;
 		u = &run->units[idx];
 		if (p->rebuild) {
-			if (row_rebuild(run, p, fields, &u->rows) < 0)
+			if (row_mask(p, v, masked, &run->maskbuf) < 0 ||
+			    row_copytext(p, fields, masked, &u->rows) < 0)
 				goto oom;
 		} else if (buf_append(&u->rows, row, (size_t)len) < 0) {
 			goto oom;
@@ -220,31 +170,9 @@ static int copy_table(struct sync_run *run, struct pg_source *src, struct plan_t
 oom:
 	snprintf(err, errlen, "out of memory");
 out:
+	free(v);
 	free(fields);
 	return r;
-}
-
-static int commit_all(struct sync_run *run, char *err, size_t errlen)
-{
-	char msg[1024];
-
-	for (size_t i = 0; i < run->nunits; i++) {
-		struct unit_dest *u = &run->units[i];
-
-		if (run->ops->checkpoint(u->group->ctx, u->schema, run->scfg->name, u->code, run->lsn, msg,
-					 sizeof(msg)) < 0) {
-			snprintf(err, errlen, "unit %05d: %s", u->code, msg);
-			return -1;
-		}
-	}
-	for (size_t g = 0; g < run->ngroups; g++) {
-		if (run->ops->commit(run->groups[g].ctx, msg, sizeof(msg)) < 0) {
-			snprintf(err, errlen, "tier %s: commit failed: %s", run->groups[g].conninfo, msg);
-			return -1;
-		}
-		run->groups[g].in_tx = false;
-	}
-	return state_quarantine_commit(run->st, run->scfg->name, run->lsn, err, errlen);
 }
 
 /* Decides whether to copy: a completed marker with its slot means done; a
@@ -326,9 +254,9 @@ int snapshot_run(const struct config *cfg, const struct routing *rt, struct stat
 	log_info("source %s: copying %zu tables into %zu units from %s", src->name, run.ntables, run.nunits,
 		 run.lsn);
 	for (size_t i = 0; i < run.ntables; i++)
-		if (copy_table(&run, run.src, &run.tables[i], NULL, true, err, errlen) < 0)
+		if (snapshot_copy_table(&run, run.src, &run.tables[i], NULL, true, err, errlen) < 0)
 			goto out;
-	if (commit_all(&run, err, errlen) < 0)
+	if (apply_commit(&run, NULL, run.lsn, true, err, errlen) < 0)
 		goto out;
 	log_debug("source %s: every unit committed", src->name);
 	quarantine_open = false;
@@ -355,121 +283,5 @@ out:
 	if (quarantine_open)
 		state_quarantine_rollback(st);
 	sync_run_free(&run);
-	return r;
-}
-
-/* ---- resync while streaming ------------------------------------------------ */
-
-struct resync {
-	struct pg_source *src;
-};
-
-struct resync *resync_begin(struct sync_run *run, char *lsn, size_t lsnlen, char *err, size_t errlen)
-{
-	struct resync *rs = calloc(1, sizeof(*rs));
-
-	if (rs == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	rs->src = pg_source_open(run->scfg->name, run->scfg->conninfo, run->scfg->password, err, errlen);
-	if (rs->src == NULL || pg_source_snapshot_begin(rs->src, true, lsn, lsnlen, err, errlen) < 0) {
-		resync_free(rs);
-		return NULL;
-	}
-	return rs;
-}
-
-void resync_free(struct resync *rs)
-{
-	if (rs == NULL)
-		return;
-	pg_source_free(rs->src);
-	free(rs);
-}
-
-int resync_apply(struct sync_run *run, struct resync *rs, const char *lsn, const bool *units_on,
-		 const char *table, bool quarantine, char *err, size_t errlen)
-{
-	struct connector_table *tabs = calloc(run->ntables + 1, sizeof(*tabs));
-	const char **schemas = calloc(run->nunits + 1, sizeof(*schemas));
-	size_t ntabs = 0;
-	char msg[1024];
-	int r = -1;
-
-	if (tabs == NULL || schemas == NULL) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	for (size_t t = 0; t < run->ntables; t++)
-		if (table == NULL || strcmp(run->tables[t].rt->table, table) == 0)
-			tabs[ntabs++] = run->tables[t].out;
-	if (ntabs == 0) {
-		snprintf(err, errlen, "source %s routes no table %s", run->scfg->name, table);
-		goto out;
-	}
-	/* each group: one transaction emptying and refilling its chosen units */
-	for (size_t g = 0; g < run->ngroups; g++) {
-		size_t n = 0;
-
-		for (size_t i = 0; i < run->nunits; i++)
-			if (run->units[i].group == &run->groups[g] && units_on[i])
-				schemas[n++] = run->units[i].schema;
-		if (n == 0)
-			continue;
-		if (run->ops->begin(run->groups[g].ctx, msg, sizeof(msg)) < 0 ||
-		    run->ops->prepare(run->groups[g].ctx, schemas, n, tabs, ntabs, true, msg, sizeof(msg)) <
-			    0) {
-			snprintf(err, errlen, "tier %s: %s", run->groups[g].conninfo, msg);
-			goto out;
-		}
-		run->groups[g].in_tx = true;
-	}
-	if (quarantine) {
-		if (state_quarantine_begin(run->st, run->scfg->name, false, err, errlen) < 0)
-			goto out;
-		for (size_t t = 0; t < run->ntables; t++)
-			if ((table == NULL || strcmp(run->tables[t].rt->table, table) == 0) &&
-			    state_quarantine_truncate(run->st, run->scfg->name, run->tables[t].rt->table, err,
-						      errlen) < 0)
-				goto out;
-	}
-	snprintf(run->lsn, sizeof(run->lsn), "%s", lsn);
-	for (size_t t = 0; t < run->ntables; t++)
-		if ((table == NULL || strcmp(run->tables[t].rt->table, table) == 0) &&
-		    copy_table(run, rs->src, &run->tables[t], units_on, quarantine, err, errlen) < 0)
-			goto out;
-	for (size_t i = 0; i < run->nunits; i++) {
-		struct unit_dest *u = &run->units[i];
-
-		if (units_on[i] && run->ops->checkpoint(u->group->ctx, u->schema, run->scfg->name, u->code,
-							lsn, msg, sizeof(msg)) < 0) {
-			snprintf(err, errlen, "unit %05d: %s", u->code, msg);
-			goto out;
-		}
-	}
-	for (size_t g = 0; g < run->ngroups; g++)
-		if (run->groups[g].in_tx) {
-			if (run->ops->commit(run->groups[g].ctx, msg, sizeof(msg)) < 0) {
-				snprintf(err, errlen, "tier %s: commit: %s", run->groups[g].conninfo, msg);
-				goto out;
-			}
-			run->groups[g].in_tx = false;
-		}
-	if (quarantine && state_quarantine_commit(run->st, run->scfg->name, lsn, err, errlen) < 0)
-		goto out;
-	r = 0;
-out:
-	if (r < 0) {
-		for (size_t g = 0; g < run->ngroups; g++)
-			if (run->groups[g].in_tx) {
-				run->ops->rollback(run->groups[g].ctx);
-				run->groups[g].in_tx = false;
-			}
-		if (quarantine)
-			state_quarantine_rollback(run->st);
-	}
-	free(tabs);
-	free(schemas);
 	return r;
 }

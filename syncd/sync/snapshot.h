@@ -28,17 +28,13 @@ int snapshot_run(const struct config *cfg, const struct routing *rt, struct stat
 int snapshot_check_source(const struct config *cfg, const struct routing *rt, const struct config_source *src,
 			  char *err, size_t errlen);
 
-/* Resync while the stream runs: a temporary slot with an exported snapshot
- * gives a consistent copy at its LSN.  The stream calls resync_apply when it
- * has applied every transaction up to that LSN and none after: the chosen
- * units' tables (one table, or all) are emptied and refilled from the
- * snapshot and their checkpoints set to the LSN, in one transaction per
- * connection group; with quarantine, that table's quarantined rows too. */
+/* Reads table p once from src (inside its snapshot) and sends each row to
+ * its unit (only units with units_on[i]; NULL: all), the unroutable ones to
+ * the quarantine when quarantine is set; the caller commits (apply.h). */
 struct sync_run;
-struct resync;
-struct resync *resync_begin(struct sync_run *run, char *lsn, size_t lsnlen, char *err, size_t errlen);
-int resync_apply(struct sync_run *run, struct resync *rs, const char *lsn, const bool *units_on,
-		 const char *table, bool quarantine, char *err, size_t errlen);
-void resync_free(struct resync *rs);
+struct plan_table;
+struct pg_source;
+int snapshot_copy_table(struct sync_run *run, struct pg_source *src, struct plan_table *p,
+			const bool *units_on, bool quarantine, char *err, size_t errlen);
 
 #endif

@@ -9,7 +9,6 @@
 #include "syncd/sync/stream.h"
 
 #include <errno.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,70 +18,16 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "connectors/pgoutput.h"
+#include "syncd/sync/apply.h"
 #include "syncd/sync/plan.h"
+#include "syncd/sync/row.h"
+#include "syncd/sync/session.h"
 #include "syncd/sync/snapshot.h"
 
 #define BATCH_MAX_TXNS	2000
 #define BATCH_MAX_MS	200
 #define STATUS_EVERY_MS 1000
 #define RETRY_MAX_MS	10000
-
-enum { DEST_QUARANTINE = -1 };
-
-/* Source relation (by OID, from Relation messages) -> plan. */
-struct rel_map {
-	uint32_t oid;
-	struct plan_table *p; /* NULL: not routed */
-	int *col_of;	      /* relation column -> plan column, -1: not read */
-	int ncols;
-};
-
-/* One row of a change in plan column order. */
-struct row {
-	struct connector_value *v;
-	struct buf store; /* fetched/masked values live here */
-};
-
-struct stream {
-	struct sync_run run;
-	const struct stream_options *opt;
-	struct pgo_parser *parser;
-	struct rel_map *rels;
-	size_t nrels;
-	uint64_t *ckpt; /* per unit index */
-	bool *detached; /* per unit: its database stayed down too long; resynced when back */
-	bool hold;	/* a unit is down but not detached: the slot must keep its WAL */
-	struct timespec last_maint;
-	uint64_t ckpt_q;
-	bool *touched;
-	bool q_touched;
-	bool in_txn;
-	uint64_t txn_final;
-	int64_t txn_time, batch_time; /* source commit times, µs since 2000-01-01 */
-	bool batch_open;
-	int batch_txns;
-	uint64_t batch_final, batch_end;
-	struct timespec batch_start;
-	uint64_t received;    /* highest WAL position received */
-	uint64_t live_target; /* the source's WAL position when this session began */
-	bool own_requests;    /* this session queued requests (--once waits for them) */
-	uint64_t flushed;     /* reported to the server */
-	long long applied, quarantined;
-	long long n_insert, n_update, n_delete, batches; /* for /metrics */
-	struct row oldr, newr, outr;
-	/* a resync or table copy waiting for the stream to reach its LSN */
-	struct {
-		struct state_request req;
-		struct resync *rs;
-		uint64_t lsn;
-		char lsn_text[32];
-		bool *units_on;
-	} pending;
-	struct timespec last_poll;
-	struct timespec last_pub; /* status_publish */
-	struct connector_value keyv[MAX_KEY_COLS];
-	struct buf keytext;
-};
 
 static long ms_since(const struct timespec *t0)
 {
@@ -169,7 +114,7 @@ static int checkpoints_load(struct stream *s, char *err, size_t errlen)
 
 /* Makes sure the destination's transaction is open; false: skip (it has
  * this source transaction already). */
-static int dest_begin(struct stream *s, int idx, bool *skip, char *err, size_t errlen)
+int stream_dest_begin(struct stream *s, int idx, bool *skip, char *err, size_t errlen)
 {
 	struct sync_run *run = &s->run;
 
@@ -205,48 +150,26 @@ static int dest_begin(struct stream *s, int idx, bool *skip, char *err, size_t e
 	return 0;
 }
 
-static void batch_rollback(struct stream *s)
+void stream_batch_rollback(struct stream *s)
 {
 	struct sync_run *run = &s->run;
 
-	for (size_t g = 0; g < run->ngroups; g++)
-		if (run->groups[g].in_tx) {
-			run->ops->rollback(run->groups[g].ctx);
-			run->groups[g].in_tx = false;
-		}
-	state_quarantine_rollback(run->st);
+	apply_rollback(run, true);
 	memset(s->touched, 0, run->nunits * sizeof(bool));
 	s->q_touched = false;
 	s->batch_open = false;
 	s->in_txn = false;
 }
 
-static int batch_commit(struct stream *s, char *err, size_t errlen)
+int stream_batch_commit(struct stream *s, char *err, size_t errlen)
 {
 	struct sync_run *run = &s->run;
-	char lsn[32], msg[1024];
+	char lsn[32];
 
 	if (!s->batch_open)
 		return 0;
 	lsn_text(s->batch_final, lsn, sizeof(lsn));
-	for (size_t i = 0; i < run->nunits; i++) {
-		struct unit_dest *u = &run->units[i];
-
-		if (s->touched[i] && run->ops->checkpoint(u->group->ctx, u->schema, run->scfg->name, u->code,
-							  lsn, msg, sizeof(msg)) < 0) {
-			snprintf(err, errlen, "unit %05d: %s", u->code, msg);
-			return -1;
-		}
-	}
-	for (size_t g = 0; g < run->ngroups; g++)
-		if (run->groups[g].in_tx) {
-			if (run->ops->commit(run->groups[g].ctx, msg, sizeof(msg)) < 0) {
-				snprintf(err, errlen, "tier %s: commit: %s", run->groups[g].conninfo, msg);
-				return -1;
-			}
-			run->groups[g].in_tx = false;
-		}
-	if (s->q_touched && state_quarantine_commit(run->st, run->scfg->name, lsn, err, errlen) < 0)
+	if (apply_commit(run, s->touched, lsn, s->q_touched, err, errlen) < 0)
 		return -1;
 	for (size_t i = 0; i < run->nunits; i++)
 		if (s->touched[i]) {
@@ -312,125 +235,39 @@ static void row_from_tuple(struct row *r, const struct rel_map *m, const struct 
 	}
 }
 
-static const char *val_ptr(const struct connector_value *v, size_t *len)
+/* Where a row goes: a unit index, DEST_QUARANTINE (with why), or ROW_NOMEM
+ * (with err). */
+int stream_route_row(struct stream *s, const struct plan_table *p, struct row *r, enum router_reason *why,
+		     char *err, size_t errlen)
 {
-	if (v->kind != CV_VALUE)
-		return NULL;
-	*len = v->len;
-	return v->p;
-}
+	int dest = row_route(&s->run, p, r->v, &s->keytext, why, NULL);
 
-static char *key_string(struct stream *s, const struct plan_table *p, const struct row *r)
-{
-	buf_reset(&s->keytext);
-	for (int k = 0; k < p->nkey; k++) {
-		const struct connector_value *kv = &r->v[p->key_idx[k]];
-
-		if ((k > 0 && buf_puts(&s->keytext, ",") < 0) ||
-		    (kv->kind == CV_VALUE && buf_append(&s->keytext, kv->p, kv->len) < 0))
-			return NULL;
-	}
-	if (buf_puts(&s->keytext, "") < 0)
-		return NULL;
-	return s->keytext.data;
-}
-
-/* Where a row goes: a unit index or DEST_QUARANTINE (with why). */
-static int route_row(struct stream *s, const struct plan_table *p, struct row *r, enum router_reason *why)
-{
-	struct router_row rr = {0};
-	enum routing_era era;
-	int code = 0;
-
-	rr.unit = val_ptr(&r->v[p->unit_idx], &rr.unit_len);
-	if (p->date_idx >= 0)
-		rr.date = val_ptr(&r->v[p->date_idx], &rr.date_len);
-	if (p->split_idx >= 0)
-		rr.split = val_ptr(&r->v[p->split_idx], &rr.split_len);
-	/* the override file is keyed by primary key; only split rows need it */
-	if (router_needs_key(s->run.rt, &rr)) {
-		rr.key = key_string(s, p, r);
-		rr.key_len = rr.key != NULL ? s->keytext.len : 0;
-	}
-	*why = router_route(s->run.rt, p->rt, &rr, &code, &era);
-	return *why == ROUTER_OK ? routing_unit_index(s->run.rt, code) : DEST_QUARANTINE;
+	if (dest == ROW_NOMEM)
+		snprintf(err, errlen, "out of memory");
+	return dest;
 }
 
 /* The key of a row, in key order, for WHERE clauses. */
-static void row_key(struct stream *s, const struct plan_table *p, const struct row *r)
+void stream_row_key(struct stream *s, const struct plan_table *p, const struct row *r)
 {
 	for (int k = 0; k < p->nkey; k++)
 		s->keyv[k] = r->v[p->key_idx[k]];
 }
 
 /* The output row: the columns a unit receives, masked. */
-static int row_output(struct stream *s, const struct plan_table *p, const struct row *in)
+int stream_row_output(struct stream *s, const struct plan_table *p, const struct row *in)
 {
-	struct row *out = &s->outr;
-	size_t need = 0;
-
-	for (size_t i = 0; i < p->nout; i++)
-		if (p->mask_on[i] && in->v[i].kind == CV_VALUE)
-			need += in->v[i].len * 2 + 80;
-	buf_reset(&out->store);
-	if (buf_reserve(&out->store, need) < 0)
-		return -1;
-	for (size_t i = 0; i < p->nout; i++) {
-		out->v[i] = in->v[i];
-		if (p->mask_on[i] && in->v[i].kind == CV_VALUE) {
-			char *dst = out->store.data + out->store.len;
-			long n = mask_apply(p->mask[i], in->v[i].p, in->v[i].len, dst,
-					    out->store.cap - out->store.len - 1);
-
-			if (n < 0) {
-				out->v[i].kind = CV_NULL;
-			} else {
-				out->v[i].p = dst;
-				out->v[i].len = (size_t)n;
-				out->store.len += (size_t)n;
-			}
-		}
-	}
-	return 0;
+	return row_mask(p, in->v, s->outr.v, &s->outr.store);
 }
 
 static int quarantine_add(struct stream *s, const struct plan_table *p, const struct row *r,
 			  enum router_reason why, char *err, size_t errlen)
 {
-	json_t *obj = json_object();
-	char *js = NULL, *unit_value = NULL, *key;
 	char lsn[32];
-	int rc = -1;
 
-	if (obj == NULL)
-		goto oom;
-	for (size_t i = 0; i < p->src.ncols; i++) {
-		json_t *jv =
-			r->v[i].kind == CV_VALUE ? json_stringn_nocheck(r->v[i].p, r->v[i].len) : json_null();
-
-		if (jv == NULL || json_object_set_new(obj, p->src.cols[i].name, jv) < 0)
-			goto oom;
-	}
-	js = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
-	if (js == NULL)
-		goto oom;
-	if (r->v[p->unit_idx].kind == CV_VALUE &&
-	    (unit_value = strndup(r->v[p->unit_idx].p, r->v[p->unit_idx].len)) == NULL)
-		goto oom;
-	if ((key = key_string(s, p, r)) == NULL)
-		goto oom;
 	lsn_text(s->txn_final, lsn, sizeof(lsn));
-	rc = state_quarantine_add(s->run.st, s->run.scfg->name, p->rt->table, key, unit_value,
-				  router_reason_name(why), js, lsn, err, errlen);
 	s->quarantined++;
-	goto out;
-oom:
-	snprintf(err, errlen, "out of memory");
-out:
-	free(unit_value);
-	free(js);
-	json_decref(obj);
-	return rc;
+	return row_quarantine(&s->run, p, r->v, why, lsn, &s->keytext, err, errlen);
 }
 
 /* Fills unchanged-TOAST values of the new row: from the whole old row, or
@@ -460,7 +297,7 @@ static int fill_absent(struct stream *s, const struct plan_table *p, struct row 
 			goto out;
 		}
 		if (old_dest == DEST_QUARANTINE) {
-			char *key = key_string(s, p, orow);
+			const char *key = row_key_text(p, orow->v, &s->keytext);
 
 			f = key == NULL ? -1
 					: state_quarantine_fetch(run->st, run->scfg->name, p->rt->table, key,
@@ -469,7 +306,7 @@ static int fill_absent(struct stream *s, const struct plan_table *p, struct row 
 		} else {
 			struct unit_dest *u = &run->units[old_dest];
 
-			row_key(s, p, orow);
+			stream_row_key(s, p, orow);
 			f = run->ops->fetch(u->group->ctx, u->schema, &p->out, s->keyv, j, &nr->store,
 					    &is_null, msg, sizeof(msg));
 			if (f < 0)
@@ -520,13 +357,13 @@ static int apply_insert(struct stream *s, const struct plan_table *p, struct row
 	bool skip;
 	char msg[1024];
 
-	if (dest_begin(s, dest, &skip, err, errlen) < 0)
+	if (stream_dest_begin(s, dest, &skip, err, errlen) < 0)
 		return -1;
 	if (skip)
 		return 0;
 	if (dest == DEST_QUARANTINE)
 		return quarantine_add(s, p, r, why, err, errlen);
-	if (row_output(s, p, r) < 0) {
+	if (stream_row_output(s, p, r) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -548,19 +385,19 @@ static int apply_remove(struct stream *s, const struct plan_table *p, struct row
 	bool skip;
 	char msg[1024];
 
-	if (dest_begin(s, dest, &skip, err, errlen) < 0)
+	if (stream_dest_begin(s, dest, &skip, err, errlen) < 0)
 		return -1;
 	if (skip)
 		return 0;
 	if (dest == DEST_QUARANTINE) {
-		char *key = key_string(s, p, r);
+		const char *key = row_key_text(p, r->v, &s->keytext);
 
 		return key == NULL || state_quarantine_remove(run->st, run->scfg->name, p->rt->table, key,
 							      err, errlen) < 0
 			       ? -1
 			       : 0;
 	}
-	row_key(s, p, r);
+	stream_row_key(s, p, r);
 	if (run->ops->remove(run->units[dest].group->ctx, run->units[dest].schema, &p->out, s->keyv, msg,
 			     sizeof(msg)) < 0) {
 		snprintf(err, errlen, "unit %05d: %s", run->units[dest].code, msg);
@@ -598,11 +435,13 @@ static int on_change(struct stream *s, const struct pgo_event *ev, char *err, si
 
 	if (ev->type == PGO_INSERT) {
 		row_from_tuple(&s->newr, m, &ev->u.change.new_tuple);
-		new_dest = route_row(s, p, &s->newr, &why_new);
+		if ((new_dest = stream_route_row(s, p, &s->newr, &why_new, err, errlen)) == ROW_NOMEM)
+			return -1;
 		return apply_insert(s, p, &s->newr, new_dest, why_new, err, errlen);
 	}
 	if (ev->type == PGO_DELETE) {
-		old_dest = route_row(s, p, &s->oldr, &why_old);
+		if ((old_dest = stream_route_row(s, p, &s->oldr, &why_old, err, errlen)) == ROW_NOMEM)
+			return -1;
 		return apply_remove(s, p, &s->oldr, old_dest, err, errlen);
 	}
 
@@ -618,21 +457,22 @@ static int on_change(struct stream *s, const struct pgo_event *ev, char *err, si
 			if (s->oldr.v[j].kind == CV_ABSENT || p->src.cols[j].key_pos == 0)
 				s->oldr.v[j] = s->newr.v[j];
 	}
-	old_dest = route_row(s, p, &s->oldr, &why_old);
-	new_dest = route_row(s, p, &s->newr, &why_new);
+	if ((old_dest = stream_route_row(s, p, &s->oldr, &why_old, err, errlen)) == ROW_NOMEM ||
+	    (new_dest = stream_route_row(s, p, &s->newr, &why_new, err, errlen)) == ROW_NOMEM)
+		return -1;
 	if (old_dest == new_dest && old_dest != DEST_QUARANTINE) {
 		bool skip;
 		char msg[1024];
 
-		if (dest_begin(s, new_dest, &skip, err, errlen) < 0)
+		if (stream_dest_begin(s, new_dest, &skip, err, errlen) < 0)
 			return -1;
 		if (skip)
 			return 0;
-		if (row_output(s, p, &s->newr) < 0) {
+		if (stream_row_output(s, p, &s->newr) < 0) {
 			snprintf(err, errlen, "out of memory");
 			return -1;
 		}
-		row_key(s, p, &s->oldr);
+		stream_row_key(s, p, &s->oldr);
 		if (run->ops->update(run->units[new_dest].group->ctx, run->units[new_dest].schema, &p->out,
 				     s->keyv, s->outr.v, msg, sizeof(msg)) < 0) {
 			snprintf(err, errlen, "unit %05d: %s", run->units[new_dest].code, msg);
@@ -648,13 +488,13 @@ static int on_change(struct stream *s, const struct pgo_event *ev, char *err, si
 	{
 		bool skip_new;
 
-		if (dest_begin(s, new_dest, &skip_new, err, errlen) < 0)
+		if (stream_dest_begin(s, new_dest, &skip_new, err, errlen) < 0)
 			return -1;
 		if (!skip_new) {
 			bool skip_old;
 
 			/* the old copy is read before it is deleted */
-			if (dest_begin(s, old_dest, &skip_old, err, errlen) < 0)
+			if (stream_dest_begin(s, old_dest, &skip_old, err, errlen) < 0)
 				return -1;
 			if (fill_absent(s, p, &s->newr, &s->oldr, old_dest, err, errlen) < 0)
 				return -1;
@@ -681,7 +521,7 @@ static int on_truncate(struct stream *s, const struct pgo_event *ev, char *err, 
 			bool skip;
 			char msg[1024];
 
-			if (dest_begin(s, (int)i, &skip, err, errlen) < 0)
+			if (stream_dest_begin(s, (int)i, &skip, err, errlen) < 0)
 				return -1;
 			if (!skip && run->ops->truncate(run->units[i].group->ctx, run->units[i].schema,
 							&p->out, msg, sizeof(msg)) < 0) {
@@ -692,7 +532,7 @@ static int on_truncate(struct stream *s, const struct pgo_event *ev, char *err, 
 		{
 			bool skip;
 
-			if (dest_begin(s, DEST_QUARANTINE, &skip, err, errlen) < 0)
+			if (stream_dest_begin(s, DEST_QUARANTINE, &skip, err, errlen) < 0)
 				return -1;
 			if (!skip && state_quarantine_truncate(run->st, run->scfg->name, p->rt->table, err,
 							       errlen) < 0)
@@ -851,250 +691,6 @@ oom:
 
 /* ---- the loop ------------------------------------------------------------------- */
 
-/* ---- resync and table copies while streaming -------------------------------------- */
-
-static void pending_clear(struct stream *s)
-{
-	resync_free(s->pending.rs);
-	s->pending.rs = NULL;
-	free(s->pending.units_on);
-	s->pending.units_on = NULL;
-}
-
-static void request_finish(struct stream *s, const char *result)
-{
-	char err[512];
-
-	if (state_request_done(s->run.st, s->pending.req.id, result, err, sizeof(err)) < 0)
-		log_warn("%s", err);
-	pending_clear(s);
-}
-
-/* Moves quarantined rows the current policy can route into their units.
- * Runs only with the stream caught up and between transactions, at x: every
- * destination holds every transaction up to x, so the receiving units'
- * checkpoints may be set to x (a replay after a crash then skips them), and
- * a row already in its unit (a crash between the two commits) is not added
- * twice. */
-static int reroute_apply(struct stream *s, uint64_t x, char *result, size_t resultlen, char *err,
-			 size_t errlen)
-{
-	struct sync_run *run = &s->run;
-	struct state_qrow *rows = NULL;
-	long n = state_quarantine_rows(run->st, run->scfg->name, &rows, err, errlen);
-	long *ids = NULL;
-	size_t nids = 0;
-	char lsn[32], msg[1024];
-	int r = -1;
-
-	if (n < 0)
-		return -1;
-	ids = calloc((size_t)n + 1, sizeof(*ids));
-	if (ids == NULL)
-		goto oom;
-	lsn_text(x, lsn, sizeof(lsn));
-	memset(s->touched, 0, run->nunits * sizeof(bool));
-	for (long i = 0; i < n; i++) {
-		struct plan_table *p = NULL;
-		enum router_reason why;
-		json_t *obj;
-		int dest;
-		bool skip;
-
-		for (size_t t = 0; t < run->ntables; t++)
-			if (strcmp(run->tables[t].rt->table, rows[i].table) == 0)
-				p = &run->tables[t];
-		if (p == NULL || (obj = json_loads(rows[i].row_json, 0, NULL)) == NULL)
-			continue; /* a table no longer routed stays quarantined */
-		for (size_t j = 0; j < p->src.ncols; j++) {
-			json_t *v = json_object_get(obj, p->src.cols[j].name);
-
-			s->newr.v[j].kind = json_is_string(v) ? CV_VALUE : CV_NULL;
-			s->newr.v[j].p = json_is_string(v) ? json_string_value(v) : NULL;
-			s->newr.v[j].len = json_is_string(v) ? json_string_length(v) : 0;
-		}
-		dest = route_row(s, p, &s->newr, &why);
-		if (dest != DEST_QUARANTINE) {
-			struct unit_dest *u = &run->units[dest];
-			struct buf probe = {0};
-			bool is_null;
-			int found;
-
-			s->txn_final = x + 1; /* never skipped: the row is not in the unit yet */
-			if (dest_begin(s, dest, &skip, err, errlen) < 0) {
-				json_decref(obj);
-				goto out;
-			}
-			if (skip) { /* its unit is down or detached: the row stays for now */
-				json_decref(obj);
-				continue;
-			}
-			row_key(s, p, &s->newr);
-			found = run->ops->fetch(u->group->ctx, u->schema, &p->out, s->keyv, 0, &probe,
-						&is_null, msg, sizeof(msg));
-			buf_free(&probe);
-			if (found == 0 && (row_output(s, p, &s->newr) < 0 ||
-					   run->ops->insert(u->group->ctx, u->schema, &p->out, s->outr.v, msg,
-							    sizeof(msg)) < 0))
-				found = -1;
-			if (found < 0) {
-				snprintf(err, errlen, "unit %05d: %s", u->code, msg);
-				json_decref(obj);
-				goto out;
-			}
-			ids[nids++] = rows[i].id;
-		}
-		json_decref(obj);
-	}
-	/* the units first, then the quarantine: a crash between leaves the rows
-	 * in both, and the next pass finds them in their units */
-	for (size_t i = 0; i < run->nunits; i++) {
-		struct unit_dest *u = &run->units[i];
-
-		if (s->touched[i] && run->ops->checkpoint(u->group->ctx, u->schema, run->scfg->name, u->code,
-							  lsn, msg, sizeof(msg)) < 0) {
-			snprintf(err, errlen, "unit %05d: %s", u->code, msg);
-			goto out;
-		}
-	}
-	for (size_t g = 0; g < run->ngroups; g++)
-		if (run->groups[g].in_tx) {
-			if (run->ops->commit(run->groups[g].ctx, msg, sizeof(msg)) < 0) {
-				snprintf(err, errlen, "tier %s: commit: %s", run->groups[g].conninfo, msg);
-				goto out;
-			}
-			run->groups[g].in_tx = false;
-		}
-	for (size_t i = 0; i < run->nunits; i++)
-		if (s->touched[i] && s->ckpt[i] < x)
-			s->ckpt[i] = x;
-	if (nids > 0 && state_quarantine_release(run->st, run->scfg->name, ids, nids, lsn, err, errlen) < 0)
-		goto out;
-	if (nids > 0 && s->ckpt_q < x)
-		s->ckpt_q = x;
-	snprintf(result, resultlen, "ok: %zu of %ld quarantined rows moved to their units", nids, n);
-	r = 0;
-	goto out;
-oom:
-	snprintf(err, errlen, "out of memory");
-out:
-	if (r < 0)
-		batch_rollback(s);
-	memset(s->touched, 0, run->nunits * sizeof(bool));
-	s->batch_open = false;
-	free(ids);
-	state_qrows_free(rows, n);
-	return r;
-}
-
-/* Takes the next request: checks it and creates its consistent snapshot;
- * it is applied once the stream has reached that snapshot's LSN. */
-static int request_poll(struct stream *s, char *err, size_t errlen)
-{
-	struct sync_run *run = &s->run;
-	struct state_request *q = &s->pending.req;
-	int found;
-
-	clock_gettime(CLOCK_MONOTONIC, &s->last_poll);
-	found = state_request_next(run->st, run->scfg->name, q, err, errlen);
-	if (found == 0)
-		s->own_requests = false;
-	if (found <= 0)
-		return found;
-	if (strcmp(q->kind, "reroute") == 0) {
-		char result[600];
-
-		/* only once this session has replayed everything: see reroute_apply */
-		if (s->received < s->live_target)
-			return 0;
-		if (reroute_apply(s, s->received, result, sizeof(result), err, errlen) < 0)
-			snprintf(result, sizeof(result), "error: %s", err);
-		log_info("source %s: re-routing the quarantine: %s", run->scfg->name, result);
-		if (strncmp(result, "ok", 2) == 0 &&
-		    state_policy_digest(run->st, run->scfg->name, routing_digest(run->rt), true, err,
-					errlen) < 0)
-			return -1;
-		if (state_request_done(run->st, q->id, result, err, errlen) < 0)
-			return -1;
-		return 0;
-	}
-	s->pending.units_on = calloc(run->nunits, sizeof(bool));
-	if (s->pending.units_on == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	for (size_t i = 0; i < run->nunits; i++)
-		s->pending.units_on[i] = q->unit[0] == '\0' || run->units[i].code == atoi(q->unit);
-	if (q->unit[0] != '\0' && routing_unit_index(run->rt, atoi(q->unit)) < 0) {
-		request_finish(s, "error: not a unit of the city (see policies/units/cantho_new_units.csv)");
-		return 0;
-	}
-	if (q->table[0] != '\0') {
-		bool routed = false;
-
-		for (size_t t = 0; t < run->ntables; t++)
-			routed |= strcmp(run->tables[t].rt->table, q->table) == 0;
-		if (!routed) {
-			request_finish(s, "error: this source routes no such table (routing.json)");
-			return 0;
-		}
-	}
-	s->pending.rs = resync_begin(run, s->pending.lsn_text, sizeof(s->pending.lsn_text), err, errlen);
-	if (s->pending.rs == NULL) {
-		char result[600];
-
-		snprintf(result, sizeof(result), "error: %s", err);
-		request_finish(s, result);
-		return 0;
-	}
-	pgo_lsn_parse(s->pending.lsn_text, &s->pending.lsn);
-	log_info("source %s: %s of %s%s%s taken at %s; applied when the stream reaches it", run->scfg->name,
-		 q->kind, q->unit[0] ? "unit " : "every unit", q->unit, q->table[0] ? q->table : "",
-		 s->pending.lsn_text);
-	return 1;
-}
-
-/* Runs the pending request: every transaction up to its LSN is applied and
- * none after, so the copy at that LSN replaces the chosen copies exactly. */
-static int request_apply(struct stream *s, char *err, size_t errlen)
-{
-	struct sync_run *run = &s->run;
-	struct state_request *q = &s->pending.req;
-	bool quarantine = strcmp(q->kind, "copy_table") == 0;
-	long long before = run->rows_old + run->rows_new;
-	char result[600];
-
-	if (batch_commit(s, err, errlen) < 0)
-		return -1;
-	if (resync_apply(run, s->pending.rs, s->pending.lsn_text, s->pending.units_on,
-			 q->table[0] ? q->table : NULL, quarantine, err, errlen) < 0) {
-		snprintf(result, sizeof(result), "error: %s", err);
-		log_err("source %s: %s failed: %s", run->scfg->name, q->kind, err);
-		request_finish(s, result);
-		return 0;
-	}
-	for (size_t i = 0; i < run->nunits; i++)
-		if (s->pending.units_on[i]) {
-			s->ckpt[i] = s->pending.lsn;
-			if (s->detached[i]) {
-				s->detached[i] = false;
-				if (state_unit_attach(run->st, run->scfg->name, run->units[i].code, err,
-						      errlen) < 0)
-					return -1;
-				log_info("unit %05d: resynced; attached to source %s again",
-					 run->units[i].code, run->scfg->name);
-			}
-		}
-	if (quarantine)
-		s->ckpt_q = s->pending.lsn;
-	snprintf(result, sizeof(result), "ok: %lld rows copied at %s", run->rows_old + run->rows_new - before,
-		 s->pending.lsn_text);
-	log_info("source %s: %s %s%s%s: %s", run->scfg->name, q->kind, q->unit,
-		 q->unit[0] && q->table[0] ? " " : "", q->table, result);
-	request_finish(s, result);
-	return 0;
-}
-
 static int on_message(struct stream *s, const uint8_t *data, size_t len, char *err, size_t errlen)
 {
 	struct pgo_event ev;
@@ -1105,7 +701,7 @@ static int on_message(struct stream *s, const uint8_t *data, size_t len, char *e
 	case PGO_BEGIN:
 		/* a pending copy taken at or before this commit goes in first */
 		if (s->pending.rs != NULL && ev.u.begin.final_lsn > s->pending.lsn &&
-		    request_apply(s, err, errlen) < 0)
+		    requests_apply(s, err, errlen) < 0)
 			return -1;
 		s->in_txn = true;
 		s->txn_final = ev.u.begin.final_lsn;
@@ -1289,7 +885,7 @@ static int stream_session(struct stream *s, uint64_t target, char *err, size_t e
 		if (s->batch_open && !s->in_txn &&
 		    (n == 0 || s->batch_txns >= BATCH_MAX_TXNS ||
 		     ms_since(&s->batch_start) >= BATCH_MAX_MS)) {
-			if (batch_commit(s, err, errlen) < 0)
+			if (stream_batch_commit(s, err, errlen) < 0)
 				return -1;
 			if (send_status(s, false, err, errlen) < 0)
 				return -1;
@@ -1304,7 +900,7 @@ static int stream_session(struct stream *s, uint64_t target, char *err, size_t e
 			clock_gettime(CLOCK_MONOTONIC, &last_status);
 		}
 		if (!s->in_txn && s->pending.rs != NULL && s->received >= s->pending.lsn &&
-		    request_apply(s, err, errlen) < 0)
+		    requests_apply(s, err, errlen) < 0)
 			return -1;
 		/* idle and short of the copy's LSN: ask the server where it is */
 		if (!s->in_txn && s->pending.rs != NULL && n == 0 && send_status(s, true, err, errlen) < 0)
@@ -1313,7 +909,7 @@ static int stream_session(struct stream *s, uint64_t target, char *err, size_t e
 		    units_maintain(s, err, errlen) < 0)
 			return -1;
 		if (!s->in_txn && !s->batch_open && s->pending.rs == NULL &&
-		    ms_since(&s->last_poll) >= 1000 && request_poll(s, err, errlen) < 0)
+		    ms_since(&s->last_poll) >= 1000 && requests_poll(s, err, errlen) < 0)
 			return -1;
 		if (!s->in_txn && !s->batch_open && s->pending.rs == NULL && s->opt->routing != NULL &&
 		    atomic_load(s->opt->routing) != run->rt) {
@@ -1336,7 +932,7 @@ static int stream_session(struct stream *s, uint64_t target, char *err, size_t e
 
 static void stream_free(struct stream *s)
 {
-	pending_clear(s);
+	requests_clear(s);
 	for (size_t i = 0; i < s->nrels; i++)
 		free(s->rels[i].col_of);
 	free(s->rels);
@@ -1352,54 +948,6 @@ static void stream_free(struct stream *s)
 	buf_free(&s->keytext);
 	pgo_parser_free(s->parser);
 	sync_run_free(&s->run);
-}
-
-/* At the start of a session: a table new in routing.json since the snapshot
- * gets its unit tables, joins the publication, and a copy of it is queued —
- * applied like a resync, at the exact point of its own snapshot; and a
- * quarantine that is not empty is queued for re-routing (the policy may
- * have changed). */
-static int start_requests(struct stream *s, char *err, size_t errlen)
-{
-	struct sync_run *run = &s->run;
-	bool *added = calloc(run->ntables + 1, sizeof(bool));
-	long n;
-	int same, r = -1;
-
-	if (added == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	if (sync_targets_prepare(run, false, err, errlen) < 0 ||
-	    sync_publication_ensure(run, false, added, err, errlen) < 0)
-		goto out;
-	for (size_t t = 0; t < run->ntables; t++) {
-		if (!added[t])
-			continue;
-		if (state_request_add(run->st, run->scfg->name, "copy_table", NULL, run->tables[t].rt->table,
-				      err, errlen) < 0)
-			goto out;
-		log_info(
-			"source %s: %s is new in routing.json; it will be copied into every unit, then streamed",
-			run->scfg->name, run->tables[t].rt->table);
-		s->own_requests = true;
-	}
-	/* a policy changed since rows were quarantined may route some of them now */
-	same = state_policy_digest(run->st, run->scfg->name, routing_digest(run->rt), false, err, errlen);
-	if (same < 0)
-		goto out;
-	n = same ? 0 : state_quarantine_count(run->st, run->scfg->name, err, errlen);
-	if (n < 0 ||
-	    (n > 0 && state_request_add(run->st, run->scfg->name, "reroute", NULL, NULL, err, errlen) < 0))
-		goto out;
-	s->own_requests |= n > 0;
-	if (!same && n == 0 &&
-	    state_policy_digest(run->st, run->scfg->name, routing_digest(run->rt), true, err, errlen) < 0)
-		goto out;
-	r = 0;
-out:
-	free(added);
-	return r;
 }
 
 /* One connection of everything, from the slot's confirmed position. */
@@ -1429,7 +977,7 @@ static int stream_once(const struct config *cfg, const struct routing *rt, struc
 	for (size_t i = 0; i < s.run.nunits && s.run.reference == NULL; i++)
 		if (!s.run.units[i].group->down)
 			s.run.reference = &s.run.units[i];
-	if (sync_plan(&s.run, err, errlen) < 0 || start_requests(&s, err, errlen) < 0)
+	if (sync_plan(&s.run, err, errlen) < 0 || requests_start(&s, err, errlen) < 0)
 		goto out;
 	for (size_t t = 0; t < s.run.ntables; t++)
 		if (s.run.tables[t].src.ncols > maxcols)
@@ -1447,7 +995,7 @@ static int stream_once(const struct config *cfg, const struct routing *rt, struc
 	s.live_target = target;
 	r = stream_session(&s, target, err, errlen);
 	if (r < 0)
-		batch_rollback(&s);
+		stream_batch_rollback(&s);
 	res->applied += s.applied;
 	res->quarantined += s.quarantined;
 	lsn_text(s.flushed, res->position, sizeof(res->position));
