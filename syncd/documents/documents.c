@@ -1,4 +1,5 @@
-/* documents.c — issue, find, revoke, render and register documents. */
+/* documents.c — issue, find, revoke, render and register documents; the
+ * state tables are dist/sql/state/003_documents.sql. */
 #include "syncd/documents/documents.h"
 
 #include <jansson.h>
@@ -16,24 +17,12 @@
 #include "common/fileio.h"
 #include "common/log.h"
 #include "common/pg.h"
+#include "common/schema.h"
 
 struct documents {
 	struct doc_kind *k;
 	size_t n;
 };
-
-static const char *const state_sql =
-	"CREATE TABLE IF NOT EXISTS public.syncd_doc_seq (unit text NOT NULL, year int NOT NULL, last int NOT NULL,"
-	" PRIMARY KEY (unit, year));"
-	"CREATE TABLE IF NOT EXISTS public.syncd_documents (serial text PRIMARY KEY, kind text NOT NULL, unit text NOT NULL,"
-	" record_key text NOT NULL, issued_at timestamptz NOT NULL, issuer text NOT NULL, request_id text NOT NULL,"
-	" body text NOT NULL, hash text NOT NULL, signature text NOT NULL, public_key text NOT NULL,"
-	" revoked_at timestamptz, revoked_by text, revoke_reason text);"
-	"CREATE TABLE IF NOT EXISTS public.syncd_outbox (id bigserial PRIMARY KEY, serial text NOT NULL"
-	" REFERENCES public.syncd_documents, destination text NOT NULL, payload text NOT NULL,"
-	" created_at timestamptz NOT NULL DEFAULT now(), delivered_at timestamptz, attempts int NOT NULL DEFAULT 0,"
-	" last_error text);"
-	"CREATE INDEX IF NOT EXISTS syncd_outbox_pending ON public.syncd_outbox (id) WHERE delivered_at IS NULL;";
 
 /* ------------------------------------------------------------ policy */
 
@@ -232,8 +221,7 @@ PGconn *thread_conn(const char *conninfo, const char *password, char *err, size_
 			PQreset(tl[i].c);
 			if (PQstatus(tl[i].c) == CONNECTION_OK)
 				return tl[i].c;
-			snprintf(err, errlen, "%s", PQerrorMessage(tl[i].c));
-			err[strcspn(err, "\n")] = '\0';
+			pg_error(tl[i].c, NULL, err, errlen);
 			return NULL;
 		}
 		if (tl[i].conninfo == NULL && slot < 0)
@@ -246,7 +234,13 @@ PGconn *thread_conn(const char *conninfo, const char *password, char *err, size_
 		tl[TL_MAX - 1].conninfo = NULL;
 		slot = TL_MAX - 1;
 	}
-	tl[slot].c = pg_connect_pinned(conninfo, password, "syncd-api", "database", err, errlen);
+	tl[slot].c = pg_connect(&(const struct pg_connect_opts){.conninfo = conninfo,
+								.password = password,
+								.appname = "syncd-api",
+								.what = "database",
+								.pin_search_path = true,
+								.quiet = true},
+				err, errlen);
 	if (tl[slot].c == NULL)
 		return NULL;
 	tl[slot].conninfo = strdup(conninfo);
@@ -254,26 +248,11 @@ PGconn *thread_conn(const char *conninfo, const char *password, char *err, size_
 	return tl[slot].c;
 }
 
-static void msg_of(PGconn *c, char *out, size_t outlen)
-{
-	snprintf(out, outlen, "%s", PQerrorMessage(c));
-	out[strcspn(out, "\n")] = '\0';
-}
-
 int documents_prepare(const struct config *cfg, char *err, size_t errlen)
 {
 	PGconn *c = thread_conn(cfg->state_conninfo, cfg->state_password, err, errlen);
-	PGresult *r;
-	int ok;
 
-	if (c == NULL)
-		return -1;
-	r = PQexec(c, state_sql);
-	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-	if (!ok)
-		msg_of(c, err, errlen);
-	PQclear(r);
-	return ok ? 0 : -1;
+	return c == NULL ? -1 : schema_apply(c, err, errlen);
 }
 
 /* ------------------------------------------------------------ issue */
@@ -343,7 +322,7 @@ static int record_read(const struct config *cfg, const struct doc_kind *k, int u
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 
-		msg_of(c, err, sizeof(err));
+		pg_error(c, NULL, err, sizeof(err));
 		if (state != NULL && strncmp(state, "22", 2) == 0) {
 			snprintf(reason, reasonlen, "bad_key (%s is not a valid %s)", key, k->key);
 			rc = -400;
@@ -513,7 +492,7 @@ int document_issue(const struct config *cfg, const struct routing *rt, const str
 	*body = text;
 	return 0;
 dberr:
-	msg_of(c, err, sizeof(err));
+	pg_error(c, NULL, err, sizeof(err));
 	snprintf(reason, reasonlen, "state_unavailable (%s)", err);
 	status = 503;
 fail:
@@ -553,7 +532,7 @@ int document_find(const struct config *cfg, const char *serial, struct doc_recor
 		"coalesce(revoke_reason, '') FROM public.syncd_documents WHERE serial = $1",
 		1, NULL, p, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		msg_of(c, err, sizeof(err));
+		pg_error(c, NULL, err, sizeof(err));
 		snprintf(reason, reasonlen, "state_unavailable (%s)", err);
 		PQclear(r);
 		return -1;
@@ -594,7 +573,7 @@ int document_revoke(const struct config *cfg, const char *serial, const char *by
 		"WHERE serial = $1 AND revoked_at IS NULL",
 		3, NULL, p, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-		msg_of(c, err, sizeof(err));
+		pg_error(c, NULL, err, sizeof(err));
 		snprintf(reason, reasonlen, "state_unavailable (%s)", err);
 		PQclear(r);
 		return 503;
@@ -753,7 +732,7 @@ int outbox_deliver(const struct config *cfg, const struct documents *d, char *er
 		"SELECT id, serial, destination, payload FROM public.syncd_outbox WHERE delivered_at IS NULL "
 		"ORDER BY id LIMIT 200");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		msg_of(st, err, errlen);
+		pg_error(st, NULL, err, errlen);
 		PQclear(r);
 		return -1;
 	}
@@ -786,7 +765,7 @@ int outbox_deliver(const struct config *cfg, const struct documents *d, char *er
 
 			x = PQexecParams(c, sql, 1, NULL, p, NULL, NULL, 0);
 			if (PQresultStatus(x) != PGRES_COMMAND_OK) {
-				msg_of(c, problem, sizeof(problem));
+				pg_error(c, NULL, problem, sizeof(problem));
 				state = PQresultErrorField(x, PG_DIAG_SQLSTATE);
 				if (state != NULL && strcmp(state, "42P01") == 0)
 					snprintf(problem + strlen(problem), sizeof(problem) - strlen(problem),
@@ -880,7 +859,7 @@ int record_get(const struct config *cfg, const struct routing *rt, const char *s
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 
-		msg_of(c, err, sizeof(err));
+		pg_error(c, NULL, err, sizeof(err));
 		rc = state && strncmp(state, "22", 2) == 0 ? -400 : -503;
 		snprintf(reason, reasonlen, rc == -400 ? "bad_key (%s)" : "tier_unavailable (%s)", err);
 		goto out;
@@ -1015,7 +994,7 @@ int records_search(const struct config *cfg, const struct documents *d, int unit
 		r = PQexecParams(c, sql.data, 3, NULL, p, NULL, NULL, 0);
 		buf_free(&sql);
 		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-			msg_of(c, err, sizeof(err));
+			pg_error(c, NULL, err, sizeof(err));
 			snprintf(reason, reasonlen, "tier_unavailable (%s)", err);
 			PQclear(r);
 			rc = 503;

@@ -36,7 +36,7 @@ struct documents *documents_load(const char *path, const struct routing *rt, cha
 void documents_free(struct documents *d);
 const struct doc_kind *documents_kind(const struct documents *d, const char *name);
 
-/* Creates the state tables if missing. */
+/* Brings the state schema up to date (schema_apply). */
 int documents_prepare(const struct config *cfg, char *err, size_t errlen);
 
 struct doc_issuer {
