@@ -77,9 +77,14 @@ struct doc_record {
 int document_find(const struct config *cfg, const char *serial, struct doc_record *r, char *reason,
 		  size_t reasonlen);
 void doc_record_free(struct doc_record *r);
-/* 0 revoked, 409 already revoked, 404 unknown, 503. */
-int document_revoke(const struct config *cfg, const char *serial, const char *by, const char *why,
-		    char *reason, size_t reasonlen);
+/* What a revocation did (the API maps it to a status). */
+enum doc_outcome {
+	DOC_OK,		     /* revoked now */
+	DOC_ALREADY_REVOKED, /* revoked before, or no such serial (reason says) */
+	DOC_STATE_DOWN,	     /* the state database did not answer (reason says) */
+};
+enum doc_outcome document_revoke(const struct config *cfg, const char *serial, const char *by,
+				 const char *why, char *reason, size_t reasonlen);
 /* A serial's shape: 5 digits, year, 6 digits. */
 bool document_serial_valid(const char *s);
 /* Delivers the outbox once (a pass): rows delivered, or -1. */

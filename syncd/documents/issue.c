@@ -215,8 +215,8 @@ int document_find(const struct config *cfg, const char *serial, struct doc_recor
 	return d->body ? 1 : -1;
 }
 
-int document_revoke(const struct config *cfg, const char *serial, const char *by, const char *why,
-		    char *reason, size_t reasonlen)
+enum doc_outcome document_revoke(const struct config *cfg, const char *serial, const char *by,
+				 const char *why, char *reason, size_t reasonlen)
 {
 	const char *p[3] = {serial, by, why};
 	char err[512];
@@ -226,7 +226,7 @@ int document_revoke(const struct config *cfg, const char *serial, const char *by
 
 	if (c == NULL) {
 		snprintf(reason, reasonlen, "state_unavailable (%s)", err);
-		return 503;
+		return DOC_STATE_DOWN;
 	}
 	r = PQexecParams(
 		c,
@@ -237,14 +237,14 @@ int document_revoke(const struct config *cfg, const char *serial, const char *by
 		pg_error(c, NULL, err, sizeof(err));
 		snprintf(reason, reasonlen, "state_unavailable (%s)", err);
 		PQclear(r);
-		return 503;
+		return DOC_STATE_DOWN;
 	}
 	n = atoi(PQcmdTuples(r));
 	PQclear(r);
 	if (n == 1)
-		return 0;
+		return DOC_OK;
 	snprintf(reason, reasonlen, "already_revoked (document %s)", serial);
-	return 409;
+	return DOC_ALREADY_REVOKED;
 }
 
 int outbox_deliver(const struct config *cfg, const struct documents *d, char *err, size_t errlen)
