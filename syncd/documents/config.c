@@ -63,6 +63,20 @@ static char *str(json_t *o, const char *key)
 	return s && s[0] ? strdup(s) : NULL;
 }
 
+/* The routed table source.table (the last rule naming it), or NULL. */
+static const struct routing_table *routed(const struct routing *rt, const char *source, const char *table)
+{
+	const struct routing_table *t = NULL;
+
+	for (size_t j = 0; j < routing_table_count(rt); j++) {
+		const struct routing_table *c = routing_table_get(rt, j);
+
+		if (strcmp(c->source, source) == 0 && strcmp(c->table, table) == 0)
+			t = c;
+	}
+	return t;
+}
+
 struct documents *documents_load(const char *path, const struct routing *rt, char *err, size_t errlen)
 {
 	json_error_t je;
@@ -84,7 +98,7 @@ struct documents *documents_load(const char *path, const struct routing *rt, cha
 	json_object_foreach (kinds, name, o) {
 		struct doc_kind *k = &d->k[d->n++];
 		json_t *fields = json_object_get(o, "fields"), *reg = json_object_get(o, "register"), *f;
-		const struct routing_table *t = NULL;
+		const struct routing_table *t;
 		size_t i;
 
 		k->name = strdup(name);
@@ -103,13 +117,7 @@ struct documents *documents_load(const char *path, const struct routing *rt, cha
 				path, name);
 			goto fail;
 		}
-		for (size_t j = 0; j < routing_table_count(rt); j++) {
-			const struct routing_table *c = routing_table_get(rt, j);
-
-			if (strcmp(c->source, k->source) == 0 && strcmp(c->table, k->table) == 0)
-				t = c;
-		}
-		if (t == NULL) {
+		if ((t = routed(rt, k->source, k->table)) == NULL) {
 			snprintf(err, errlen,
 				 "%s: kind %s: %s of source %s is not routed to the units (routing.json)",
 				 path, name, k->table, k->source);

@@ -57,6 +57,19 @@ static int exec_ok(PGconn *c, const char *sql)
 	return ok ? 0 : -1;
 }
 
+/* Queues the issued document for its register (inside the issuing
+ * transaction): -1 when the state database refused. */
+static int outbox_queue(PGconn *c, const struct doc_kind *k, const char *serial, const char *text)
+{
+	char dest[300];
+	const char *p[3] = {serial, dest, text};
+
+	snprintf(dest, sizeof(dest), "%s:%s", k->reg_source, k->reg_table);
+	return tx_exec(c,
+		       "INSERT INTO public.syncd_outbox (serial, destination, payload) VALUES ($1, $2, $3)",
+		       3, p, PGRES_COMMAND_OK, NULL);
+}
+
 int document_issue(const struct config *cfg, const struct routing *rt, const struct signer *signer,
 		   const struct doc_kind *k, int unit, const char *key, const struct doc_issuer *who,
 		   char *serial, size_t seriallen, char **body, char *reason, size_t reasonlen)
@@ -136,16 +149,8 @@ int document_issue(const struct config *cfg, const struct routing *rt, const str
 			    11, p, PGRES_COMMAND_OK, NULL) < 0)
 			goto dberr;
 	}
-	if (k->reg_source != NULL) {
-		char dest[300];
-		const char *p[3] = {serial, dest, text};
-
-		snprintf(dest, sizeof(dest), "%s:%s", k->reg_source, k->reg_table);
-		if (tx_exec(c,
-			    "INSERT INTO public.syncd_outbox (serial, destination, payload) VALUES ($1, $2, $3)",
-			    3, p, PGRES_COMMAND_OK, NULL) < 0)
-			goto dberr;
-	}
+	if (k->reg_source != NULL && outbox_queue(c, k, serial, text) < 0)
+		goto dberr;
 	if (exec_ok(c, "COMMIT") < 0)
 		goto dberr;
 	json_decref(fields);

@@ -222,6 +222,19 @@ static int search_where(PGconn *c, const struct doc_kind *k, bool sheet_query, s
 	return n;
 }
 
+/* q for LIKE: its own wildcards are taken literally */
+static void like_escape(const char *q, char *like, size_t cap)
+{
+	size_t j = 0;
+
+	for (const char *p = q; *p && j + 2 < cap; p++) {
+		if (*p == '%' || *p == '_' || *p == '\\')
+			like[j++] = '\\';
+		like[j++] = *p;
+	}
+	like[j] = '\0';
+}
+
 int records_search(const struct config *cfg, const struct documents *d, int unit, const char *q,
 		   bool (*may_read)(const struct doc_kind *k, void *arg), void *arg, json_t **out,
 		   char *reason, size_t reasonlen)
@@ -239,17 +252,7 @@ int records_search(const struct config *cfg, const struct documents *d, int unit
 		rc = 503;
 		goto out;
 	}
-	/* LIKE's own wildcards in the query are taken literally */
-	{
-		size_t j = 0;
-
-		for (const char *p = q; *p && j + 2 < sizeof(like); p++) {
-			if (*p == '%' || *p == '_' || *p == '\\')
-				like[j++] = '\\';
-			like[j++] = *p;
-		}
-		like[j] = '\0';
-	}
+	like_escape(q, like, sizeof(like));
 	for (size_t i = 0; i < documents_count(d) && rc == 0; i++) {
 		const struct doc_kind *k = documents_nth(d, i);
 		struct buf sql = {0};
