@@ -28,8 +28,13 @@ LIB_SRC        := $(COMMON_SRC) $(CONNECTORS_SRC) $(AUTHZ_SRC) $(DAEMON_SRC) $(S
 HEADERS        := $(wildcard common/*.h connectors/*.h authz/*.h syncd/*.h syncd/*/*.h)
 FOLDERS        := common connectors authz daemon sync api documents ctl
 
+# the state schema (dist/sql/state/NNN_name.sql, applied by common/schema.c)
+# built in as C strings, one per file, in order
+SCHEMA_SQL := $(sort $(wildcard dist/sql/state/*.sql))
+GEN_SRC    := $(B)/gen/state_schema.c
+
 lib_of = $(B)/lib/lib$(1).a
-LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
+LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o) $(GEN_SRC:%.c=$(B)/obj/%.o)
 ALL_SRC  := $(LIB_SRC) syncd/main.c syncd/ctl/syncctl.c
 SYNCD_LIBS   := $(foreach f,api documents sync daemon authz connectors common,$(call lib_of,$(f)))
 SYNCCTL_LIBS := $(foreach f,ctl sync daemon authz connectors common,$(call lib_of,$(f)))
@@ -51,7 +56,16 @@ $(B)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
 
-$(B)/lib/libcommon.a:     $(COMMON_SRC:%.c=$(B)/obj/%.o)
+$(GEN_SRC): $(SCHEMA_SQL) Makefile
+	@mkdir -p $(dir $@)
+	awk 'BEGIN { print "/* generated from dist/sql/state by the Makefile; do not edit */"; \
+		print "#include \"common/schema.h\""; print "const struct schema_file schema_files[] = {" } \
+		FNR == 1 { n = FILENAME; sub(/.*\//, "", n); printf "%s{\"%s\",\n", (NR > 1 ? "\"\"},\n" : ""), n } \
+		{ gsub(/\\/, "\\\\"); gsub(/"/, "\\\""); printf "\"%s\\n\"\n", $$0 } \
+		END { print "\"\"}};"; print "const size_t schema_nfiles = sizeof(schema_files) / sizeof(schema_files[0]);" }' \
+		$(SCHEMA_SQL) >$@
+
+$(B)/lib/libcommon.a:     $(COMMON_SRC:%.c=$(B)/obj/%.o) $(GEN_SRC:%.c=$(B)/obj/%.o)
 $(B)/lib/libconnectors.a: $(CONNECTORS_SRC:%.c=$(B)/obj/%.o)
 $(B)/lib/libauthz.a:      $(AUTHZ_SRC:%.c=$(B)/obj/%.o)
 $(B)/lib/libdaemon.a:     $(DAEMON_SRC:%.c=$(B)/obj/%.o)
@@ -83,7 +97,7 @@ $(B)/freeport: tests/harness/freeport.c
 	$(CC) $(XCFLAGS) $(CFLAGS) -o $@ $<
 
 # the modules are compiled once per flavour, then linked into every test
-ASAN_OBJ := $(LIB_SRC:%.c=$(B)/asan-obj/%.o)
+ASAN_OBJ := $(LIB_SRC:%.c=$(B)/asan-obj/%.o) $(GEN_SRC:%.c=$(B)/asan-obj/%.o)
 
 $(B)/asan-obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)

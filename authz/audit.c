@@ -1,4 +1,5 @@
-/* audit.c — append-only hash chain in the state DB, group-committed. */
+/* audit.c — append-only hash chain in the state DB, group-committed; its
+ * tables and functions are dist/sql/state/002_audit.sql (common/schema.c). */
 #include "authz/audit.h"
 
 #include <errno.h>
@@ -14,70 +15,12 @@
 
 #include "common/log.h"
 #include "common/pg.h"
+#include "common/schema.h"
 #include "common/text.h"
 
-/* The argument types of public.syncd_audit_append, for to_regprocedure and
- * GRANT: an overload with other types would never be the one called. */
+/* The argument types of public.syncd_audit_append, for to_regprocedure: an
+ * overload with other types would never be the one called. */
 #define APPEND_ARGS "bigint, timestamptz, text, text, text, text, text, text, text, text, bytea, bytea, bytea"
-
-/* Every name is schema-qualified: a schema named after syncd's role comes
- * first in the default search_path and could otherwise shadow the log.
- * Run only while syncd owns the table (a fresh database). */
-static const char *const schema_sql =
-	"CREATE TABLE IF NOT EXISTS public.syncd_audit ("
-	" seq bigint PRIMARY KEY, at timestamptz NOT NULL, actor text NOT NULL, client text NOT NULL,"
-	" request_id text NOT NULL, action text NOT NULL, unit text NOT NULL, object text NOT NULL,"
-	" decision text NOT NULL, reason text NOT NULL, body bytea NOT NULL, prev_hash bytea NOT NULL,"
-	" hash bytea NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS syncd_audit_unit_seq ON public.syncd_audit (unit, seq);"
-	"CREATE INDEX IF NOT EXISTS syncd_audit_actor_seq ON public.syncd_audit (actor, seq);"
-	"CREATE TABLE IF NOT EXISTS public.syncd_audit_head (id int PRIMARY KEY CHECK (id = 1), seq bigint NOT NULL,"
-	" hash bytea NOT NULL);"
-	"INSERT INTO public.syncd_audit_head VALUES (1, 0, decode(repeat('00', 32), 'hex')) ON CONFLICT DO NOTHING;"
-	"CREATE OR REPLACE FUNCTION public.syncd_audit_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
-	" RAISE EXCEPTION 'syncd_audit is append-only: % refused', TG_OP; END $$;"
-	"CREATE OR REPLACE TRIGGER syncd_audit_no_change BEFORE UPDATE OR DELETE ON public.syncd_audit"
-	" FOR EACH ROW EXECUTE FUNCTION public.syncd_audit_refuse();"
-	"CREATE OR REPLACE TRIGGER syncd_audit_no_truncate BEFORE TRUNCATE ON public.syncd_audit"
-	" FOR EACH STATEMENT EXECUTE FUNCTION public.syncd_audit_refuse();";
-
-/* The only way in once dist/sql/audit-owner.sql ran: they run as their owner,
- * and append refuses a row that does not extend the chain.  Run only while
- * syncd owns them (or they are missing). */
-static const char *const funcs_sql =
-	"CREATE OR REPLACE FUNCTION public.syncd_audit_lock() RETURNS TABLE(seq bigint, hash bytea)"
-	" LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$ BEGIN"
-	" RETURN QUERY SELECT h.seq, h.hash FROM public.syncd_audit_head h WHERE h.id = 1 FOR UPDATE;"
-	" END $$;"
-	"CREATE OR REPLACE FUNCTION public.syncd_audit_append(p_seq bigint, p_at timestamptz, p_actor text,"
-	" p_client text, p_request_id text, p_action text, p_unit text, p_object text, p_decision text,"
-	" p_reason text, p_body bytea, p_prev bytea, p_hash bytea) RETURNS void"
-	" LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$"
-	" DECLARE h record; BEGIN"
-	" SELECT x.seq, x.hash INTO h FROM public.syncd_audit_head x WHERE x.id = 1 FOR UPDATE;"
-	" IF NOT FOUND THEN RAISE EXCEPTION 'syncd_audit_head has no row'; END IF;"
-	" IF p_seq IS DISTINCT FROM h.seq + 1 THEN"
-	"  RAISE EXCEPTION 'syncd_audit: seq % refused: the next seq is %', p_seq, h.seq + 1; END IF;"
-	" IF p_prev IS DISTINCT FROM h.hash THEN"
-	"  RAISE EXCEPTION 'syncd_audit: seq % refused: prev_hash is not the head''s hash', p_seq; END IF;"
-	" IF p_hash IS DISTINCT FROM sha256(p_prev || p_body) THEN"
-	"  RAISE EXCEPTION 'syncd_audit: seq % refused: hash is not SHA-256(prev_hash || body)', p_seq; END IF;"
-	" INSERT INTO public.syncd_audit (seq, at, actor, client, request_id, action, unit, object, decision,"
-	"  reason, body, prev_hash, hash) VALUES (p_seq, p_at, p_actor, p_client, p_request_id, p_action,"
-	"  p_unit, p_object, p_decision, p_reason, p_body, p_prev, p_hash);"
-	" UPDATE public.syncd_audit_head SET seq = p_seq, hash = p_hash WHERE id = 1;"
-	" END $$;"
-	"REVOKE ALL ON FUNCTION public.syncd_audit_lock() FROM PUBLIC;"
-	"REVOKE ALL ON FUNCTION public.syncd_audit_append(" APPEND_ARGS ") FROM PUBLIC;";
-
-/* Whether syncd owns the table (or it is missing), and owns both functions
- * (or they are missing): what it may still create or replace. */
-static const char *const owns_sql =
-	"SELECT to_regclass('public.syncd_audit') IS NULL OR pg_has_role((SELECT relowner FROM pg_class"
-	" WHERE oid = to_regclass('public.syncd_audit')), 'USAGE'),"
-	" NOT EXISTS (SELECT FROM pg_proc WHERE oid IN (to_regprocedure('public.syncd_audit_lock()'),"
-	" to_regprocedure('public.syncd_audit_append(" APPEND_ARGS
-	")')) AND NOT pg_has_role(proowner, 'USAGE'))";
 
 /* The head, and whether syncd's role could change the log behind the
  * functions' back: write privileges, or owning a table or a function. */
@@ -119,17 +62,13 @@ struct audit {
 	unsigned char last_hash[32];
 };
 
+/* pg_exec, its message named "state database: ..." */
 static int db_exec(PGconn *c, const char *sql, char *err, size_t errlen)
 {
-	PGresult *r = PQexec(c, sql);
-	int ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
-
-	if (!ok) {
-		snprintf(err, errlen, "state database: %s", PQerrorMessage(c));
-		err[strcspn(err, "\n")] = '\0';
-	}
-	PQclear(r);
-	return ok ? 0 : -1;
+	if (pg_exec(c, sql, err, errlen) == 0)
+		return 0;
+	pg_error(c, "state database", err, errlen);
+	return -1;
 }
 
 char *audit_body(long long seq, const char *at, const struct audit_event *ev)
@@ -247,8 +186,7 @@ static int item_append(struct audit *a, struct item *it, long long seq, const un
 	if (PQresultStatus(r) == PGRES_TUPLES_OK)
 		rc = 0;
 	else {
-		snprintf(err, errlen, "state database: syncd_audit_append: %s", PQerrorMessage(a->conn));
-		err[strcspn(err, "\n")] = '\0';
+		pg_error(a->conn, "state database: syncd_audit_append", err, errlen);
 	}
 	PQclear(r);
 	return rc;
@@ -266,9 +204,10 @@ static int write_batch(struct audit *a, struct item *list, char *err, size_t err
 		return -1;
 	r = PQexec(a->conn, "SELECT seq, pg_catalog.encode(hash, 'hex') FROM public.syncd_audit_lock()");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-		snprintf(err, errlen, "state database: syncd_audit_lock: %s",
-			 PQresultStatus(r) == PGRES_TUPLES_OK ? "no head row" : PQerrorMessage(a->conn));
-		err[strcspn(err, "\n")] = '\0';
+		if (PQresultStatus(r) == PGRES_TUPLES_OK)
+			snprintf(err, errlen, "state database: syncd_audit_lock: no head row");
+		else
+			pg_error(a->conn, "state database: syncd_audit_lock", err, errlen);
 		PQclear(r);
 		goto out;
 	}
@@ -351,36 +290,6 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-/* Creates what syncd may still create (the tables on a fresh database, the
- * functions while it owns them), serialized between syncd instances. */
-static int schema_ensure(PGconn *c, char *err, size_t errlen)
-{
-	PGresult *r;
-	int rc = -1;
-
-	if (db_exec(c, "BEGIN; SELECT pg_catalog.pg_advisory_xact_lock(4217002)", err, errlen) < 0)
-		return -1;
-	r = PQexec(c, owns_sql);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-		snprintf(err, errlen, "state database: %s", PQerrorMessage(c));
-		err[strcspn(err, "\n")] = '\0';
-		goto out;
-	}
-	if (strcmp(PQgetvalue(r, 0, 0), "t") == 0 && db_exec(c, schema_sql, err, errlen) < 0)
-		goto out;
-	if (strcmp(PQgetvalue(r, 0, 1), "t") == 0 && db_exec(c, funcs_sql, err, errlen) < 0)
-		goto out;
-	rc = db_exec(c, "COMMIT", err, errlen);
-out:
-	PQclear(r);
-	if (rc < 0 && PQtransactionStatus(c) != PQTRANS_IDLE) {
-		char e2[256];
-
-		(void)db_exec(c, "ROLLBACK", e2, sizeof(e2));
-	}
-	return rc;
-}
-
 struct audit *audit_open(const char *conninfo, const char *password, const struct signer *signer,
 			 const char *checkpoint_file, long checkpoint_every, char *err, size_t errlen)
 {
@@ -396,13 +305,14 @@ struct audit *audit_open(const char *conninfo, const char *password, const struc
 	a->signer = signer;
 	atomic_store(&a->every, checkpoint_every > 0 ? checkpoint_every : 1000);
 	a->conn = pg_connect_state(conninfo, password, "syncd-audit", err, errlen);
-	if (a->conn == NULL || schema_ensure(a->conn, err, errlen) < 0)
+	if (a->conn == NULL || schema_apply(a->conn, err, errlen) < 0)
 		goto fail;
 	r = PQexec(a->conn, head_sql);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-		snprintf(err, errlen, "state database: syncd_audit_head: %s",
-			 PQresultStatus(r) == PGRES_TUPLES_OK ? "no head row" : PQerrorMessage(a->conn));
-		err[strcspn(err, "\n")] = '\0';
+		if (PQresultStatus(r) == PGRES_TUPLES_OK)
+			snprintf(err, errlen, "state database: syncd_audit_head: no head row");
+		else
+			pg_error(a->conn, "state database: syncd_audit_head", err, errlen);
 		PQclear(r);
 		goto fail;
 	}
@@ -633,8 +543,7 @@ static int head_check(PGconn *c, struct audit_verdict *v, long long last, const 
 	char es[64], fs[64], problem[128];
 
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		snprintf(err, errlen, "state database: syncd_audit_head: %s", PQerrorMessage(c));
-		err[strcspn(err, "\n")] = '\0';
+		pg_error(c, "state database: syncd_audit_head", err, errlen);
 		PQclear(r);
 		return -1;
 	}
@@ -700,7 +609,7 @@ int audit_verify(const char *conninfo, const char *password, const char *checkpo
 		int n;
 
 		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-			snprintf(err, errlen, "state database: syncd_audit: %s", PQerrorMessage(c));
+			pg_error(c, "state database: syncd_audit", err, errlen);
 			PQclear(r);
 			goto out;
 		}

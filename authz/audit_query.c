@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "authz/audit.h"
+#include "common/pg.h"
 
 const char *const audit_cols[AUDIT_NCOLS] = {"seq",  "at",     "actor",	   "client", "request_id", "action",
 					     "unit", "object", "decision", "reason", "hash"};
@@ -52,7 +53,7 @@ enum audit_query_result audit_query(struct pg_conn *db, const struct audit_filte
 	r = PQexecParams(db, sql.data, np, NULL, params, NULL, NULL, 0);
 	buf_free(&sql);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		snprintf(err, errlen, "%s", PQerrorMessage(db));
+		pg_error(db, NULL, err, errlen);
 		PQclear(r);
 		return strstr(err, "invalid input") ? AUDIT_QUERY_BAD_FILTER : AUDIT_QUERY_UNAVAILABLE;
 	}

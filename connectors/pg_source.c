@@ -1,4 +1,5 @@
-/* pg_source.c — see pg_source.h. */
+/* pg_source.c — a city PostgreSQL database as a source: prerequisites,
+ * publication, slot, snapshot copy and the pgoutput stream (see pg_source.h). */
 #include "connectors/pg_source.h"
 
 #include <errno.h>
@@ -12,7 +13,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
-#include "connectors/pg_util.h"
+#include "common/pg.h"
 #include "connectors/pgoutput.h"
 
 struct pg_source {
@@ -25,6 +26,17 @@ struct pg_source {
 	char *copy_row;
 	char *stream_buf;
 };
+
+/* A source session: COPY text and pgoutput values read as the targets
+ * write them (ISO dates, UTF-8); replication=database for the walsender. */
+static PGconn *source_connect(const char *conninfo, const char *password, bool replication, char *err,
+			      size_t errlen)
+{
+	const struct pg_connect_opts o = {
+		.conninfo = conninfo, .password = password, .copy_session = true, .replication = replication};
+
+	return pg_connect(&o, err, errlen);
+}
 
 struct pg_source *pg_source_open(const char *name, const char *conninfo, const char *password, char *err,
 				 size_t errlen)
@@ -40,7 +52,7 @@ struct pg_source *pg_source_open(const char *name, const char *conninfo, const c
 	src->name = strdup(name);
 	src->conninfo = strdup(conninfo);
 	src->password = password ? strdup(password) : NULL;
-	src->conn = pgu_connect(conninfo, password, false, msg, sizeof(msg));
+	src->conn = source_connect(conninfo, password, false, msg, sizeof(msg));
 	if (src->conn == NULL) {
 		snprintf(
 			err, errlen,
@@ -78,10 +90,10 @@ int pg_source_check_server(struct pg_source *src, char *err, size_t errlen)
 {
 	char msg[1024];
 	PGresult *res =
-		pgu_query(src->conn,
-			  "SELECT current_setting('wal_level'), current_user, "
-			  "(SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user)",
-			  0, NULL, msg, sizeof(msg));
+		pg_query(src->conn,
+			 "SELECT current_setting('wal_level'), current_user, "
+			 "(SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user)",
+			 0, NULL, msg, sizeof(msg));
 	int r = 0;
 
 	if (res == NULL) {
@@ -125,7 +137,7 @@ int pg_source_describe(struct pg_source *src, const char *schema, const char *na
 		"WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p') ORDER BY a.attnum";
 	const char *params[2] = {schema, name};
 	char msg[1024];
-	PGresult *res = pgu_query(src->conn, sql, 2, params, msg, sizeof(msg));
+	PGresult *res = pg_query(src->conn, sql, 2, params, msg, sizeof(msg));
 	int n;
 
 	memset(out, 0, sizeof(*out));
@@ -231,8 +243,8 @@ static int append_table_list(PGconn *conn, struct buf *b, const struct pg_source
 	for (size_t i = 0; i < n; i++) {
 		if (only != NULL && !only[i])
 			continue;
-		if ((!first && buf_puts(b, ", ") < 0) || pgu_append_ident(conn, b, tables[i].schema) < 0 ||
-		    buf_puts(b, ".") < 0 || pgu_append_ident(conn, b, tables[i].name) < 0)
+		if ((!first && buf_puts(b, ", ") < 0) || pg_append_ident(conn, b, tables[i].schema) < 0 ||
+		    buf_puts(b, ".") < 0 || pg_append_ident(conn, b, tables[i].name) < 0)
 			return -1;
 		first = false;
 	}
@@ -255,15 +267,15 @@ int pg_source_publication_ensure(struct pg_source *src, const struct pg_source_t
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	res = pgu_query(src->conn, "SELECT 1 FROM pg_publication WHERE pubname = $1", 1, params, msg,
-			sizeof(msg));
+	res = pg_query(src->conn, "SELECT 1 FROM pg_publication WHERE pubname = $1", 1, params, msg,
+		       sizeof(msg));
 	if (res == NULL)
 		goto query_failed;
 	exists = PQntuples(res) == 1;
 	PQclear(res);
-	res = pgu_query(src->conn,
-			"SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1", 1,
-			params, msg, sizeof(msg));
+	res = pg_query(src->conn,
+		       "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1", 1,
+		       params, msg, sizeof(msg));
 	if (res == NULL)
 		goto query_failed;
 	for (size_t i = 0; i < ntables; i++) {
@@ -285,7 +297,7 @@ int pg_source_publication_ensure(struct pg_source *src, const struct pg_source_t
 		goto out;
 	}
 	if (buf_puts(&sql, exists ? "ALTER PUBLICATION " : "CREATE PUBLICATION ") < 0 ||
-	    pgu_append_ident(src->conn, &sql, src->slot) < 0 ||
+	    pg_append_ident(src->conn, &sql, src->slot) < 0 ||
 	    buf_puts(&sql, exists ? " ADD TABLE " : " FOR TABLE ") < 0 ||
 	    append_table_list(src->conn, &sql, tables, ntables, missing) < 0) {
 		snprintf(err, errlen, "out of memory");
@@ -303,7 +315,7 @@ int pg_source_publication_ensure(struct pg_source *src, const struct pg_source_t
 		r = 0;
 		goto out;
 	}
-	if (pgu_exec(src->conn, sql.data, msg, sizeof(msg)) < 0) {
+	if (pg_exec(src->conn, sql.data, msg, sizeof(msg)) < 0) {
 		snprintf(
 			err, errlen,
 			"source %s: %s failed: %s (publishing needs table ownership and CREATE on the database: GRANT CREATE ON DATABASE %s TO %s; or have the DBA run the statement)",
@@ -328,7 +340,7 @@ enum pg_slot_state pg_source_slot_state(struct pg_source *src, char *err, size_t
 {
 	const char *params[1] = {src->slot};
 	char msg[1024];
-	PGresult *res = pgu_query(
+	PGresult *res = pg_query(
 		src->conn, "SELECT coalesce(wal_status, '') FROM pg_replication_slots WHERE slot_name = $1",
 		1, params, msg, sizeof(msg));
 	enum pg_slot_state st;
@@ -353,8 +365,8 @@ int pg_source_slot_drop(struct pg_source *src, int wait_s, char *err, size_t err
 	/* after a crash the old walsender may hold the slot until it notices */
 	for (int tries = 0;; tries++) {
 		PGresult *res =
-			pgu_query(src->conn, "SELECT active FROM pg_replication_slots WHERE slot_name = $1",
-				  1, params, msg, sizeof(msg));
+			pg_query(src->conn, "SELECT active FROM pg_replication_slots WHERE slot_name = $1", 1,
+				 params, msg, sizeof(msg));
 		bool active;
 
 		if (res == NULL) {
@@ -379,8 +391,8 @@ int pg_source_slot_drop(struct pg_source *src, int wait_s, char *err, size_t err
 		usleep(100000);
 	}
 	{
-		PGresult *res = pgu_query(src->conn, "SELECT pg_drop_replication_slot($1)", 1, params, msg,
-					  sizeof(msg));
+		PGresult *res = pg_query(src->conn, "SELECT pg_drop_replication_slot($1)", 1, params, msg,
+					 sizeof(msg));
 
 		if (res == NULL) {
 			snprintf(err, errlen, "source %s: cannot drop slot %s: %s", src->name, src->slot,
@@ -400,13 +412,13 @@ int pg_source_snapshot_begin(struct pg_source *src, bool temporary, char *lsn, s
 	PGresult *res;
 	int r = -1;
 
-	src->repl = pgu_connect(src->conninfo, src->password, true, msg, sizeof(msg));
+	src->repl = source_connect(src->conninfo, src->password, true, msg, sizeof(msg));
 	if (src->repl == NULL) {
 		snprintf(err, errlen, "source %s: cannot open a replication connection: %s", src->name, msg);
 		return -1;
 	}
 	snprintf(name, sizeof(name), "%s%s", src->slot, temporary ? "_copy" : "");
-	if (buf_puts(&sql, "CREATE_REPLICATION_SLOT ") < 0 || pgu_append_ident(src->repl, &sql, name) < 0 ||
+	if (buf_puts(&sql, "CREATE_REPLICATION_SLOT ") < 0 || pg_append_ident(src->repl, &sql, name) < 0 ||
 	    (temporary && buf_puts(&sql, " TEMPORARY") < 0) ||
 	    buf_puts(&sql, " LOGICAL pgoutput (SNAPSHOT 'export')") < 0) {
 		snprintf(err, errlen, "out of memory");
@@ -429,7 +441,7 @@ int pg_source_snapshot_begin(struct pg_source *src, bool temporary, char *lsn, s
 		goto out;
 	}
 	PQclear(res);
-	if (pgu_exec(src->conn, sql.data, msg, sizeof(msg)) < 0) {
+	if (pg_exec(src->conn, sql.data, msg, sizeof(msg)) < 0) {
 		snprintf(err, errlen, "source %s: cannot import the slot's snapshot: %s", src->name, msg);
 		goto out;
 	}
@@ -445,7 +457,7 @@ int pg_source_snapshot_end(struct pg_source *src, char *err, size_t errlen)
 	int r = 0;
 
 	if (PQtransactionStatus(src->conn) != PQTRANS_IDLE &&
-	    pgu_exec(src->conn, "COMMIT", msg, sizeof(msg)) < 0) {
+	    pg_exec(src->conn, "COMMIT", msg, sizeof(msg)) < 0) {
 		snprintf(err, errlen, "source %s: %s", src->name, msg);
 		r = -1;
 	}
@@ -462,13 +474,13 @@ int pg_source_copy_begin(struct pg_source *src, const struct pg_source_table *t,
 	PGresult *res;
 	int r = -1;
 
-	if (buf_puts(&sql, "COPY ") < 0 || pgu_append_ident(src->conn, &sql, t->schema) < 0 ||
-	    buf_puts(&sql, ".") < 0 || pgu_append_ident(src->conn, &sql, t->name) < 0 ||
+	if (buf_puts(&sql, "COPY ") < 0 || pg_append_ident(src->conn, &sql, t->schema) < 0 ||
+	    buf_puts(&sql, ".") < 0 || pg_append_ident(src->conn, &sql, t->name) < 0 ||
 	    buf_puts(&sql, " (") < 0)
 		goto oom;
 	for (size_t i = 0; i < t->ncols; i++)
 		if ((i > 0 && buf_puts(&sql, ", ") < 0) ||
-		    pgu_append_ident(src->conn, &sql, t->cols[i].name) < 0)
+		    pg_append_ident(src->conn, &sql, t->cols[i].name) < 0)
 			goto oom;
 	if (buf_puts(&sql, ") TO STDOUT") < 0)
 		goto oom;
@@ -520,7 +532,7 @@ long pg_source_copy_next(struct pg_source *src, const char **row, char *err, siz
 int pg_source_current_lsn(struct pg_source *src, uint64_t *lsn, char *err, size_t errlen)
 {
 	char msg[1024];
-	PGresult *res = pgu_query(src->conn, "SELECT pg_current_wal_lsn()", 0, NULL, msg, sizeof(msg));
+	PGresult *res = pg_query(src->conn, "SELECT pg_current_wal_lsn()", 0, NULL, msg, sizeof(msg));
 	int r = 0;
 
 	if (res == NULL) {
@@ -543,16 +555,16 @@ int pg_source_stream_start(struct pg_source *src, char *err, size_t errlen)
 	int r = -1;
 
 	pg_source_stream_stop(src);
-	src->repl = pgu_connect(src->conninfo, src->password, true, msg, sizeof(msg));
+	src->repl = source_connect(src->conninfo, src->password, true, msg, sizeof(msg));
 	if (src->repl == NULL) {
 		snprintf(err, errlen, "source %s: cannot open a replication connection: %s", src->name, msg);
 		return -1;
 	}
 	/* 0/0: from the slot's confirmed flush position */
 	if (buf_puts(&sql, "START_REPLICATION SLOT ") < 0 ||
-	    pgu_append_ident(src->repl, &sql, src->slot) < 0 ||
+	    pg_append_ident(src->repl, &sql, src->slot) < 0 ||
 	    buf_puts(&sql, " LOGICAL 0/0 (proto_version '1', publication_names '") < 0 ||
-	    pgu_append_ident(src->repl, &sql, src->slot) < 0 || buf_puts(&sql, "')") < 0) {
+	    pg_append_ident(src->repl, &sql, src->slot) < 0 || buf_puts(&sql, "')") < 0) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
@@ -664,14 +676,14 @@ int pg_source_column_default(struct pg_source *src, const char *schema, const ch
 	const char *params[3] = {schema, table, column};
 	char msg[1024];
 	PGresult *res =
-		pgu_query(src->conn,
-			  "SELECT pg_get_expr(d.adbin, d.adrelid), a.attnotnull, "
-			  "format_type(a.atttypid, a.atttypmod), " DEFAULT_IS_CONSTANT " "
-			  "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
-			  "JOIN pg_namespace n ON n.oid = c.relnamespace "
-			  "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
-			  "WHERE n.nspname = $1 AND c.relname = $2 AND a.attname = $3 AND NOT a.attisdropped",
-			  3, params, msg, sizeof(msg));
+		pg_query(src->conn,
+			 "SELECT pg_get_expr(d.adbin, d.adrelid), a.attnotnull, "
+			 "format_type(a.atttypid, a.atttypmod), " DEFAULT_IS_CONSTANT " "
+			 "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+			 "JOIN pg_namespace n ON n.oid = c.relnamespace "
+			 "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+			 "WHERE n.nspname = $1 AND c.relname = $2 AND a.attname = $3 AND NOT a.attisdropped",
+			 3, params, msg, sizeof(msg));
 
 	*expr = NULL;
 	*constant = false;
@@ -698,7 +710,7 @@ int pg_source_slot_lag(struct pg_source *src, long long *bytes, char *err, size_
 {
 	const char *params[1] = {src->slot};
 	char msg[1024];
-	PGresult *res = pgu_query(
+	PGresult *res = pg_query(
 		src->conn,
 		"SELECT coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn), 0)::bigint "
 		"FROM pg_replication_slots WHERE slot_name = $1",

@@ -8,7 +8,7 @@
 
 #include "common/buf.h"
 #include "connectors/connector.h"
-#include "connectors/pg_util.h"
+#include "common/pg.h"
 
 #define STMT_BUCKETS 1024
 
@@ -63,12 +63,6 @@ static unsigned sql_hash(const char *s)
 	return h % STMT_BUCKETS;
 }
 
-static void one_line(char *msg)
-{
-	for (char *p = msg; (p = strchr(p, '\n')) != NULL;)
-		*p = p[1] ? ' ' : '\0';
-}
-
 /* Reads the results of everything sent in pipeline mode and leaves it;
  * returns the first failure (0 if none).  A broken connection stays in
  * pipeline mode: the caller reconnects. */
@@ -80,7 +74,7 @@ static int pipe_drain(struct pg_target *t, char *err, size_t errlen)
 		return 0;
 	if (PQpipelineSync(t->conn) != 1) {
 		snprintf(err, errlen, "%s", PQerrorMessage(t->conn));
-		one_line(err);
+		pg_one_line(err);
 		return -1;
 	}
 	for (size_t i = 0; i < t->npend; i++) {
@@ -93,7 +87,7 @@ static int pipe_drain(struct pg_target *t, char *err, size_t errlen)
 			if (r == 0 && st == PGRES_FATAL_ERROR) {
 				snprintf(err, errlen, "%s %s: %s", pd->what, pd->st->rel,
 					 PQresultErrorMessage(res));
-				one_line(err);
+				pg_one_line(err);
 				r = -1;
 			} else if (r == 0 && st == PGRES_COMMAND_OK && pd->must_touch &&
 				   strcmp(PQcmdTuples(res), "0") == 0) {
@@ -108,7 +102,7 @@ static int pipe_drain(struct pg_target *t, char *err, size_t errlen)
 		if (PQstatus(t->conn) != CONNECTION_OK) {
 			if (r == 0)
 				snprintf(err, errlen, "%s", PQerrorMessage(t->conn));
-			one_line(err);
+			pg_one_line(err);
 			t->npend = 0;
 			return -1;
 		}
@@ -122,7 +116,7 @@ static int pipe_drain(struct pg_target *t, char *err, size_t errlen)
 			if (r == 0)
 				snprintf(err, errlen, "pipeline ended before its sync: %s",
 					 PQerrorMessage(t->conn));
-			one_line(err);
+			pg_one_line(err);
 			return -1;
 		}
 		st = PQresultStatus(res);
@@ -133,7 +127,7 @@ static int pipe_drain(struct pg_target *t, char *err, size_t errlen)
 	if (PQexitPipelineMode(t->conn) != 1) {
 		if (r == 0)
 			snprintf(err, errlen, "%s", PQerrorMessage(t->conn));
-		one_line(err);
+		pg_one_line(err);
 		return -1;
 	}
 	t->piped = false;
@@ -167,7 +161,7 @@ static struct stmt *stmt_get(struct pg_target *t, int n, const char *schema, con
 	res = PQprepare(t->conn, st->name, st->sql, n, NULL);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		snprintf(err, errlen, "%s", PQerrorMessage(t->conn));
-		one_line(err);
+		pg_one_line(err);
 		PQclear(res);
 		free(st->sql);
 		free(st->rel);
@@ -193,7 +187,7 @@ static PGresult *stmt_exec(struct pg_target *t, int n, const char *const *params
 	res = PQexecPrepared(t->conn, st->name, n, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != want) {
 		snprintf(err, errlen, "%s", PQerrorMessage(t->conn));
-		one_line(err);
+		pg_one_line(err);
 		PQclear(res);
 		return NULL;
 	}
@@ -212,14 +206,14 @@ static int stmt_send(struct pg_target *t, const struct stmt *st, int n, const ch
 	if (!t->piped) {
 		if (PQenterPipelineMode(t->conn) != 1) {
 			snprintf(err, errlen, "%s", PQerrorMessage(t->conn));
-			one_line(err);
+			pg_one_line(err);
 			return -1;
 		}
 		t->piped = true;
 	}
 	if (PQsendQueryPrepared(t->conn, st->name, n, params, NULL, NULL, 0) != 1) {
 		snprintf(err, errlen, "%s %s: %s", what, st->rel, PQerrorMessage(t->conn));
-		one_line(err);
+		pg_one_line(err);
 		return -1;
 	}
 	pd = &t->pend[t->npend++];
@@ -284,13 +278,13 @@ static struct stmt *shape_add(struct pg_target *t, char kind, uint64_t mask, con
  * read (and checked) first. */
 static int t_exec(struct pg_target *t, const char *sql, char *err, size_t errlen)
 {
-	return pipe_drain(t, err, errlen) < 0 ? -1 : pgu_exec(t->conn, sql, err, errlen);
+	return pipe_drain(t, err, errlen) < 0 ? -1 : pg_exec(t->conn, sql, err, errlen);
 }
 
 static PGresult *t_query(struct pg_target *t, const char *sql, int n, const char *const *params, char *err,
 			 size_t errlen)
 {
-	return pipe_drain(t, err, errlen) < 0 ? NULL : pgu_query(t->conn, sql, n, params, err, errlen);
+	return pipe_drain(t, err, errlen) < 0 ? NULL : pg_query(t->conn, sql, n, params, err, errlen);
 }
 
 static void *target_open(const char *conninfo, const char *password, char *err, size_t errlen)
@@ -301,7 +295,11 @@ static void *target_open(const char *conninfo, const char *password, char *err, 
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	t->conn = pgu_connect(conninfo, password, false, err, errlen);
+	/* the same session as the sources': COPY text reads alike on both sides */
+	t->conn = pg_connect(&(const struct pg_connect_opts){.conninfo = conninfo,
+							     .password = password,
+							     .copy_session = true},
+			     err, errlen);
 	if (t->conn == NULL) {
 		free(t);
 		return NULL;
@@ -332,8 +330,8 @@ static int array_elem(struct buf *b, const char *s)
 /* Appends "schema"."name" quoted. */
 static int qualified(PGconn *conn, struct buf *b, const char *schema, const char *name)
 {
-	return pgu_append_ident(conn, b, schema) < 0 || buf_puts(b, ".") < 0 ||
-			       pgu_append_ident(conn, b, name) < 0
+	return pg_append_ident(conn, b, schema) < 0 || buf_puts(b, ".") < 0 ||
+			       pg_append_ident(conn, b, name) < 0
 		       ? -1
 		       : 0;
 }
@@ -437,7 +435,7 @@ static int create_sql(struct pg_target *t, const char *schema, const struct conn
 	    buf_puts(b, " (") < 0)
 		return -1;
 	for (size_t i = 0; i < tb->ncols; i++) {
-		if ((i > 0 && buf_puts(b, ", ") < 0) || pgu_append_ident(t->conn, b, tb->cols[i].name) < 0 ||
+		if ((i > 0 && buf_puts(b, ", ") < 0) || pg_append_ident(t->conn, b, tb->cols[i].name) < 0 ||
 		    buf_printf(b, " %s%s", tb->cols[i].type, tb->cols[i].not_null ? " NOT NULL" : "") < 0)
 			return -1;
 		if (tb->cols[i].key_pos > nkey)
@@ -450,7 +448,7 @@ static int create_sql(struct pg_target *t, const char *schema, const struct conn
 			for (size_t i = 0; i < tb->ncols; i++)
 				if (tb->cols[i].key_pos == k &&
 				    ((k > 1 && buf_puts(b, ", ") < 0) ||
-				     pgu_append_ident(t->conn, b, tb->cols[i].name) < 0))
+				     pg_append_ident(t->conn, b, tb->cols[i].name) < 0))
 					return -1;
 		if (buf_puts(b, ")") < 0)
 			return -1;
@@ -471,7 +469,7 @@ static int target_prepare(void *ctx, const char *const *schemas, size_t nschemas
 	buf_reset(b);
 	for (size_t s = 0; s < nschemas; s++)
 		if (buf_puts(b, "CREATE SCHEMA IF NOT EXISTS ") < 0 ||
-		    pgu_append_ident(t->conn, b, schemas[s]) < 0 ||
+		    pg_append_ident(t->conn, b, schemas[s]) < 0 ||
 		    buf_puts(b, ";\nCREATE TABLE IF NOT EXISTS ") < 0 ||
 		    qualified(t->conn, b, schemas[s], "syncd_checkpoint") < 0 ||
 		    buf_puts(
@@ -524,13 +522,13 @@ static int target_load(void *ctx, const char *schema, const struct connector_tab
 	if (buf_puts(b, "COPY ") < 0 || qualified(t->conn, b, schema, tb->name) < 0 || buf_puts(b, " (") < 0)
 		goto oom;
 	for (size_t i = 0; i < tb->ncols; i++)
-		if ((i > 0 && buf_puts(b, ", ") < 0) || pgu_append_ident(t->conn, b, tb->cols[i].name) < 0)
+		if ((i > 0 && buf_puts(b, ", ") < 0) || pg_append_ident(t->conn, b, tb->cols[i].name) < 0)
 			goto oom;
 	if (buf_puts(b, ") FROM STDIN") < 0)
 		goto oom;
 	if (pipe_drain(t, err, errlen) < 0)
 		return -1;
-	return pgu_copy_in(t->conn, b->data, rows, len, err, errlen);
+	return pg_copy_in(t->conn, b->data, rows, len, err, errlen);
 oom:
 	snprintf(err, errlen, "out of memory");
 	return -1;
@@ -615,7 +613,7 @@ static int where_key(struct pg_target *t, const struct connector_table *tb, int 
 		if (i == tb->ncols)
 			break;
 		if (buf_puts(b, k == 0 ? " WHERE " : " AND ") < 0 ||
-		    pgu_append_ident(t->conn, b, tb->cols[i].name) < 0 ||
+		    pg_append_ident(t->conn, b, tb->cols[i].name) < 0 ||
 		    buf_printf(b, " = $%d", first + k) < 0)
 			return -1;
 		k++;
@@ -674,7 +672,7 @@ static int insert_sql(struct pg_target *t, const char *schema, const struct conn
 	    buf_puts(b, " (") < 0)
 		return -1;
 	for (size_t i = 0; i < tb->ncols; i++)
-		if ((i > 0 && buf_puts(b, ", ") < 0) || pgu_append_ident(t->conn, b, tb->cols[i].name) < 0)
+		if ((i > 0 && buf_puts(b, ", ") < 0) || pg_append_ident(t->conn, b, tb->cols[i].name) < 0)
 			return -1;
 	if (buf_puts(b, ") VALUES (") < 0)
 		return -1;
@@ -699,7 +697,7 @@ static int update_sql(struct pg_target *t, const char *schema, const struct conn
 	for (size_t i = 0; i < tb->ncols; i++) {
 		if (vals[i].kind == CV_ABSENT)
 			continue;
-		if ((n > 0 && buf_puts(b, ", ") < 0) || pgu_append_ident(t->conn, b, tb->cols[i].name) < 0 ||
+		if ((n > 0 && buf_puts(b, ", ") < 0) || pg_append_ident(t->conn, b, tb->cols[i].name) < 0 ||
 		    buf_printf(b, " = $%d", n + 1) < 0)
 			return -1;
 		n++;
@@ -793,7 +791,7 @@ static int target_fetch(void *ctx, const char *schema, const struct connector_ta
 	pl.n = 0;
 	buf_reset(b);
 	buf_reset(&t->params);
-	if (buf_puts(b, "SELECT ") < 0 || pgu_append_ident(t->conn, b, tb->cols[col].name) < 0 ||
+	if (buf_puts(b, "SELECT ") < 0 || pg_append_ident(t->conn, b, tb->cols[col].name) < 0 ||
 	    buf_puts(b, " FROM ") < 0 || qualified(t->conn, b, schema, tb->name) < 0 ||
 	    where_key(t, tb, 1) < 0)
 		goto oom;
@@ -847,7 +845,7 @@ static int target_add_column(void *ctx, const char *schema, const char *table, c
 
 	buf_reset(b);
 	if (buf_puts(b, "ALTER TABLE ") < 0 || qualified(t->conn, b, schema, table) < 0 ||
-	    buf_puts(b, " ADD COLUMN IF NOT EXISTS ") < 0 || pgu_append_ident(t->conn, b, name) < 0 ||
+	    buf_puts(b, " ADD COLUMN IF NOT EXISTS ") < 0 || pg_append_ident(t->conn, b, name) < 0 ||
 	    buf_printf(b, " %s", type) < 0 ||
 	    (default_expr != NULL && buf_printf(b, " DEFAULT %s", default_expr) < 0)) {
 		snprintf(err, errlen, "out of memory");

@@ -162,7 +162,12 @@ enum MHD_Result ep_document_revoke(struct api *api, struct MHD_Connection *c, st
 		return res;
 	}
 	/* the allow row above is the intent; the outcome follows */
-	st = document_revoke(api->deps.cfg, serial, me->uid, why, reason, sizeof(reason));
+	switch (document_revoke(api->deps.cfg, serial, me->uid, why, reason, sizeof(reason))) {
+	case DOC_OK: st = 0; break;
+	case DOC_ALREADY_REVOKED: st = 409; break;
+	case DOC_STATE_DOWN:
+	default: st = 503; break;
+	}
 	json_decref(o);
 	outcome(api, rq, "document.revoke", d.unit, serial, st, "revoked", reason);
 	doc_record_free(&d);

@@ -3,7 +3,9 @@
  * <unit>-<year>-<6 digits> from a gap-free per-unit, per-year sequence,
  * canonical JSON, SHA-256, Ed25519 signature, a printable Vietnamese HTML
  * page, the register syncd_documents and an outbox that delivers
- * registration acts (land-use certificates) up to the city exactly once. */
+ * registration acts (land-use certificates) up to the city exactly once.
+ * Grouped by the file that holds them: config.c, conn.c, issue.c,
+ * render.c, records.c. */
 #ifndef SYNCD_DOCUMENTS_H
 #define SYNCD_DOCUMENTS_H
 
@@ -11,6 +13,7 @@
 #include <stddef.h>
 
 #include <jansson.h>
+#include <libpq-fe.h>
 
 #include "authz/sign.h"
 #include "syncd/config.h"
@@ -32,12 +35,23 @@ struct doc_kind {
 
 struct documents;
 
+/* config.c */
 struct documents *documents_load(const char *path, const struct routing *rt, char *err, size_t errlen);
 void documents_free(struct documents *d);
 const struct doc_kind *documents_kind(const struct documents *d, const char *name);
+/* The kinds, 0 .. documents_count(d) - 1 (borrowed, valid until documents_free). */
+size_t documents_count(const struct documents *d);
+const struct doc_kind *documents_nth(const struct documents *d, size_t i);
 
-/* Creates the state tables if missing. */
+/* conn.c */
+/* Brings the state schema up to date (schema_apply) on this thread's
+ * state connection. */
 int documents_prepare(const struct config *cfg, char *err, size_t errlen);
+/* This thread's connection for conninfo (opened, or reset, on demand;
+ * borrowed: the thread keeps it). */
+PGconn *thread_conn(const char *conninfo, const char *password, char *err, size_t errlen);
+
+/* issue.c */
 
 struct doc_issuer {
 	const char *uid, *name, *request_id;
@@ -63,9 +77,20 @@ struct doc_record {
 int document_find(const struct config *cfg, const char *serial, struct doc_record *r, char *reason,
 		  size_t reasonlen);
 void doc_record_free(struct doc_record *r);
-/* 0 revoked, 409 already revoked, 404 unknown, 503. */
-int document_revoke(const struct config *cfg, const char *serial, const char *by, const char *why,
-		    char *reason, size_t reasonlen);
+/* What a revocation did (the API maps it to a status). */
+enum doc_outcome {
+	DOC_OK,		     /* revoked now */
+	DOC_ALREADY_REVOKED, /* revoked before, or no such serial (reason says) */
+	DOC_STATE_DOWN,	     /* the state database did not answer (reason says) */
+};
+enum doc_outcome document_revoke(const struct config *cfg, const char *serial, const char *by,
+				 const char *why, char *reason, size_t reasonlen);
+/* A serial's shape: 5 digits, year, 6 digits. */
+bool document_serial_valid(const char *s);
+/* Delivers the outbox once (a pass): rows delivered, or -1. */
+int outbox_deliver(const struct config *cfg, const struct documents *d, char *err, size_t errlen);
+
+/* render.c */
 
 /* The printable page (new string) from the canonical JSON. */
 char *document_html(const char *body, const char *hash, bool revoked);
@@ -79,13 +104,13 @@ const char *document_csp(void);
 /* The JSON answer for GET: the body plus hash, signature, revocation. */
 char *document_json(const struct doc_record *r);
 
-/* A serial's shape: 5 digits, year, 6 digits. */
-bool document_serial_valid(const char *s);
-
-/* This thread's connection for conninfo (opened, or reset, on demand). */
-#include <libpq-fe.h>
-PGconn *thread_conn(const char *conninfo, const char *password, char *err, size_t errlen);
-
+/* records.c */
+/* The record's fields from the unit's copy: a JSON array of {label, value}
+ * (*out, caller frees); 1 found, 0 not in this unit, else -status with reason. */
+int records_fields(const struct config *cfg, const struct doc_kind *k, int unit, const char *key,
+		   json_t **out, char *reason, size_t reasonlen);
+/* "schema"."table" (or "table") quoted for SQL; a new string or NULL. */
+char *records_quote_table(PGconn *c, const char *schema_dot_table);
 /* One record of a routed table from the unit's copy, as JSON text (caller
  * frees): 1 found, 0 not in the unit's copy, else -status with reason. */
 int record_get(const struct config *cfg, const struct routing *rt, const char *source, const char *table,
@@ -97,8 +122,5 @@ int record_get(const struct config *cfg, const struct routing *rt, const char *s
 int records_search(const struct config *cfg, const struct documents *d, int unit, const char *q,
 		   bool (*may_read)(const struct doc_kind *k, void *arg), void *arg, json_t **out,
 		   char *reason, size_t reasonlen);
-
-/* Delivers the outbox once (a pass): rows delivered, or -1. */
-int outbox_deliver(const struct config *cfg, const struct documents *d, char *err, size_t errlen);
 
 #endif

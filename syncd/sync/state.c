@@ -1,4 +1,5 @@
-/* state.c — see state.h. */
+/* state.c — the sync engine's rows in the state database: quarantine,
+ * checkpoints, detached units, requests, snapshot markers (see state.h). */
 #include "syncd/sync/state.h"
 
 #include <libpq-fe.h>
@@ -8,8 +9,8 @@
 
 #include "common/buf.h"
 #include "common/pg.h"
+#include "common/schema.h"
 #include "connectors/copytext.h"
-#include "connectors/pg_util.h"
 
 #define QUARANTINE_FLUSH (256 * 1024)
 
@@ -18,36 +19,6 @@ struct state {
 	struct buf qrows; /* quarantined rows waiting for COPY */
 	bool in_tx;
 };
-
-/* created in public by name: the session's search_path starts with
- * pg_catalog (pg_connect_state), where nothing may be created */
-static const char schema_sql[] =
-	"CREATE TABLE IF NOT EXISTS public.syncd_quarantine ("
-	"  id bigserial PRIMARY KEY,"
-	"  source text NOT NULL,"
-	"  tbl text NOT NULL,"
-	"  key text,"
-	"  unit_value text,"
-	"  reason text NOT NULL,"
-	"  row_data jsonb NOT NULL,"
-	"  lsn pg_lsn NOT NULL,"
-	"  quarantined_at timestamptz NOT NULL DEFAULT now());"
-	"CREATE INDEX IF NOT EXISTS syncd_quarantine_source_tbl_key ON public.syncd_quarantine (source, tbl, key);"
-	"CREATE TABLE IF NOT EXISTS public.syncd_checkpoint ("
-	"  source text NOT NULL, unit text NOT NULL, lsn pg_lsn NOT NULL,"
-	"  updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (source, unit));"
-	"CREATE TABLE IF NOT EXISTS public.syncd_unit_state ("
-	"  source text NOT NULL, unit text NOT NULL, detached_at timestamptz NOT NULL DEFAULT now(),"
-	"  reason text NOT NULL, PRIMARY KEY (source, unit));"
-	"CREATE TABLE IF NOT EXISTS public.syncd_request ("
-	"  id bigserial PRIMARY KEY, source text NOT NULL, kind text NOT NULL, unit text, tbl text,"
-	"  requested_at timestamptz NOT NULL DEFAULT now(), done_at timestamptz, result text);"
-	"CREATE TABLE IF NOT EXISTS public.syncd_snapshot ("
-	"  source text PRIMARY KEY, slot text NOT NULL, lsn pg_lsn NOT NULL,"
-	"  rows_old bigint NOT NULL, rows_new bigint NOT NULL, quarantined bigint NOT NULL,"
-	"  units integer NOT NULL, seconds double precision NOT NULL,"
-	"  completed_at timestamptz NOT NULL DEFAULT now());"
-	"ALTER TABLE public.syncd_snapshot ADD COLUMN IF NOT EXISTS policy_digest text";
 
 struct state *state_open(const char *conninfo, const char *password, char *err, size_t errlen)
 {
@@ -58,30 +29,21 @@ struct state *state_open(const char *conninfo, const char *password, char *err, 
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	st->conn = pg_connect_state(conninfo, password, "syncd", msg, sizeof(msg));
+	/* the quarantine is written with COPY text: the same session settings as
+	 * the sources' (copy_session), or dates and floats would read differently */
+	st->conn = pg_connect(&(const struct pg_connect_opts){.conninfo = conninfo,
+							      .password = password,
+							      .what = "state database",
+							      .pin_search_path = true,
+							      .quiet = true,
+							      .copy_session = true},
+			      msg, sizeof(msg));
 	if (st->conn == NULL) {
 		snprintf(err, errlen, "%s; check [state] conninfo", msg);
 		free(st);
 		return NULL;
 	}
-	/* the quarantine is written with COPY text: the same session settings as
-	 * the sources' (pgu_connect), or dates and floats would read differently */
-	if (pgu_exec(
-		    st->conn,
-		    "SET datestyle = 'ISO, YMD'; SET intervalstyle = 'postgres'; SET extra_float_digits = 3; "
-		    "SET client_encoding = 'UTF8'",
-		    msg, sizeof(msg)) < 0) {
-		snprintf(err, errlen, "state database: %s", msg);
-		state_free(st);
-		return NULL;
-	}
-	/* concurrent syncd instances may race on CREATE ... IF NOT EXISTS; serialise */
-	if (pgu_exec(st->conn,
-		     "SET client_min_messages = warning; BEGIN; SELECT pg_advisory_xact_lock(4217001)", msg,
-		     sizeof(msg)) < 0 ||
-	    pgu_exec(st->conn, schema_sql, msg, sizeof(msg)) < 0 ||
-	    pgu_exec(st->conn, "COMMIT", msg, sizeof(msg)) < 0) {
-		snprintf(err, errlen, "state database: cannot create syncd tables: %s", msg);
+	if (schema_apply(st->conn, err, errlen) < 0) {
 		state_free(st);
 		return NULL;
 	}
@@ -108,10 +70,10 @@ int state_snapshot_get(struct state *st, const char *source, struct state_snapsh
 	const char *params[1] = {source};
 	char msg[1024];
 	PGresult *res =
-		pgu_query(st->conn,
-			  "SELECT slot, lsn, completed_at, rows_old, rows_new, quarantined, units, seconds "
-			  "FROM syncd_snapshot WHERE source = $1",
-			  1, params, msg, sizeof(msg));
+		pg_query(st->conn,
+			 "SELECT slot, lsn, completed_at, rows_old, rows_new, quarantined, units, seconds "
+			 "FROM syncd_snapshot WHERE source = $1",
+			 1, params, msg, sizeof(msg));
 	int found;
 
 	if (res == NULL) {
@@ -181,7 +143,7 @@ int state_quarantine_begin(struct state *st, const char *source, bool reset, cha
 	const char *params[1] = {source};
 
 	buf_reset(&st->qrows);
-	if (pgu_exec(st->conn, "BEGIN", err, errlen) < 0)
+	if (pg_exec(st->conn, "BEGIN", err, errlen) < 0)
 		return -1;
 	st->in_tx = true;
 	if (reset && exec_params(st, "syncd_quarantine", "DELETE FROM syncd_quarantine WHERE source = $1", 1,
@@ -196,7 +158,7 @@ static int quarantine_flush(struct state *st, char *err, size_t errlen)
 
 	if (st->qrows.len == 0)
 		return 0;
-	if (pgu_copy_in(
+	if (pg_copy_in(
 		    st->conn,
 		    "COPY syncd_quarantine (source, tbl, key, unit_value, reason, row_data, lsn) FROM STDIN",
 		    st->qrows.data, st->qrows.len, msg, sizeof(msg)) < 0) {
@@ -244,7 +206,7 @@ int state_quarantine_commit(struct state *st, const char *source, const char *ls
 			"ON CONFLICT (source, unit) DO UPDATE SET lsn = EXCLUDED.lsn, updated_at = now()",
 			2, params, err, errlen) < 0)
 		return -1;
-	if (pgu_exec(st->conn, "COMMIT", err, errlen) < 0)
+	if (pg_exec(st->conn, "COMMIT", err, errlen) < 0)
 		return -1;
 	st->in_tx = false;
 	return 0;
@@ -257,7 +219,7 @@ void state_quarantine_rollback(struct state *st)
 	buf_reset(&st->qrows);
 	st->in_tx = false;
 	if (PQtransactionStatus(st->conn) != PQTRANS_IDLE)
-		(void)pgu_exec(st->conn, "ROLLBACK", msg, sizeof(msg));
+		(void)pg_exec(st->conn, "ROLLBACK", msg, sizeof(msg));
 }
 
 bool state_quarantine_open(const struct state *st)
@@ -297,7 +259,7 @@ int state_quarantine_fetch(struct state *st, const char *source, const char *tab
 
 	if (quarantine_flush(st, err, errlen) < 0)
 		return -1;
-	res = pgu_query(
+	res = pg_query(
 		st->conn,
 		"SELECT row_data->>$4 FROM syncd_quarantine WHERE source = $1 AND tbl = $2 AND key = $3 "
 		"ORDER BY id DESC LIMIT 1",
@@ -333,9 +295,9 @@ int state_checkpoint_get(struct state *st, const char *source, char *lsn, size_t
 {
 	const char *params[1] = {source};
 	char msg[1024];
-	PGresult *res = pgu_query(
-		st->conn, "SELECT lsn FROM syncd_checkpoint WHERE source = $1 AND unit = 'quarantine'", 1,
-		params, msg, sizeof(msg));
+	PGresult *res = pg_query(st->conn,
+				 "SELECT lsn FROM syncd_checkpoint WHERE source = $1 AND unit = 'quarantine'",
+				 1, params, msg, sizeof(msg));
 
 	if (res == NULL) {
 		snprintf(err, errlen, "state database: syncd_checkpoint: %s", msg);
@@ -352,7 +314,7 @@ long state_request_add(struct state *st, const char *source, const char *kind, c
 	const char *params[4] = {source, kind, unit, table};
 	char msg[1024];
 	/* the same request still pending is not queued twice */
-	PGresult *res = pgu_query(
+	PGresult *res = pg_query(
 		st->conn,
 		"WITH e AS (SELECT id FROM syncd_request WHERE source = $1 AND kind = $2 AND unit IS NOT DISTINCT FROM $3 "
 		"  AND tbl IS NOT DISTINCT FROM $4 AND done_at IS NULL LIMIT 1), "
@@ -376,10 +338,10 @@ int state_request_next(struct state *st, const char *source, struct state_reques
 {
 	const char *params[1] = {source};
 	char msg[1024];
-	PGresult *res = pgu_query(st->conn,
-				  "SELECT id, kind, coalesce(unit, ''), coalesce(tbl, '') FROM syncd_request "
-				  "WHERE source = $1 AND done_at IS NULL ORDER BY id LIMIT 1",
-				  1, params, msg, sizeof(msg));
+	PGresult *res = pg_query(st->conn,
+				 "SELECT id, kind, coalesce(unit, ''), coalesce(tbl, '') FROM syncd_request "
+				 "WHERE source = $1 AND done_at IS NULL ORDER BY id LIMIT 1",
+				 1, params, msg, sizeof(msg));
 	int found;
 
 	if (res == NULL) {
@@ -416,9 +378,9 @@ int state_request_result(struct state *st, long id, char *result, size_t resultl
 	int done;
 
 	snprintf(ids, sizeof(ids), "%ld", id);
-	res = pgu_query(st->conn,
-			"SELECT done_at IS NOT NULL, coalesce(result, '') FROM syncd_request WHERE id = $1",
-			1, params, msg, sizeof(msg));
+	res = pg_query(st->conn,
+		       "SELECT done_at IS NOT NULL, coalesce(result, '') FROM syncd_request WHERE id = $1", 1,
+		       params, msg, sizeof(msg));
 	if (res == NULL) {
 		snprintf(err, errlen, "state database: syncd_request: %s", msg);
 		return -1;
@@ -434,7 +396,7 @@ long state_quarantine_rows(struct state *st, const char *source, struct state_qr
 {
 	const char *params[1] = {source};
 	char msg[1024];
-	PGresult *res = pgu_query(
+	PGresult *res = pg_query(
 		st->conn,
 		"SELECT id, tbl, coalesce(key, ''), row_data::text FROM syncd_quarantine WHERE source = $1 "
 		"ORDER BY id",
@@ -515,8 +477,8 @@ long state_quarantine_count(struct state *st, const char *source, char *err, siz
 {
 	const char *params[1] = {source};
 	char msg[1024];
-	PGresult *res = pgu_query(st->conn, "SELECT count(*) FROM syncd_quarantine WHERE source = $1", 1,
-				  params, msg, sizeof(msg));
+	PGresult *res = pg_query(st->conn, "SELECT count(*) FROM syncd_quarantine WHERE source = $1", 1,
+				 params, msg, sizeof(msg));
 	long n;
 
 	if (res == NULL) {
@@ -540,9 +502,9 @@ int state_policy_digest(struct state *st, const char *source, const char *digest
 		return exec_params(st, "syncd_snapshot",
 				   "UPDATE syncd_snapshot SET policy_digest = $2 WHERE source = $1", 2,
 				   params, err, errlen);
-	res = pgu_query(st->conn,
-			"SELECT policy_digest IS NOT DISTINCT FROM $2 FROM syncd_snapshot WHERE source = $1",
-			2, params, msg, sizeof(msg));
+	res = pg_query(st->conn,
+		       "SELECT policy_digest IS NOT DISTINCT FROM $2 FROM syncd_snapshot WHERE source = $1",
+		       2, params, msg, sizeof(msg));
 	if (res == NULL) {
 		snprintf(err, errlen, "state database: syncd_snapshot: %s", msg);
 		return -1;
@@ -584,8 +546,8 @@ int state_unit_detached(struct state *st, const char *source, int unit, char *er
 	int r;
 
 	snprintf(u, sizeof(u), "%05d", unit);
-	res = pgu_query(st->conn, "SELECT 1 FROM syncd_unit_state WHERE source = $1 AND unit = $2", 2, params,
-			msg, sizeof(msg));
+	res = pg_query(st->conn, "SELECT 1 FROM syncd_unit_state WHERE source = $1 AND unit = $2", 2, params,
+		       msg, sizeof(msg));
 	if (res == NULL) {
 		snprintf(err, errlen, "state database: syncd_unit_state: %s", msg);
 		return -1;

@@ -1,5 +1,5 @@
-/* state.h — syncd's own database: the quarantine (with its checkpoint) and
- * the snapshot completion markers.  Later: audit chain, documents. */
+/* state.h — the sync engine's rows in syncd's own database: the quarantine
+ * (with its checkpoint), detached units, requests, snapshot markers. */
 #ifndef SYNCD_STATE_H
 #define SYNCD_STATE_H
 
@@ -19,7 +19,8 @@ struct state_snapshot {
 	double seconds;
 };
 
-/* Connects and creates the state tables if missing.  NULL with err set. */
+/* Connects and brings the state schema up to date (schema_apply).  NULL
+ * with err set. */
 struct state *state_open(const char *conninfo, const char *password, char *err, size_t errlen);
 void state_free(struct state *st);
 /* False once the connection to the state database is lost. */

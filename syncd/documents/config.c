@@ -1,0 +1,189 @@
+/* config.c — policies/documents.json: the kinds of document, their fields,
+ * permissions, registration target and search columns, checked at load. */
+#include "syncd/documents/documents.h"
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/fileio.h"
+#include "common/log.h"
+
+struct documents {
+	struct doc_kind *k;
+	size_t n;
+};
+
+static void kind_free(struct doc_kind *k)
+{
+	free(k->name);
+	free(k->source);
+	free(k->table);
+	free(k->key);
+	free(k->perm);
+	free(k->read_perm);
+	free(k->title);
+	free(k->target);
+	for (size_t i = 0; i < k->nfields; i++) {
+		free(k->fields[i].column);
+		free(k->fields[i].label);
+	}
+	free(k->fields);
+	free(k->reg_source);
+	free(k->reg_table);
+	for (size_t i = 0; i < k->nsearch; i++)
+		free(k->search[i]);
+	free(k->search);
+}
+
+void documents_free(struct documents *d)
+{
+	if (d == NULL)
+		return;
+	for (size_t i = 0; i < d->n; i++)
+		kind_free(&d->k[i]);
+	free(d->k);
+	free(d);
+}
+
+const struct doc_kind *documents_kind(const struct documents *d, const char *name)
+{
+	for (size_t i = 0; d != NULL && i < d->n; i++)
+		if (strcmp(d->k[i].name, name) == 0)
+			return &d->k[i];
+	return NULL;
+}
+
+static char *str(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s && s[0] ? strdup(s) : NULL;
+}
+
+/* The routed table source.table (the last rule naming it), or NULL. */
+static const struct routing_table *routed(const struct routing *rt, const char *source, const char *table)
+{
+	const struct routing_table *t = NULL;
+
+	for (size_t j = 0; j < routing_table_count(rt); j++) {
+		const struct routing_table *c = routing_table_get(rt, j);
+
+		if (strcmp(c->source, source) == 0 && strcmp(c->table, table) == 0)
+			t = c;
+	}
+	return t;
+}
+
+struct documents *documents_load(const char *path, const struct routing *rt, char *err, size_t errlen)
+{
+	json_error_t je;
+	json_t *root = json_load_file(path, 0, &je), *kinds, *o;
+	struct documents *d = calloc(1, sizeof(*d));
+	const char *name;
+
+	if (d == NULL)
+		goto oom;
+	if (root == NULL) {
+		snprintf(err, errlen, "%s:%d: %s", path, je.line, je.text);
+		goto fail;
+	}
+	kinds = json_object_get(root, "kinds");
+	if (!json_is_object(kinds) || (d->k = calloc(json_object_size(kinds) + 1, sizeof(*d->k))) == NULL) {
+		snprintf(err, errlen, "%s: needs \"kinds\": an object of document kinds", path);
+		goto fail;
+	}
+	json_object_foreach (kinds, name, o) {
+		struct doc_kind *k = &d->k[d->n++];
+		json_t *fields = json_object_get(o, "fields"), *reg = json_object_get(o, "register"), *f;
+		const struct routing_table *t;
+		size_t i;
+
+		k->name = strdup(name);
+		k->source = str(o, "source");
+		k->table = str(o, "table");
+		k->key = str(o, "key");
+		k->perm = str(o, "permission");
+		k->read_perm = str(o, "read_permission");
+		k->title = str(o, "title");
+		if (k->name == NULL || k->source == NULL || k->table == NULL || k->key == NULL ||
+		    k->perm == NULL || k->read_perm == NULL || k->title == NULL || !json_is_array(fields) ||
+		    json_array_size(fields) == 0) {
+			snprintf(
+				err, errlen,
+				"%s: kind %s needs source, table, key, permission, read_permission, title and fields",
+				path, name);
+			goto fail;
+		}
+		if ((t = routed(rt, k->source, k->table)) == NULL) {
+			snprintf(err, errlen,
+				 "%s: kind %s: %s of source %s is not routed to the units (routing.json)",
+				 path, name, k->table, k->source);
+			goto fail;
+		}
+		k->target = strdup(t->target_table ? t->target_table : t->name);
+		k->fields = calloc(json_array_size(fields), sizeof(*k->fields));
+		if (k->target == NULL || k->fields == NULL)
+			goto oom;
+		json_array_foreach (fields, i, f) {
+			k->fields[i].column = str(f, "column");
+			k->fields[i].label = str(f, "label");
+			k->nfields++;
+			if (k->fields[i].column == NULL || k->fields[i].label == NULL) {
+				snprintf(err, errlen,
+					 "%s: kind %s: fields[%zu] needs \"column\" and \"label\"", path,
+					 name, i);
+				goto fail;
+			}
+		}
+		{
+			json_t *sr = json_object_get(o, "search"), *v;
+
+			k->search = calloc(json_array_size(sr) + 1, sizeof(char *));
+			if (k->search == NULL)
+				goto oom;
+			json_array_foreach (sr, i, v) {
+				if (!json_is_string(v) ||
+				    (k->search[k->nsearch] = strdup(json_string_value(v))) == NULL) {
+					snprintf(err, errlen,
+						 "%s: kind %s: \"search\" is a list of column names", path,
+						 name);
+					goto fail;
+				}
+				k->nsearch++;
+			}
+		}
+		if (reg != NULL) {
+			k->reg_source = str(reg, "source");
+			k->reg_table = str(reg, "table");
+			if (k->reg_source == NULL || k->reg_table == NULL ||
+			    strchr(k->reg_table, '.') == NULL) {
+				snprintf(
+					err, errlen,
+					"%s: kind %s: register needs \"source\" and a schema-qualified \"table\"",
+					path, name);
+				goto fail;
+			}
+		}
+	}
+	json_decref(root);
+	return d;
+oom:
+	snprintf(err, errlen, "out of memory");
+fail:
+	json_decref(root);
+	documents_free(d);
+	return NULL;
+}
+
+size_t documents_count(const struct documents *d)
+{
+	return d != NULL ? d->n : 0;
+}
+
+const struct doc_kind *documents_nth(const struct documents *d, size_t i)
+{
+	return &d->k[i];
+}
