@@ -1,4 +1,5 @@
-/* buf.c — see buf.h. */
+/* buf.c — the growable byte buffer every module builds text in: append,
+ * printf, always NUL-terminated; see buf.h. */
 #include "common/buf.h"
 
 #include <stdarg.h>

@@ -1,4 +1,5 @@
-/* fileio.c — see fileio.h. */
+/* fileio.c — whole files, secret files (refused when others may read them;
+ * $CREDENTIALS_DIRECTORY) and CSV lines; see fileio.h. */
 #include "common/fileio.h"
 
 #include <errno.h>

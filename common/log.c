@@ -1,4 +1,5 @@
-/* log.c — see log.h. */
+/* log.c — the one log: sd-daemon priority prefixes under journald, timestamps
+ * on a terminal, a per-thread context tag, every line cleaned; see log.h. */
 #include "common/log.h"
 
 #include <stdio.h>

@@ -1,4 +1,5 @@
-/* text.c — see text.h. */
+/* text.c — text safe to log, audit and export: invalid UTF-8 made U+FFFD,
+ * controls escaped, spreadsheet formulas made inert in CSV; see text.h. */
 #include "common/text.h"
 
 #include <stdio.h>

@@ -1,4 +1,5 @@
-/* copytext.c — see copytext.h. */
+/* copytext.c — PostgreSQL's COPY text format: splitting a row into fields,
+ * unescaping and escaping values; see copytext.h. */
 #include "connectors/copytext.h"
 
 #include <string.h>

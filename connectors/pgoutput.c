@@ -1,6 +1,7 @@
-/* pgoutput.c — see pgoutput.h.  Message layouts follow PostgreSQL 15's
- * src/backend/replication/logical/proto.c and the "Logical Replication
- * Message Formats" chapter of its documentation. */
+/* pgoutput.c — the pure decoder of replication frames and pgoutput messages
+ * (v1/v2), every length checked, and the standby status update.
+ * Layouts follow PostgreSQL 15's src/backend/replication/logical/proto.c
+ * and the "Logical Replication Message Formats" chapter of its docs. */
 #include "connectors/pgoutput.h"
 
 #include <errno.h>

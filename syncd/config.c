@@ -1,4 +1,5 @@
-/* config.c — see config.h. */
+/* config.c — syncd.conf through libinih: one key table (type, default,
+ * reloadable, secret) drives parsing, defaults and --print-config. */
 #include "syncd/config.h"
 
 #include <errno.h>

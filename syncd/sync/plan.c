@@ -1,4 +1,5 @@
-/* plan.c — see plan.h. */
+/* plan.c — what snapshot and stream share: each routed table's columns, key,
+ * routing columns and masks, and the unit destinations grouped by tier. */
 #include "syncd/sync/plan.h"
 
 #include <stdio.h>

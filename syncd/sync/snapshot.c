@@ -1,4 +1,5 @@
-/* snapshot.c — see snapshot.h. */
+/* snapshot.c — one source's initial copy: slot decision, every table read
+ * once by COPY, rows routed to per-unit buffers, then the one commit path. */
 #include "syncd/sync/snapshot.h"
 
 #include <stdio.h>

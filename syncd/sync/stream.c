@@ -1,4 +1,5 @@
-/* stream.c — see stream.h.
+/* stream.c — one source's continuous apply: the pgoutput loop, changes routed
+ * per row into batches, status updates, reconnect with backoff.
  *
  * Exactly once: a source transaction whose commit LSN is at or below a
  * destination's checkpoint is already in that destination and is skipped
