@@ -98,35 +98,48 @@ static void expect(struct authz_facts *f, const char *action, int unit, bool all
 			 d.reason, allow ? "allow" : "deny", reason);
 }
 
+/* roles.json cases as data: tests/data/roles/cases.tsv names each file and
+ * "ok" or the error it must get (which must also name the file). */
+static void test_roles_cases(void **state)
+{
+	char line[512], path[600], err[512];
+	FILE *f = fopen("tests/data/roles/cases.tsv", "r");
+	int n = 0;
+
+	(void)state;
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *tab = strchr(line, '\t'), *want;
+		struct roles *r;
+
+		if (line[0] == '#' || tab == NULL)
+			continue;
+		*tab = '\0';
+		want = tab + 1;
+		want[strcspn(want, "\n")] = '\0';
+		snprintf(path, sizeof(path), "tests/data/roles/%s", line);
+		err[0] = '\0';
+		r = roles_load(path, err, sizeof(err));
+		if (strcmp(want, "ok") == 0) {
+			if (r == NULL)
+				fail_msg("%s: want ok, got \"%s\"", line, err);
+		} else if (r != NULL || strstr(err, want) == NULL || strstr(err, line) == NULL) {
+			fail_msg("%s: want an error naming the file with \"%s\", got \"%s\"", line, want,
+				 r ? "(loaded)" : err);
+		}
+		roles_free(r);
+		n++;
+	}
+	fclose(f);
+	assert_true(n >= 14);
+}
+
 static void test_roles_file(void **state)
 {
-	char err[512];
-	struct roles *r;
-
 	(void)state;
 	assert_non_null(roles_find(roles, "unit_chair"));
 	assert_true(role_may_grant(roles_find(roles, "city_admin"), "unit_auditor"));
 	assert_false(role_may_grant(roles_find(roles, "unit_chair"), "unit_auditor"));
-	r = roles_parse(
-		"{\"actions\":[\"audit.read\"],\"roles\":{\"c\":{\"scope\":\"unit\",\"permissions\":[],"
-		"\"may_grant\":[\"a\"],\"max_days\":10,\"max_delegate\":1},\"a\":{\"scope\":\"unit\","
-		"\"permissions\":[\"audit.read\"],\"may_grant\":[],\"max_days\":10,\"max_delegate\":0}}}",
-		"t.json", err, sizeof(err));
-	assert_null(r);
-	assert_non_null(strstr(err, "auditors are granted from city level only"));
-	r = roles_parse("{\"actions\":[],\"roles\":{\"c\":{\"scope\":\"unit\",\"permissions\":[\"x.y\"],"
-			"\"may_grant\":[],\"max_days\":10,\"max_delegate\":0}}}",
-			"t.json", err, sizeof(err));
-	assert_null(r);
-	assert_non_null(strstr(err, "permission \"x.y\" is not in \"actions\""));
-	r = roles_parse(
-		"{\"actions\":[],\"roles\":{\"c\":{\"scope\":\"city\",\"permissions\":[],\"may_grant\":[]}}}",
-		"t.json", err, sizeof(err));
-	assert_null(r);
-	assert_non_null(strstr(err, "needs \"group\""));
-	r = roles_parse("{\"actions\": [", "t.json", err, sizeof(err));
-	assert_null(r);
-	assert_non_null(strstr(err, "t.json:1:"));
 }
 
 static void test_chain_allows(void **state)
@@ -624,12 +637,12 @@ static void test_live_city_role(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_roles_file),	  cmocka_unit_test(test_chain_allows),
-		cmocka_unit_test(test_cascade),		  cmocka_unit_test(test_windows_and_bounds),
-		cmocka_unit_test(test_recreated_account), cmocka_unit_test(test_authority),
-		cmocka_unit_test(test_times_and_names),	  cmocka_unit_test(test_filter_escape),
-		cmocka_unit_test(test_cleartext_refused), cmocka_unit_test(test_host_loopback),
-		cmocka_unit_test(test_uid_normalize),
+		cmocka_unit_test(test_roles_file),	   cmocka_unit_test(test_roles_cases),
+		cmocka_unit_test(test_chain_allows),	   cmocka_unit_test(test_cascade),
+		cmocka_unit_test(test_windows_and_bounds), cmocka_unit_test(test_recreated_account),
+		cmocka_unit_test(test_authority),	   cmocka_unit_test(test_times_and_names),
+		cmocka_unit_test(test_filter_escape),	   cmocka_unit_test(test_cleartext_refused),
+		cmocka_unit_test(test_host_loopback),	   cmocka_unit_test(test_uid_normalize),
 	};
 	const struct CMUnitTest live_tests[] = {
 		cmocka_unit_test(test_live_one_name),
