@@ -101,7 +101,8 @@ declare -A EXC_LINE EXC_SEEN FN_LEN
 # EXC_LINE[file:function] = the exception's line in this script
 exceptions_read() {
 	local line key reason lineno
-	lineno=$(grep -n "^EXCEPTIONS='" "$SELF" | head -1 | cut -d: -f1)
+	# the list's first line is the one that opens it: line numbers follow
+	lineno=$(($(grep -n "^EXCEPTIONS='" "$SELF" | head -1 | cut -d: -f1) - 1))
 	while IFS= read -r line; do
 		lineno=$((lineno + 1))
 		[[ -n ${line// /} ]] || continue
@@ -114,7 +115,7 @@ exceptions_read() {
 			continue
 		fi
 		EXC_LINE[$key]=$lineno
-	done < <(sed -n "/^EXCEPTIONS='/,/^'/{/^EXCEPTIONS='/d;/^'/d;p}" "$SELF")
+	done <<<"$EXCEPTIONS"
 }
 
 check_length() {
