@@ -194,6 +194,7 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --inline-suppr \
 		--suppress=missingIncludeSystem -D_GNU_SOURCE $(ALL_SRC)
 	$(MAKE) --no-print-directory clean all CFLAGS="-O2 -g"
+	scripts/lint-rules.sh
 
 clean:
 	rm -rf $(B)

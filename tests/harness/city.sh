@@ -2,9 +2,51 @@
 # tests/harness/city.sh — the sample city on a throwaway PostgreSQL: source
 # databases land and civil (owned by the replication role syncd_repl),
 # the tier and the state database (owned by syncd), and a syncd.conf.
-# Source after lib.sh; call h_city_setup SIZE after h_pg_start.
+# Sources lib.sh; h_city_start SIZE (or h_init, h_pg_start, h_city_setup
+# SIZE) is the usual prologue, h_city_ldap TTL adds the directory.
+
+# shellcheck source=tests/harness/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 H_SYNCD=${SYNCD:-$H_ROOT/build/syncd}
+
+# The prologue of a test on the city: the temp dir and its teardown, a
+# PostgreSQL, the city of SIZE parcels and $H_CONF.  Run it in the test's
+# own shell (not in $(...) or a pipeline): the teardown trap lives there.
+h_city_start() {
+    h_init || return 1
+    h_pg_start || return 1
+    h_city_setup "$1"
+}
+
+# The directory for the API: slapd with the example DIT (h_slapd_start
+# --dit) and its [ldap] section in $H_CONF, cache_ttl TTL (default 30).
+h_city_ldap() {
+    h_slapd_start --dit || return 1
+    h_ldap_conf "$H_CONF" "${1:-30}"
+}
+
+# h_syncd_set KEY=VALUE...: the lines "KEY = VALUE", in order, at the top of
+# the [syncd] section of $H_CONF.
+h_syncd_set() {
+    local kv lines=''
+    for kv in "$@"; do
+        [[ $kv == ?*=* ]] || { _h_die "h_syncd_set: '$kv' is not KEY=VALUE"; return 1; }
+        lines+="${kv%%=*} = ${kv#*=}"$'\n'
+    done
+    _H_SET=$lines awk '{ print } $0 == "[syncd]" && !done { printf "%s", ENVIRON["_H_SET"]; done = 1 }' \
+        "$H_CONF" >"$H_CONF.new" && mv "$H_CONF.new" "$H_CONF"
+}
+
+# h_syncd_once [CONF]: the first syncd --once (default on $H_CONF), the
+# snapshot the test builds on; on failure its stderr is shown and the test
+# stops (exit 1).
+h_syncd_once() {
+    "$H_SYNCD" -c "${1:-$H_CONF}" --once >/dev/null 2>"$H_TMP/once.err" || {
+        cat "$H_TMP/once.err"
+        exit 1
+    }
+}
 
 # Creates roles and databases, generates SIZE parcels (and the rest), writes
 # $H_TMP/syncd.conf.  Exports H_CONF, H_LAND, H_CIVIL, H_TIER, H_STATE (conninfos).

@@ -349,6 +349,7 @@ h_psql() {
 # h_slapd_restart             same port, data and config
 # h_slapd_stop                idempotent
 # h_ldap_user UID PASSWORD [DISPLAY-NAME]    uid=UID,ou=people (needs --dit)
+# h_ldap_users NAME UID...    each with password pw-UID-secret, named "NAME UID"
 # h_ldap_user_delete UID      the entry only; group members stay (no refint)
 # h_ldap_group_add GROUP UID  member of cn=GROUP,ou=roles (needs --dit)
 # The h_ldap* tools bind as the rootdn, which the ACLs do not restrict; the
@@ -551,6 +552,17 @@ userPassword:: $(printf '%s' "$hash" | base64 -w0)
 EOF
     [[ $rc -eq 0 ]] || _h_die "h_ldap_user: cannot add uid=$uid (ldap rc $rc)"
     return "$rc"
+}
+
+# h_ldap_users NAME UID...: h_ldap_user for each UID with the password
+# pw-UID-secret (the one h_api sends) and the display name "NAME UID"
+# (just UID when NAME is empty).
+h_ldap_users() {
+    local name=${1:-} u
+    shift
+    for u in "$@"; do
+        h_ldap_user "$u" "pw-$u-secret" "${name:+$name }$u" || return 1
+    done
 }
 
 h_ldap_user_delete() {

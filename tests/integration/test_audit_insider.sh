@@ -8,22 +8,16 @@
 # A request with bytes that are not UTF-8 is audited with U+FFFD and does not
 # fail the other requests of its batch.
 set -euo pipefail
-. "$(dirname "$0")/../harness/lib.sh"
-. "$H_ROOT/tests/harness/city.sh"
+. "$(dirname "$0")/../harness/city.sh"
 
-h_init
-h_pg_start
-h_city_setup 1000
-h_slapd_start --dit
+h_city_start 1000
+h_city_ldap 2
 SYNCCTL=$H_ROOT/build/syncctl
-for u in admin1 chair1 reg1; do h_ldap_user "$u" "pw-$u-secret" "Lê Thị $u"; done
+h_ldap_users "Lê Thị" admin1 chair1 reg1
 h_ldap_group_add city_admin admin1
-h_signing_key >/dev/null
-h_city_conf "$H_CONF"
-h_ldap_conf "$H_CONF" 2
-sed -i "s|^\[syncd\]$|[syncd]\nsigning_key_file = $H_TMP/sign.pem\naudit_checkpoint_file = $H_TMP/checkpoints\naudit_checkpoint_every = 5|" "$H_CONF"
+h_syncd_set "signing_key_file=$(h_signing_key)" "audit_checkpoint_file=$H_TMP/checkpoints" audit_checkpoint_every=5
 API=http://127.0.0.1:$H_API_PORT
-"$H_SYNCD" -c "$H_CONF" --once >/dev/null 2>"$H_TMP/once.err" || { cat "$H_TMP/once.err"; exit 1; }
+h_syncd_once
 
 start() { h_syncd_start && pid=$H_SYNCD_PID; }
 stop() { kill -TERM "$pid"; wait "$pid" || true; }

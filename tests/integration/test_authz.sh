@@ -6,34 +6,21 @@
 # syncd: at once; directly in LDAP: after cache_ttl), and slapd stopped
 # (deny, 503) and back (recovered without a restart).
 set -euo pipefail
-. "$(dirname "$0")/../harness/lib.sh"
-. "$H_ROOT/tests/harness/city.sh"
+. "$(dirname "$0")/../harness/city.sh"
 
-h_init
-h_pg_start
-h_city_setup 1000
-h_slapd_start --dit
+h_city_start 1000
+h_city_ldap 3
 SYNCCTL=$H_ROOT/build/syncctl
 B=$H_LDAP_BASE
 
-for u in admin1 admin2 chair1 chair2 chair3 chair4 chair5 reg1 reg2 off1 mallory aud1; do
-    h_ldap_user "$u" "pw-$u-secret" "Nguyễn Văn $u"
-done
+h_ldap_users "Nguyễn Văn" admin1 admin2 chair1 chair2 chair3 chair4 chair5 reg1 reg2 off1 mallory aud1
 h_ldap_group_add city_admin admin1
 h_ldap_group_add city_admin admin2
 h_ldap_group_add city_auditor aud1
 
-h_city_conf "$H_CONF"
-h_ldap_conf "$H_CONF" 3
 API=http://127.0.0.1:$H_API_PORT
-"$H_SYNCD" -c "$H_CONF" >"$H_TMP/daemon.log" 2>&1 &
-pid=$!
-h_atexit_kill "$pid"
-for ((i = 0; i < 300; i++)); do
-    curl -sf "$API/healthz" >/dev/null 2>&1 && break
-    h_pid_alive "$pid" || break
-    sleep 0.1
-done
+h_syncd_start || true
+pid=$H_SYNCD_PID
 h_assert_eq "the API answers" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$API/healthz")"
 
 # api USER METHOD PATH [JSON]: the body goes to $H_TMP/body, the status to stdout

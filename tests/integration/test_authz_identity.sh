@@ -12,9 +12,7 @@ set -euo pipefail
 h_init
 h_slapd_start --dit
 B=$H_LDAP_BASE
-for u in admin1 chair1 an.nguyen kiem.do; do
-    h_ldap_user "$u" "pw-$u-secret" >/dev/null
-done
+h_ldap_users "" admin1 chair1 an.nguyen kiem.do >/dev/null
 h_ldap_group_add city_admin admin1 >/dev/null
 # two entries with one uid: nobody may log in as either
 h_ldap_user twin pw-twin-secret >/dev/null

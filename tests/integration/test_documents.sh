@@ -7,23 +7,17 @@
 # city DB down, refusing with the state DB down, auditor scopes, and every
 # kind of tampering with the audit log caught by verify at the right seq.
 set -euo pipefail
-. "$(dirname "$0")/../harness/lib.sh"
-. "$H_ROOT/tests/harness/city.sh"
+. "$(dirname "$0")/../harness/city.sh"
 
-h_init
-h_pg_start
-h_city_setup 1000
-h_slapd_start --dit
+h_city_start 1000
+h_city_ldap 2
 SYNCCTL=$H_ROOT/build/syncctl
-for u in admin1 chair1 reg1 land1 reg2 audc aud1 audx; do h_ldap_user "$u" "pw-$u-secret" "Lê Thị $u"; done
+h_ldap_users "Lê Thị" admin1 chair1 reg1 land1 reg2 audc aud1 audx
 h_ldap_group_add city_admin admin1
 h_ldap_group_add city_auditor audc
-h_signing_key >/dev/null
-h_city_conf "$H_CONF"
-h_ldap_conf "$H_CONF" 2
-sed -i "s|^\[syncd\]$|[syncd]\nsigning_key_file = $H_TMP/sign.pem\naudit_checkpoint_file = $H_TMP/checkpoints\naudit_checkpoint_every = 5|" "$H_CONF"
+h_syncd_set "signing_key_file=$(h_signing_key)" "audit_checkpoint_file=$H_TMP/checkpoints" audit_checkpoint_every=5
 API=http://127.0.0.1:$H_API_PORT
-"$H_SYNCD" -c "$H_CONF" --once >/dev/null 2>"$H_TMP/once.err" || { cat "$H_TMP/once.err"; exit 1; }
+h_syncd_once
 # the land register's intake table is the land database owner's (dist/sql/land-intake.sql)
 h_psql -d land -f "$H_ROOT/dist/sql/land-intake.sql" -v syncd_role=syncd_repl >/dev/null
 

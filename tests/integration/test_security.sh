@@ -10,23 +10,17 @@
 #  4. no stranger slows the API: 429 at once, /healthz while logins or a
 #     frozen directory hold the workers, 1,000 idle sockets from one address.
 set -euo pipefail
-. "$(dirname "$0")/../harness/lib.sh"
-. "$H_ROOT/tests/harness/city.sh"
+. "$(dirname "$0")/../harness/city.sh"
 
-h_init
-h_pg_start
-h_city_setup 1000
-h_slapd_start --dit
-for u in admin1 chair1 reg1 audc kiem.do victim; do h_ldap_user "$u" "pw-$u-secret" "Đỗ Văn $u"; done
+h_city_start 1000
+h_city_ldap 2
+h_ldap_users "Đỗ Văn" admin1 chair1 reg1 audc kiem.do victim
 h_ldap_user colon 'pw:with:colons' "Người Hai Chấm"
 h_ldap_group_add city_admin admin1
 h_ldap_group_add city_auditor audc
-h_signing_key >/dev/null
-h_city_conf "$H_CONF"
-h_ldap_conf "$H_CONF" 2
-sed -i "s|^\[syncd\]$|[syncd]\nsigning_key_file = $H_TMP/sign.pem\napi_threads = 4\napi_max_connections_per_ip = 32\napi_idle_timeout = 5|" "$H_CONF"
+h_syncd_set "signing_key_file=$(h_signing_key)" api_threads=4 api_max_connections_per_ip=32 api_idle_timeout=5
 API=http://127.0.0.1:$H_API_PORT
-"$H_SYNCD" -c "$H_CONF" --once >/dev/null 2>"$H_TMP/once.err" || { cat "$H_TMP/once.err"; exit 1; }
+h_syncd_once
 h_syncd_start || { h_summary; exit 1; }
 pid=$H_SYNCD_PID
 

@@ -4,12 +4,9 @@
 # masking, TOAST, Vietnamese text, checkpoints, and a second run that copies
 # nothing.
 set -euo pipefail
-. "$(dirname "$0")/../harness/lib.sh"
-. "$H_ROOT/tests/harness/city.sh"
+. "$(dirname "$0")/../harness/city.sh"
 
-h_init
-h_pg_start
-h_city_setup 8000
+h_city_start 8000
 
 out=$("$H_SYNCD" -c "$H_CONF" --once 2>"$H_TMP/syncd.err") && rc=0 || rc=$?
 h_assert_eq "syncd --once exits 0" 0 "$rc"

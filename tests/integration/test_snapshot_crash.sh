@@ -3,12 +3,9 @@
 # --once must end complete and exact: no loss, no duplicates, the quarantine
 # holding each unroutable row once.
 set -euo pipefail
-. "$(dirname "$0")/../harness/lib.sh"
-. "$H_ROOT/tests/harness/city.sh"
+. "$(dirname "$0")/../harness/city.sh"
 
-h_init
-h_pg_start
-h_city_setup 30000
+h_city_start 30000
 
 # a full run tells how long a snapshot takes here; the kills land at
 # fractions of it, so they fall mid-copy whatever the machine's speed

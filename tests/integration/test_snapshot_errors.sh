@@ -3,12 +3,9 @@
 # a message naming the object and the fix, and nothing is half-written:
 # no slot, no publication, no unit schema, no state rows.
 set -euo pipefail
-. "$(dirname "$0")/../harness/lib.sh"
-. "$H_ROOT/tests/harness/city.sh"
+. "$(dirname "$0")/../harness/city.sh"
 
-h_init
-h_pg_start
-h_city_setup 1000
+h_city_start 1000
 
 # nothing written anywhere: the proof that a refusal happened before any write
 nothing_written() {

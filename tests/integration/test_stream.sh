@@ -3,12 +3,9 @@
 # 028_row_filter.pl that apply to one table filtered by unit, and more;
 # after each step syncd --once catches up and every unit equals the oracle.
 set -euo pipefail
-. "$(dirname "$0")/../harness/lib.sh"
-. "$H_ROOT/tests/harness/city.sh"
+. "$(dirname "$0")/../harness/city.sh"
 
-h_init
-h_pg_start
-h_city_setup 4000
+h_city_start 4000
 
 once() {
     "$H_SYNCD" -c "$H_CONF" --once >"$H_TMP/out" 2>"$H_TMP/err" && rc=0 || rc=$?

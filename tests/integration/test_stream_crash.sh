@@ -8,16 +8,13 @@
 # every unit equals the oracle and the quarantine holds exactly the
 # unroutable rows.
 set -euo pipefail
-. "$(dirname "$0")/../harness/lib.sh"
-. "$H_ROOT/tests/harness/city.sh"
+. "$(dirname "$0")/../harness/city.sh"
 
 kills=${KILLS:-20}
-h_init
-h_pg_start
-h_city_setup 3000
+h_city_start 3000
 h_psql -d land -c "CREATE TABLE wl (id bigint PRIMARY KEY, unit text, lsn pg_lsn)" # not published
 
-"$H_SYNCD" -c "$H_CONF" --once >/dev/null 2>"$H_TMP/err" || { cat "$H_TMP/err"; exit 1; }
+h_syncd_once
 
 # the workload: each transaction inserts a marker parcel into a known unit,
 # moves one parcel (sometimes into or out of the quarantine), updates one

@@ -5,12 +5,9 @@
 # warning naming the column and the default, since each unit would compute
 # its own value.  Rows streamed afterwards carry the source's values.
 set -euo pipefail
-. "$(dirname "$0")/../harness/lib.sh"
-. "$H_ROOT/tests/harness/city.sh"
+. "$(dirname "$0")/../harness/city.sh"
 
-h_init
-h_pg_start
-h_city_setup 1000
+h_city_start 1000
 
 once() {
     "$H_SYNCD" -c "$H_CONF" --once >"$H_TMP/out" 2>"$H_TMP/err" && rc=0 || rc=$?

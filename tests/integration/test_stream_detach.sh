@@ -4,14 +4,11 @@
 # limit the units are detached, the slot moves on, and they are resynced when
 # the database returns.  Each ends equal to the oracle.
 set -euo pipefail
-. "$(dirname "$0")/../harness/lib.sh"
-. "$H_ROOT/tests/harness/city.sh"
+. "$(dirname "$0")/../harness/city.sh"
 
-h_init
-h_pg_start
-h_city_setup 2000
+h_city_start 2000
 sed -i 's/^log_level = info$/log_level = info\nunit_backlog_limit = 4/' "$H_CONF"
-"$H_SYNCD" -c "$H_CONF" --once >/dev/null 2>"$H_TMP/err" || { cat "$H_TMP/err"; exit 1; }
+h_syncd_once
 
 tier_down() {
     h_psql -d postgres -c "ALTER DATABASE tier ALLOW_CONNECTIONS false" \
@@ -24,9 +21,8 @@ changes() {
     h_psql -d civil -c "UPDATE khai_sinh SET so = so || '$1' WHERE id % 5 = 1"
 }
 
-"$H_SYNCD" -c "$H_CONF" >"$H_TMP/daemon.log" 2>&1 &
-pid=$!
-h_atexit_kill "$pid"
+h_syncd_start || true
+pid=$H_SYNCD_PID
 
 # 1. down briefly, under the limit: the slot holds, the units replay
 h_city_caught_up

@@ -2,12 +2,9 @@
 # Operations on the stream (issue 3): syncctl resync of one unit under load,
 # and a table added to routing.json — each ends equal to the oracle.
 set -euo pipefail
-. "$(dirname "$0")/../harness/lib.sh"
-. "$H_ROOT/tests/harness/city.sh"
+. "$(dirname "$0")/../harness/city.sh"
 
-h_init
-h_pg_start
-h_city_setup 3000
+h_city_start 3000
 SYNCCTL=$H_ROOT/build/syncctl
 
 # start without public.to_ban_do in routing.json; it is added later
@@ -15,14 +12,13 @@ cp -r "$H_ROOT/policies" "$H_TMP/pol"
 sed -i '/"table": "public.to_ban_do"/,+1d' "$H_TMP/pol/routing.json"
 grep -q to_ban_do "$H_TMP/pol/routing.json" && h_fail "test setup" "to_ban_do still routed"
 h_city_conf "$H_TMP/small.conf" "$H_TMP/pol"
-"$H_SYNCD" -c "$H_TMP/small.conf" --once >/dev/null 2>"$H_TMP/err" || { cat "$H_TMP/err"; exit 1; }
+h_syncd_once "$H_TMP/small.conf"
 h_assert_eq "to_ban_do not copied while unrouted" 0 \
     "$(h_psql -d tier -c "SELECT count(*) FROM pg_tables WHERE tablename = 'to_ban_do'")"
 
 # the table added: the daemon copies it into every unit, then streams it
-"$H_SYNCD" -c "$H_CONF" >"$H_TMP/daemon.log" 2>&1 &
-pid=$!
-h_atexit_kill "$pid"
+h_syncd_start || true
+pid=$H_SYNCD_PID
 h_psql -d land -c "UPDATE to_ban_do SET ty_le = 1000 WHERE ma_dvhc_xa = '31117'"
 h_psql -d land -c "INSERT INTO to_ban_do (id, ma_dvhc_xa, so_to, ty_le) VALUES (990001, '31120', 99, 500)"
 

@@ -5,17 +5,14 @@
 # answer 503 documents_not_configured; /readyz names the features that are off.
 # A documents.json that is present but invalid still stops it, with file:line.
 set -euo pipefail
-. "$(dirname "$0")/../harness/lib.sh"
-. "$H_ROOT/tests/harness/city.sh"
+. "$(dirname "$0")/../harness/city.sh"
 
-h_init
-h_pg_start
-h_city_setup 1000
+h_city_start 1000
 cp -r "$H_ROOT/policies" "$H_TMP/pol"
 rm "$H_TMP/pol/documents.json"
 h_city_conf "$H_CONF" "$H_TMP/pol"
 API=http://127.0.0.1:$H_API_PORT
-"$H_SYNCD" -c "$H_CONF" --once >/dev/null 2>"$H_TMP/once.err" || { cat "$H_TMP/once.err"; exit 1; }
+h_syncd_once
 
 h_syncd_start && h_ok "starts without documents.json, [ldap] or a signing key" || { h_summary; exit 1; }
 pid=$H_SYNCD_PID

@@ -7,16 +7,13 @@
 # reloads (RELOADING=1/READY=1) with valid and refused files while a
 # workload streams, ending equal to the oracle.
 set -euo pipefail
-. "$(dirname "$0")/../harness/lib.sh"
-. "$H_ROOT/tests/harness/city.sh"
+. "$(dirname "$0")/../harness/city.sh"
 
-h_init
-h_pg_start
-h_city_setup 1000
+h_city_start 1000
 cp -r "$H_ROOT/policies" "$H_TMP/pol"
 sed -i '/"table": "public.to_ban_do"/,+1d' "$H_TMP/pol/routing.json" # added back by a reload
 h_city_conf "$H_CONF" "$H_TMP/pol"
-"$H_SYNCD" -c "$H_CONF" --once >/dev/null 2>"$H_TMP/err" || { cat "$H_TMP/err"; exit 1; }
+h_syncd_once
 API=http://127.0.0.1:$H_API_PORT
 sock=$H_TMP/notify.sock
 notes=$H_TMP/notes
