@@ -37,6 +37,7 @@
 #include "authz/audit.h"
 #include "common/log.h"
 #include "syncd/ctl/apiclient.h"
+#include "syncd/ctl/print.h"
 #include "syncd/config.h"
 #include "syncd/sync/routing.h"
 #include "syncd/sync/state.h"
