@@ -146,13 +146,155 @@ static bool media_type_is(const char *ctype, const char *want)
 	return strncasecmp(ctype, want, n) == 0 && (ctype[n] == '\0' || ctype[n] == ';' || ctype[n] == ' ');
 }
 
+/* The request's headers: Accept (JSON when accept is NULL), no "Expect:
+ * 100-continue" (the bodies are small) and a JSON Content-Type when a body
+ * goes with it.  NULL when memory runs out. */
+static struct curl_slist *request_headers(const char *accept, bool has_body)
+{
+	struct curl_slist *hdrs, *h;
+	char accept_hdr[128];
+
+	snprintf(accept_hdr, sizeof(accept_hdr), "Accept: %s", accept ? accept : "application/json");
+	hdrs = curl_slist_append(NULL, accept_hdr);
+	h = hdrs ? curl_slist_append(hdrs, "Expect:") : NULL;
+	if (h != NULL && has_body)
+		h = curl_slist_append(hdrs, "Content-Type: application/json");
+	if (h == NULL) {
+		curl_slist_free_all(hdrs);
+		return NULL;
+	}
+	return hdrs;
+}
+
+/* Where the answer goes while it comes: the body into x, the headers into out. */
+static CURLcode request_sinks(CURL *curl, struct xfer *x, struct api_response *out)
+{
+	CURLcode cr = curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+
+	if (cr == CURLE_OK)
+		cr = curl_easy_setopt(curl, CURLOPT_WRITEDATA, x);
+	if (cr == CURLE_OK)
+		cr = curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+	if (cr == CURLE_OK)
+		cr = curl_easy_setopt(curl, CURLOPT_HEADERDATA, out);
+	return cr;
+}
+
+/* The login (HTTP Basic when c->user is set), the CA and the method with
+ * its body (payload NULL: none; a POST always sends one, maybe empty). */
+static CURLcode request_as(CURL *curl, const struct api_client *c, const char *method, const char *payload)
+{
+	CURLcode cr = CURLE_OK;
+
+	if (c->user != NULL) {
+		cr = curl_easy_setopt(curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		if (cr == CURLE_OK)
+			cr = curl_easy_setopt(curl, CURLOPT_USERNAME, c->user);
+		if (cr == CURLE_OK)
+			cr = curl_easy_setopt(curl, CURLOPT_PASSWORD, c->password ? c->password : "");
+	}
+	if (cr == CURLE_OK && c->cacert != NULL)
+		cr = curl_easy_setopt(curl, CURLOPT_CAINFO, c->cacert);
+	if (cr == CURLE_OK && strcmp(method, "GET") == 0) {
+		cr = curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+	} else if (cr == CURLE_OK) {
+		if (strcmp(method, "POST") != 0)
+			cr = curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+		if (cr == CURLE_OK && (payload != NULL || strcmp(method, "POST") == 0))
+			cr = curl_easy_setopt(curl, CURLOPT_POSTFIELDS, payload ? payload : "");
+	}
+	return cr;
+}
+
+/* Everything libcurl needs for one request: the URL, http(s) only, the
+ * timeouts, the headers, where the answer goes and as whom. */
+static CURLcode request_setup(CURL *curl, const struct api_client *c, const char *method, const char *url,
+			      const char *payload, struct curl_slist *hdrs, char *curlerr, struct xfer *x,
+			      struct api_response *out)
+{
+	CURLcode cr = curl_easy_setopt(curl, CURLOPT_URL, url);
+
+	if (cr == CURLE_OK)
+		cr = curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curlerr);
+	if (cr == CURLE_OK)
+		cr = curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	if (cr == CURLE_OK)
+#if LIBCURL_VERSION_NUM >= 0x075500
+		cr = curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+		cr = curl_easy_setopt(curl, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	if (cr == CURLE_OK)
+		cr = curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, API_CONNECT_TIMEOUT);
+	if (cr == CURLE_OK)
+		cr = curl_easy_setopt(curl, CURLOPT_TIMEOUT, API_TIMEOUT);
+	if (cr == CURLE_OK)
+		cr = curl_easy_setopt(curl, CURLOPT_USERAGENT, "syncctl");
+	if (cr == CURLE_OK)
+		cr = curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
+	if (cr == CURLE_OK)
+		cr = request_sinks(curl, x, out);
+	if (cr == CURLE_OK)
+		cr = request_as(curl, c, method, payload);
+	return cr;
+}
+
+/* The answer that came (status, Content-Type, body in out->raw) checked:
+ * of the type asked for (accept) or JSON, parsed into out->json; not a
+ * redirect; a 2xx status.  Returns 0, or -1 with out->error set. */
+static int answer_check(CURL *curl, const struct api_client *c, const char *method, const char *url,
+			const char *accept, struct api_response *out)
+{
+	if (accept != NULL && out->status >= 200 && out->status < 300) {
+		/* a server that ignores Accept would leave JSON in an .html file */
+		if (!media_type_is(out->content_type, accept)) {
+			snprintf(out->error, sizeof(out->error),
+				 "%s %s: the answer (HTTP %ld, request %s) is %s, not %s; is %s syncd's API?",
+				 method, url, out->status, out->request_id[0] ? out->request_id : "-",
+				 out->content_type[0] ? out->content_type : "of no declared type", accept,
+				 c->url);
+			api_text_sanitize(out->error);
+			return -1;
+		}
+	} else if (out->raw_len > 0) {
+		json_error_t jerr;
+
+		out->json = json_loadb(out->raw, out->raw_len, 0, &jerr);
+		if (out->json == NULL && out->status >= 200 && out->status < 300) {
+			snprintf(
+				out->error, sizeof(out->error),
+				"%s %s: the answer (HTTP %ld, request %s) is not JSON: %s; is %s syncd's API?",
+				method, url, out->status, out->request_id[0] ? out->request_id : "-",
+				jerr.text, c->url);
+			api_text_sanitize(out->error);
+			return -1;
+		}
+	}
+	if (out->status >= 300 && out->status < 400) {
+		char *to = NULL;
+
+		if (curl_easy_getinfo(curl, CURLINFO_REDIRECT_URL, &to) != CURLE_OK)
+			to = NULL;
+		snprintf(out->error, sizeof(out->error),
+			 "%s redirects to %s (HTTP %ld); point syncctl at the API itself with -s URL", c->url,
+			 to ? to : "another URL", out->status);
+		api_text_sanitize(out->error);
+		return -1;
+	}
+	if (out->status < 200 || out->status >= 300) {
+		api_error_format(out->status, out->json, out->request_id, out->error, sizeof(out->error));
+		return -1;
+	}
+	return 0;
+}
+
 /* api_call and api_get_raw: accept NULL asks for JSON and parses it. */
 static int call(const struct api_client *c, const char *method, const char *path, const char *accept,
 		json_t *body, struct api_response *out)
 {
 	struct xfer x = {.body = {0}, .too_big = false};
-	char curlerr[CURL_ERROR_SIZE] = "", accept_hdr[128];
-	struct curl_slist *hdrs = NULL, *h;
+	char curlerr[CURL_ERROR_SIZE] = "";
+	struct curl_slist *hdrs = NULL;
 	struct buf url = {0};
 	char *payload = NULL, *ctype = NULL;
 	size_t baselen;
@@ -177,61 +319,12 @@ static int call(const struct api_client *c, const char *method, const char *path
 		snprintf(out->error, sizeof(out->error), "libcurl: cannot start a request");
 		goto out;
 	}
-	/* no "Expect: 100-continue": the bodies are small */
-	snprintf(accept_hdr, sizeof(accept_hdr), "Accept: %s", accept ? accept : "application/json");
-	hdrs = curl_slist_append(NULL, accept_hdr);
-	h = hdrs ? curl_slist_append(hdrs, "Expect:") : NULL;
-	if (h != NULL && payload != NULL)
-		h = curl_slist_append(hdrs, "Content-Type: application/json");
-	if (h == NULL) {
+	hdrs = request_headers(accept, payload != NULL);
+	if (hdrs == NULL) {
 		snprintf(out->error, sizeof(out->error), "out of memory");
 		goto out_curl;
 	}
-
-	cr = curl_easy_setopt(curl, CURLOPT_URL, url.data);
-	if (cr == CURLE_OK)
-		cr = curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curlerr);
-	if (cr == CURLE_OK)
-		cr = curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	if (cr == CURLE_OK)
-#if LIBCURL_VERSION_NUM >= 0x075500
-		cr = curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-		cr = curl_easy_setopt(curl, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-	if (cr == CURLE_OK)
-		cr = curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, API_CONNECT_TIMEOUT);
-	if (cr == CURLE_OK)
-		cr = curl_easy_setopt(curl, CURLOPT_TIMEOUT, API_TIMEOUT);
-	if (cr == CURLE_OK)
-		cr = curl_easy_setopt(curl, CURLOPT_USERAGENT, "syncctl");
-	if (cr == CURLE_OK)
-		cr = curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
-	if (cr == CURLE_OK)
-		cr = curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-	if (cr == CURLE_OK)
-		cr = curl_easy_setopt(curl, CURLOPT_WRITEDATA, &x);
-	if (cr == CURLE_OK)
-		cr = curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
-	if (cr == CURLE_OK)
-		cr = curl_easy_setopt(curl, CURLOPT_HEADERDATA, out);
-	if (cr == CURLE_OK && c->user != NULL) {
-		cr = curl_easy_setopt(curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-		if (cr == CURLE_OK)
-			cr = curl_easy_setopt(curl, CURLOPT_USERNAME, c->user);
-		if (cr == CURLE_OK)
-			cr = curl_easy_setopt(curl, CURLOPT_PASSWORD, c->password ? c->password : "");
-	}
-	if (cr == CURLE_OK && c->cacert != NULL)
-		cr = curl_easy_setopt(curl, CURLOPT_CAINFO, c->cacert);
-	if (cr == CURLE_OK && strcmp(method, "GET") == 0) {
-		cr = curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
-	} else if (cr == CURLE_OK) {
-		if (strcmp(method, "POST") != 0)
-			cr = curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-		if (cr == CURLE_OK && (payload != NULL || strcmp(method, "POST") == 0))
-			cr = curl_easy_setopt(curl, CURLOPT_POSTFIELDS, payload ? payload : "");
-	}
+	cr = request_setup(curl, c, method, url.data, payload, hdrs, curlerr, &x, out);
 	if (cr != CURLE_OK) {
 		snprintf(out->error, sizeof(out->error), "libcurl: cannot set up %s %s: %s", method, url.data,
 			 curl_easy_strerror(cr));
@@ -252,47 +345,7 @@ static int call(const struct api_client *c, const char *method, const char *path
 	out->raw = x.body.data;
 	out->raw_len = x.body.len;
 	x.body = (struct buf){0};
-	if (accept != NULL && out->status >= 200 && out->status < 300) {
-		/* a server that ignores Accept would leave JSON in an .html file */
-		if (!media_type_is(out->content_type, accept)) {
-			snprintf(out->error, sizeof(out->error),
-				 "%s %s: the answer (HTTP %ld, request %s) is %s, not %s; is %s syncd's API?",
-				 method, url.data, out->status, out->request_id[0] ? out->request_id : "-",
-				 out->content_type[0] ? out->content_type : "of no declared type", accept,
-				 c->url);
-			api_text_sanitize(out->error);
-			goto out_curl;
-		}
-	} else if (out->raw_len > 0) {
-		json_error_t jerr;
-
-		out->json = json_loadb(out->raw, out->raw_len, 0, &jerr);
-		if (out->json == NULL && out->status >= 200 && out->status < 300) {
-			snprintf(
-				out->error, sizeof(out->error),
-				"%s %s: the answer (HTTP %ld, request %s) is not JSON: %s; is %s syncd's API?",
-				method, url.data, out->status, out->request_id[0] ? out->request_id : "-",
-				jerr.text, c->url);
-			api_text_sanitize(out->error);
-			goto out_curl;
-		}
-	}
-	if (out->status >= 300 && out->status < 400) {
-		char *to = NULL;
-
-		if (curl_easy_getinfo(curl, CURLINFO_REDIRECT_URL, &to) != CURLE_OK)
-			to = NULL;
-		snprintf(out->error, sizeof(out->error),
-			 "%s redirects to %s (HTTP %ld); point syncctl at the API itself with -s URL", c->url,
-			 to ? to : "another URL", out->status);
-		api_text_sanitize(out->error);
-		goto out_curl;
-	}
-	if (out->status < 200 || out->status >= 300) {
-		api_error_format(out->status, out->json, out->request_id, out->error, sizeof(out->error));
-		goto out_curl;
-	}
-	r = 0;
+	r = answer_check(curl, c, method, url.data, accept, out);
 out_curl:
 	curl_easy_cleanup(curl);
 out:
