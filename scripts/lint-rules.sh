@@ -32,10 +32,6 @@ NM_FORBIDDEN=(api_start stream_run snapshot_run audit_append)
 
 # file:function  # reason -- one per line; the reason is required.
 EXCEPTIONS='
-syncd/ctl/apiclient.c:call  # issue 11: being split
-syncd/ctl/syncctl.c:cmd_audit_query  # issue 11: being split
-syncd/sync/routing.c:routing_load  # issue 11: being split
-syncd/sync/routing.c:table_parse  # issue 11: being split
 '
 
 SELF=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")

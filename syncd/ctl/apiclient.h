@@ -1,7 +1,5 @@
-/* apiclient.h — syncctl's side of syncd's HTTP API: one call with libcurl
- * and Jansson, the login (password file, netrc, terminal prompt), the query
- * strings, the TIME arguments and what the operator sees of grants, the
- * audit log and issued documents.
+/* apiclient.h — syncctl's HTTP client for syncd's API: one call with libcurl
+ * and Jansson, query strings, TIME and serial arguments, and the login.
  *
  * Answers are JSON unless another type is asked for (a document as HTML,
  * the audit log as CSV); an error is always {"error": CODE, "message": TEXT}
@@ -10,9 +8,7 @@
 #define SYNCD_APICLIENT_H
 
 #include <jansson.h>
-#include <stdbool.h>
 #include <stddef.h>
-#include <stdio.h>
 #include <time.h>
 
 /* Where and as whom; the strings are borrowed from the caller. */
@@ -53,6 +49,9 @@ void api_response_free(struct api_response *res);
  * answer; body (borrowed) may be NULL or lack fields.  Control characters
  * from the server are shown as '?'. */
 void api_error_format(long status, const json_t *body, const char *request_id, char *out, size_t outlen);
+/* Text from the server goes to a terminal: C0 and C1 control characters
+ * (escape sequences) become '?'.  In place; the string may get shorter. */
+void api_text_sanitize(char *s);
 
 /* Query strings: path?name=value&...; names and values are URL-escaped,
  * parameters whose value is NULL are left out.  Returns a new string
@@ -77,53 +76,9 @@ int api_time_arg_past(const char *in, time_t now, char *out, size_t outlen)
 /* "YYYY-MM-DDTHH:MM:SSZ" -> *t.  Returns 0 or -1. */
 int api_time_parse(const char *s, time_t *t) __attribute__((warn_unused_result));
 
-/* "active", "revoked", "expired" (not_after passed) or "pending" (not_before
- * still ahead) for a grant object at time now. */
-const char *api_grant_state(const json_t *grant, time_t now);
-/* The grants table: ID USER ROLE UNIT "NOT AFTER" DEPTH GRANTOR STATE, one
- * row per grant object of the array.  Returns 0, or -1 when grants is not
- * an array of objects (nothing printed). */
-int api_grants_print(FILE *f, const json_t *grants, time_t now);
-/* A check answer: 1 for "allow", 0 for "deny", -1 when it has no decision. */
-int api_check_allowed(const json_t *check);
-/* "allow" or "deny: REASON", then one line per link of the chain.  Returns
- * what api_check_allowed() returns (nothing printed on -1). */
-int api_check_print(FILE *f, const json_t *check);
-
-/* The audit log table: SEQ AT ACTOR ACTION UNIT OBJECT DECISION REASON,
- * one row per event object of the array, AT to the second, long cells cut
- * with "…".  Returns 0, or -1 when events is not an array of objects
- * (nothing printed). */
-int api_audit_print(FILE *f, const json_t *events);
-
-/* The server's CSV (RFC 4180) written again to f, every cell through
- * text_csv_cell: a cell a spreadsheet would run (= + - @ TAB CR first)
- * starts with an apostrophe; records end in CRLF.  skip_header leaves the
- * first record out (a later page).  Returns the records written, or -1 on
- * a malformed CSV (an unclosed quote), no memory or a write error. */
-int api_csv_print(FILE *f, const char *csv, size_t len, bool skip_header);
-/* A verify answer: 1 when "ok" is true, 0 when false, -1 without "ok". */
-int api_audit_intact(const json_t *verify);
-/* "audit log intact: N rows, K signed checkpoints", or "audit log BROKEN
- * at seq N: PROBLEM" with the expected and found hashes.  Returns what
- * api_audit_intact() returns (nothing printed on -1). */
-int api_audit_verify_print(FILE *f, const json_t *verify);
-
 /* Document serials: UNIT-YEAR-NUMBER, "31135-2026-000001".  1 or 0. */
 #define API_SERIAL_FORM "31135-2026-000001 (unit-year-number)"
 int api_serial_valid(const char *s);
-/* An issued document: serial, title, kind, unit, issued, issuer, state,
- * then one "label: value" line per field.  Returns 0, or -1 when doc is
- * not an object with a serial (nothing printed). */
-int api_document_print(FILE *f, const json_t *doc);
-/* A public verify answer: 1 for "valid", 0 for "revoked" or "unknown", -1
- * for anything else. */
-int api_document_valid(const json_t *verify);
-/* "SERIAL: valid (kind, unit, issued_on)" (or revoked, or unknown) and the
- * sha256 and signature lines.  Returns what api_document_valid() returns
- * (nothing printed on -1). */
-int api_document_verify_print(FILE *f, const json_t *verify);
-
 /* The login.  The host of a URL (no port, an IPv6 address without its
  * brackets) into host; returns 0, or -1 for a URL libcurl cannot parse. */
 int api_url_host(const char *url, char *host, size_t hostlen);

@@ -1,4 +1,5 @@
-/* syncctl.c — the operator's command line for a running syncd.
+/* syncctl.c — the operator's command line for a running syncd: the options, one
+ * function per command (resync, grants, audit, documents) and its exit code.
  *
  * syncctl -c FILE resync --unit CODE [--table SCHEMA.TABLE] [--no-wait]
  *   rebuilds one unit's copy (or one table of it) from a consistent
@@ -7,7 +8,7 @@
  *   exact point of its snapshot and records the result.
  *
  * syncctl [-s URL] [-u USER] grant | revoke | grants | check ...
- *   manage and test the grants through syncd's HTTP API (apiclient.c), as
+ *   manage and test the grants through syncd's HTTP API (apiclient.c, print.c), as
  *   the operator's own LDAP user, so the server checks and audits who did
  *   it; syncd.conf is not read.  The password never goes on the command
  *   line: $SYNCCTL_PASSWORD_FILE, else netrc, else a prompt on the terminal.
@@ -37,6 +38,7 @@
 #include "authz/audit.h"
 #include "common/log.h"
 #include "syncd/ctl/apiclient.h"
+#include "syncd/ctl/print.h"
 #include "syncd/config.h"
 #include "syncd/sync/routing.h"
 #include "syncd/sync/state.h"
@@ -589,7 +591,33 @@ static int audit_csv_page(const struct api_response *res, size_t page)
 	return 0;
 }
 
-static int cmd_audit_query(const struct cli *cli, int argc, char **argv)
+/* The query string of GET /v1/audit, one slot per parameter. */
+enum audit_q {
+	Q_ACTOR,
+	Q_UNIT,
+	Q_ACTION,
+	Q_OBJECT,
+	Q_DECISION,
+	Q_FROM,
+	Q_TO,
+	Q_LIMIT,
+	Q_FORMAT,
+	Q_CURSOR,
+	Q_N
+};
+
+/* An audit query as the command line asks it; q's values are borrowed
+ * from argv, from_t and to_t. */
+struct audit_search {
+	struct api_param q[Q_N];
+	const char *from, *to, *limit;
+	char from_t[32], to_t[32];
+	bool all, csv;
+};
+
+/* audit query's options into *a.  Returns -1 to go on, else the exit code
+ * (0 after --help, 2 for a usage error). */
+static int audit_query_options(int argc, char **argv, struct audit_search *a)
 {
 	static const struct option opts[] = {
 		{"actor", required_argument, NULL, 'a'},
@@ -605,47 +633,21 @@ static int cmd_audit_query(const struct cli *cli, int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	enum {
-		Q_ACTOR,
-		Q_UNIT,
-		Q_ACTION,
-		Q_OBJECT,
-		Q_DECISION,
-		Q_FROM,
-		Q_TO,
-		Q_LIMIT,
-		Q_FORMAT,
-		Q_CURSOR,
-		Q_N
-	};
-	struct api_param q[Q_N] = {
-		{"actor", NULL}, {"unit", NULL}, {"action", NULL}, {"object", NULL}, {"decision", NULL},
-		{"from", NULL},	 {"to", NULL},	 {"limit", NULL},  {"format", NULL}, {"cursor", NULL},
-	};
-	const char *from = NULL, *to = NULL, *limit = NULL;
-	char from_t[32], to_t[32], *cursor = NULL, *path, *end;
-	bool all = false, csv = false, more = false;
-	time_t now = time(NULL);
-	struct api_response res;
-	struct session s;
-	json_t *events;
-	size_t page;
-	long n;
-	int c, r;
+	int c;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'a': q[Q_ACTOR].value = optarg; break;
-		case 'n': q[Q_UNIT].value = optarg; break;
-		case 'A': q[Q_ACTION].value = optarg; break;
-		case 'o': q[Q_OBJECT].value = optarg; break;
-		case 'd': q[Q_DECISION].value = optarg; break;
-		case 'f': from = optarg; break;
-		case 't': to = optarg; break;
-		case 'l': limit = optarg; break;
-		case 'L': all = true; break;
-		case 'c': csv = true; break;
+		case 'a': a->q[Q_ACTOR].value = optarg; break;
+		case 'n': a->q[Q_UNIT].value = optarg; break;
+		case 'A': a->q[Q_ACTION].value = optarg; break;
+		case 'o': a->q[Q_OBJECT].value = optarg; break;
+		case 'd': a->q[Q_DECISION].value = optarg; break;
+		case 'f': a->from = optarg; break;
+		case 't': a->to = optarg; break;
+		case 'l': a->limit = optarg; break;
+		case 'L': a->all = true; break;
+		case 'c': a->csv = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -655,45 +657,105 @@ static int cmd_audit_query(const struct cli *cli, int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (csv && cli->json) {
+	return -1;
+}
+
+/* The option values checked and put in the query string (times in RFC
+ * 3339 UTC).  Returns 0, or 2 for a usage error (said on stderr). */
+static int audit_query_check(const struct cli *cli, struct audit_search *a)
+{
+	const char *decision = a->q[Q_DECISION].value;
+	time_t now = time(NULL);
+	char *end;
+	long n;
+
+	if (a->csv && cli->json) {
 		fprintf(stderr, "syncctl: audit query: --csv or --json, not both\n");
 		return 2;
 	}
-	if (q[Q_DECISION].value != NULL && strcmp(q[Q_DECISION].value, "allow") != 0 &&
-	    strcmp(q[Q_DECISION].value, "deny") != 0 && strcmp(q[Q_DECISION].value, "error") != 0) {
-		fprintf(stderr, "syncctl: --decision \"%s\": use allow, deny or error\n",
-			q[Q_DECISION].value);
+	if (decision != NULL && strcmp(decision, "allow") != 0 && strcmp(decision, "deny") != 0 &&
+	    strcmp(decision, "error") != 0) {
+		fprintf(stderr, "syncctl: --decision \"%s\": use allow, deny or error\n", decision);
 		return 2;
 	}
-	if (from != NULL && api_time_arg_past(from, now, from_t, sizeof(from_t)) < 0)
-		return bad_past_time("--from", from);
-	if (to != NULL && api_time_arg_past(to, now, to_t, sizeof(to_t)) < 0)
-		return bad_past_time("--to", to);
-	q[Q_FROM].value = from ? from_t : NULL;
-	q[Q_TO].value = to ? to_t : NULL;
-	if (limit != NULL) {
+	if (a->from != NULL && api_time_arg_past(a->from, now, a->from_t, sizeof(a->from_t)) < 0)
+		return bad_past_time("--from", a->from);
+	if (a->to != NULL && api_time_arg_past(a->to, now, a->to_t, sizeof(a->to_t)) < 0)
+		return bad_past_time("--to", a->to);
+	a->q[Q_FROM].value = a->from ? a->from_t : NULL;
+	a->q[Q_TO].value = a->to ? a->to_t : NULL;
+	if (a->limit != NULL) {
 		errno = 0;
-		n = strtol(limit, &end, 10);
-		if (errno != 0 || end == limit || *end != '\0' || n < 1 || n > AUDIT_MAX_LIMIT) {
-			fprintf(stderr, "syncctl: --limit \"%s\": give how many events, 1 to %d\n", limit,
+		n = strtol(a->limit, &end, 10);
+		if (errno != 0 || end == a->limit || *end != '\0' || n < 1 || n > AUDIT_MAX_LIMIT) {
+			fprintf(stderr, "syncctl: --limit \"%s\": give how many events, 1 to %d\n", a->limit,
 				AUDIT_MAX_LIMIT);
 			return 2;
 		}
-		q[Q_LIMIT].value = limit;
+		a->q[Q_LIMIT].value = a->limit;
 	}
-	q[Q_FORMAT].value = csv ? "csv" : NULL;
+	a->q[Q_FORMAT].value = a->csv ? "csv" : NULL;
+	return 0;
+}
 
-	events = json_array();
-	if (events == NULL) {
+/* One page of the search: a CSV page goes straight to stdout, JSON events
+ * are added to events.  *read: the page came and *res holds it, with *next
+ * (borrowed from res, NULL on the last page) where the next page starts;
+ * otherwise the error is said and nothing is left to free.  Returns 0, or 1
+ * when the page is refused or bad. */
+static int audit_query_page(struct session *s, const struct cli *cli, const struct audit_search *a,
+			    size_t page, json_t *events, struct api_response *res, const char **next,
+			    bool *read)
+{
+	char *path = api_query("/v1/audit", a->q, Q_N);
+	int r = 0;
+
+	*read = false;
+	if (path == NULL) {
 		fprintf(stderr, "syncctl: out of memory\n");
 		return 1;
 	}
+	r = session_call(s, cli->json, "GET", path, NULL, a->csv ? "text/csv" : NULL, res);
+	free(path);
+	if (r != 0)
+		return r;
+	if (a->csv) {
+		if (audit_csv_page(res, page) < 0)
+			r = 1;
+		*next = res->next_cursor;
+	} else {
+		json_t *got = json_object_get(res->json, "events");
+
+		if (!json_is_array(got) || json_array_extend(events, got) < 0) {
+			r = no_list(res, "\"events\" list");
+			api_response_free(res);
+			return r;
+		}
+		*next = json_string_value(json_object_get(res->json, "next_cursor"));
+	}
+	if (*next != NULL && (*next)[0] == '\0')
+		*next = NULL;
+	*read = true;
+	return r;
+}
+
+/* Every page asked for (the first only, without --all): CSV to stdout,
+ * JSON events into events.  *more: the server has more than was asked.
+ * Returns 0 or the exit code. */
+static int audit_query_fetch(const struct cli *cli, struct audit_search *a, json_t *events, bool *more)
+{
+	struct api_response res;
+	struct session s;
+	char *cursor = NULL;
+	int r;
+
 	r = session_open(cli, true, &s);
 	if (r != 0)
-		goto out;
-	for (page = 0;; page++) {
+		return r;
+	for (size_t page = 0;; page++) {
 		const char *next;
 		char *copy = NULL;
+		bool read;
 
 		if (page == AUDIT_MAX_PAGES) {
 			fprintf(stderr,
@@ -702,53 +764,40 @@ static int cmd_audit_query(const struct cli *cli, int argc, char **argv)
 			r = 1;
 			break;
 		}
-		path = api_query("/v1/audit", q, Q_N);
-		if (path == NULL) {
-			fprintf(stderr, "syncctl: out of memory\n");
-			r = 1;
+		r = audit_query_page(&s, cli, a, page, events, &res, &next, &read);
+		if (!read)
 			break;
-		}
-		r = session_call(&s, cli->json, "GET", path, NULL, csv ? "text/csv" : NULL, &res);
-		free(path);
-		if (r != 0)
-			break;
-		if (csv) {
-			if (audit_csv_page(&res, page) < 0)
-				r = 1;
-			next = res.next_cursor;
-		} else {
-			json_t *got = json_object_get(res.json, "events");
-
-			if (!json_is_array(got) || json_array_extend(events, got) < 0) {
-				r = no_list(&res, "\"events\" list");
-				api_response_free(&res);
-				break;
-			}
-			next = json_string_value(json_object_get(res.json, "next_cursor"));
-		}
-		if (next != NULL && next[0] == '\0')
-			next = NULL;
 		/* the same cursor again would fetch the same page for ever */
-		if (all && next != NULL && cursor != NULL && strcmp(next, cursor) == 0) {
+		if (a->all && next != NULL && cursor != NULL && strcmp(next, cursor) == 0) {
 			fprintf(stderr, "syncctl: the server (request %s) gives the same cursor twice\n",
 				res.request_id[0] ? res.request_id : "-");
 			r = 1;
-		} else if (all && next != NULL && (copy = strdup(next)) == NULL) {
+		} else if (a->all && next != NULL && (copy = strdup(next)) == NULL) {
 			fprintf(stderr, "syncctl: out of memory\n");
 			r = 1;
 		}
-		more = !all && next != NULL;
+		*more = !a->all && next != NULL;
 		api_response_free(&res);
 		free(cursor);
-		q[Q_CURSOR].value = cursor = copy;
+		a->q[Q_CURSOR].value = cursor = copy;
 		if (r != 0 || cursor == NULL)
 			break;
 	}
 	session_close(&s);
-	if (r == 0 && csv && fflush(stdout) != 0) {
+	free(cursor);
+	return r;
+}
+
+/* What the search found, once every page came: CSV flushed, JSON as
+ * {"events": [...]}, else the audit table.  Returns 0 or 1. */
+static int audit_query_show(const struct cli *cli, const struct audit_search *a, json_t *events, bool more)
+{
+	int r = 0;
+
+	if (a->csv && fflush(stdout) != 0) {
 		fprintf(stderr, "syncctl: standard output: %s\n", strerror(errno));
 		r = 1;
-	} else if (r == 0 && cli->json) {
+	} else if (cli->json) {
 		json_t *doc = json_pack("{s:O}", "events", events);
 
 		if (doc == NULL) {
@@ -758,14 +807,47 @@ static int cmd_audit_query(const struct cli *cli, int argc, char **argv)
 			print_json(doc);
 			json_decref(doc);
 		}
-	} else if (r == 0 && !csv && api_audit_print(stdout, events) < 0) {
+	} else if (!a->csv && api_audit_print(stdout, events) < 0) {
 		fprintf(stderr, "syncctl: the answer has events that are not objects\n");
 		r = 1;
 	}
 	if (r == 0 && more)
 		fprintf(stderr, "syncctl: there are more events: --all shows them all\n");
-out:
-	free(cursor);
+	return r;
+}
+
+static int cmd_audit_query(const struct cli *cli, int argc, char **argv)
+{
+	struct audit_search a = {
+		.q = {{"actor", NULL},
+		      {"unit", NULL},
+		      {"action", NULL},
+		      {"object", NULL},
+		      {"decision", NULL},
+		      {"from", NULL},
+		      {"to", NULL},
+		      {"limit", NULL},
+		      {"format", NULL},
+		      {"cursor", NULL}},
+	};
+	bool more = false;
+	json_t *events;
+	int r;
+
+	r = audit_query_options(argc, argv, &a);
+	if (r >= 0)
+		return r;
+	r = audit_query_check(cli, &a);
+	if (r != 0)
+		return r;
+	events = json_array();
+	if (events == NULL) {
+		fprintf(stderr, "syncctl: out of memory\n");
+		return 1;
+	}
+	r = audit_query_fetch(cli, &a, events, &more);
+	if (r == 0)
+		r = audit_query_show(cli, &a, events, more);
 	json_decref(events);
 	return r;
 }

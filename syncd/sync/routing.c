@@ -419,25 +419,13 @@ static bool column_listed(const struct routing_table *t, const char *col)
 	return false;
 }
 
-static int table_parse(struct routing *r, json_t *jt, struct routing_table *t, size_t idx, const char *file,
-		       char *err, size_t errlen)
+/* A table's names: "source", "table" (schema-qualified, split into schema
+ * and name), "unit_column" and "target_table" (the name by default). */
+static int table_names_parse(json_t *jt, struct routing_table *t, const char *where, const char *file,
+			     char *err, size_t errlen)
 {
-	static const char *const keys[] = {"source",  "table", "unit_column",  "era", "split",
-					   "columns", "mask",  "target_table", NULL};
-	char where[128];
-	json_t *je, *js, *jc, *jm;
 	const char *dot;
 
-	snprintf(where, sizeof(where), "tables[%zu]", idx);
-	if (!json_is_object(jt)) {
-		snprintf(err, errlen, "%s: %s: expected an object", file, where);
-		return -1;
-	}
-	if (json_is_string(json_object_get(jt, "table")))
-		snprintf(where, sizeof(where), "tables[%zu] (%s)", idx,
-			 json_string_value(json_object_get(jt, "table")));
-	if (check_keys(jt, keys, where, file, err, errlen) < 0)
-		return -1;
 	t->source = dup_str(json_object_get(jt, "source"));
 	t->table = dup_str(json_object_get(jt, "table"));
 	t->unit_column = dup_str(json_object_get(jt, "unit_column"));
@@ -462,8 +450,13 @@ static int table_parse(struct routing *r, json_t *jt, struct routing_table *t, s
 		snprintf(err, errlen, "%s: %s: \"target_table\" must be a string", file, where);
 		return -1;
 	}
+	return 0;
+}
 
-	je = json_object_get(jt, "era");
+/* "era": "new", "old" or {"by_date": "COLUMN"}. */
+static int table_era_parse(json_t *je, struct routing_table *t, const char *where, const char *file,
+			   char *err, size_t errlen)
+{
 	if (json_is_string(je) && strcmp(json_string_value(je), "new") == 0) {
 		t->era = ROUTING_ERA_NEW;
 	} else if (json_is_string(je) && strcmp(json_string_value(je), "old") == 0) {
@@ -477,129 +470,175 @@ static int table_parse(struct routing *r, json_t *jt, struct routing_table *t, s
 			 file, where);
 		return -1;
 	}
+	return 0;
+}
 
-	js = json_object_get(jt, "split");
-	if (js != NULL) {
-		static const char *const skeys[] = {"column", "rules", "registers", NULL};
-		json_t *jr = json_object_get(js, "rules"), *e;
-		size_t i;
+/* "split.rules": the table's own ranges of split.column, disjoint. */
+static int table_split_rules_parse(struct routing *r, json_t *jr, struct routing_table *t, const char *where,
+				   const char *file, char *err, size_t errlen)
+{
+	size_t i;
+	json_t *e;
 
-		if (!json_is_object(js) || check_keys(js, skeys, where, file, err, errlen) < 0) {
-			if (!json_is_object(js))
-				snprintf(err, errlen, "%s: %s: \"split\" must be an object", file, where);
-			return -1;
-		}
-		if (json_object_get(js, "column") != NULL &&
-		    (t->split_column = dup_str(json_object_get(js, "column"))) == NULL) {
-			snprintf(err, errlen, "%s: %s: \"split.column\" must be a string", file, where);
-			return -1;
-		}
-		if (json_object_get(js, "registers") != NULL) {
-			if (!json_is_boolean(json_object_get(js, "registers"))) {
-				snprintf(err, errlen, "%s: %s: \"split.registers\" must be true or false",
-					 file, where);
-				return -1;
-			}
-			t->split_registers = json_is_true(json_object_get(js, "registers"));
-		}
-		if (t->split_column == NULL && !t->split_registers) {
-			snprintf(
-				err, errlen,
-				"%s: %s: \"split\" needs \"column\" (split by that column's value) or \"registers\": true (the unit keeping the old registers)",
-				file, where);
-			return -1;
-		}
-		if (jr != NULL) {
-			if (!json_is_array(jr) || t->split_column == NULL) {
-				snprintf(
-					err, errlen,
-					"%s: %s: \"split.rules\" must be an array and needs \"split.column\"",
-					file, where);
-				return -1;
-			}
-			t->ranges = calloc(json_array_size(jr) + 1, sizeof(*t->ranges));
-			if (t->ranges == NULL)
-				return -1;
-			json_array_foreach (jr, i, e) {
-				if (range_parse(r, e, -1, &t->ranges[i], where, file, err, errlen) < 0)
-					return -1;
-				t->nranges++;
-			}
-			if (ranges_check_overlap(t->ranges, t->nranges, where, file, err, errlen) < 0)
-				return -1;
-		}
+	if (!json_is_array(jr) || t->split_column == NULL) {
+		snprintf(err, errlen, "%s: %s: \"split.rules\" must be an array and needs \"split.column\"",
+			 file, where);
+		return -1;
 	}
-
-	jc = json_object_get(jt, "columns");
-	if (jc != NULL) {
-		size_t i;
-		json_t *e;
-
-		if (!json_is_array(jc) || json_array_size(jc) == 0) {
-			snprintf(err, errlen, "%s: %s: \"columns\" must be a non-empty array (or [\"*\"])",
-				 file, where);
+	t->ranges = calloc(json_array_size(jr) + 1, sizeof(*t->ranges));
+	if (t->ranges == NULL)
+		return -1;
+	json_array_foreach (jr, i, e) {
+		if (range_parse(r, e, -1, &t->ranges[i], where, file, err, errlen) < 0)
 			return -1;
-		}
-		if (!(json_array_size(jc) == 1 && json_is_string(json_array_get(jc, 0)) &&
-		      strcmp(json_string_value(json_array_get(jc, 0)), "*") == 0)) {
-			t->columns = calloc(json_array_size(jc), sizeof(char *));
-			if (t->columns == NULL)
-				return -1;
-			json_array_foreach (jc, i, e) {
-				if (!json_is_string(e) || strcmp(json_string_value(e), "*") == 0) {
-					snprintf(err, errlen,
-						 "%s: %s: \"columns\" entries must be column names", file,
-						 where);
-					return -1;
-				}
-				t->columns[t->ncolumns++] = strdup(json_string_value(e));
-			}
-		}
+		t->nranges++;
 	}
+	return ranges_check_overlap(t->ranges, t->nranges, where, file, err, errlen);
+}
 
-	jm = json_object_get(jt, "mask");
-	if (jm != NULL) {
-		const char *col;
-		json_t *v;
+/* "split" (optional): {"column", "rules", "registers"}. */
+static int table_split_parse(struct routing *r, json_t *js, struct routing_table *t, const char *where,
+			     const char *file, char *err, size_t errlen)
+{
+	static const char *const skeys[] = {"column", "rules", "registers", NULL};
+	json_t *jr = json_object_get(js, "rules");
 
-		if (!json_is_object(jm)) {
-			snprintf(err, errlen, "%s: %s: \"mask\" must be an object {\"column\": \"last4\"}",
-				 file, where);
-			return -1;
-		}
-		t->masks = calloc(json_object_size(jm) + 1, sizeof(*t->masks));
-		if (t->masks == NULL)
-			return -1;
-		json_object_foreach (jm, col, v) {
-			struct column_mask *m = &t->masks[t->nmasks];
-			const char *kind = json_is_string(v) ? json_string_value(v) : "";
-
-			if (strcmp(kind, "last4") == 0)
-				m->kind = MASK_LAST4;
-			else if (strcmp(kind, "null") == 0)
-				m->kind = MASK_NULL;
-			else if (strcmp(kind, "sha256") == 0)
-				m->kind = MASK_SHA256;
-			else {
-				snprintf(err, errlen,
-					 "%s: %s: mask of \"%s\" must be \"last4\", \"null\" or \"sha256\"",
-					 file, where, col);
-				return -1;
-			}
-			if (!column_listed(t, col)) {
-				snprintf(err, errlen, "%s: %s: masked column \"%s\" is not in \"columns\"",
-					 file, where, col);
-				return -1;
-			}
-			if (strcmp(col, t->unit_column) == 0) {
-				snprintf(err, errlen, "%s: %s: the unit column \"%s\" cannot be masked", file,
-					 where, col);
-				return -1;
-			}
-			m->column = strdup(col);
-			t->nmasks++;
-		}
+	if (js == NULL)
+		return 0;
+	if (!json_is_object(js) || check_keys(js, skeys, where, file, err, errlen) < 0) {
+		if (!json_is_object(js))
+			snprintf(err, errlen, "%s: %s: \"split\" must be an object", file, where);
+		return -1;
 	}
+	if (json_object_get(js, "column") != NULL &&
+	    (t->split_column = dup_str(json_object_get(js, "column"))) == NULL) {
+		snprintf(err, errlen, "%s: %s: \"split.column\" must be a string", file, where);
+		return -1;
+	}
+	if (json_object_get(js, "registers") != NULL) {
+		if (!json_is_boolean(json_object_get(js, "registers"))) {
+			snprintf(err, errlen, "%s: %s: \"split.registers\" must be true or false", file,
+				 where);
+			return -1;
+		}
+		t->split_registers = json_is_true(json_object_get(js, "registers"));
+	}
+	if (t->split_column == NULL && !t->split_registers) {
+		snprintf(
+			err, errlen,
+			"%s: %s: \"split\" needs \"column\" (split by that column's value) or \"registers\": true (the unit keeping the old registers)",
+			file, where);
+		return -1;
+	}
+	if (jr != NULL)
+		return table_split_rules_parse(r, jr, t, where, file, err, errlen);
+	return 0;
+}
+
+/* "columns" (optional): the column names copied, or ["*"] for all. */
+static int table_columns_parse(json_t *jc, struct routing_table *t, const char *where, const char *file,
+			       char *err, size_t errlen)
+{
+	size_t i;
+	json_t *e;
+
+	if (jc == NULL)
+		return 0;
+	if (!json_is_array(jc) || json_array_size(jc) == 0) {
+		snprintf(err, errlen, "%s: %s: \"columns\" must be a non-empty array (or [\"*\"])", file,
+			 where);
+		return -1;
+	}
+	if (json_array_size(jc) == 1 && json_is_string(json_array_get(jc, 0)) &&
+	    strcmp(json_string_value(json_array_get(jc, 0)), "*") == 0)
+		return 0;
+	t->columns = calloc(json_array_size(jc), sizeof(char *));
+	if (t->columns == NULL)
+		return -1;
+	json_array_foreach (jc, i, e) {
+		if (!json_is_string(e) || strcmp(json_string_value(e), "*") == 0) {
+			snprintf(err, errlen, "%s: %s: \"columns\" entries must be column names", file,
+				 where);
+			return -1;
+		}
+		t->columns[t->ncolumns++] = strdup(json_string_value(e));
+	}
+	return 0;
+}
+
+/* "mask" (optional): {"column": "last4" | "null" | "sha256"}, each a copied
+ * column other than the unit column. */
+static int table_masks_parse(json_t *jm, struct routing_table *t, const char *where, const char *file,
+			     char *err, size_t errlen)
+{
+	const char *col;
+	json_t *v;
+
+	if (jm == NULL)
+		return 0;
+	if (!json_is_object(jm)) {
+		snprintf(err, errlen, "%s: %s: \"mask\" must be an object {\"column\": \"last4\"}", file,
+			 where);
+		return -1;
+	}
+	t->masks = calloc(json_object_size(jm) + 1, sizeof(*t->masks));
+	if (t->masks == NULL)
+		return -1;
+	json_object_foreach (jm, col, v) {
+		struct column_mask *m = &t->masks[t->nmasks];
+		const char *kind = json_is_string(v) ? json_string_value(v) : "";
+
+		if (strcmp(kind, "last4") == 0)
+			m->kind = MASK_LAST4;
+		else if (strcmp(kind, "null") == 0)
+			m->kind = MASK_NULL;
+		else if (strcmp(kind, "sha256") == 0)
+			m->kind = MASK_SHA256;
+		else {
+			snprintf(err, errlen,
+				 "%s: %s: mask of \"%s\" must be \"last4\", \"null\" or \"sha256\"", file,
+				 where, col);
+			return -1;
+		}
+		if (!column_listed(t, col)) {
+			snprintf(err, errlen, "%s: %s: masked column \"%s\" is not in \"columns\"", file,
+				 where, col);
+			return -1;
+		}
+		if (strcmp(col, t->unit_column) == 0) {
+			snprintf(err, errlen, "%s: %s: the unit column \"%s\" cannot be masked", file, where,
+				 col);
+			return -1;
+		}
+		m->column = strdup(col);
+		t->nmasks++;
+	}
+	return 0;
+}
+
+/* tables[idx] of routing.json into *t. */
+static int table_parse(struct routing *r, json_t *jt, struct routing_table *t, size_t idx, const char *file,
+		       char *err, size_t errlen)
+{
+	static const char *const keys[] = {"source",  "table", "unit_column",  "era", "split",
+					   "columns", "mask",  "target_table", NULL};
+	char where[128];
+
+	snprintf(where, sizeof(where), "tables[%zu]", idx);
+	if (!json_is_object(jt)) {
+		snprintf(err, errlen, "%s: %s: expected an object", file, where);
+		return -1;
+	}
+	if (json_is_string(json_object_get(jt, "table")))
+		snprintf(where, sizeof(where), "tables[%zu] (%s)", idx,
+			 json_string_value(json_object_get(jt, "table")));
+	if (check_keys(jt, keys, where, file, err, errlen) < 0 ||
+	    table_names_parse(jt, t, where, file, err, errlen) < 0 ||
+	    table_era_parse(json_object_get(jt, "era"), t, where, file, err, errlen) < 0 ||
+	    table_split_parse(r, json_object_get(jt, "split"), t, where, file, err, errlen) < 0 ||
+	    table_columns_parse(json_object_get(jt, "columns"), t, where, file, err, errlen) < 0 ||
+	    table_masks_parse(json_object_get(jt, "mask"), t, where, file, err, errlen) < 0)
+		return -1;
 	if (!column_listed(t, t->unit_column)) {
 		snprintf(err, errlen, "%s: %s: the unit column \"%s\" must be in \"columns\"", file, where,
 			 t->unit_column);
@@ -608,18 +647,149 @@ static int table_parse(struct routing *r, json_t *jt, struct routing_table *t, s
 	return 0;
 }
 
-struct routing *routing_load(const char *dir, char *err, size_t errlen)
+/* routing.json read (into the digest) and parsed: an object with only the
+ * known top-level keys.  Returns a new reference, or NULL with err set. */
+static json_t *routing_root_read(struct routing *r, const char *file, char *err, size_t errlen)
 {
 	static const char *const top_keys[] = {"units", "split_rules", "tables", NULL};
+	json_error_t jerr;
+	json_t *root;
+	char *p = policy_read(r, file, err, errlen);
+
+	if (p == NULL)
+		return NULL;
+	root = json_loads(p, JSON_REJECT_DUPLICATES, &jerr);
+	free(p);
+	if (root == NULL) {
+		snprintf(err, errlen, "%s:%d: %s", file, jerr.line, jerr.text);
+		return NULL;
+	}
+	if (!json_is_object(root) || check_keys(root, top_keys, "top level", file, err, errlen) < 0) {
+		if (!json_is_object(root))
+			snprintf(err, errlen, "%s: expected a JSON object", file);
+		json_decref(root);
+		return NULL;
+	}
+	return root;
+}
+
+/* One unit file named by ju's key (relative to dir) loaded with load. */
+static int units_file_load(struct routing *r, const char *dir, json_t *ju, const char *key,
+			   int (*load)(struct routing *, const char *, char *, size_t), char *err,
+			   size_t errlen)
+{
+	char *p = path_join(dir, json_string_value(json_object_get(ju, key)));
+	int rc;
+
+	if (p == NULL)
+		return -1;
+	rc = load(r, p, err, errlen);
+	free(p);
+	return rc;
+}
+
+/* "units": the cutover date and the unit list, mapping and split overrides
+ * files it names. */
+static int units_section_load(struct routing *r, const char *dir, json_t *ju, const char *file, char *err,
+			      size_t errlen)
+{
 	static const char *const unit_keys[] = {"list", "mapping", "cutover", "split_overrides", NULL};
+	const char *s;
+	int y, m, d;
+
+	if (!json_is_object(ju) || check_keys(ju, unit_keys, "units", file, err, errlen) < 0) {
+		if (!json_is_object(ju))
+			snprintf(err, errlen,
+				 "%s: \"units\" is required: {\"list\", \"mapping\", \"cutover\"}", file);
+		return -1;
+	}
+	if (!json_is_string(json_object_get(ju, "list")) || !json_is_string(json_object_get(ju, "mapping"))) {
+		snprintf(err, errlen, "%s: units.list and units.mapping must name the unit CSV files", file);
+		return -1;
+	}
+	s = json_string_value(json_object_get(ju, "cutover"));
+	if (s == NULL)
+		s = "2025-07-01";
+	if (sscanf(s, "%4d-%2d-%2d", &y, &m, &d) != 3 ||
+	    (r->cutover = routing_date_parse(s, strlen(s))) < 0) {
+		snprintf(err, errlen, "%s: units.cutover must be a date YYYY-MM-DD, not \"%s\"", file, s);
+		return -1;
+	}
+	if (units_file_load(r, dir, ju, "list", units_load_list, err, errlen) < 0 ||
+	    units_file_load(r, dir, ju, "mapping", units_load_mapping, err, errlen) < 0)
+		return -1;
+	if (json_is_string(json_object_get(ju, "split_overrides")) &&
+	    units_file_load(r, dir, ju, "split_overrides", units_load_overrides, err, errlen) < 0)
+		return -1;
+	return 0;
+}
+
+/* tables[i] against the tables before it: no source table routed twice, no
+ * two tables with one name in the unit databases. */
+static int table_check_unique(const struct routing *r, size_t i, const char *file, char *err, size_t errlen)
+{
+	for (size_t j = 0; j < i; j++) {
+		if (strcmp(r->tables[j].source, r->tables[i].source) == 0 &&
+		    strcmp(r->tables[j].table, r->tables[i].table) == 0) {
+			snprintf(err, errlen, "%s: tables[%zu]: %s of source %s is routed twice", file, i,
+				 r->tables[i].table, r->tables[i].source);
+			return -1;
+		}
+		if (strcmp(r->tables[j].target_table, r->tables[i].target_table) == 0) {
+			snprintf(
+				err, errlen,
+				"%s: tables[%zu]: %s and %s would both be \"%s\" in each unit; set \"target_table\" on one of them",
+				file, i, r->tables[j].table, r->tables[i].table, r->tables[i].target_table);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* "tables": a non-empty array, each table parsed and unique. */
+static int tables_load(struct routing *r, json_t *jt, const char *file, char *err, size_t errlen)
+{
+	size_t i;
+	json_t *e;
+
+	if (!json_is_array(jt) || json_array_size(jt) == 0) {
+		snprintf(err, errlen, "%s: \"tables\" must be a non-empty array", file);
+		return -1;
+	}
+	r->tables = calloc(json_array_size(jt), sizeof(*r->tables));
+	if (r->tables == NULL)
+		return -1;
+	json_array_foreach (jt, i, e) {
+		r->ntables++;
+		if (table_parse(r, e, &r->tables[i], i, file, err, errlen) < 0 ||
+		    table_check_unique(r, i, file, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The digest of every policy file read, as hex into r->digest. */
+static int digest_finish(struct routing *r, const char *file, char *err, size_t errlen)
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+
+	if (EVP_DigestFinal_ex(r->md, md, &mdlen) != 1) {
+		snprintf(err, errlen, "%s: cannot digest", file);
+		return -1;
+	}
+	for (unsigned int k = 0; k < mdlen && k < 32; k++)
+		snprintf(r->digest + 2 * k, 3, "%02x", md[k]);
+	EVP_MD_CTX_free(r->md);
+	r->md = NULL;
+	return 0;
+}
+
+struct routing *routing_load(const char *dir, char *err, size_t errlen)
+{
 	struct routing *r = calloc(1, sizeof(*r));
 	char *file = path_join(dir, "routing.json");
-	char *p = NULL;
-	json_error_t jerr;
-	json_t *root = NULL, *ju, *jt, *e;
-	const char *s;
-	size_t i;
-	int y, m, d;
+	json_t *root = NULL;
 
 	if (r == NULL || file == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -630,105 +800,17 @@ struct routing *routing_load(const char *dir, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	free(p);
-	if ((p = policy_read(r, file, err, errlen)) == NULL)
+	root = routing_root_read(r, file, err, errlen);
+	if (root == NULL ||
+	    units_section_load(r, dir, json_object_get(root, "units"), file, err, errlen) < 0 ||
+	    split_rules_parse(r, json_object_get(root, "split_rules"), file, err, errlen) < 0 ||
+	    tables_load(r, json_object_get(root, "tables"), file, err, errlen) < 0 ||
+	    digest_finish(r, file, err, errlen) < 0)
 		goto fail;
-	root = json_loads(p, JSON_REJECT_DUPLICATES, &jerr);
-	free(p);
-	p = NULL;
-	if (root == NULL) {
-		snprintf(err, errlen, "%s:%d: %s", file, jerr.line, jerr.text);
-		goto fail;
-	}
-	if (!json_is_object(root) || check_keys(root, top_keys, "top level", file, err, errlen) < 0) {
-		if (!json_is_object(root))
-			snprintf(err, errlen, "%s: expected a JSON object", file);
-		goto fail;
-	}
-	ju = json_object_get(root, "units");
-	if (!json_is_object(ju) || check_keys(ju, unit_keys, "units", file, err, errlen) < 0) {
-		if (!json_is_object(ju))
-			snprintf(err, errlen,
-				 "%s: \"units\" is required: {\"list\", \"mapping\", \"cutover\"}", file);
-		goto fail;
-	}
-	if (!json_is_string(json_object_get(ju, "list")) || !json_is_string(json_object_get(ju, "mapping"))) {
-		snprintf(err, errlen, "%s: units.list and units.mapping must name the unit CSV files", file);
-		goto fail;
-	}
-	s = json_string_value(json_object_get(ju, "cutover"));
-	if (s == NULL)
-		s = "2025-07-01";
-	if (sscanf(s, "%4d-%2d-%2d", &y, &m, &d) != 3 ||
-	    (r->cutover = routing_date_parse(s, strlen(s))) < 0) {
-		snprintf(err, errlen, "%s: units.cutover must be a date YYYY-MM-DD, not \"%s\"", file, s);
-		goto fail;
-	}
-	if ((p = path_join(dir, json_string_value(json_object_get(ju, "list")))) == NULL ||
-	    units_load_list(r, p, err, errlen) < 0)
-		goto fail;
-	free(p);
-	if ((p = path_join(dir, json_string_value(json_object_get(ju, "mapping")))) == NULL ||
-	    units_load_mapping(r, p, err, errlen) < 0)
-		goto fail;
-	free(p);
-	p = NULL;
-	if (json_is_string(json_object_get(ju, "split_overrides")) &&
-	    ((p = path_join(dir, json_string_value(json_object_get(ju, "split_overrides")))) == NULL ||
-	     units_load_overrides(r, p, err, errlen) < 0))
-		goto fail;
-	free(p);
-	p = NULL;
-	if (split_rules_parse(r, json_object_get(root, "split_rules"), file, err, errlen) < 0)
-		goto fail;
-
-	jt = json_object_get(root, "tables");
-	if (!json_is_array(jt) || json_array_size(jt) == 0) {
-		snprintf(err, errlen, "%s: \"tables\" must be a non-empty array", file);
-		goto fail;
-	}
-	r->tables = calloc(json_array_size(jt), sizeof(*r->tables));
-	if (r->tables == NULL)
-		goto fail;
-	json_array_foreach (jt, i, e) {
-		r->ntables++;
-		if (table_parse(r, e, &r->tables[i], i, file, err, errlen) < 0)
-			goto fail;
-		for (size_t j = 0; j < i; j++) {
-			if (strcmp(r->tables[j].source, r->tables[i].source) == 0 &&
-			    strcmp(r->tables[j].table, r->tables[i].table) == 0) {
-				snprintf(err, errlen, "%s: tables[%zu]: %s of source %s is routed twice",
-					 file, i, r->tables[i].table, r->tables[i].source);
-				goto fail;
-			}
-			if (strcmp(r->tables[j].target_table, r->tables[i].target_table) == 0) {
-				snprintf(
-					err, errlen,
-					"%s: tables[%zu]: %s and %s would both be \"%s\" in each unit; set \"target_table\" on one of them",
-					file, i, r->tables[j].table, r->tables[i].table,
-					r->tables[i].target_table);
-				goto fail;
-			}
-		}
-	}
-	{
-		unsigned char md[32];
-		unsigned int mdlen = 0;
-
-		if (EVP_DigestFinal_ex(r->md, md, &mdlen) != 1) {
-			snprintf(err, errlen, "%s: cannot digest", file);
-			goto fail;
-		}
-		for (unsigned int k = 0; k < mdlen && k < 32; k++)
-			snprintf(r->digest + 2 * k, 3, "%02x", md[k]);
-		EVP_MD_CTX_free(r->md);
-		r->md = NULL;
-	}
 	json_decref(root);
 	free(file);
 	return r;
 fail:
-	free(p);
 	json_decref(root);
 	free(file);
 	routing_free(r);

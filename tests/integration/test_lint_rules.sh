@@ -74,7 +74,10 @@ expect "nm names stream_run" "build/syncctl:1: contains stream_run"
 grep -qE 'snapshot_run|audit_append' <<<"$out" && h_fail "only what it holds is named" "$out" ||
 	h_ok "only what it holds is named"
 
-# the real tree: includes run one way, syncctl holds no daemon code
+# the real tree: no function over the limit, includes run one way,
+# syncctl holds no daemon code
+out=$("$H_ROOT/scripts/lint-rules.sh" --rules length 2>&1) && rc=0 || rc=$?
+h_assert_eq "the real tree passes the function-length rule" "0" "$rc${out:+: $out}"
 out=$("$H_ROOT/scripts/lint-rules.sh" --rules includes 2>&1) && rc=0 || rc=$?
 h_assert_eq "the real tree passes the include rule" "0" "$rc${out:+: $out}"
 out=$("$H_ROOT/scripts/lint-rules.sh" --rules nm 2>&1) && rc=0 || rc=$?
