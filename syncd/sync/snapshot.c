@@ -108,7 +108,7 @@ int snapshot_copy_table(struct sync_run *run, struct pg_source *src, struct plan
 {
 	struct copy_field *fields = calloc(p->src.ncols + 1, sizeof(*fields));
 	struct connector_value *v = calloc(2 * (p->src.ncols + 1), sizeof(*v));
-	struct connector_value *masked = v + p->src.ncols + 1;
+	struct connector_value *masked;
 	long long rows = 0;
 	const char *row;
 	long len;
@@ -116,6 +116,7 @@ int snapshot_copy_table(struct sync_run *run, struct pg_source *src, struct plan
 
 	if (fields == NULL || v == NULL)
 		goto oom;
+	masked = v + p->src.ncols + 1; /* the second half: a row's masked values */
 	if (pg_source_copy_begin(src, &p->src, err, errlen) < 0)
 		goto out;
 	while ((len = pg_source_copy_next(src, &row, err, errlen)) > 0) {
