@@ -1,6 +1,6 @@
 /* decide.h — the delegation model, pure: given what the directory says
  * about one user and one unit, is an action allowed, why, and through which
- * chain of grants?  No I/O here; authz/directory.c fetches the facts. */
+ * chain of grants?  No I/O here; authz/authz.c fetches the facts. */
 #ifndef SYNCD_AUTHZ_DECIDE_H
 #define SYNCD_AUTHZ_DECIDE_H
 
