@@ -9,6 +9,8 @@
 #include <time.h>
 
 #include "authz/authz.h"
+#include "authz/grants.h"
+#include "authz/login.h"
 #include "common/fileio.h"
 
 static double now_us(void)
@@ -104,11 +106,11 @@ int main(int argc, char **argv)
 		    a, &admin,
 		    &(struct grant_request){
 			    .grantee = "chair1", .role = "unit_chair", .unit = 31120, .may_delegate = 1},
-		    &g, reason, sizeof(reason)) != 0 ||
+		    &g, reason, sizeof(reason)) != AUTHZ_GRANT_OK ||
 	    authz_grant_create(
 		    a, &chair,
 		    &(struct grant_request){.grantee = "reg1", .role = "civil_registrar", .unit = 31120}, &g,
-		    reason, sizeof(reason)) != 0) {
+		    reason, sizeof(reason)) != AUTHZ_GRANT_OK) {
 		fprintf(stderr, "bench_authz: grant: %s\n", reason);
 		return 1;
 	}
