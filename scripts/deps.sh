@@ -3,7 +3,7 @@
 # usage: scripts/deps.sh build|check|demo|bench|lint|fuzz
 set -eu
 
-build="gcc make pkg-config libpq-dev libldap-dev libcurl4-openssl-dev libjansson-dev libmicrohttpd-dev libsystemd-dev libinih-dev libssl-dev"
+build="gcc make pkg-config libpq-dev libldap-dev libcurl4-openssl-dev libjansson-dev libmicrohttpd-dev libsystemd-dev libinih-dev libssl-dev libqrencode-dev"
 servers="postgresql-15 postgresql-client-15 slapd ldap-utils curl jq openssl"
 case "${1:-build}" in
 build) want="$build" ;;

@@ -142,6 +142,8 @@ enum MHD_Result ep_document_revoke(struct api *api, struct MHD_Connection *c, st
 				   const struct authz_user *me, const char *serial);
 enum MHD_Result ep_document_verify(struct api *api, struct MHD_Connection *c, struct req *rq,
 				   const struct authz_user *me, const char *serial);
+enum MHD_Result ep_verify_page(struct api *api, struct MHD_Connection *c, struct req *rq,
+			       const struct authz_user *me, const char *serial);
 
 /* records.c */
 enum MHD_Result ep_record_get(struct api *api, struct MHD_Connection *c, struct req *rq,

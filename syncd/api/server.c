@@ -311,6 +311,7 @@ static const struct endpoint endpoints[] = {
 	{"GET", "/metrics", ep_metrics, false, false, true},
 	{"GET", "/v1/status", ep_status, false, false, false},
 	{"GET", "/v1/documents/{}/verify", ep_document_verify, false, true, false},
+	{"GET", "/verify/{}", ep_verify_page, false, true, false},
 	{"POST", "/v1/documents/{}/revoke", ep_document_revoke, true, true, false},
 	{"GET", "/v1/documents/{}", ep_document_get, true, true, false},
 	{"POST", "/v1/documents", ep_document_issue, true, true, false},
