@@ -175,11 +175,24 @@ char *records_quote_table(PGconn *c, const char *schema_dot_table);
 int record_get(const struct config *cfg, const struct routing *rt, const char *source, const char *table,
 	       int unit, const char *key, char **json, char *reason, size_t reasonlen);
 
+/* A search of a unit's copy: q (a name, a personal ID number, or
+ * SHEET/NUMBER), the page (from 1, RECORDS_PAGE_SIZE hits each, at most
+ * RECORDS_PAGE_MAX), and one kind or NULL for every kind. */
+#define RECORDS_PAGE_SIZE 20
+#define RECORDS_PAGE_MAX  1000
+#define RECORDS_QUERY_MAX 100 /* bytes of q */
+struct records_query {
+	const char *q;
+	int page;
+	const struct doc_kind *kind;
+};
 /* Searches the unit's copy of every document table the caller may read
- * (may_read(kind) true) for q in the kinds' "search" columns; *out is
- * [{kind, key, fields: [{label, value}]}] (at most 50 per table). */
-int records_search(const struct config *cfg, const struct documents *d, int unit, const char *q,
-		   bool (*may_read)(const struct doc_kind *k, void *arg), void *arg, json_t **out,
-		   char *reason, size_t reasonlen);
+ * (may_read(kind) true) for q in the kinds' "search" columns; *hits is
+ * [{kind, table, key, fields: [{label, value}]}], ordered by kind (as in
+ * documents.json) then key, one page of it; *more says a next page has
+ * some.  0, else an HTTP status with reason. */
+int records_search(const struct config *cfg, const struct documents *d, int unit,
+		   const struct records_query *rq, bool (*may_read)(const struct doc_kind *k, void *arg),
+		   void *arg, json_t **hits, bool *more, char *reason, size_t reasonlen);
 
 #endif

@@ -199,3 +199,16 @@ h_api() {
     [[ -z ${5:-} ]] || args+=(-H "Accept: $5")
     curl "${args[@]}" "http://127.0.0.1:$H_API_PORT$3"
 }
+
+# h_city_documents SIZE TTL [KEY=VALUE...]: the prologue of a test of the
+# documents API — the city of SIZE parcels (h_city_start), the directory
+# (cache_ttl TTL), a signing key and the [syncd] lines given in $H_CONF,
+# and the first snapshot.  Run it in the test's own shell, as h_city_start.
+h_city_documents() {
+    local size=$1 ttl=$2
+    shift 2
+    h_city_start "$size" || return 1
+    h_city_ldap "$ttl" || return 1
+    h_syncd_set "signing_key_file=$(h_signing_key)" "$@"
+    h_syncd_once
+}
