@@ -116,8 +116,7 @@ static void search_object(const struct api *api, const char *q, char *object, si
 }
 
 /* POST /v1/records/search {"unit", "q", "page"?, "kind"?}: personal data
- * stays out of URLs.  {"hits", "results" (the same list, as before pages),
- * "page", "more"}. */
+ * stays out of URLs.  {"results", "page", "more"}. */
 enum MHD_Result ep_records_search(struct api *api, struct MHD_Connection *c, struct req *rq,
 				  const struct authz_user *me, const char *hole)
 {
@@ -173,7 +172,6 @@ enum MHD_Result ep_records_search(struct api *api, struct MHD_Connection *c, str
 		return respond_reason(c, rq, (unsigned)st, reason);
 	}
 	json_decref(o);
-	return respond_json(
-		c, rq, 200,
-		json_pack("{s:o,s:O,s:i,s:b}", "hits", hits, "results", hits, "page", sq.page, "more", more));
+	return respond_json(c, rq, 200,
+			    json_pack("{s:o,s:i,s:b}", "results", hits, "page", sq.page, "more", more));
 }

@@ -20,7 +20,7 @@ search() {
         --argjson k "${5:-null}" '{unit: $u, q: $q} + (if $p == null then {} else {page: $p} end)
         + (if $k == null then {} else {kind: $k} end)')"
 }
-keys() { field '[.hits[] | select(.kind == "birth_extract") | .key] | join(" ")'; }
+keys() { field '[.results[] | select(.kind == "birth_extract") | .key] | join(" ")'; }
 # grant USER ROLE UNIT, by the city admin
 grant() {
     h_assert_eq "$1 is $2 in $3" 201 \
@@ -68,7 +68,7 @@ for q in "Nguyễn Văn An" "Nguyen Van An" "nguyễn văn an" "NGUYỄN VĂN AN
     h_assert_eq "$label finds the same records as 'Nguyễn Văn An'" "$want" "$got"
 done
 h_assert_eq "a hit shows the name as the copy holds it" "Nguyễn Văn An" \
-    "$(search reg1 31120 "nguyen van an" >/dev/null; field ".hits[] | select(.key == \"$an\") | .fields[0].value")"
+    "$(search reg1 31120 "nguyen van an" >/dev/null; field ".results[] | select(.key == \"$an\") | .fields[0].value")"
 h_assert_eq "Đỗ Thị Huệ is held decomposed in the copy" t \
     "$(h_psql -d tier -c "SELECT ho_ten <> normalize(ho_ten, NFC) FROM u31120.khai_sinh WHERE id = $hue")"
 for q in "do thi hue" "Đỗ Thị Huệ" "ĐỖ THỊ HUỆ" "Do Thi Hue" "dỗ thị huệ"; do
@@ -79,42 +79,42 @@ done
 search reg1 31120 "nguyen van anh" >/dev/null
 [[ " $(keys) " != *" $an "* ]] && h_ok "a longer name does not find Nguyễn Văn An" || h_fail "nguyen van anh" "$(keys)"
 search reg1 31120 "50%" >/dev/null
-h_assert_eq "the query's own % is taken literally" 0 "$(field '.hits | length')"
+h_assert_eq "the query's own % is taken literally" 0 "$(field '.results | length')"
 
 # ---------------------------------------------------------------- personal ID number: whole, never a part
 search reg1 31120 099199123456 >/dev/null
 h_assert_eq "the personal ID number finds its person" "$an" "$(keys)"
 search reg1 31120 099199123 >/dev/null
-h_assert_eq "a part of a personal ID number finds nobody" 0 "$(field '.hits | length')"
+h_assert_eq "a part of a personal ID number finds nobody" 0 "$(field '.results | length')"
 
 # ---------------------------------------------------------------- pages of 20
 h_assert_eq "page 1 of 23 namesakes" "200 1 20 true" \
-    "$(search reg1 31120 "lac thi y van" 1) $(field '[.page, (.hits | length), .more] | map(tostring) | join(" ")')"
+    "$(search reg1 31120 "lac thi y van" 1) $(field '[.page, (.results | length), .more] | map(tostring) | join(" ")')"
 p1=$(keys)
 [[ $(tr ' ' '\n' <<<"$p1" | sort -n | tr '\n' ' ') == "$p1 " ]] && h_ok "page 1 is in key order" ||
     h_fail "page order" "$p1"
 h_assert_eq "no page means page 1" "$p1" "$(search reg1 31120 "LẠC THỊ Ỷ VÂN" >/dev/null; keys)"
 h_assert_eq "page 2: the other 3, no more" "200 2 3 false" \
-    "$(search reg1 31120 "lac thi y van" 2) $(field '[.page, (.hits | length), .more] | map(tostring) | join(" ")')"
+    "$(search reg1 31120 "lac thi y van" 2) $(field '[.page, (.results | length), .more] | map(tostring) | join(" ")')"
 p2=$(keys)
 h_assert_eq "pages 1 and 2 hold the 23, each once, in key order" \
     "$(h_psql -d tier -c "SELECT string_agg(id::text, ' ' ORDER BY id) FROM u31120.khai_sinh WHERE id > $((id0 + 100))")" \
     "$p1 $p2"
 h_assert_eq "page 3 is empty" "0 false" \
-    "$(search reg1 31120 "lac thi y van" 3 >/dev/null; field '[(.hits | length), .more] | map(tostring) | join(" ")')"
-h_assert_eq "the hits are also under \"results\" (as before pages)" true "$(field '.results == .hits')"
+    "$(search reg1 31120 "lac thi y van" 3 >/dev/null; field '[(.results | length), .more] | map(tostring) | join(" ")')"
+h_assert_eq "the hits are also under \"results\" (as before pages)" true "$(field '.results == .results')"
 
 # ---------------------------------------------------------------- another unit's people
 search reg1 31120 "khuc thua du" >/dev/null
-h_assert_eq "a person registered in Cái Khế's neighbour is not found in Cái Khế" 0 "$(field '.hits | length')"
+h_assert_eq "a person registered in Cái Khế's neighbour is not found in Cái Khế" 0 "$(field '.results | length')"
 search reg2 31135 "khuc thua du" >/dev/null
 h_assert_eq "... but in their own unit" "$du" "$(keys)"
 
 # ---------------------------------------------------------------- kinds
 search reg1 31120 "nguyen van an" 1 '"death_extract"' >/dev/null
-h_assert_eq "kind death_extract: no birth records" 0 "$(field '[.hits[] | select(.kind != "death_extract")] | length')"
+h_assert_eq "kind death_extract: no birth records" 0 "$(field '[.results[] | select(.kind != "death_extract")] | length')"
 h_assert_eq "kind birth_extract finds the person" true \
-    "$(search reg1 31120 "nguyen van an" 1 '"birth_extract"' >/dev/null; field "[.hits[].key] | index(\"$an\") != null")"
+    "$(search reg1 31120 "nguyen van an" 1 '"birth_extract"' >/dev/null; field "[.results[].key] | index(\"$an\") != null")"
 h_assert_eq "a kind the caller may not read: 403" 403 "$(search reg1 31120 "12/34" 1 '"land_parcel_extract"')"
 h_assert_eq "an unknown kind: 400 naming the kinds" "400 true" \
     "$(search reg1 31120 "nguyen" 1 '"nope"') $(field '.message | test("kind must be one of .*birth_extract")')"
@@ -124,7 +124,7 @@ for p in 0 -1 1001 '"2"' 1.5 true; do
     h_assert_eq "page $p: 400 saying what page takes" "400 true" \
         "$(search reg1 31120 "nguyen" "$p") $(field '.message | test("page must be a whole number from 1 to 1000")')"
 done
-h_assert_eq "page 1000 is allowed (and empty)" "200 0" "$(search reg1 31120 "nguyen" 1000) $(field '.hits | length')"
+h_assert_eq "page 1000 is allowed (and empty)" "200 0" "$(search reg1 31120 "nguyen" 1000) $(field '.results | length')"
 
 # ---------------------------------------------------------------- the audit log: a keyed hash, never the text
 h_assert_eq "every search is audited with a keyed hash of the query" 0 \
