@@ -151,7 +151,7 @@ int document_issue(const struct config *cfg, const struct routing *rt, const str
 	doc = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:O,s:s,s:s,s:s,s:s,s:s}", "serial", serial, "kind",
 			k->name, "title", k->title, "unit", ustr, "unit_name", ui ? ui->full_name : ustr,
 			"key", key, "fields", fields, "issued_at", at, "issuer", who->uid, "issuer_name",
-			who->name && who->name[0] ? who->name : who->uid, "place", ui ? ui->full_name : ustr,
+			who->name && who->name[0] ? who->name : who->uid, "place", ui ? ui->name : ustr,
 			"nonce", nonce_hex);
 	text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	if (text == NULL) {

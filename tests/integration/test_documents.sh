@@ -100,7 +100,7 @@ h_assert_eq "public verification without login: valid" valid "$(field .status)"
 page=$H_TMP/page_birth_extract.html
 m=$(TZ=Asia/Ho_Chi_Minh date +%-m)
 ((m <= 2)) && m=0$m
-today="Phường Cái Khế, $(TZ=Asia/Ho_Chi_Minh date +'ngày %d tháng ')${m}$(TZ=Asia/Ho_Chi_Minh date +' năm %Y')"
+today="class=\"place\">Cái Khế, $(TZ=Asia/Ho_Chi_Minh date +'ngày %d tháng ')${m}$(TZ=Asia/Ho_Chi_Minh date +' năm %Y')"
 has() { grep -qF -- "$2" "$1"; }
 has "$page" "<p class=\"body\">ỦY BAN NHÂN DÂN<br>Phường Cái Khế</p><hr class=\"rule\"><p class=\"no\">Số: $serial_birth_extract</p>" &&
     h_ok "header: the issuing body in two lines, its rule and the number" || h_fail "header" "$(grep -o '<header.*' "$page" | head -3)"

@@ -104,7 +104,7 @@ static void test_html(void **state)
 		"{\"fields\":[{\"label\":\"Họ, chữ đệm, tên\",\"value\":\"Trần <b>Thị</b> & \\\"Bé\\\"\"},"
 		"{\"label\":\"Nơi sinh\",\"value\":\"Phường Cái Khế, TP Cần Thơ\"}],"
 		"\"issued_at\":\"2026-11-27T10:00:00Z\",\"issuer\":\"reg1\",\"issuer_name\":\"Lê Văn A\","
-		"\"key\":\"7\",\"kind\":\"birth_extract\",\"nonce\":\"00\",\"place\":\"Phường Cái Khế\","
+		"\"key\":\"7\",\"kind\":\"birth_extract\",\"nonce\":\"00\",\"place\":\"Cái Khế\","
 		"\"serial\":\"31120-2026-000001\",\"title\":\"TRÍCH LỤC KHAI SINH (BẢN SAO)\","
 		"\"unit\":\"31120\",\"unit_name\":\"Phường Cái Khế\"}";
 	char *h = document_html(body, "abcd", false, NULL), *r;
@@ -115,7 +115,7 @@ static void test_html(void **state)
 	assert_non_null(strstr(h, "Độc lập - Tự do - Hạnh phúc"));
 	assert_non_null(strstr(h, "<td>Trần &lt;b&gt;Thị&lt;/b&gt; &amp; &quot;Bé&quot;</td>"));
 	assert_non_null(strstr(h, "<td>Phường Cái Khế, TP Cần Thơ</td>"));
-	assert_non_null(strstr(h, "Phường Cái Khế, ngày 27 tháng 11 năm 2026"));
+	assert_non_null(strstr(h, "class=\"place\">Cái Khế, ngày 27 tháng 11 năm 2026"));
 	assert_non_null(strstr(h, "Số: 31120-2026-000001"));
 	assert_null(strstr(h, "ĐÃ THU HỒI"));
 	r = document_html(body, "abcd", true, NULL);
@@ -276,7 +276,7 @@ static void test_qr(void **state)
 static const char land_body[] =
 	"{\"fields\":[{\"label\":\"Thửa đất số\",\"value\":\"12\"},{\"label\":\"Ngày cấp\",\"value\":\"2026-08-22\"}],"
 	"\"issued_at\":\"2026-01-04T20:00:00Z\",\"issuer\":\"land1\",\"issuer_name\":\"Lê Thị Land\","
-	"\"key\":\"3\",\"kind\":\"land_use_certificate\",\"nonce\":\"00\",\"place\":\"Phường Cái Khế\","
+	"\"key\":\"3\",\"kind\":\"land_use_certificate\",\"nonce\":\"00\",\"place\":\"Cái Khế\","
 	"\"serial\":\"31120-2026-000009\",\"title\":\"GIẤY CHỨNG NHẬN QUYỀN SỬ DỤNG ĐẤT\","
 	"\"unit\":\"31120\",\"unit_name\":\"Phường Cái Khế\"}";
 
@@ -286,7 +286,7 @@ static void test_print_layout(void **state)
 		"{\"fields\":[{\"label\":\"Họ, chữ đệm, tên\",\"value\":\"Nguyễn Văn An\"},"
 		"{\"label\":\"Ngày, tháng, năm sinh\",\"value\":\"2020-08-22\"}],"
 		"\"issued_at\":\"2026-08-22T03:00:00Z\",\"issuer\":\"reg1\",\"issuer_name\":\"Lê Văn A\","
-		"\"key\":\"7\",\"kind\":\"birth_extract\",\"nonce\":\"00\",\"place\":\"Phường Cái Khế\","
+		"\"key\":\"7\",\"kind\":\"birth_extract\",\"nonce\":\"00\",\"place\":\"Cái Khế\","
 		"\"serial\":\"31120-2026-000001\",\"title\":\"TRÍCH LỤC KHAI SINH (BẢN SAO)\","
 		"\"unit\":\"31120\",\"unit_name\":\"Phường Cái Khế\"}";
 	struct doc_print p = {.base = "https://syncd.cantho.gov.vn",
@@ -301,7 +301,7 @@ static void test_print_layout(void **state)
 	assert_non_null(strstr(h, "<p class=\"body\">ỦY BAN NHÂN DÂN<br>Phường Cái Khế</p><hr class=\"rule\">"
 				  "<p class=\"no\">Số: 31120-2026-000001</p>"));
 	assert_non_null(strstr(h, "<span class=\"motto\">Độc lập - Tự do - Hạnh phúc</span>"));
-	assert_non_null(strstr(h, "Phường Cái Khế, ngày 22 tháng 8 năm 2026"));
+	assert_non_null(strstr(h, "class=\"place\">Cái Khế, ngày 22 tháng 8 năm 2026"));
 	assert_non_null(strstr(h, "<h1>TRÍCH LỤC KHAI SINH</h1>\n<p class=\"copy\">(BẢN SAO)</p>"));
 	assert_non_null(strstr(h, "<tr class=\"name\"><th>Họ, chữ đệm, tên:</th><td>Nguyễn Văn An</td>"));
 	assert_non_null(strstr(h, "<td>22/08/2020</td>"));
@@ -330,7 +330,7 @@ static void test_print_layout(void **state)
 	assert_non_null(strstr(h, "<h1>THÔNG TIN HỒ SƠ CẤP GIẤY CHỨNG NHẬN</h1>"));
 	assert_null(strstr(h, "<h1>GIẤY CHỨNG NHẬN"));
 	assert_non_null(strstr(h, "<title>THÔNG TIN HỒ SƠ CẤP GIẤY CHỨNG NHẬN"));
-	assert_non_null(strstr(h, "Phường Cái Khế, ngày 05 tháng 01 năm 2026"));
+	assert_non_null(strstr(h, "class=\"place\">Cái Khế, ngày 05 tháng 01 năm 2026"));
 	assert_non_null(strstr(h, "<td>22/08/2026</td>"));
 	free(h);
 }
