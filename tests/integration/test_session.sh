@@ -154,7 +154,7 @@ for spec in "/ 200 text/html" "/app.js 200 text/javascript" "/app.css 200 text/c
     h_assert_eq "GET $path" "$want" "$code"
     h_assert_eq "... its CSP" "$csp" "$(hdr Content-Security-Policy)"
     h_assert_eq "... nosniff" "X-Content-Type-Options: nosniff" "$(hdr X-Content-Type-Options)"
-    [[ $type == - ]] || grep -qi "^content-type: $type" "$H_TMP/hdr" && h_ok "... $type" || h_fail "$path type" "$(hdr Content-Type)"
+    [[ $type == - ]] || { grep -qi "^content-type: $type" "$H_TMP/hdr" && h_ok "... $type" || h_fail "$path type" "$(hdr Content-Type)"; }
 done
 curl -s -D "$H_TMP/hdr" -o "$H_TMP/page" "$API/"
 h_assert_eq "/ is index.html, byte for byte" "$(sha256sum <"$H_ROOT/syncd/api/web/index.html")" "$(sha256sum <"$H_TMP/page")"
