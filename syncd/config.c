@@ -57,7 +57,6 @@ static const struct key_def keys[] = {
 	{SEC_SYNCD, "tls_cert_file", KEY_PATH, NULL, false, false, C(tls_cert_file), 0, 0},
 	{SEC_SYNCD, "tls_key_file", KEY_SECRET_FILE, NULL, false, false, C(tls_key_file), 0, 0},
 	{SEC_SYNCD, "trusted_proxies", KEY_STRING, NULL, true, false, C(trusted_proxies), 0, 0},
-	{SEC_SYNCD, "public_url", KEY_STRING, "", false, false, C(public_url), 0, 0},
 	{SEC_SYNCD, "api_threads", KEY_INT, "8", false, false, C(api_threads), 1, 64},
 	{SEC_SYNCD, "api_max_connections", KEY_INT, "1000", false, false, C(api_max_connections), 16, 100000},
 	{SEC_SYNCD, "api_max_connections_per_ip", KEY_INT, "32", false, false, C(api_max_connections_per_ip),

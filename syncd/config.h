@@ -23,7 +23,6 @@ struct config {
 	char *tls_cert_file;
 	char *tls_key_file;
 	char *trusted_proxies; /* addresses whose X-Forwarded-For is believed */
-	char *public_url;      /* base of verification links and QR codes; "": http://<listen> */
 	long api_threads;
 	long api_max_connections;	 /* open connections in all */
 	long api_max_connections_per_ip; /* per client address; 0: no limit (behind a proxy) */
