@@ -11,7 +11,8 @@ set -euo pipefail
 
 browser_dir=$H_ROOT/tests/browser
 need=''
-for cmd in chromium node zbarimg; do
+[[ -x ${CHROMIUM:-/usr/bin/chromium} ]] || need+=" ${CHROMIUM:-/usr/bin/chromium}"
+for cmd in node zbarimg; do
     command -v "$cmd" >/dev/null || need+=" $cmd"
 done
 for mod in playwright-core axe-core; do
