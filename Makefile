@@ -152,6 +152,8 @@ unit: $(UNIT_BIN)
 integration: all
 	@tests/run.sh -- -- $(sort $(wildcard tests/integration/test_*.sh))
 
+# make demo: the scripted story (scripts/demo.sh); in a terminal the web page
+# then stays up, with a login for each persona printed, until Ctrl-C.
 demo:
 	@scripts/deps.sh demo
 	@$(MAKE) --no-print-directory all
