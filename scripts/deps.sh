@@ -10,7 +10,7 @@ browser="chromium nodejs npm zbar-tools"
 npm_too=0
 case "${1:-build}" in
 build) want="$build" ;;
-check) want="$build libcmocka-dev $servers systemd man-db prometheus xxd $browser" npm_too=1 ;;
+check) want="$build libcmocka-dev $servers systemd man-db prometheus xxd librsvg2-bin $browser" npm_too=1 ;;
 demo | bench) want="$build $servers" ;;
 lint) want="$build clang-format cppcheck" ;;
 fuzz) want="$build clang" ;;
