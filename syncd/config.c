@@ -23,7 +23,7 @@ enum key_type {
 	KEY_PATH,
 	KEY_LISTEN,
 	KEY_BOOL, /* true/false, yes/no, on/off, 1/0 -> long 1/0 */
-	KEY_URL,  /* http(s)://HOST[:PORT][/PATH], no trailing slash */
+	KEY_URL,  /* http(s)://HOST[:PORT][/PATH]; trailing slashes are dropped */
 };
 
 enum section_kind {
@@ -302,10 +302,10 @@ static void value_check(struct parse_state *ps, const struct key_def *k, const c
 	}
 	case KEY_URL:
 		if ((strncmp(value, "https://", 8) != 0 && strncmp(value, "http://", 7) != 0) ||
-		    strchr(value, '/')[2] == '\0' || value[strlen(value) - 1] == '/')
+		    strchr(value, '/')[2] == '\0' || strchr(value, '/')[2] == '/')
 			perr(ps, ps->line,
 			     "[%s] %s = %s: expected the base URL people reach syncd at, "
-			     "http(s)://HOST[:PORT][/PATH] without a trailing /, e.g. https://syncd.cantho.gov.vn",
+			     "http(s)://HOST[:PORT][/PATH], e.g. https://syncd.cantho.gov.vn",
 			     ps->cur_section, key, value);
 		break;
 	case KEY_STRING:
@@ -354,6 +354,9 @@ static int handler(void *user, const char *section, const char *name, const char
 	} else {
 		free(*field);
 		*field = strdup(value);
+		/* a URL's trailing slashes go: links are built as base + "/path" */
+		while (keys[i].type == KEY_URL && *field != NULL && (*field)[strlen(*field) - 1] == '/')
+			(*field)[strlen(*field) - 1] = '\0';
 	}
 	return 1;
 }
