@@ -2,7 +2,7 @@
 
 PREFIX   ?= /usr/local
 CC       ?= cc
-PKGS     := libpq jansson inih libcrypto ldap lber libmicrohttpd libcurl libsystemd
+PKGS     := libpq jansson inih libcrypto ldap lber libmicrohttpd libcurl libsystemd libqrencode
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 XCFLAGS  := -std=gnu11 -D_GNU_SOURCE -pthread -I. -ffunction-sections -fdata-sections $(WARN)
@@ -33,8 +33,13 @@ FOLDERS        := common connectors authz daemon sync api documents ctl
 SCHEMA_SQL := $(sort $(wildcard dist/sql/state/*.sql))
 GEN_SRC    := $(B)/gen/state_schema.c
 
+# the web page (syncd/api/web/, every file but hidden ones) built in as one
+# table {path, content_type, data, len} that syncd/api/static.c serves
+WEB_FILES := $(sort $(shell find syncd/api/web -type f ! -name '.*' 2>/dev/null))
+WEB_GEN   := $(B)/gen/web_assets.c
+
 lib_of = $(B)/lib/lib$(1).a
-LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o) $(GEN_SRC:%.c=$(B)/obj/%.o)
+LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o) $(GEN_SRC:%.c=$(B)/obj/%.o) $(WEB_GEN:%.c=$(B)/obj/%.o)
 ALL_SRC  := $(LIB_SRC) syncd/main.c syncd/ctl/syncctl.c
 SYNCD_LIBS   := $(foreach f,api documents sync daemon authz connectors common,$(call lib_of,$(f)))
 SYNCCTL_LIBS := $(foreach f,ctl sync daemon authz connectors common,$(call lib_of,$(f)))
@@ -65,12 +70,35 @@ $(GEN_SRC): $(SCHEMA_SQL) Makefile
 		END { print "\"\"}};"; print "const size_t schema_nfiles = sizeof(schema_files) / sizeof(schema_files[0]);" }' \
 		$(SCHEMA_SQL) >$@
 
+$(WEB_GEN): $(WEB_FILES) Makefile
+	@mkdir -p $(dir $@)
+	{ echo '/* generated from syncd/api/web by the Makefile; do not edit */'; \
+	  echo '#include "syncd/api/internal.h"'; n=0; \
+	  for f in $(WEB_FILES); do \
+	    echo "static const unsigned char web_$$n[] = {"; \
+	    od -An -v -tu1 "$$f" | awk '{ for (i = 1; i <= NF; i++) printf "%s,", $$i; print "" }'; \
+	    echo '0};'; n=$$((n + 1)); \
+	  done; \
+	  echo 'const struct web_asset web_assets[] = {'; n=0; \
+	  for f in $(WEB_FILES); do \
+	    case "$$f" in \
+	      *.html) t='text/html; charset=utf-8';; *.js) t='text/javascript; charset=utf-8';; \
+	      *.css) t='text/css; charset=utf-8';; *.json) t='application/json';; \
+	      *.svg) t='image/svg+xml';; *.png) t='image/png';; *.ico) t='image/x-icon';; \
+	      *) echo "$$f: no content type for this extension (.html .js .css .json .svg .png .ico)" >&2; exit 1;; \
+	    esac; \
+	    echo "{\"$${f#syncd/api/web/}\", \"$$t\", web_$$n, sizeof(web_$$n) - 1},"; n=$$((n + 1)); \
+	  done; \
+	  echo '{0}};'; \
+	  echo 'const size_t web_nassets = sizeof(web_assets) / sizeof(web_assets[0]) - 1;'; } >$@.tmp
+	mv $@.tmp $@
+
 $(B)/lib/libcommon.a:     $(COMMON_SRC:%.c=$(B)/obj/%.o) $(GEN_SRC:%.c=$(B)/obj/%.o)
 $(B)/lib/libconnectors.a: $(CONNECTORS_SRC:%.c=$(B)/obj/%.o)
 $(B)/lib/libauthz.a:      $(AUTHZ_SRC:%.c=$(B)/obj/%.o)
 $(B)/lib/libdaemon.a:     $(DAEMON_SRC:%.c=$(B)/obj/%.o)
 $(B)/lib/libsync.a:       $(SYNC_SRC:%.c=$(B)/obj/%.o)
-$(B)/lib/libapi.a:        $(API_SRC:%.c=$(B)/obj/%.o)
+$(B)/lib/libapi.a:        $(API_SRC:%.c=$(B)/obj/%.o) $(WEB_GEN:%.c=$(B)/obj/%.o)
 $(B)/lib/libdocuments.a:  $(DOCUMENTS_SRC:%.c=$(B)/obj/%.o)
 $(B)/lib/libctl.a:        $(CTL_SRC:%.c=$(B)/obj/%.o)
 $(B)/lib/%.a:
@@ -97,7 +125,7 @@ $(B)/freeport: tests/harness/freeport.c
 	$(CC) $(XCFLAGS) $(CFLAGS) -o $@ $<
 
 # the modules are compiled once per flavour, then linked into every test
-ASAN_OBJ := $(LIB_SRC:%.c=$(B)/asan-obj/%.o) $(GEN_SRC:%.c=$(B)/asan-obj/%.o)
+ASAN_OBJ := $(LIB_SRC:%.c=$(B)/asan-obj/%.o) $(GEN_SRC:%.c=$(B)/asan-obj/%.o) $(WEB_GEN:%.c=$(B)/asan-obj/%.o)
 
 $(B)/asan-obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -124,6 +152,8 @@ unit: $(UNIT_BIN)
 integration: all
 	@tests/run.sh -- -- $(sort $(wildcard tests/integration/test_*.sh))
 
+# make demo: the scripted story (scripts/demo.sh); in a terminal the web page
+# then stays up, with a login for each persona printed, until Ctrl-C.
 demo:
 	@scripts/deps.sh demo
 	@$(MAKE) --no-print-directory all

@@ -1,4 +1,5 @@
-/* roles.c — policies/roles.json, parsed with Jansson and checked whole. */
+/* roles.c — policies/roles.json, parsed with Jansson and checked whole
+ * (actions, scopes, permissions, delegation limits, signer titles). */
 #include "authz/roles.h"
 
 #include <jansson.h>
@@ -55,6 +56,7 @@ void roles_free(struct roles *r)
 		free(r->v[i].group);
 		strv_free(r->v[i].perms, r->v[i].nperms);
 		strv_free(r->v[i].may_grant, r->v[i].nmay_grant);
+		strv_free(r->v[i].signer_title, r->v[i].nsigner_title);
 	}
 	free(r->v);
 	strv_free(r->actions, r->nactions);
@@ -87,6 +89,28 @@ static bool name_ok(const char *s)
 	size_t n = strlen(s);
 
 	return n > 0 && n < 64 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_.") == n;
+}
+
+/* The optional "signer_title": 1-4 non-empty lines of at most 80 bytes. */
+static int signer_title_parse(struct role *ro, json_t *o, const char *name, char *err, size_t errlen)
+{
+	json_t *t = json_object_get(o, "signer_title");
+
+	if (t == NULL)
+		return 0;
+	if (strv_get(t, &ro->signer_title, &ro->nsigner_title) < 0 || ro->nsigner_title < 1 ||
+	    ro->nsigner_title > 4)
+		goto bad;
+	for (size_t i = 0; i < ro->nsigner_title; i++)
+		if (ro->signer_title[i][0] == '\0' || strlen(ro->signer_title[i]) > 80)
+			goto bad;
+	return 0;
+bad:
+	snprintf(err, errlen,
+		 "%s: role %s: \"signer_title\" must be an array of 1-4 lines (each 1-80 bytes), e.g. "
+		 "[\"KT. CHỦ TỊCH\", \"PHÓ CHỦ TỊCH\"]",
+		 name, ro->name);
+	return -1;
 }
 
 static int role_parse(struct roles *r, struct role *ro, const char *key, json_t *o, const char *name,
@@ -130,6 +154,8 @@ static int role_parse(struct roles *r, struct role *ro, const char *key, json_t 
 				 key, ro->perms[i]);
 			return -1;
 		}
+	if (signer_title_parse(ro, o, name, err, errlen) < 0)
+		return -1;
 	if (ro->scope == ROLE_CITY) {
 		if (!json_is_string(group) || !name_ok(json_string_value(group))) {
 			snprintf(

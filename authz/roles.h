@@ -1,6 +1,7 @@
 /* roles.h — policies/roles.json: the actions, and per role its scope
  * (city: held through an LDAP group; unit: granted per unit), permissions,
- * the roles it may grant, the longest grant and the deepest re-delegation. */
+ * the roles it may grant, the longest grant, the deepest re-delegation and
+ * the title printed over the signature of the documents it issues. */
 #ifndef SYNCD_AUTHZ_ROLES_H
 #define SYNCD_AUTHZ_ROLES_H
 
@@ -19,6 +20,11 @@ struct role {
 	size_t nmay_grant;
 	long max_days;	  /* unit roles */
 	int max_delegate; /* unit roles */
+	/* "signer_title": the lines printed in a document's signature block
+	 * when this role issued it (e.g. "KT. CHỦ TỊCH", "PHÓ CHỦ TỊCH");
+	 * none: the caption only.  policies/signers.csv overrides it per unit. */
+	char **signer_title;
+	size_t nsigner_title;
 };
 
 struct roles {

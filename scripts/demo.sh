@@ -6,8 +6,10 @@
 # a throwaway slapd: a city admin names a unit chair, who delegates a civil
 # registrar; the registrar issues a birth extract in Cái Khế (the HTML page
 # is kept under build/demo/) and is refused one of another unit; the city
-# auditor's query shows both and the audit chain verifies.
-# Everything is removed afterwards (KEEP_TMP=1 keeps the temp dir).
+# auditor's query shows both and the audit chain verifies.  In a terminal
+# it then prints the web page's URL and a login for each persona and keeps
+# the page up until Ctrl-C.  Everything is removed afterwards (KEEP_TMP=1
+# keeps the temp dir).
 set -euo pipefail
 . "$(dirname "$0")/../tests/harness/lib.sh"
 . "$H_ROOT/tests/harness/city.sh"
@@ -56,13 +58,8 @@ out_dir=${DEMO_DIR:-$H_ROOT/build/demo}
 mkdir -p "$out_dir"
 say "starting a throwaway OpenLDAP (slapd) with syncd's schema, the Can Tho skeleton (103 units) and ACLs"
 h_slapd_start --dit
-h_ldap_user binh.tran demo-pw-admin "Trần Thị Bình" >/dev/null
-h_ldap_user chau.le demo-pw-chair "Lê Minh Châu" >/dev/null
-h_ldap_user an.nguyen demo-pw-registrar "Nguyễn Văn An" >/dev/null
-h_ldap_user kiem.do demo-pw-auditor "Đỗ Thị Kiểm" >/dev/null
-h_ldap_group_add city_admin binh.tran >/dev/null
-h_ldap_group_add city_auditor kiem.do >/dev/null
-echo "people: binh.tran (city admin), chau.le, an.nguyen, kiem.do (city auditor)"
+h_city_personas
+echo "people: binh.tran (city admin), chau.le, an.nguyen, kiem.do (city auditor), lan.pham"
 openssl genpkey -algorithm ed25519 -out "$H_TMP/signing.pem" 2>/dev/null
 chmod 600 "$H_TMP/signing.pem"
 h_ldap_conf "$H_CONF"
@@ -108,6 +105,19 @@ echo
 say "the city auditor's query shows both, and the hash chain verifies"
 as kiem.do demo-pw-auditor audit query --action document.issue || true
 as kiem.do demo-pw-auditor audit verify || true
+
+# In a terminal the page stays up for a person to try; without one (CI, a
+# pipe) the demo ends here as it always did.
+if [[ -t 0 && -t 1 ]]; then
+    say "the web page: http://127.0.0.1:$H_API_PORT/ (Ctrl-C stops the demo and removes everything)"
+    echo "sign in as (user / password):"
+    echo "  official, civil registrar of Phường Cái Khế: $SYNCD_OFFICIAL_UID / $SYNCD_OFFICIAL_PASSWORD"
+    echo "  chair of Phường Cái Khế:                     $SYNCD_CHAIR_UID / $SYNCD_CHAIR_PASSWORD"
+    echo "  city admin:                                  $SYNCD_ADMIN_UID / $SYNCD_ADMIN_PASSWORD"
+    echo "  city auditor:                                $SYNCD_AUDITOR_UID / $SYNCD_AUDITOR_PASSWORD"
+    echo "  no role yet, for the chair to delegate:      $SYNCD_REGISTRAR_UID / $SYNCD_REGISTRAR_PASSWORD"
+    wait "$daemon" || true
+fi
 kill -TERM "$daemon"
 wait "$daemon" || true
 

@@ -23,6 +23,7 @@ enum key_type {
 	KEY_PATH,
 	KEY_LISTEN,
 	KEY_BOOL, /* true/false, yes/no, on/off, 1/0 -> long 1/0 */
+	KEY_URL,  /* http(s)://HOST[:PORT][/PATH]; trailing slashes are dropped */
 };
 
 enum section_kind {
@@ -69,6 +70,9 @@ static const struct key_def keys[] = {
 	{SEC_SYNCD, "log_level", KEY_LOG_LEVEL, "info", true, false, C(log_level), 0, 0},
 	{SEC_SYNCD, "copy_buffer_kb", KEY_INT, "256", true, false, C(copy_buffer_kb), 8, 65536},
 	{SEC_SYNCD, "unit_backlog_limit", KEY_INT, "1024", true, false, C(unit_backlog_limit), 1, 1048576},
+	{SEC_SYNCD, "public_url", KEY_URL, NULL, false, false, C(public_url), 0, 0},
+	{SEC_SYNCD, "session_idle", KEY_INT, "1800", true, false, C(session_idle), 60, 86400},
+	{SEC_SYNCD, "session_max", KEY_INT, "43200", true, false, C(session_max), 300, 604800},
 	{SEC_STATE, "conninfo", KEY_CONNINFO, NULL, false, true, C(state_conninfo), 0, 0},
 	{SEC_STATE, "password_file", KEY_SECRET_FILE, NULL, false, false, C(state_password_file), 0, 0},
 	{SEC_SOURCE, "conninfo", KEY_CONNINFO, NULL, false, true, S(conninfo), 0, 0},
@@ -296,6 +300,14 @@ static void value_check(struct parse_state *ps, const struct key_def *k, const c
 			free(s);
 		break;
 	}
+	case KEY_URL:
+		if ((strncmp(value, "https://", 8) != 0 && strncmp(value, "http://", 7) != 0) ||
+		    strchr(value, '/')[2] == '\0' || strchr(value, '/')[2] == '/')
+			perr(ps, ps->line,
+			     "[%s] %s = %s: expected the base URL people reach syncd at, "
+			     "http(s)://HOST[:PORT][/PATH], e.g. https://syncd.cantho.gov.vn",
+			     ps->cur_section, key, value);
+		break;
 	case KEY_STRING:
 	case KEY_PATH:
 		if (value[0] == '\0')
@@ -342,6 +354,9 @@ static int handler(void *user, const char *section, const char *name, const char
 	} else {
 		free(*field);
 		*field = strdup(value);
+		/* a URL's trailing slashes go: links are built as base + "/path" */
+		while (keys[i].type == KEY_URL && *field != NULL && (*field)[strlen(*field) - 1] == '/')
+			(*field)[strlen(*field) - 1] = '\0';
 	}
 	return 1;
 }

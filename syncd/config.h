@@ -35,6 +35,9 @@ struct config {
 	long copy_buffer_kb;	 /* per-unit buffer before a COPY chunk is sent */
 	long unit_backlog_limit; /* MB of source WAL kept for a unit database that is down, then it is
 				    detached */
+	char *public_url;	 /* base of verification links and QR codes; NULL: http://<listen> */
+	long session_idle;	 /* seconds a browser session may stay unused */
+	long session_max;	 /* seconds a browser session lasts at most */
 	/* [state] */
 	char *state_conninfo;
 	char *state_password_file;

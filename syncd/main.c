@@ -330,7 +330,7 @@ static void reload(struct config *cfg, struct authz *az, struct audit *audit, st
 		authz_reload(az, nroles, ncfg->ldap_cache_ttl);
 	nroles = NULL;
 	audit_set_checkpoint_every(audit, ncfg->audit_checkpoint_every);
-	api_reload(api, ncfg->trusted_proxies);
+	api_reload(api, ncfg);
 	if (cmp == 3) { /* the streams plan again and copy the new tables */
 		reloaded_rt[nreloaded_rt++] = nrt;
 		atomic_store(&current_rt, nrt);

@@ -1,7 +1,8 @@
 /* api.h — syncd's HTTP API (libmicrohttpd, thread pool): JSON in and out,
  * errors {"error","message"}, a request id on every log line and response,
  * HTTP Basic checked against LDAP, failed logins slowed down per user and
- * per client.  Endpoints: see docs/api.md; the rest of syncd calls only this. */
+ * per client; browser sessions (cookie + CSRF token) and the embedded web
+ * page.  Endpoints: see docs/api.md; the rest of syncd calls only this. */
 #ifndef SYNCD_API_API_H
 #define SYNCD_API_API_H
 
@@ -33,8 +34,8 @@ struct api_deps {
 struct api *api_start(const struct api_deps *deps, char *err, size_t errlen);
 void api_stop(struct api *api);
 
-/* A reload: the trusted proxies. */
-void api_reload(struct api *api, const char *trusted_proxies);
+/* A reload: the trusted proxies and the sessions' timeouts of ncfg. */
+void api_reload(struct api *api, const struct config *ncfg);
 
 /* Parses "ADDRESS:PORT" / "[v6]:PORT" into a socket address; also tells
  * whether it is a loopback address.  0 or -1. */

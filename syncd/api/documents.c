@@ -1,5 +1,6 @@
-/* documents.c — /v1/documents: issue, read, revoke and the public verify,
- * each decided and audited before syncd/documents/ does the work. */
+/* documents.c — /v1/documents: issue, read, revoke and the public verify
+ * (JSON, and the citizen's page GET /verify/<serial>?h=), each decided and
+ * audited before syncd/documents/ does the work. */
 #include "syncd/api/internal.h"
 
 #include <stdio.h>
@@ -9,14 +10,26 @@
 #include "common/log.h"
 #include "common/text.h"
 
+/* The role of the grant the decision just allowed perm through (the
+ * cached decision: no second audit row); "" when none. */
+static void issuing_role(struct api *api, const struct authz_user *me, const char *perm, int unit, char *role,
+			 size_t rolelen)
+{
+	struct authz_decision d;
+
+	role[0] = '\0';
+	if (authz_check(api->az, me->uid, perm, unit, &d) == 0 && d.allow && d.nchain > 0)
+		snprintf(role, rolelen, "%s", d.chain[0].role);
+}
+
 enum MHD_Result ep_document_issue(struct api *api, struct MHD_Connection *c, struct req *rq,
 				  const struct authz_user *me, const char *hole)
 {
-	char err[512], reason[512], serial[40], object[160], keybuf[64];
+	char err[512], reason[512], serial[40], object[160], keybuf[64], role[64];
 	json_t *o = body_object(rq, err, sizeof(err)), *kv;
 	const struct doc_kind *k;
 	const char *kind, *key;
-	struct doc_issuer who = {me->uid, me->name, rq->id};
+	struct doc_issuer who = {me->uid, me->name, rq->id, NULL};
 	enum MHD_Result res;
 	char *body = NULL;
 	int unit, st;
@@ -53,6 +66,8 @@ enum MHD_Result ep_document_issue(struct api *api, struct MHD_Connection *c, str
 		json_decref(o);
 		return res;
 	}
+	issuing_role(api, me, k->perm, unit, role, sizeof(role));
+	who.role = role;
 	/* the allow row above is the intent; the outcome follows, with the serial */
 	st = document_issue(api->deps.cfg, api->deps.rt, api->deps.signer, k, unit, key, &who, serial,
 			    sizeof(serial), &body, reason, sizeof(reason));
@@ -116,7 +131,11 @@ enum MHD_Result ep_document_get(struct api *api, struct MHD_Connection *c, struc
 		return res;
 	}
 	if (wants_html(c)) {
-		char *html = document_html(d.body, d.hash, d.revoked);
+		struct doc_print p;
+		char *html;
+
+		documents_print_setup(api->deps.docs, api->deps.cfg, &d, &p);
+		html = document_html(d.body, d.hash, d.revoked, &p);
 
 		doc_record_free(&d);
 		return html ? respond(c, rq, 200, "text/html; charset=utf-8", html, strlen(html)) : MHD_NO;
@@ -178,28 +197,53 @@ enum MHD_Result ep_document_revoke(struct api *api, struct MHD_Connection *c, st
 	return respond(c, rq, 204, "application/json", strdup(""), 0);
 }
 
+/* A verification's lookup: 1 with *d when serial is a document whose hash
+ * starts with h (16-64 lowercase hex), 0 unknown, -1 state DB down (reason). */
+static int verify_find(struct api *api, const char *serial, const char *h, struct doc_record *d, char *reason,
+		       size_t reasonlen)
+{
+	int f = document_serial_valid(serial) && h != NULL && strlen(h) >= DOC_HASH_PREFIX &&
+				strlen(h) <= 64 && strspn(h, "0123456789abcdef") == strlen(h)
+			? document_find(api->deps.cfg, serial, d, reason, reasonlen)
+			: 0;
+
+	/* the serial alone tells nothing: the hash printed with it must match */
+	if (f == 1 && strncmp(d->hash, h, strlen(h)) != 0) {
+		doc_record_free(d);
+		f = 0;
+	}
+	return f;
+}
+
+/* valid, revoked, or invalid when the stored body no longer matches its
+ * hash or signature. */
+static const char *verify_status(struct api *api, const struct doc_record *d)
+{
+	char hash[65];
+
+	sha256_hex(d->body, strlen(d->body), NULL, 0, hash);
+	return strcmp(hash, d->hash) != 0 ||
+			       (api->deps.signer != NULL &&
+				signer_verify(api->deps.signer, d->body, strlen(d->body), d->signature) != 1)
+		       ? "invalid"
+	       : d->revoked ? "revoked"
+			    : "valid";
+}
+
 /* Public: says whether a serial is a document syncd issued, and its state,
  * with no personal data. */
 enum MHD_Result ep_document_verify(struct api *api, struct MHD_Connection *c, struct req *rq,
 				   const struct authz_user *me, const char *serial)
 {
 	struct doc_record d;
-	char reason[512], hash[65], day[11] = "";
-	const char *status, *h = req_arg(c, "h");
+	char reason[512], day[11] = "";
+	const char *status;
 	json_t *doc;
-	int f = document_serial_valid(serial) && h != NULL && strlen(h) >= DOC_HASH_PREFIX &&
-				strlen(h) <= 64 && strspn(h, "0123456789abcdef") == strlen(h)
-			? document_find(api->deps.cfg, serial, &d, reason, sizeof(reason))
-			: 0;
+	int f = verify_find(api, serial, req_arg(c, "h"), &d, reason, sizeof(reason));
 	(void)me;
 
 	if (f < 0)
 		return respond_reason(c, rq, 503, reason);
-	/* the serial alone tells nothing: the hash printed with it must match */
-	if (f == 1 && strncmp(d.hash, h, strlen(h)) != 0) {
-		doc_record_free(&d);
-		f = 0;
-	}
 	if (!audited(api, rq, "document.verify", f == 1 ? d.unit : 0, serial, "allow",
 		     f == 1 ? "" : "unknown"))
 		return audit_down(c, rq);
@@ -209,13 +253,7 @@ enum MHD_Result ep_document_verify(struct api *api, struct MHD_Connection *c, st
 		text_clean(serial, strlen(serial), shown, sizeof(shown));
 		return respond_json(c, rq, 200, json_pack("{s:s,s:s}", "serial", shown, "status", "unknown"));
 	}
-	sha256_hex(d.body, strlen(d.body), NULL, 0, hash);
-	status = strcmp(hash, d.hash) != 0 ||
-				 (api->deps.signer != NULL &&
-				  signer_verify(api->deps.signer, d.body, strlen(d.body), d.signature) != 1)
-			 ? "invalid"
-		 : d.revoked ? "revoked"
-			     : "valid";
+	status = verify_status(api, &d);
 	doc = json_loads(d.body, 0, NULL);
 	snprintf(day, sizeof(day), "%.10s", doc ? json_string_value(json_object_get(doc, "issued_at")) : "");
 	json_decref(doc);
@@ -231,4 +269,46 @@ enum MHD_Result ep_document_verify(struct api *api, struct MHD_Connection *c, st
 		doc_record_free(&d);
 		return respond_json(c, rq, 200, j);
 	}
+}
+
+/* Public: the page a citizen's phone opens from the QR code, in
+ * Vietnamese, server-rendered with no script: valid, revoked or unknown,
+ * with the kind, serial, issuing unit and date only (DOMAIN.md, personal data). */
+enum MHD_Result ep_verify_page(struct api *api, struct MHD_Connection *c, struct req *rq,
+			       const struct authz_user *me, const char *serial)
+{
+	struct doc_record d;
+	struct doc_verdict v = {0};
+	char reason[512], shown[256], unit[12];
+	const struct unit_info *ui;
+	json_t *doc = NULL;
+	char *html;
+	int f = verify_find(api, serial, req_arg(c, "h"), &d, reason, sizeof(reason));
+	(void)me;
+
+	if (f < 0)
+		return respond_reason(c, rq, 503, reason);
+	if (!audited(api, rq, "document.verify", f == 1 ? d.unit : 0, serial, "allow",
+		     f == 1 ? "" : "unknown"))
+		return audit_down(c, rq);
+	text_clean(serial, strlen(serial), shown, sizeof(shown));
+	v.serial = shown;
+	v.status = "unknown";
+	if (f == 1) {
+		doc = json_loads(d.body, 0, NULL);
+		ui = routing_unit_find(api->deps.rt, d.unit);
+		snprintf(unit, sizeof(unit), "%05d", d.unit);
+		v.status = verify_status(api, &d);
+		v.title = doc ? json_string_value(json_object_get(doc, "title")) : d.kind;
+		v.unit = unit;
+		v.unit_name = ui ? ui->full_name : unit;
+		v.issued_at = doc ? json_string_value(json_object_get(doc, "issued_at")) : NULL;
+		v.revoked_at = d.revoked ? d.revoked_at : NULL;
+		v.hash_matches = true;
+	}
+	html = document_verify_html(&v);
+	json_decref(doc);
+	if (f == 1)
+		doc_record_free(&d);
+	return html ? respond(c, rq, 200, "text/html; charset=utf-8", html, strlen(html)) : MHD_NO;
 }

@@ -1,59 +1,95 @@
-/* guard.c — what stands before a handler acts: the login, the decision, the
- * audit row of each decision and outcome, and the cross-site refusal. */
+/* guard.c — what stands before a handler acts: the login (HTTP Basic or the
+ * session cookie, and its CSRF token), the decision, the audit row of each
+ * decision and outcome, and the cross-site refusal. */
 #include "syncd/api/internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "authz/login.h"
 #include "common/log.h"
 
-/* 1: u is the caller; otherwise the response was queued (401/503). */
-int authenticate(struct api *api, struct MHD_Connection *c, struct req *rq, struct authz_user *u,
-		 enum MHD_Result *res)
+/* The one login check of HTTP Basic and of POST /v1/session: the directory
+ * bind, the throttle's count, the audit row of a failure.  1: u is the
+ * person; otherwise the response was queued (401 with code, or 503). */
+int login_check(struct api *api, struct MHD_Connection *c, struct req *rq, const char *user, const char *pass,
+		const char *code, struct authz_user *u, enum MHD_Result *res)
 {
-	char *pass = NULL, *user = MHD_basic_auth_get_username_password(c, &pass), err[512];
+	char err[512];
 	int r;
 
-	if (api->az == NULL) {
-		*res = respond_error(c, rq, 503, "directory_unavailable",
-				     "no [ldap] section in syncd.conf: the API cannot authenticate anyone");
-		goto out;
-	}
-	if (user == NULL || user[0] == '\0') {
-		/* credentials sent but unreadable (a NUL, no colon) are a failed login too */
-		if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization") != NULL &&
-		    !audited(api, rq, "login", 0, "-", "deny", "malformed_credentials"))
-			*res = audit_down(c, rq);
-		else
-			*res = respond_error(c, rq, 401, "unauthenticated",
-					     "log in with HTTP Basic (your directory uid and password)");
-		goto out;
-	}
 	snprintf(rq->user, sizeof(rq->user), "%s", user);
 	r = authz_authenticate(api->az, user, pass ? pass : "", u, err, sizeof(err));
 	if (r < 0) {
 		*res = respond_error(c, rq, 503, "directory_unavailable",
 				     "the directory cannot check the login now (%s); try again shortly", err);
-		goto out;
+		return 0;
 	}
 	throttle_after(api, user, rq->addr, r == 1);
 	if (r == 0) {
 		if (!audited(api, rq, "login", 0, user, "deny", "unauthenticated"))
 			*res = audit_down(c, rq);
 		else
-			*res = respond_error(c, rq, 401, "unauthenticated", "uid or password not accepted");
-		goto out;
+			*res = respond_error(c, rq, 401, code, "uid or password not accepted");
+		return 0;
 	}
 	/* from here on the person is the directory's uid, however it was typed */
 	snprintf(rq->user, sizeof(rq->user), "%s", u->uid);
-	r = 1;
-	goto done;
-out:
-	r = 0;
-done:
+	return 1;
+}
+
+/* The caller of the session cookie: 1 with u, else 401 no_session queued. */
+static int session_caller(struct api *api, struct MHD_Connection *c, struct req *rq, struct authz_user *u,
+			  enum MHD_Result *res)
+{
+	const char *cookie = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Cookie");
+	struct session_info si;
+
+	if (cookie == NULL || !session_cookie_parse(cookie, rq->sid) ||
+	    !session_lookup(api->sessions, rq->sid, time(NULL), &si)) {
+		explicit_bzero(rq->sid, sizeof(rq->sid));
+		*res = respond_error(c, rq, 401, "no_session",
+				     "not signed in, or the session ended (idle or too long); sign in again");
+		return 0;
+	}
+	*u = si.user;
+	memcpy(rq->csrf, si.csrf, sizeof(rq->csrf));
+	explicit_bzero(&si, sizeof(si));
+	rq->via_session = true;
+	snprintf(rq->user, sizeof(rq->user), "%s", u->uid);
+	return 1;
+}
+
+/* 1: u is the caller (HTTP Basic, or the session cookie: rq->via_session);
+ * otherwise the response was queued (401/503). */
+int authenticate(struct api *api, struct MHD_Connection *c, struct req *rq, struct authz_user *u,
+		 enum MHD_Result *res)
+{
+	char *pass = NULL, *user = MHD_basic_auth_get_username_password(c, &pass);
+	bool has_auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization") != NULL;
+	const char *cookie = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Cookie");
+	char sid[SESSION_TOKEN_HEX + 1];
+	int r = 0;
+
+	if (api->az == NULL) {
+		*res = respond_error(c, rq, 503, "directory_unavailable",
+				     "no [ldap] section in syncd.conf: the API cannot authenticate anyone");
+	} else if (!has_auth && (rq->browser || (cookie != NULL && session_cookie_parse(cookie, sid)))) {
+		rq->browser = true; /* a page's request: a 401 must not open the browser's login box */
+		r = session_caller(api, c, rq, u, res);
+	} else if (user == NULL || user[0] == '\0') {
+		/* credentials sent but unreadable (a NUL, no colon) are a failed login too */
+		if (has_auth && !audited(api, rq, "login", 0, "-", "deny", "malformed_credentials"))
+			*res = audit_down(c, rq);
+		else
+			*res = respond_error(c, rq, 401, "unauthenticated",
+					     "log in with HTTP Basic (your directory uid and password)");
+	} else {
+		r = login_check(api, c, rq, user, pass, "unauthenticated", u, res);
+	}
 	if (pass != NULL) {
 		explicit_bzero(pass, strlen(pass));
 		MHD_free(pass);
@@ -61,6 +97,23 @@ done:
 	if (user != NULL)
 		MHD_free(user);
 	return r;
+}
+
+/* True when a state-changing request of a session caller lacks its
+ * X-CSRF-Token: 403 csrf queued in *res (audited: the caller is known). */
+bool csrf_refused(struct MHD_Connection *c, struct req *rq, const char *method, enum MHD_Result *res)
+{
+	const char *token = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-CSRF-Token");
+
+	if (!rq->via_session || strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
+		return false;
+	if (session_token_equal(token, rq->csrf))
+		return false;
+	*res = respond_error(c, rq, 403, "csrf",
+			     "%s: a signed-in page's request that changes something must carry the session's "
+			     "X-CSRF-Token header; reload the page",
+			     token ? "X-CSRF-Token does not match" : "no X-CSRF-Token");
+	return true;
 }
 
 /* ------------------------------------------------------------ audit of every decision */

@@ -1,5 +1,6 @@
 /* internal.h — what the files of syncd/api/ share: the server and request
- * structs, the reply and guard helpers, and one handler per endpoint. */
+ * structs, the reply and guard helpers, the embedded web page's files, and
+ * one handler per endpoint. */
 #ifndef SYNCD_API_INTERNAL_H
 #define SYNCD_API_INTERNAL_H
 
@@ -12,6 +13,7 @@
 
 #include "common/buf.h"
 #include "syncd/api/api.h"
+#include "syncd/api/session.h"
 #include "syncd/metrics.h"
 
 struct throttle {
@@ -31,6 +33,8 @@ struct api {
 	struct throttle *slots; /* THROTTLE_SIZE, under lock */
 	bool throttle_full_said;
 	unsigned char query_key[32]; /* for the keyed hash of searches in the audit log */
+	struct session_table *sessions;
+	bool secure_cookie; /* TLS here, or a public_url of https:// (a TLS proxy in front) */
 	/* requests that wait on the directory or a database run on workers, so
 	 * the server's own threads always answer /healthz and refusals */
 	pthread_t *workers;
@@ -63,6 +67,15 @@ struct req {
 	bool authed, audit_failed, logged;
 	int naudited;
 	char what[160]; /* METHOD PATH, for that row */
+	/* a caller signed in with the session cookie: its id (never logged
+	 * nor audited) and the CSRF token its state-changing requests carry */
+	bool via_session;
+	char sid[SESSION_TOKEN_HEX + 1];
+	char csrf[SESSION_TOKEN_HEX + 1];
+	bool browser;	      /* a session endpoint or a cookie: no Basic challenge on 401 */
+	bool is_static;	      /* an embedded file of the page: Cache-Control no-cache */
+	const char *csp;      /* NULL: the API's own (or documents' for text/html) */
+	char set_cookie[200]; /* sent as Set-Cookie when not empty */
 };
 
 /* One endpoint's handler: me is NULL unless the row asks for a login; hole
@@ -78,6 +91,23 @@ struct endpoint {
 	bool documents;	  /* off without documents.json */
 	bool served_here; /* by the server thread: waits on nothing */
 };
+
+/* A file of the page (syncd/api/web/), embedded by the Makefile into
+ * build/gen/web_assets.c. */
+struct web_asset {
+	const char *path; /* "index.html", "i18n/vi.json" */
+	const char *content_type;
+	const unsigned char *data;
+	size_t len;
+};
+extern const struct web_asset web_assets[];
+extern const size_t web_nassets;
+
+/* The Content-Security-Policy of every response (documents' HTML pages keep
+ * their own stricter one). */
+#define API_CSP                                                                                              \
+	"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; " \
+	"base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 
 /* server.c */
 /* The row for method and url, what its {} matched in hole; NULL with
@@ -105,9 +135,18 @@ enum MHD_Result respond_error(struct MHD_Connection *c, struct req *rq, unsigned
 enum MHD_Result respond_reason(struct MHD_Connection *c, struct req *rq, unsigned status, const char *reason);
 
 /* guard.c */
-/* 1: u is the caller; otherwise the response was queued (401/503). */
+/* 1: u is the caller (HTTP Basic, or the session cookie: rq->via_session);
+ * otherwise the response was queued (401/503). */
 int authenticate(struct api *api, struct MHD_Connection *c, struct req *rq, struct authz_user *u,
 		 enum MHD_Result *res);
+/* The one login check of HTTP Basic and of POST /v1/session: the directory
+ * bind, the throttle's count, the audit row of a failure.  1: u is the
+ * person; otherwise the response was queued (401 with code, or 503). */
+int login_check(struct api *api, struct MHD_Connection *c, struct req *rq, const char *user, const char *pass,
+		const char *code, struct authz_user *u, enum MHD_Result *res);
+/* True when a state-changing request of a session caller lacks its
+ * X-CSRF-Token (403 csrf queued in *res). */
+bool csrf_refused(struct MHD_Connection *c, struct req *rq, const char *method, enum MHD_Result *res);
 /* Appends the decision to the audit log; false when it could not be
  * written (the caller then refuses: nothing happens unaudited). */
 bool audited(struct api *api, struct req *rq, const char *action, int unit, const char *object,
@@ -142,6 +181,8 @@ enum MHD_Result ep_document_revoke(struct api *api, struct MHD_Connection *c, st
 				   const struct authz_user *me, const char *serial);
 enum MHD_Result ep_document_verify(struct api *api, struct MHD_Connection *c, struct req *rq,
 				   const struct authz_user *me, const char *serial);
+enum MHD_Result ep_verify_page(struct api *api, struct MHD_Connection *c, struct req *rq,
+			       const struct authz_user *me, const char *serial);
 
 /* records.c */
 enum MHD_Result ep_record_get(struct api *api, struct MHD_Connection *c, struct req *rq,
@@ -154,6 +195,21 @@ enum MHD_Result ep_audit_query(struct api *api, struct MHD_Connection *c, struct
 			       const struct authz_user *me, const char *hole);
 enum MHD_Result ep_audit_verify(struct api *api, struct MHD_Connection *c, struct req *rq,
 				const struct authz_user *me, const char *hole);
+
+/* session.c */
+enum MHD_Result ep_session_create(struct api *api, struct MHD_Connection *c, struct req *rq,
+				  const struct authz_user *me, const char *hole);
+enum MHD_Result ep_session_get(struct api *api, struct MHD_Connection *c, struct req *rq,
+			       const struct authz_user *me, const char *hole);
+enum MHD_Result ep_session_delete(struct api *api, struct MHD_Connection *c, struct req *rq,
+				  const struct authz_user *me, const char *hole);
+
+/* static.c */
+/* The embedded file at path ("" is index.html), or NULL. */
+const struct web_asset *web_asset_find(const char *path);
+/* GET / and GET /<file>: hole is the path without its leading slash. */
+enum MHD_Result ep_static(struct api *api, struct MHD_Connection *c, struct req *rq,
+			  const struct authz_user *me, const char *hole);
 
 /* status.c */
 enum MHD_Result ep_healthz(struct api *api, struct MHD_Connection *c, struct req *rq,

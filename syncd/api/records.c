@@ -54,42 +54,96 @@ static bool may_read_kind(const struct doc_kind *k, void *arg)
 	return authz_check(r->api->az, r->me->uid, k->read_perm, r->unit, &d) == 0 && d.allow;
 }
 
-/* POST /v1/records/search {"unit", "q"}: personal data stays out of URLs. */
+/* The search's body checked into *sq and *unit: NULL, or the message of
+ * the 400 (naming the field and what it takes) in msg. */
+static const char *search_args(const struct api *api, json_t *o, struct records_query *sq, int *unit,
+			       char *msg, size_t msglen)
+{
+	json_t *page = json_object_get(o, "page"), *kind = json_object_get(o, "kind");
+	const char *q = json_string_value(json_object_get(o, "q"));
+	const struct documents *d = api->deps.docs;
+
+	*unit = unit_parse(json_string_value(json_object_get(o, "unit")));
+	if (q == NULL || *unit < 0 || strlen(q) < 2 || strlen(q) > RECORDS_QUERY_MAX)
+		return "needs {\"unit\": \"CODE\", \"q\": TEXT} (2-100 characters: a name, a personal ID, or "
+		       "SHEET/NUMBER of a parcel)";
+	sq->q = q;
+	sq->page = 1;
+	sq->kind = NULL;
+	if (page != NULL && !json_is_null(page)) {
+		if (!json_is_integer(page) || json_integer_value(page) < 1 ||
+		    json_integer_value(page) > RECORDS_PAGE_MAX)
+			return "page must be a whole number from 1 to 1000 (1, or no page, is the first page)";
+		sq->page = (int)json_integer_value(page);
+	}
+	if (kind == NULL || json_is_null(kind))
+		return NULL;
+	sq->kind = json_is_string(kind) ? documents_kind(d, json_string_value(kind)) : NULL;
+	if (sq->kind == NULL) {
+		size_t n = (size_t)snprintf(msg, msglen, "kind must be one of");
+
+		for (size_t i = 0; i < documents_count(d) && n < msglen; i++)
+			n += (size_t)snprintf(msg + n, msglen - n, "%s%s", i ? ", " : " ",
+					      documents_nth(d, i)->name);
+		if (n < msglen)
+			snprintf(msg + n, msglen - n, " (or no kind, for every kind)");
+		return msg;
+	}
+	if (sq->kind->nsearch == 0) {
+		snprintf(msg, msglen,
+			 "kind %s has no search columns in policies/documents.json: search another kind of "
+			 "table %s, or give no kind",
+			 sq->kind->name, sq->kind->table);
+		return msg;
+	}
+	return NULL;
+}
+
+/* The audit row's object: the query is personal data, so the permanent
+ * row keeps a keyed hash of it (equal queries of this run match), never
+ * the text. */
+static void search_object(const struct api *api, const char *q, char *object, size_t len)
+{
+	unsigned char mac[32];
+	unsigned int maclen = sizeof(mac);
+	char hex[17];
+
+	HMAC(EVP_sha256(), api->query_key, sizeof(api->query_key), (const unsigned char *)q, strlen(q), mac,
+	     &maclen);
+	for (int i = 0; i < 8; i++)
+		snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+	snprintf(object, len, "q=hmac:%s len=%zu", hex, strlen(q));
+}
+
+/* POST /v1/records/search {"unit", "q", "page"?, "kind"?}: personal data
+ * stays out of URLs.  {"results", "page", "more"}. */
 enum MHD_Result ep_records_search(struct api *api, struct MHD_Connection *c, struct req *rq,
 				  const struct authz_user *me, const char *hole)
 {
-	char err[256], reason[512], object[300];
+	char err[256], reason[512], object[300], msg[512];
 	json_t *o = body_object(rq, err, sizeof(err)), *hits = NULL;
-	const char *q = o ? json_string_value(json_object_get(o, "q")) : NULL;
-	int unit = o ? unit_parse(json_string_value(json_object_get(o, "unit"))) : -1;
+	struct records_query sq;
+	int unit = -1;
+	const char *bad = o ? search_args(api, o, &sq, &unit, msg, sizeof(msg))
+			    : "needs {\"unit\": \"CODE\", \"q\": TEXT} (2-100 characters: a name, a personal "
+			      "ID, or SHEET/NUMBER of a parcel)";
 	struct read_ctx rc = {api, me, unit};
 	struct authz_decision d1, d2;
-	bool any;
+	bool any, more = false;
 	int st;
 	(void)hole;
 
-	if (q == NULL || unit < 0 || strlen(q) < 2 || strlen(q) > 100) {
-		json_decref(o);
-		return respond_error(
-			c, rq, 400, "bad_request",
-			"needs {\"unit\": \"CODE\", \"q\": TEXT} (2-100 characters: a name, a personal ID, or "
-			"SHEET/NUMBER of a parcel)");
-	}
-	/* the query is personal data: the permanent row keeps a keyed hash of
-	 * it (equal queries of this run match), never the text */
-	{
-		unsigned char mac[32];
-		unsigned int maclen = sizeof(mac);
-		char hex[17];
+	if (bad != NULL) {
+		enum MHD_Result res = respond_error(c, rq, 400, "bad_request", "%s", bad);
 
-		HMAC(EVP_sha256(), api->query_key, sizeof(api->query_key), (const unsigned char *)q,
-		     strlen(q), mac, &maclen);
-		for (int i = 0; i < 8; i++)
-			snprintf(hex + 2 * i, 3, "%02x", mac[i]);
-		snprintf(object, sizeof(object), "q=hmac:%s len=%zu", hex, strlen(q));
+		json_decref(o);
+		return res;
 	}
-	if (authz_check(api->az, me->uid, "civil.record.read", unit, &d1) == LP_UNAVAILABLE ||
-	    authz_check(api->az, me->uid, "land.record.read", unit, &d2) == LP_UNAVAILABLE) {
+	search_object(api, sq.q, object, sizeof(object));
+	if (authz_check(api->az, me->uid, sq.kind ? sq.kind->read_perm : "civil.record.read", unit, &d1) ==
+		    LP_UNAVAILABLE ||
+	    authz_check(api->az, me->uid, sq.kind ? sq.kind->read_perm : "land.record.read", unit, &d2) ==
+		    LP_UNAVAILABLE) {
 		json_decref(o);
 		return respond_error(c, rq, 503, "directory_unavailable", "the directory cannot be reached");
 	}
@@ -99,17 +153,25 @@ enum MHD_Result ep_records_search(struct api *api, struct MHD_Connection *c, str
 		return audit_down(c, rq);
 	}
 	if (!any) {
+		enum MHD_Result res =
+			sq.kind ? respond_error(c, rq, 403, "forbidden", "searching %s needs %s in unit %05d",
+						sq.kind->name, sq.kind->read_perm, unit)
+				: respond_error(
+					  c, rq, 403, "forbidden",
+					  "searching needs land.record.read or civil.record.read in unit %05d",
+					  unit);
+
 		json_decref(o);
-		return respond_error(c, rq, 403, "forbidden",
-				     "searching needs land.record.read or civil.record.read in unit %05d",
-				     unit);
+		return res;
 	}
-	st = records_search(api->deps.cfg, api->deps.docs, unit, q, may_read_kind, &rc, &hits, reason,
-			    sizeof(reason));
-	json_decref(o);
+	st = records_search(api->deps.cfg, api->deps.docs, unit, &sq, may_read_kind, &rc, &hits, &more,
+			    reason, sizeof(reason));
 	if (st != 0) {
+		json_decref(o);
 		json_decref(hits);
 		return respond_reason(c, rq, (unsigned)st, reason);
 	}
-	return respond_json(c, rq, 200, json_pack("{s:o}", "results", hits));
+	json_decref(o);
+	return respond_json(c, rq, 200,
+			    json_pack("{s:o,s:i,s:b}", "results", hits, "page", sq.page, "more", more));
 }

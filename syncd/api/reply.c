@@ -1,5 +1,6 @@
-/* reply.c — responses: headers every answer carries, JSON bodies, and the
- * {"error","message"} body of a refusal (logged, and audited once). */
+/* reply.c — responses: headers every answer carries (the CSP among them),
+ * JSON bodies, and the {"error","message"} body of a refusal (logged, and
+ * audited once). */
 #include "syncd/api/internal.h"
 
 #include <stdarg.h>
@@ -22,22 +23,28 @@ enum MHD_Result respond(struct MHD_Connection *c, struct req *rq, unsigned statu
 	}
 	MHD_add_response_header(r, "Content-Type", ctype);
 	MHD_add_response_header(r, "X-Request-Id", rq->id);
-	MHD_add_response_header(r, "Cache-Control", "no-store");
+	/* the page's files may be kept but are checked each time; answers never */
+	MHD_add_response_header(r, "Cache-Control", rq->is_static ? "no-cache" : "no-store");
 	if (rq->next[0] != '\0')
 		MHD_add_response_header(r, "X-Next-Cursor", rq->next);
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-	if (status == MHD_HTTP_UNAUTHORIZED)
+	/* every answer, static or JSON or an error: no inline script or style */
+	MHD_add_response_header(r, "Content-Security-Policy",
+				rq->csp							? rq->csp
+				: strncmp(ctype, "text/html", 9) == 0 && !rq->is_static ? document_csp()
+											: API_CSP);
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(r, "X-Frame-Options", "DENY");
+	if (rq->set_cookie[0] != '\0')
+		MHD_add_response_header(r, "Set-Cookie", rq->set_cookie);
+	/* a page's request gets no Basic challenge: the browser would open its login box */
+	if (status == MHD_HTTP_UNAUTHORIZED && !rq->browser)
 		MHD_add_response_header(r, "WWW-Authenticate", "Basic realm=\"syncd\", charset=\"UTF-8\"");
 	if (status == 429 && rq->retry_after > 0) {
 		char ra[16];
 
 		snprintf(ra, sizeof(ra), "%d", rq->retry_after);
 		MHD_add_response_header(r, "Retry-After", ra);
-	}
-	if (strncmp(ctype, "text/html", 9) == 0) {
-		MHD_add_response_header(r, "Content-Security-Policy", document_csp());
-		MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
-		MHD_add_response_header(r, "X-Frame-Options", "DENY");
 	}
 	if (status < 400 && !rq->logged) /* one line per request: refusals say theirs */
 		log_info("%s %s: %s: %u", rq->addr, rq->user[0] ? rq->user : "-", rq->what, status);

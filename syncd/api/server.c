@@ -1,10 +1,12 @@
 /* server.c — the HTTP server: libmicrohttpd, the worker threads (suspend and
- * resume), the login throttle, client addresses and the dispatch table. */
+ * resume), the login throttle, client addresses, the session table's life
+ * and the dispatch table (the page's embedded files included). */
 #include "syncd/api/internal.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/rand.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,10 +109,11 @@ static int proxies_set(struct api *api, const char *list)
 	return 0;
 }
 
-void api_reload(struct api *api, const char *trusted_proxies)
+void api_reload(struct api *api, const struct config *ncfg)
 {
-	if (proxies_set(api, trusted_proxies) < 0)
+	if (proxies_set(api, ncfg->trusted_proxies) < 0)
 		log_warn("reload: trusted_proxies: out of memory; the old list is kept");
+	session_table_limits(api->sessions, ncfg->session_idle, ncfg->session_max);
 }
 
 static void client_address(struct api *api, struct MHD_Connection *c, struct req *rq)
@@ -311,6 +314,7 @@ static const struct endpoint endpoints[] = {
 	{"GET", "/metrics", ep_metrics, false, false, true},
 	{"GET", "/v1/status", ep_status, false, false, false},
 	{"GET", "/v1/documents/{}/verify", ep_document_verify, false, true, false},
+	{"GET", "/verify/{}", ep_verify_page, false, true, false},
 	{"POST", "/v1/documents/{}/revoke", ep_document_revoke, true, true, false},
 	{"GET", "/v1/documents/{}", ep_document_get, true, true, false},
 	{"POST", "/v1/documents", ep_document_issue, true, true, false},
@@ -322,7 +326,13 @@ static const struct endpoint endpoints[] = {
 	{"DELETE", "/v1/grants/{}", ep_grant_revoke, true, false, false},
 	{"GET", "/v1/audit/verify", ep_audit_verify, true, false, false},
 	{"GET", "/v1/audit", ep_audit_query, true, false, false},
+	{"POST", "/v1/session", ep_session_create, false, false, false},
+	{"GET", "/v1/session", ep_session_get, true, false, false},
+	{"DELETE", "/v1/session", ep_session_delete, true, false, false},
 };
+
+/* The page's files: GET (and HEAD) of "/" or of an embedded file's path. */
+static const struct endpoint static_row = {"GET", "/{}", ep_static, false, false, true};
 
 #define NENDPOINTS (sizeof(endpoints) / sizeof(endpoints[0]))
 
@@ -363,6 +373,12 @@ const struct endpoint *endpoint_find(const char *method, const char *url, char *
 			snprintf(allowed + strlen(allowed), allowedlen - strlen(allowed), "%s%s",
 				 allowed[0] ? ", " : "", endpoints[i].method);
 	}
+	if (allowed[0] == '\0' && url[0] == '/' && web_asset_find(url + 1) != NULL) {
+		snprintf(hole, holesize, "%s", url + 1);
+		if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
+			return &static_row;
+		snprintf(allowed, allowedlen, "GET");
+	}
 	return NULL;
 }
 
@@ -383,6 +399,8 @@ static enum MHD_Result route(struct api *api, struct MHD_Connection *c, struct r
 				     "documents and records are off: syncd runs without %s/documents.json; "
 				     "install policies/documents.json there and restart syncd",
 				     api->deps.cfg->policies_dir);
+	/* /v1/session is the page's: its 401 is no_session, without a Basic challenge */
+	rq->browser |= strcmp(e->pattern, "/v1/session") == 0;
 	if (!e->login)
 		return e->handler(api, c, rq, NULL, hole);
 	if (strcmp(method, "GET") != 0 && cross_site(c, rq, strcmp(method, "POST") == 0, &res))
@@ -390,6 +408,8 @@ static enum MHD_Result route(struct api *api, struct MHD_Connection *c, struct r
 	if (!authenticate(api, c, rq, &me, &res))
 		return res;
 	rq->authed = true;
+	if (csrf_refused(c, rq, method, &res))
+		return res;
 	return e->handler(api, c, rq, &me, hole);
 }
 
@@ -462,20 +482,50 @@ static bool served_inline(const char *method, const char *url)
 	return e != NULL && e->served_here;
 }
 
-/* A login attempt inside its throttle window is refused at once. */
-static bool throttled(struct api *api, struct MHD_Connection *c, struct req *rq, enum MHD_Result *res)
+/* The uid a request logs in as: HTTP Basic's, or the "user" of a POST
+ * /v1/session body; false when it names none. */
+static bool login_uid(struct MHD_Connection *c, struct req *rq, const char *url, const char *method,
+		      char *uid, size_t uidlen)
 {
 	char *pass = NULL, *user = MHD_basic_auth_get_username_password(c, &pass);
-	long wait = user ? throttle_wait(api, user, rq->addr) : 0;
+	bool found = user != NULL;
 
 	if (user != NULL)
-		snprintf(rq->user, sizeof(rq->user), "%s", user);
+		snprintf(uid, uidlen, "%s", user);
 	if (pass != NULL) {
 		explicit_bzero(pass, strlen(pass));
 		MHD_free(pass);
 	}
 	if (user != NULL)
 		MHD_free(user);
+	if (!found && strcmp(method, "POST") == 0 && strcmp(url, "/v1/session") == 0) {
+		json_t *o = json_loadb(rq->body.data ? rq->body.data : "", rq->body.len, 0, NULL);
+		json_t *p = json_object_get(o, "password");
+		const char *u = json_string_value(json_object_get(o, "user"));
+
+		if (u != NULL) {
+			snprintf(uid, uidlen, "%s", u);
+			found = true;
+		}
+		/* the parsed copy of the password is wiped before it is freed */
+		if (json_is_string(p))
+			explicit_bzero((char *)(uintptr_t)json_string_value(p), json_string_length(p));
+		json_decref(o);
+	}
+	return found;
+}
+
+/* A login attempt inside its throttle window is refused at once. */
+static bool throttled(struct api *api, struct MHD_Connection *c, struct req *rq, const char *url,
+		      const char *method, enum MHD_Result *res)
+{
+	char user[128];
+	long wait = 0;
+
+	if (login_uid(c, rq, url, method, user, sizeof(user))) {
+		snprintf(rq->user, sizeof(rq->user), "%s", user);
+		wait = throttle_wait(api, user, rq->addr);
+	}
 	if (wait <= 0)
 		return false;
 	rq->retry_after = (int)((wait + 999) / 1000);
@@ -525,7 +575,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 				    BODY_MAX);
 	else if (served_inline(method, url))
 		res = route(api, c, rq, url, method);
-	else if (throttled(api, c, rq, &res))
+	else if (throttled(api, c, rq, url, method, &res))
 		;
 	else if (enqueue(api, c, rq, url, method))
 		res = MHD_YES;
@@ -591,12 +641,15 @@ struct api *api_start(const struct api_deps *deps, char *err, size_t errlen)
 	pthread_cond_init(&api->qwake, NULL);
 	api->deps = *deps;
 	api->slots = calloc(THROTTLE_SIZE, sizeof(*api->slots));
+	api->sessions = session_table_new(SESSION_CAPACITY, cfg->session_idle, cfg->session_max);
+	api->secure_cookie = cfg->tls_cert_file != NULL ||
+			     (cfg->public_url != NULL && strncmp(cfg->public_url, "https://", 8) == 0);
 	if (RAND_bytes(api->query_key, sizeof(api->query_key)) != 1) {
 		snprintf(err, errlen, "no randomness for the search hash key");
 		goto fail;
 	}
 	api->workers = calloc((size_t)cfg->api_threads, sizeof(*api->workers));
-	if (api->slots == NULL || api->workers == NULL) {
+	if (api->slots == NULL || api->workers == NULL || api->sessions == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -670,6 +723,7 @@ void api_stop(struct api *api)
 	if (api->d != NULL)
 		MHD_stop_daemon(api->d);
 	free(api->slots);
+	session_table_free(api->sessions);
 	pthread_mutex_destroy(&api->qlock);
 	pthread_cond_destroy(&api->qwake);
 	for (size_t i = 0; i < api->nproxies; i++)

@@ -1,5 +1,6 @@
 /* config.c — policies/documents.json: the kinds of document, their fields,
- * permissions, registration target and search columns, checked at load. */
+ * permissions, registration target and search columns, checked at load;
+ * with it the signers (roles.json titles, signers.csv) and the print setup. */
 #include "syncd/documents/documents.h"
 
 #include <jansson.h>
@@ -8,12 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "common/fileio.h"
 #include "common/log.h"
 
 struct documents {
 	struct doc_kind *k;
 	size_t n;
+	struct roles *roles;	 /* the signer titles (roles.json next to documents.json) */
+	struct signers *signers; /* policies/signers.csv; NULL: none */
 };
 
 static void kind_free(struct doc_kind *k)
@@ -45,6 +50,8 @@ void documents_free(struct documents *d)
 	for (size_t i = 0; i < d->n; i++)
 		kind_free(&d->k[i]);
 	free(d->k);
+	roles_free(d->roles);
+	signers_free(d->signers);
 	free(d);
 }
 
@@ -77,7 +84,7 @@ static const struct routing_table *routed(const struct routing *rt, const char *
 	return t;
 }
 
-struct documents *documents_load(const char *path, const struct routing *rt, char *err, size_t errlen)
+static struct documents *kinds_load(const char *path, const struct routing *rt, char *err, size_t errlen)
 {
 	json_error_t je;
 	json_t *root = json_load_file(path, 0, &je), *kinds, *o;
@@ -176,6 +183,65 @@ fail:
 	json_decref(root);
 	documents_free(d);
 	return NULL;
+}
+
+static bool unit_known(int unit, const void *rt)
+{
+	return routing_unit_find(rt, unit) != NULL;
+}
+
+/* roles.json and signers.csv from documents.json's folder: -1 with err. */
+static int signers_open(struct documents *d, const char *path, const struct routing *rt, char *err,
+			size_t errlen)
+{
+	const char *slash = strrchr(path, '/');
+	char file[4096];
+	char *text;
+
+	snprintf(file, sizeof(file), "%.*sroles.json", slash ? (int)(slash - path + 1) : 0, path);
+	if (access(file, F_OK) == 0 && (d->roles = roles_load(file, err, errlen)) == NULL)
+		return -1;
+	snprintf(file, sizeof(file), "%.*ssigners.csv", slash ? (int)(slash - path + 1) : 0, path);
+	if (access(file, F_OK) != 0)
+		return 0;
+	if ((text = file_read_all(file, NULL, err, errlen)) == NULL)
+		return -1;
+	d->signers = signers_parse(text, file, d->roles, unit_known, rt, err, errlen);
+	free(text);
+	return d->signers != NULL ? 0 : -1;
+}
+
+struct documents *documents_load(const char *path, const struct routing *rt, char *err, size_t errlen)
+{
+	struct documents *d = kinds_load(path, rt, err, errlen);
+
+	if (d != NULL && signers_open(d, path, rt, err, errlen) < 0) {
+		documents_free(d);
+		return NULL;
+	}
+	return d;
+}
+
+void documents_print_setup(const struct documents *d, const struct config *cfg, const struct doc_record *r,
+			   struct doc_print *p)
+{
+	const struct doc_kind *k = documents_kind(d, r->kind);
+
+	memset(p, 0, sizeof(*p));
+	if (cfg->public_url != NULL && cfg->public_url[0] != '\0')
+		snprintf(p->base, sizeof(p->base), "%.*s", (int)strcspn(cfg->public_url, " "),
+			 cfg->public_url);
+	else
+		snprintf(p->base, sizeof(p->base), "%s://%s", cfg->tls_cert_file ? "https" : "http",
+			 cfg->listen);
+	while (p->base[0] && p->base[strlen(p->base) - 1] == '/')
+		p->base[strlen(p->base) - 1] = '\0';
+	p->info_sheet = k != NULL && k->reg_source != NULL;
+	p->nlines = d != NULL ? signers_resolve(d->signers, d->roles, r->unit, r->signer_role, p->lines,
+						sizeof(p->lines) / sizeof(p->lines[0]), &p->name)
+			      : 0;
+	if (p->name == NULL)
+		p->name = "";
 }
 
 size_t documents_count(const struct documents *d)

@@ -5,7 +5,7 @@
  * page, the register syncd_documents and an outbox that delivers
  * registration acts (land-use certificates) up to the city exactly once.
  * Grouped by the file that holds them: config.c, conn.c, issue.c,
- * render.c, records.c. */
+ * render.c, qr.c, signers.c, records.c. */
 #ifndef SYNCD_DOCUMENTS_H
 #define SYNCD_DOCUMENTS_H
 
@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "authz/roles.h"
 #include "authz/sign.h"
 #include "syncd/config.h"
 #include "syncd/sync/routing.h"
@@ -55,6 +56,7 @@ PGconn *thread_conn(const char *conninfo, const char *password, char *err, size_
 
 struct doc_issuer {
 	const char *uid, *name, *request_id;
+	const char *role; /* of the grant that allowed the issue: picks the signature block */
 };
 
 /* Issues one document.  0 (serial and JSON body set; caller frees body),
@@ -71,6 +73,7 @@ struct doc_record {
 	char hash[65], signature[129], public_key[65];
 	bool revoked;
 	char revoked_at[40], revoke_reason[256];
+	char signer_role[64]; /* "" for documents issued before 004_document_signer.sql */
 };
 
 /* 1 found, 0 unknown serial, -1 state DB error (reason). */
@@ -90,10 +93,66 @@ bool document_serial_valid(const char *s);
 /* Delivers the outbox once (a pass): rows delivered, or -1. */
 int outbox_deliver(const struct config *cfg, const struct documents *d, char *err, size_t errlen);
 
+/* How a document is printed beyond its signed body: the base of its
+ * verification link, the signature block, the land-use information sheet. */
+struct doc_print {
+	char base[512]; /* public_url, else http(s)://listen; no trailing slash */
+	const char *lines[4];
+	size_t nlines;	  /* signer title lines; 0: the caption only */
+	const char *name; /* the signer's name, "" when not configured */
+	bool info_sheet;  /* registered up (a land-use certificate): an information sheet */
+};
+
+/* config.c (continued) */
+/* Fills p for document r (kind, unit, issuing role) from d and cfg. */
+void documents_print_setup(const struct documents *d, const struct config *cfg, const struct doc_record *r,
+			   struct doc_print *p);
+
+/* signers.c */
+struct signers;
+/* policies/signers.csv (text; name for messages): lines
+ * unit_code,role,title,name — title lines separated by " / ", name
+ * optional; '#' comments, blank lines and the header line skipped.  Each
+ * unit must be unit_known and each role in roles; NULL with
+ * "name:line: what is wrong and the fix" in err. */
+struct signers *signers_parse(const char *text, const char *name, const struct roles *roles,
+			      bool (*unit_known)(int unit, const void *arg), const void *arg, char *err,
+			      size_t errlen);
+void signers_free(struct signers *s);
+/* The signature block of a document role issued in unit: the title lines
+ * (at most max, borrowed) from s, else the role's signer_title; *name from
+ * s or "".  Returns the number of lines (0: caption only). */
+size_t signers_resolve(const struct signers *s, const struct roles *roles, int unit, const char *role,
+		       const char **lines, size_t max, const char **name);
+
+/* qr.c */
+/* text as a QR code (libqrencode, level M): an inline <svg> of one path
+ * (new string), NULL on failure; *modules (if set) the symbol's width. */
+char *qr_svg(const char *text, int *modules);
+
 /* render.c */
 
-/* The printable page (new string) from the canonical JSON. */
-char *document_html(const char *body, const char *hash, bool revoked);
+/* "ngày 05 tháng 01 năm 2026": a leading zero for days 1-9 and for months
+ * 1 and 2 only (ngày 22 tháng 8 năm 2026).  -1 when not a date. */
+int doc_date_words(int y, int m, int d, char *out, size_t outlen);
+/* A field value "2026-08-22" as "22/08/2026"; false (out untouched) when
+ * the value is not exactly a date. */
+bool doc_date_field(const char *value, char *out, size_t outlen);
+
+/* The printable page (new string) from the canonical JSON; p NULL: no
+ * signer, links relative to the server. */
+char *document_html(const char *body, const char *hash, bool revoked, const struct doc_print *p);
+
+/* What the public verification page shows: never personal data. */
+struct doc_verdict {
+	const char *serial;
+	const char *status; /* "valid", "revoked", "invalid" or "unknown" (nothing else shown) */
+	const char *title, *unit, *unit_name;
+	const char *issued_at, *revoked_at; /* UTC "2026-08-22T03:00:00Z"; shown as the date in Việt Nam */
+	bool hash_matches;
+};
+/* The public verification page (new string, Vietnamese, no script). */
+char *document_verify_html(const struct doc_verdict *v);
 
 /* The Content-Security-Policy of that page (its style allowed by hash). */
 const char *document_csp(void);
@@ -116,11 +175,24 @@ char *records_quote_table(PGconn *c, const char *schema_dot_table);
 int record_get(const struct config *cfg, const struct routing *rt, const char *source, const char *table,
 	       int unit, const char *key, char **json, char *reason, size_t reasonlen);
 
+/* A search of a unit's copy: q (a name, a personal ID number, or
+ * SHEET/NUMBER), the page (from 1, RECORDS_PAGE_SIZE hits each, at most
+ * RECORDS_PAGE_MAX), and one kind or NULL for every kind. */
+#define RECORDS_PAGE_SIZE 20
+#define RECORDS_PAGE_MAX  1000
+#define RECORDS_QUERY_MAX 100 /* bytes of q */
+struct records_query {
+	const char *q;
+	int page;
+	const struct doc_kind *kind;
+};
 /* Searches the unit's copy of every document table the caller may read
- * (may_read(kind) true) for q in the kinds' "search" columns; *out is
- * [{kind, key, fields: [{label, value}]}] (at most 50 per table). */
-int records_search(const struct config *cfg, const struct documents *d, int unit, const char *q,
-		   bool (*may_read)(const struct doc_kind *k, void *arg), void *arg, json_t **out,
-		   char *reason, size_t reasonlen);
+ * (may_read(kind) true) for q in the kinds' "search" columns; *hits is
+ * [{kind, table, key, fields: [{label, value}]}], ordered by kind (as in
+ * documents.json) then key, one page of it; *more says a next page has
+ * some.  0, else an HTTP status with reason. */
+int records_search(const struct config *cfg, const struct documents *d, int unit,
+		   const struct records_query *rq, bool (*may_read)(const struct doc_kind *k, void *arg),
+		   void *arg, json_t **hits, bool *more, char *reason, size_t reasonlen);
 
 #endif

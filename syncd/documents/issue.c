@@ -70,6 +70,34 @@ static int outbox_queue(PGconn *c, const struct doc_kind *k, const char *serial,
 		       3, p, PGRES_COMMAND_OK, NULL);
 }
 
+/* The document's row in the register (inside the issuing transaction);
+ * signer_role, the issuing role, picks the signature block of every
+ * reprint.  -1 when the state database refused. */
+static int register_insert(PGconn *c, const char *serial, const char *kind, const char *unit, const char *key,
+			   const char *at, const struct doc_issuer *who, const char *text, const char *hash,
+			   const char *sig, const char *pub)
+{
+	const char *p[12] = {serial,
+			     kind,
+			     unit,
+			     key,
+			     at,
+			     who->uid,
+			     who->request_id ? who->request_id : "",
+			     text,
+			     hash,
+			     sig,
+			     pub,
+			     who->role && who->role[0] ? who->role : NULL};
+
+	return tx_exec(
+		c,
+		"INSERT INTO public.syncd_documents (serial, kind, unit, record_key, issued_at, issuer, request_id, "
+		"body, hash, signature, public_key, signer_role) "
+		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+		12, p, PGRES_COMMAND_OK, NULL);
+}
+
 int document_issue(const struct config *cfg, const struct routing *rt, const struct signer *signer,
 		   const struct doc_kind *k, int unit, const char *key, const struct doc_issuer *who,
 		   char *serial, size_t seriallen, char **body, char *reason, size_t reasonlen)
@@ -123,7 +151,7 @@ int document_issue(const struct config *cfg, const struct routing *rt, const str
 	doc = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:O,s:s,s:s,s:s,s:s,s:s}", "serial", serial, "kind",
 			k->name, "title", k->title, "unit", ustr, "unit_name", ui ? ui->full_name : ustr,
 			"key", key, "fields", fields, "issued_at", at, "issuer", who->uid, "issuer_name",
-			who->name && who->name[0] ? who->name : who->uid, "place", ui ? ui->full_name : ustr,
+			who->name && who->name[0] ? who->name : who->uid, "place", ui ? ui->name : ustr,
 			"nonce", nonce_hex);
 	text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	if (text == NULL) {
@@ -138,17 +166,8 @@ int document_issue(const struct config *cfg, const struct routing *rt, const str
 		status = 500;
 		goto fail;
 	}
-	{
-		const char *p[11] = {
-			serial, k->name, ustr, key, at, who->uid, who->request_id ? who->request_id : "",
-			text,	hash,	 sig,  pub};
-
-		if (tx_exec(c,
-			    "INSERT INTO public.syncd_documents (serial, kind, unit, record_key, issued_at, issuer, request_id, "
-			    "body, hash, signature, public_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-			    11, p, PGRES_COMMAND_OK, NULL) < 0)
-			goto dberr;
-	}
+	if (register_insert(c, serial, k->name, ustr, key, at, who, text, hash, sig, pub) < 0)
+		goto dberr;
 	if (k->reg_source != NULL && outbox_queue(c, k, serial, text) < 0)
 		goto dberr;
 	if (exec_ok(c, "COMMIT") < 0)
@@ -195,7 +214,7 @@ int document_find(const struct config *cfg, const char *serial, struct doc_recor
 		c,
 		"SELECT kind, unit, body, hash, signature, public_key, revoked_at IS NOT NULL, "
 		"coalesce(to_char(revoked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), "
-		"coalesce(revoke_reason, '') FROM public.syncd_documents WHERE serial = $1",
+		"coalesce(revoke_reason, ''), coalesce(signer_role, '') FROM public.syncd_documents WHERE serial = $1",
 		1, NULL, p, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		pg_error(c, NULL, err, sizeof(err));
@@ -216,6 +235,7 @@ int document_find(const struct config *cfg, const char *serial, struct doc_recor
 	d->revoked = strcmp(PQgetvalue(r, 0, 6), "t") == 0;
 	snprintf(d->revoked_at, sizeof(d->revoked_at), "%s", PQgetvalue(r, 0, 7));
 	snprintf(d->revoke_reason, sizeof(d->revoke_reason), "%s", PQgetvalue(r, 0, 8));
+	snprintf(d->signer_role, sizeof(d->signer_role), "%s", PQgetvalue(r, 0, 9));
 	PQclear(r);
 	return d->body ? 1 : -1;
 }

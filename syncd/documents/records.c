@@ -1,5 +1,6 @@
 /* records.c — reading the unit's copy: a document's record, one routed
- * table's record, and the search over the kinds' search columns. */
+ * table's record, and the search over the kinds' search columns (names
+ * folded: any normalisation, case and Vietnamese marks; IDs exact; paged). */
 #include "syncd/documents/documents.h"
 
 #include <jansson.h>
@@ -10,6 +11,7 @@
 
 #include "common/buf.h"
 #include "common/pg.h"
+#include "syncd/documents/fold.h"
 
 char *records_quote_table(PGconn *c, const char *schema_dot_table)
 {
@@ -190,9 +192,28 @@ out:
 	return rc;
 }
 
-/* The WHERE clause for one kind's search columns; $1 is the text, $2/$3
- * the sheet and number of a "SHEET/NUMBER" query. */
-static int search_where(PGconn *c, const struct doc_kind *k, bool sheet_query, struct buf *b)
+/* How a query is matched: a name (folded, by substring), a personal ID
+ * number (all digits: equal, never a part of one), or SHEET/NUMBER. */
+enum search_mode { BY_TEXT, BY_ID, BY_SHEET };
+
+/*
+ * Folding is computed in the query, not kept in the unit copy: a name
+ * matches by substring ('%q%'), which no b-tree index (on a column or on
+ * its fold) can serve, and a unit's tables are small (a ward holds a few
+ * thousand rows of each), so a scan that folds each searched column costs
+ * milliseconds.  Keeping a folded column or index would make pg_target
+ * create an IMMUTABLE fold function in each of the 103 unit databases,
+ * migrate existing copies and maintain it on every streamed change — for
+ * no gain.  The fold: NFC (whatever normalisation the text came in), then
+ * every Vietnamese letter with a mark to its base ($4 -> $5, the lists of
+ * fold.c), then lower case; the query is folded the same way.
+ */
+#define FOLD(x) "lower(translate(normalize(" x "::text, NFC), $4, $5))"
+
+/* The WHERE terms for one kind's search columns; $1 is the text (escaped
+ * for LIKE, or the ID as typed), $2/$3 the sheet and number of a
+ * "SHEET/NUMBER" query.  The number of terms, or -1. */
+static int search_where(PGconn *c, const struct doc_kind *k, enum search_mode mode, struct buf *b)
 {
 	int n = 0;
 
@@ -202,7 +223,7 @@ static int search_where(PGconn *c, const struct doc_kind *k, bool sheet_query, s
 		int bad = 0;
 
 		if (slash != NULL) {
-			if (!sheet_query)
+			if (mode != BY_SHEET)
 				continue;
 			a = PQescapeIdentifier(c, col, (size_t)(slash - col));
 			z = PQescapeIdentifier(c, slash + 1, strlen(slash + 1));
@@ -211,7 +232,10 @@ static int search_where(PGconn *c, const struct doc_kind *k, bool sheet_query, s
 		} else {
 			a = PQescapeIdentifier(c, col, strlen(col));
 			bad = a == NULL ||
-			      buf_printf(b, "%s%s::text ILIKE '%%' || $1 || '%%'", n ? " OR " : "", a) < 0;
+			      (mode == BY_ID
+				       ? buf_printf(b, "%s%s::text = $1", n ? " OR " : "", a)
+				       : buf_printf(b, "%s" FOLD("%s") " LIKE '%%' || " FOLD("$1") " || '%%'",
+						    n ? " OR " : "", a)) < 0;
 		}
 		PQfreemem(a);
 		PQfreemem(z);
@@ -220,6 +244,82 @@ static int search_where(PGconn *c, const struct doc_kind *k, bool sheet_query, s
 		n++;
 	}
 	return n;
+}
+
+/* One kind's part of the search, appended to b: (kind's index, rank by
+ * key, key, its fields padded with NULLs to width columns).  The number of
+ * WHERE terms (0: nothing appended), or -1. */
+static int search_branch(PGconn *c, const char *schema, const struct doc_kind *k, size_t idx, size_t width,
+			 enum search_mode mode, struct buf *b)
+{
+	char *qs = PQescapeIdentifier(c, schema, strlen(schema)),
+	     *qt = PQescapeIdentifier(c, k->target, strlen(k->target)),
+	     *qk = PQescapeIdentifier(c, k->key, strlen(k->key));
+	struct buf part = {0};
+	int n = -1;
+
+	if (qs == NULL || qt == NULL || qk == NULL ||
+	    buf_printf(&part, "SELECT %zu, row_number() OVER (ORDER BY %s), %s::text", idx, qk, qk) < 0)
+		goto out;
+	for (size_t f = 0; f < width; f++) {
+		char *col = f < k->nfields
+				    ? PQescapeIdentifier(c, k->fields[f].column, strlen(k->fields[f].column))
+				    : NULL;
+		int bad = (f < k->nfields && col == NULL) ||
+			  buf_printf(&part, ", %s::text", col ? col : "NULL") < 0;
+
+		PQfreemem(col);
+		if (bad)
+			goto out;
+	}
+	if (buf_printf(&part, " FROM %s.%s WHERE ", qs, qt) < 0)
+		goto out;
+	n = search_where(c, k, mode, &part);
+	if (n > 0 && buf_printf(b, "%s%s", b->len ? " UNION ALL " : "", part.data) < 0)
+		n = -1;
+out:
+	PQfreemem(qs);
+	PQfreemem(qt);
+	PQfreemem(qk);
+	buf_free(&part);
+	return n;
+}
+
+/* The whole search: every kind searched (the one asked for, else each
+ * table once, by its first kind) that the caller may read, in the order of
+ * documents.json and by key within a kind; $6 is the page's offset. */
+static int search_sql(PGconn *c, const char *schema, const struct documents *d,
+		      const struct records_query *rq, enum search_mode mode,
+		      bool (*may_read)(const struct doc_kind *k, void *arg), void *arg, struct buf *sql)
+{
+	struct buf parts = {0};
+	size_t width = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < documents_count(d); i++)
+		if (documents_nth(d, i)->nfields > width)
+			width = documents_nth(d, i)->nfields;
+	for (size_t i = 0; i < documents_count(d) && rc == 0; i++) {
+		const struct doc_kind *k = documents_nth(d, i);
+		bool dup = false;
+
+		for (size_t j = 0; j < i && rq->kind == NULL; j++)
+			dup |= strcmp(documents_nth(d, j)->table, k->table) == 0 &&
+			       strcmp(documents_nth(d, j)->source, k->source) == 0;
+		if ((rq->kind != NULL && k != rq->kind) || dup || k->nsearch == 0 || !may_read(k, arg))
+			continue;
+		if (search_branch(c, schema, k, i, width, mode, &parts) < 0)
+			rc = -1;
+	}
+	if (rc == 0 && parts.len > 0 &&
+	    buf_printf(sql,
+		       "SELECT * FROM (%s) h WHERE $1::text IS NOT NULL AND $2::text IS NOT NULL AND "
+		       "$3::text IS NOT NULL AND $4::text IS NOT NULL AND $5::text IS NOT NULL "
+		       "ORDER BY 1, 2 LIMIT %d OFFSET $6::int",
+		       parts.data, RECORDS_PAGE_SIZE + 1) < 0)
+		rc = -1;
+	buf_free(&parts);
+	return rc;
 }
 
 /* q for LIKE: its own wildcards are taken literally */
@@ -235,98 +335,80 @@ static void like_escape(const char *q, char *like, size_t cap)
 	like[j] = '\0';
 }
 
-int records_search(const struct config *cfg, const struct documents *d, int unit, const char *q,
-		   bool (*may_read)(const struct doc_kind *k, void *arg), void *arg, json_t **out,
-		   char *reason, size_t reasonlen)
+/* Which way q is matched; a SHEET/NUMBER query's parts into sheet and
+ * number (16 bytes each). */
+static enum search_mode search_mode_of(const char *q, char *sheet, char *number)
+{
+	if (sscanf(q, "%15[0-9]/%15[0-9]", sheet, number) == 2)
+		return BY_SHEET;
+	return q[strspn(q, "0123456789")] == '\0' ? BY_ID : BY_TEXT;
+}
+
+/* The page's rows as hits: [{kind, table, key, fields: [{label, value}]}]. */
+static void search_hits(const struct documents *d, PGresult *r, json_t *hits)
+{
+	for (int row = 0; row < PQntuples(r) && row < RECORDS_PAGE_SIZE; row++) {
+		const struct doc_kind *k = documents_nth(d, (size_t)atoi(PQgetvalue(r, row, 0)));
+		json_t *fields = json_array();
+
+		for (size_t f = 0; f < k->nfields; f++)
+			json_array_append_new(fields,
+					      json_pack("{s:s,s:s?}", "label", k->fields[f].label, "value",
+							PQgetisnull(r, row, (int)f + 3)
+								? NULL
+								: PQgetvalue(r, row, (int)f + 3)));
+		json_array_append_new(hits, json_pack("{s:s,s:s,s:s,s:o}", "kind", k->name, "table", k->table,
+						      "key", PQgetvalue(r, row, 2), "fields", fields));
+	}
+}
+
+int records_search(const struct config *cfg, const struct documents *d, int unit,
+		   const struct records_query *rq, bool (*may_read)(const struct doc_kind *k, void *arg),
+		   void *arg, json_t **hits, bool *more, char *reason, size_t reasonlen)
 {
 	char *conninfo = config_expand_unit(cfg->tier_conninfo, unit),
 	     *schema = config_expand_unit(cfg->tier_schema, unit);
-	char err[512], sheet[16] = "", number[16] = "", like[200];
-	bool sheet_query = sscanf(q, "%15[0-9]/%15[0-9]", sheet, number) == 2;
+	char err[512], sheet[16] = "", number[16] = "", like[2 * RECORDS_QUERY_MAX + 1], offset[16];
+	enum search_mode mode = search_mode_of(rq->q, sheet, number);
 	PGconn *c = conninfo && schema ? thread_conn(conninfo, cfg->tier_password, err, sizeof(err)) : NULL;
+	struct buf sql = {0}, from = {0}, to = {0};
+	PGresult *r = NULL;
 	int rc = 0;
 
-	*out = json_array();
-	if (c == NULL || *out == NULL) {
+	*more = false;
+	*hits = json_array();
+	if (c == NULL || *hits == NULL) {
 		snprintf(reason, reasonlen, "tier_unavailable (%s)", conninfo ? err : "out of memory");
 		rc = 503;
 		goto out;
 	}
-	like_escape(q, like, sizeof(like));
-	for (size_t i = 0; i < documents_count(d) && rc == 0; i++) {
-		const struct doc_kind *k = documents_nth(d, i);
-		struct buf sql = {0};
-		char *qs, *qt, *qk;
-		const char *p[3] = {like, sheet, number};
-		bool dup = false;
-		PGresult *r;
-
-		for (size_t j = 0; j < i; j++)
-			dup |= strcmp(documents_nth(d, j)->table, k->table) == 0 &&
-			       strcmp(documents_nth(d, j)->source, k->source) == 0;
-		if (dup || k->nsearch == 0 || !may_read(k, arg))
-			continue;
-		qs = PQescapeIdentifier(c, schema, strlen(schema));
-		qt = PQescapeIdentifier(c, k->target, strlen(k->target));
-		qk = PQescapeIdentifier(c, k->key, strlen(k->key));
-		if (qs == NULL || qt == NULL || qk == NULL || buf_printf(&sql, "SELECT %s::text", qk) < 0)
-			rc = 500;
-		for (size_t f = 0; f < k->nfields && rc == 0; f++) {
-			char *col = PQescapeIdentifier(c, k->fields[f].column, strlen(k->fields[f].column));
-
-			if (col == NULL || buf_printf(&sql, ", %s::text", col) < 0)
-				rc = 500;
-			PQfreemem(col);
-		}
-		if (rc == 0 &&
-		    buf_printf(&sql,
-			       " FROM %s.%s WHERE $1::text IS NOT NULL AND $2::text IS NOT NULL AND "
-			       "$3::text IS NOT NULL AND (",
-			       qs, qt) < 0)
-			rc = 500;
-		PQfreemem(qs);
-		PQfreemem(qt);
-		PQfreemem(qk);
-		if (rc == 0) {
-			int nw = search_where(c, k, sheet_query, &sql);
-
-			if (nw < 0 || buf_printf(&sql, ") ORDER BY 1 LIMIT 50") < 0)
-				rc = 500;
-			else if (nw == 0) {
-				buf_free(&sql);
-				continue;
-			}
-		}
-		if (rc != 0) {
-			buf_free(&sql);
-			snprintf(reason, reasonlen, "internal (out of memory)");
-			break;
-		}
-		r = PQexecParams(c, sql.data, 3, NULL, p, NULL, NULL, 0);
-		buf_free(&sql);
-		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-			pg_error(c, NULL, err, sizeof(err));
-			snprintf(reason, reasonlen, "tier_unavailable (%s)", err);
-			PQclear(r);
-			rc = 503;
-			break;
-		}
-		for (int row = 0; row < PQntuples(r); row++) {
-			json_t *fields = json_array();
-
-			for (size_t f = 0; f < k->nfields; f++)
-				json_array_append_new(
-					fields, json_pack("{s:s,s:s?}", "label", k->fields[f].label, "value",
-							  PQgetisnull(r, row, (int)f + 1)
-								  ? NULL
-								  : PQgetvalue(r, row, (int)f + 1)));
-			json_array_append_new(*out, json_pack("{s:s,s:s,s:s,s:o}", "kind", k->name, "table",
-							      k->table, "key", PQgetvalue(r, row, 0),
-							      "fields", fields));
-		}
-		PQclear(r);
+	like_escape(rq->q, like, sizeof(like));
+	snprintf(offset, sizeof(offset), "%d", (rq->page - 1) * RECORDS_PAGE_SIZE);
+	if (fold_lists(&from, &to) < 0 || search_sql(c, schema, d, rq, mode, may_read, arg, &sql) < 0) {
+		snprintf(reason, reasonlen, "internal (out of memory)");
+		rc = 500;
+		goto out;
 	}
+	if (sql.len == 0) /* nothing the caller may read has search columns */
+		goto out;
+	{
+		const char *p[6] = {mode == BY_ID ? rq->q : like, sheet, number, from.data, to.data, offset};
+
+		r = PQexecParams(c, sql.data, 6, NULL, p, NULL, NULL, 0);
+	}
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		pg_error(c, NULL, err, sizeof(err));
+		snprintf(reason, reasonlen, "tier_unavailable (%s)", err);
+		rc = 503;
+		goto out;
+	}
+	search_hits(d, r, *hits);
+	*more = PQntuples(r) > RECORDS_PAGE_SIZE;
 out:
+	PQclear(r);
+	buf_free(&sql);
+	buf_free(&from);
+	buf_free(&to);
 	free(conninfo);
 	free(schema);
 	return rc;

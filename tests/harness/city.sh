@@ -199,3 +199,51 @@ h_api() {
     [[ -z ${5:-} ]] || args+=(-H "Accept: $5")
     curl "${args[@]}" "http://127.0.0.1:$H_API_PORT$3"
 }
+
+# h_city_documents SIZE TTL [KEY=VALUE...]: the prologue of a test of the
+# documents API — the city of SIZE parcels (h_city_start), the directory
+# (cache_ttl TTL), a signing key and the [syncd] lines given in $H_CONF,
+# and the first snapshot.  Run it in the test's own shell, as h_city_start.
+h_city_documents() {
+    local size=$1 ttl=$2
+    shift 2
+    h_city_start "$size" || return 1
+    h_city_ldap "$ttl" || return 1
+    h_syncd_set "signing_key_file=$(h_signing_key)" "$@"
+    h_syncd_once
+}
+
+# The demo's people in the directory (h_city_ldap first), the same in
+# `make demo` and the browser tests: the official an.nguyen (Cái Khế's civil
+# registrar once h_city_persona_grants ran), the chair chau.le, the city
+# admin binh.tran (group city_admin), the auditor kiem.do (city_auditor) and
+# lan.pham, who holds nothing until a chair delegates.  Exports
+# SYNCD_<PERSONA>_UID / _PASSWORD, SYNCD_UNIT and SYNCD_UNIT_NAME.
+h_city_personas() {
+    local spec persona uid pw name
+    for spec in "official|an.nguyen|demo-pw-registrar|Nguyễn Văn An" "chair|chau.le|demo-pw-chair|Lê Minh Châu" \
+        "admin|binh.tran|demo-pw-admin|Trần Thị Bình" "auditor|kiem.do|demo-pw-auditor|Đỗ Thị Kiểm" \
+        "registrar|lan.pham|demo-pw-lan|Phạm Thị Lan"; do
+        IFS='|' read -r persona uid pw name <<<"$spec"
+        h_ldap_user "$uid" "$pw" "$name" >/dev/null || return 1
+        export "SYNCD_${persona^^}_UID=$uid" "SYNCD_${persona^^}_PASSWORD=$pw"
+    done
+    h_ldap_group_add city_admin binh.tran >/dev/null || return 1
+    h_ldap_group_add city_auditor kiem.do >/dev/null || return 1
+    export SYNCD_UNIT=31120 SYNCD_UNIT_NAME='Phường Cái Khế'
+}
+
+# With the API up (h_syncd_start): the city admin names chau.le chair of
+# Cái Khế (may delegate), who delegates an.nguyen as civil registrar.  A
+# grant the API refuses is a failed check and 1.
+h_city_persona_grants() {
+    local spec status who body uid pw
+    for spec in "admin|{\"grantee\":\"chau.le\",\"role\":\"unit_chair\",\"unit\":\"31120\",\"may_delegate\":1}" \
+        "chair|{\"grantee\":\"an.nguyen\",\"role\":\"civil_registrar\",\"unit\":\"31120\"}"; do
+        who=${spec%%|*} body=${spec#*|}
+        uid=SYNCD_${who^^}_UID pw=SYNCD_${who^^}_PASSWORD
+        status=$(curl -s -o "$H_TMP/grant.out" -w '%{http_code}' -u "${!uid}:${!pw}" -H 'Content-Type: application/json' \
+            --data-binary "$body" "http://127.0.0.1:$H_API_PORT/v1/grants")
+        [[ $status == 201 || $status == 200 ]] || { h_fail "persona grant by ${!uid}" "$status $(cat "$H_TMP/grant.out")"; return 1; }
+    done
+}

@@ -6,6 +6,10 @@
 # register's intake (exactly once, also across kill -9), issuing with the
 # city DB down, refusing with the state DB down, auditor scopes, and every
 # kind of tampering with the audit log caught by verify at the right seq.
+# Issue 12: the print layout (header, motto, Vietnamese date, the signature
+# block from roles.json and signers.csv), its QR code decoded with zbarimg,
+# and the public page /verify/<serial>?h= (valid, revoked, unknown; no
+# personal data); a wrong signers.csv refused at start with file:line.
 set -euo pipefail
 . "$(dirname "$0")/../harness/city.sh"
 
@@ -20,6 +24,29 @@ API=http://127.0.0.1:$H_API_PORT
 h_syncd_once
 # the land register's intake table is the land database owner's (dist/sql/land-intake.sql)
 h_psql -d land -f "$H_ROOT/dist/sql/land-intake.sql" -v syncd_role=syncd_repl >/dev/null
+
+# the signature block: roles.json's title, overridden per unit by signers.csv
+mkdir -p "$H_TMP/policies"
+cp -r "$H_ROOT/policies/." "$H_TMP/policies/"
+cat >"$H_TMP/policies/signers.csv" <<'EOF2'
+# who signs for the committee, per unit and issuing role
+unit_code,role,title,name
+31120,civil_registrar,KT. CHỦ TỊCH / PHÓ CHỦ TỊCH,Trần Văn Bình
+EOF2
+sed -i "s|^policies_dir = .*|policies_dir = $H_TMP/policies|" "$H_CONF"
+h_syncd_set "public_url=http://localhost:$H_API_PORT/"
+# a wrong signers.csv: syncd refuses to start, naming file:line and the fix
+cp -r "$H_TMP/policies" "$H_TMP/badpolicies"
+printf 'unit_code,role,title,name\n99999,civil_registrar,CHỦ TỊCH\n' >"$H_TMP/badpolicies/signers.csv"
+sed "s|^policies_dir = .*|policies_dir = $H_TMP/badpolicies|" "$H_CONF" >"$H_TMP/bad.conf"
+timeout 60 "$H_ROOT/build/syncd" -c "$H_TMP/bad.conf" >"$H_TMP/bad.out" 2>&1 && rc=0 || rc=$?
+grep -qF "badpolicies/signers.csv:2: unit \"99999\" is not a unit of the city" "$H_TMP/bad.out" && [[ $rc != 0 && $rc != 124 ]] &&
+    h_ok "signers.csv with an unknown unit: syncd refuses to start with file:line and the fix" ||
+    h_fail "bad signers.csv" "rc=$rc $(tail -3 "$H_TMP/bad.out")"
+printf '31120,registrar,CHỦ TỊCH\n' >"$H_TMP/badpolicies/signers.csv"
+timeout 60 "$H_ROOT/build/syncd" -c "$H_TMP/bad.conf" >"$H_TMP/bad.out" 2>&1 && rc=0 || rc=$?
+grep -qF 'signers.csv:1: role "registrar" is not in roles.json' "$H_TMP/bad.out" && [[ $rc != 0 && $rc != 124 ]] &&
+    h_ok "signers.csv with an unknown role: refused at start" || h_fail "bad signers.csv role" "rc=$rc $(tail -3 "$H_TMP/bad.out")"
 
 start() { h_syncd_start && pid=$H_SYNCD_PID; }
 stop() { kill -TERM "$pid"; wait "$pid" || true; }
@@ -68,6 +95,67 @@ grep -qF "/v1/documents/$serial_birth_extract/verify?h=$hp" "$H_TMP/page_birth_e
     h_fail "verification link on the page" "$(grep -o 'Kiểm tra[^<]*' "$H_TMP/page_birth_extract.html")"
 api - GET "/v1/documents/$serial_birth_extract/verify?h=$hp" >/dev/null
 h_assert_eq "public verification without login: valid" valid "$(field .status)"
+
+# ---------------------------------------------------------------- the print layout (issue 12)
+page=$H_TMP/page_birth_extract.html
+m=$(TZ=Asia/Ho_Chi_Minh date +%-m)
+((m <= 2)) && m=0$m
+today="class=\"place\">Cái Khế, $(TZ=Asia/Ho_Chi_Minh date +'ngày %d tháng ')${m}$(TZ=Asia/Ho_Chi_Minh date +' năm %Y')"
+has() { grep -qF -- "$2" "$1"; }
+has "$page" "<p class=\"body\">ỦY BAN NHÂN DÂN<br>Phường Cái Khế</p><hr class=\"rule\"><p class=\"no\">Số: $serial_birth_extract</p>" &&
+    h_ok "header: the issuing body in two lines, its rule and the number" || h_fail "header" "$(grep -o '<header.*' "$page" | head -3)"
+has "$page" '<p class="state">CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM</p><p><span class="motto">Độc lập - Tự do - Hạnh phúc</span></p>' &&
+    h_ok "the national motto with its rule" || h_fail "motto" "$(grep -o 'class="nation".*' "$page" | head -2)"
+has "$page" "$today" && h_ok "the place and the Vietnamese date: $today" || h_fail "date line" "$(grep -o 'class="place">[^<]*' "$page")"
+has "$page" '<h1>TRÍCH LỤC KHAI SINH</h1>' && has "$page" '<p class="copy">(BẢN SAO)</p>' &&
+    h_ok "title centred, (BẢN SAO) on its own line" || h_fail "title" "$(grep -o '<h1>.*' "$page")"
+has "$page" '<p class="caption">NGƯỜI KÝ TRÍCH LỤC</p>' &&
+    has "$page" '<p class="signer">KT. CHỦ TỊCH</p><p class="signer">PHÓ CHỦ TỊCH</p><p class="signer-name">Trần Văn Bình</p>' &&
+    h_ok "the signature block from signers.csv for the civil registrar in Cái Khế" ||
+    h_fail "signature block" "$(grep -o 'class="sign".*' "$page")"
+! has "$page" 'CÔNG CHỨC' && h_ok "no registrar's job title as the signer" || h_fail "job title printed" "$(grep -o 'class="sign".*' "$page")"
+h_assert_eq "the issuing role is kept with the document" civil_registrar \
+    "$(h_psql -d syncd_state -c "SELECT signer_role FROM syncd_documents WHERE serial = '$serial_birth_extract'")"
+has "$page" '@media print' && has "$page" '@page{size:A4' && ! has "$page" 'style="' && ! has "$page" '<script' &&
+    h_ok "A4 print stylesheet, no inline style attribute or script" || h_fail "print CSS" "$(head -c 400 "$page")"
+lpage=$H_TMP/page_land_use_certificate.html
+has "$lpage" '<h1>THÔNG TIN HỒ SƠ CẤP GIẤY CHỨNG NHẬN</h1>' && ! has "$lpage" '<h1>GIẤY CHỨNG NHẬN' &&
+    has "$lpage" '<p class="signer">KT. CHỦ TỊCH</p><p class="signer">PHÓ CHỦ TỊCH</p></div>' &&
+    h_ok "a land-use certificate prints as an information sheet, signed per roles.json (no name configured)" ||
+    h_fail "land information sheet" "$(grep -o '<h1>.*' "$lpage") $(grep -o 'class="sign".*' "$lpage")"
+csp=$(curl -s -D - -o /dev/null -u reg1:pw-reg1-secret -H 'Accept: text/html' "$API/v1/documents/$serial_birth_extract" | tr -d '\r' | sed -n 's/^Content-Security-Policy: //Ip')
+style_hash=$(sed -n 's:.*<style>\(.*\)</style>.*:\1:p' "$page" | tr -d '\n' | openssl dgst -sha256 -binary | base64)
+[[ $csp == *"style-src 'sha256-$style_hash'"* && $csp == *"default-src 'none'"* ]] &&
+    h_ok "the page's stylesheet is allowed by its hash in the CSP" || h_fail "CSP" "$csp vs $style_hash"
+# the QR code: rendered and decoded
+grep -o '<svg[^>]*class="qr".*</svg>' "$page" >"$H_TMP/qr.svg" || true
+rsvg-convert -w 400 -b white "$H_TMP/qr.svg" -o "$H_TMP/qr.png" 2>"$H_TMP/err" || h_fail "rsvg-convert" "$(cat "$H_TMP/err")"
+qr=$(zbarimg --raw -q "$H_TMP/qr.png" 2>/dev/null | tr -d '\n') || true
+h_assert_eq "the QR code decodes to public_url/verify/<serial>?h=<16 hex>" \
+    "http://localhost:$H_API_PORT/verify/$serial_birth_extract?h=$hp" "$qr"
+has "$page" "Kiểm tra: http://localhost:$H_API_PORT/verify/$serial_birth_extract?h=$hp" &&
+    h_ok "... and the same link is printed under it" || h_fail "printed link" "$(grep -o 'Kiểm tra:[^<]*' "$page")"
+# the public verification page, opened from the QR code, no login
+vpage() { curl -s -D "$H_TMP/vhead" -o "$H_TMP/vpage" -w '%{http_code}' "$1"; }
+h_assert_eq "GET /verify/<serial>?h= (the QR code's URL) without login" 200 "$(vpage "${qr/localhost/127.0.0.1}")"
+grep -qi '^Content-Type: text/html' "$H_TMP/vhead" && has "$H_TMP/vpage" '<html lang="vi">' &&
+    has "$H_TMP/vpage" 'Văn bản hợp lệ' && has "$H_TMP/vpage" "$serial_birth_extract" &&
+    has "$H_TMP/vpage" 'Phường Cái Khế' && has "$H_TMP/vpage" 'TRÍCH LỤC KHAI SINH' &&
+    ! has "$H_TMP/vpage" '<script' && grep -qi '^Content-Security-Policy:' "$H_TMP/vhead" &&
+    h_ok "... a Vietnamese page: valid, kind, serial, unit, no script" || h_fail "verify page" "$(cat "$H_TMP/vhead" "$H_TMP/vpage")"
+leaks=""
+for col in ho_ten ngay_sinh dan_toc so_dinh_danh ho_ten_me ho_ten_cha noi_sinh que_quan; do
+    v=$(h_psql -d tier -c "SELECT coalesce($col::text, '') FROM u31120.khai_sinh WHERE id = $ks")
+    [[ -n $v ]] && has "$H_TMP/vpage" "$v" && leaks+=" $col"
+done
+h_assert_eq "the verification page shows no personal field of the record" "" "$leaks"
+vpage "$API/verify/$serial_birth_extract?h=0000000000000000" >/dev/null
+has "$H_TMP/vpage" 'Không tìm thấy văn bản' && ! has "$H_TMP/vpage" 'Phường Cái Khế' &&
+    h_ok "a wrong hash prefix: Không tìm thấy văn bản, nothing about the document" || h_fail "wrong prefix page" "$(cat "$H_TMP/vpage")"
+vpage "$API/verify/$serial_birth_extract" >/dev/null
+has "$H_TMP/vpage" 'Không tìm thấy văn bản' && h_ok "no hash prefix: unknown" || h_fail "no prefix page" "$(cat "$H_TMP/vpage")"
+vpage "$API/verify/31120-2020-999999?h=$hp" >/dev/null
+has "$H_TMP/vpage" 'Không tìm thấy văn bản' && h_ok "a serial never issued: unknown" || h_fail "unknown serial page" "$(cat "$H_TMP/vpage")"
 h_assert_eq "the serial alone tells nothing (no hash prefix): unknown, no kind or unit" "unknown null null" \
     "$(api - GET "/v1/documents/$serial_birth_extract/verify" >/dev/null; field '[.status, .kind, .unit] | map(tostring) | join(" ")')"
 h_assert_eq "a wrong hash prefix: unknown" unknown \
@@ -143,6 +231,18 @@ h_assert_eq "the land officer revokes the certificate" 204 \
 # shellcheck disable=SC2154
 api - GET "/v1/documents/$cert/verify?h=${hash_land_use_certificate:0:16}" >/dev/null
 h_assert_eq "a revoked document verifies as revoked" revoked "$(field .status)"
+# shellcheck disable=SC2154
+curl -s -o "$H_TMP/vpage" "$API/verify/$cert?h=${hash_land_use_certificate:0:16}"
+grep -qF 'Văn bản đã bị thu hồi' "$H_TMP/vpage" && grep -qF 'Ngày thu hồi' "$H_TMP/vpage" &&
+    h_ok "after revocation the public page says Văn bản đã bị thu hồi" || h_fail "revoked page" "$(cat "$H_TMP/vpage")"
+owner_cols=$(h_psql -d tier -c "SELECT string_agg(column_name, ' ') FROM information_schema.columns WHERE table_schema = 'u31120' AND table_name = 'thua_dat' AND data_type = 'text'")
+key_cert=$(h_psql -d syncd_state -c "SELECT record_key FROM syncd_documents WHERE serial = '$cert'")
+leaks=""
+for col in $owner_cols; do
+    v=$(h_psql -d tier -c "SELECT coalesce($col, '') FROM u31120.thua_dat WHERE id = $key_cert")
+    [[ ${#v} -ge 4 ]] && grep -qF -- "$v" "$H_TMP/vpage" && leaks+=" $col"
+done
+h_assert_eq "... and shows no parcel field (address, owner)" "" "$leaks"
 out=$("$SYNCCTL" -s "$API" document verify "$cert" "${hash_land_use_certificate:0:16}" 2>&1) && rc=0 || rc=$?
 h_assert_eq "syncctl document verify SERIAL HASH of a revoked one exits 1 and says revoked" "1 yes" \
     "$rc $(grep -qi revoked <<<"$out" && echo yes)"

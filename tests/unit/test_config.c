@@ -32,6 +32,7 @@ static void test_good(void **state)
 	assert_null(errors);
 	assert_non_null(cfg);
 	assert_string_equal(cfg->listen, "127.0.0.1:8443");
+	assert_string_equal(cfg->public_url, "https://syncd.cantho.gov.vn/xa"); /* its trailing / goes */
 	assert_string_equal(cfg->log_level, "debug");
 	assert_int_equal(cfg->copy_buffer_kb, 256); /* default */
 	assert_int_equal(cfg->nsources, 2);
@@ -91,6 +92,8 @@ static const struct {
 	{"bad_level.conf",
 	 "bad_level.conf:2: [syncd] log_level = loud: expected err, warning, info or debug"},
 	{"bad_listen.conf", "bad_listen.conf:2: [syncd] listen = localhost: expected ADDRESS:PORT"},
+	{"bad_public_url.conf",
+	 "bad_public_url.conf:2: [syncd] public_url = https://: expected the base URL people reach syncd at"},
 	{"duplicate_key.conf", "duplicate_key.conf:5: [source land] conninfo is set twice (first at line 4)"},
 	{"bad_source_name.conf",
 	 "bad_source_name.conf:4: [source Land-DB]: a source needs a name of lower-case letters"},
