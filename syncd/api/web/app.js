@@ -880,13 +880,14 @@ async function renderAdminPerson() {
 
 /* ---- audit ---- */
 
-function auditQuery(f, cursor, limit) {
+function auditQuery(f, cursor, limit, csv) {
 	const q = new URLSearchParams();
 	for (const k of ["unit", "actor", "action", "decision"]) if (f[k]) q.set(k, f[k]);
 	if (f.from) q.set("from", dayToUtc(f.from, false));
 	if (f.to) q.set("to", dayToUtc(f.to, true));
 	if (cursor) q.set("cursor", cursor);
 	q.set("limit", String(limit));
+	if (csv) q.set("format", "csv");
 	return `/v1/audit?${q}`;
 }
 
@@ -900,7 +901,7 @@ function auditTable(events) {
 			h("td", { text: has(`action.${ev.action}`) ? t(`action.${ev.action}`) : ev.action }),
 			h("td", { text: ev.unit ? unitLabel(ev.unit) : "" }),
 			h("td", { class: "object", text: ev.object || "" }),
-			h("td", { text: t(`decision.${ev.decision}`) }),
+			h("td", { text: has(`decision.${ev.decision}`) ? t(`decision.${ev.decision}`) : ev.decision }),
 			h("td", { text: ev.reason || "" })))));
 }
 
@@ -926,7 +927,7 @@ async function downloadCsv() {
 	const a = S.audit;
 	setError("");
 	try {
-		const r = await api("GET", auditQuery(a.filters, null, 1000), undefined, "text/csv");
+		const r = await api("GET", auditQuery(a.filters, null, 1000, true), undefined, "text/csv");
 		const day = new Date().toISOString().slice(0, 10);
 		const file = `nhat-ky-${a.filters.unit || "tp"}-${day}.csv`;
 		const href = URL.createObjectURL(new Blob([r.text], { type: "text/csv;charset=utf-8" }));
