@@ -42,6 +42,8 @@ test('official: signs in with the keyboard alone; home shows the unit, the role,
 		await page.keyboard.press('Tab');
 		if (await page.evaluate(() => document.activeElement && document.activeElement.dataset.testid === 'signin-user')) break;
 	}
+	const ring = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+	assert(ring !== 'none', 'the focused field shows no focus ring');
 	await page.keyboard.type(env.personas.official.uid);
 	await page.keyboard.press('Tab');
 	await page.keyboard.type(env.personas.official.password);
