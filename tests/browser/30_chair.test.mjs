@@ -53,3 +53,23 @@ test('chair: delegates civil_registrar, the registrar gets search; revokes after
 	assert(home2.includes('chưa được giao quyền'), `the registrar's home after the revocation: ${home2.slice(0, 300)}`);
 	await shot(registrar, 'registrar-revoked');
 });
+
+test('chair: a user name the directory does not know, or the chair themself, is refused with what to do', async (browser) => {
+	const page = await newPage(browser);
+	await signIn(page, env.personas.chair);
+	await page.click('[data-testid=nav-chair]');
+	await page.waitForSelector('[data-testid=grant-submit]');
+	await page.fill('[data-testid=grant-grantee]', 'khong.co.ai');
+	await page.click('[data-testid=grant-submit]');
+	const alert = page.locator('[data-testid=alert]');
+	await alert.waitFor();
+	let msg = await alert.innerText();
+	assert(msg.includes('Không tìm thấy người có tên đăng nhập "khong.co.ai" trong danh bạ'), `unknown user: ${msg}`);
+	await page.fill('[data-testid=grant-grantee]', env.personas.chair.uid);
+	await page.click('[data-testid=grant-submit]');
+	await page.waitForFunction(() => document.querySelector('[data-testid=alert]').textContent.includes('chính mình'));
+	msg = await alert.innerText();
+	assert(msg.includes('Không ai được tự giao quyền cho chính mình'), `self grant: ${msg}`);
+	await axeClean(page, 'chair error');
+	await shot(page, 'chair-error');
+});
