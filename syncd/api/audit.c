@@ -107,6 +107,16 @@ static enum MHD_Result audit_reply(struct MHD_Connection *c, struct req *rq, str
 	}
 }
 
+/* format=csv, or an Accept that names text/csv (docs/api.md) */
+static bool wants_csv(struct MHD_Connection *c, const char *fmt)
+{
+	const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+
+	if (fmt != NULL)
+		return strcmp(fmt, "csv") == 0;
+	return accept != NULL && strcasestr(accept, "text/csv") != NULL;
+}
+
 enum MHD_Result ep_audit_query(struct api *api, struct MHD_Connection *c, struct req *rq,
 			       const struct authz_user *me, const char *hole)
 {
@@ -149,7 +159,7 @@ enum MHD_Result ep_audit_query(struct api *api, struct MHD_Connection *c, struct
 	case AUDIT_QUERY_UNAVAILABLE: return respond_error(c, rq, 503, "query_failed", "%s", err);
 	case AUDIT_QUERY_NOMEM: return respond_error(c, rq, 500, "internal", "out of memory");
 	}
-	return audit_reply(c, rq, &page, fmt && strcmp(fmt, "csv") == 0);
+	return audit_reply(c, rq, &page, wants_csv(c, fmt));
 }
 
 enum MHD_Result ep_audit_verify(struct api *api, struct MHD_Connection *c, struct req *rq,

@@ -4,6 +4,7 @@
 
 #include "authz/grants.h"
 #include "common/log.h"
+#include "syncd/documents/documents.h"
 #include "syncd/api/internal.h"
 
 #include <openssl/crypto.h>
@@ -418,6 +419,45 @@ static int session_may(struct api *api, const struct authz_user *me, const json_
 	return 0;
 }
 
+/* What the page offers comes from the policy files, never a copy in the
+ * page: "kinds" (documents.json: each kind's source, table, permission and
+ * title) and "may_grant" (roles.json: for each role the person holds, the
+ * roles it may grant).  The server still decides every request. */
+static void session_policy(struct api *api, json_t *j)
+{
+	const struct roles *roles = authz_roles(api->az);
+	json_t *kinds = json_object(), *mg = json_object(), *held = json_array(), *v;
+	size_t i;
+
+	for (i = 0; api->deps.docs != NULL && i < documents_count(api->deps.docs); i++) {
+		const struct doc_kind *k = documents_nth(api->deps.docs, i);
+
+		json_object_set_new(kinds, k->name,
+				    json_pack("{s:s,s:s,s:s,s:s}", "source", k->source, "table", k->table,
+					      "permission", k->perm, "title", k->title));
+	}
+	json_array_foreach (json_object_get(j, "city_roles"), i, v)
+		json_array_append(held, v);
+	json_array_foreach (json_object_get(j, "units"), i, v) {
+		size_t r;
+		json_t *g;
+
+		json_array_foreach (json_object_get(v, "roles"), r, g)
+			json_array_append(held, json_object_get(g, "role"));
+	}
+	json_array_foreach (held, i, v) {
+		const struct role *role = roles_find(roles, json_string_value(v));
+		json_t *list = json_array();
+
+		for (size_t n = 0; role != NULL && n < role->nmay_grant; n++)
+			json_array_append_new(list, json_string(role->may_grant[n]));
+		json_object_set_new(mg, json_string_value(v), list);
+	}
+	json_decref(held);
+	json_object_set_new(j, "kinds", kinds);
+	json_object_set_new(j, "may_grant", mg);
+}
+
 /* GET /v1/session: who is signed in, their units and roles (with expiry
  * and permissions), their city roles and what screens they may use. */
 enum MHD_Result ep_session_get(struct api *api, struct MHD_Connection *c, struct req *rq,
@@ -447,6 +487,7 @@ enum MHD_Result ep_session_get(struct api *api, struct MHD_Connection *c, struct
 	json_object_set_new(j, "units", units);
 	json_object_set_new(j, "city_roles", city);
 	json_object_set_new(j, "may", json_pack("{s:b,s:b}", "grant.manage", gm, "audit.read", ar));
+	session_policy(api, j);
 	return respond_json(c, rq, 200, j);
 }
 

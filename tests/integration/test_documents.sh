@@ -295,6 +295,10 @@ h_assert_eq "a city auditor reads every unit" 200 "$(api audc GET '/v1/audit?dec
 status=$(curl -s -o "$H_TMP/csv" -w '%{http_code}' -u audc:pw-audc-secret "$API/v1/audit?unit=31120&format=csv&limit=3")
 h_assert_eq "CSV export" "200 seq,at,actor,client,request_id,action,unit,object,decision,reason,hash" \
     "$status $(head -1 "$H_TMP/csv" | tr -d '\r')"
+status=$(curl -s -o "$H_TMP/csv" -w '%{http_code} %{content_type}' -u audc:pw-audc-secret -H 'Accept: text/csv' \
+    "$API/v1/audit?unit=31120&limit=3")
+h_assert_eq "CSV export by Accept: text/csv" "200 text/csv; charset=utf-8 seq,at,actor" \
+    "$status $(head -1 "$H_TMP/csv" | cut -d, -f1-3)"
 out=$("$SYNCCTL" -s "$API" -u audc audit verify 2>&1 <<<"" ) || true
 printf 'pw-audc-secret' >"$H_TMP/audc.pw"; chmod 600 "$H_TMP/audc.pw"
 out=$(SYNCCTL_PASSWORD_FILE=$H_TMP/audc.pw "$SYNCCTL" -s "$API" -u audc audit verify 2>&1) && rc=0 || rc=$?

@@ -68,11 +68,17 @@ h_assert_eq "... what it lets the chair do" "grant.manage land.record.read civil
 h_assert_eq "... may manage grants, not read the audit log" "true false" \
     "$(field '"\(.may["grant.manage"]) \(.may["audit.read"])"')"
 h_assert_eq "... no city role" 0 "$(field '.city_roles | length')"
+h_assert_eq "... the roles it may grant, from roles.json" "land_officer civil_registrar" \
+    "$(field '.may_grant.unit_chair | join(" ")')"
+h_assert_eq "... the document kinds, from documents.json" "civil public.khai_sinh civil.extract.issue" \
+    "$(field '.kinds.birth_extract | "\(.source) \(.table) \(.permission)"')"
 h_assert_eq "admin1 signs in" 200 "$(signin admin1 pw-admin1-secret)"
 admin_cookie=$(sed -n 's/^[Ss]et-[Cc]ookie: syncd_session=\([0-9a-f]*\);.*/\1/p' "$H_TMP/hdr" | tr -d '\r')
 sess "$admin_cookie" GET /v1/session >/dev/null
 h_assert_eq "a city admin: city_roles" '["city_admin"]' "$(jq -c .city_roles "$H_TMP/body")"
 h_assert_eq "... no unit" 0 "$(field '.units | length')"
+h_assert_eq "... may grant what roles.json says a city admin may" "unit_chair land_officer civil_registrar unit_auditor" \
+    "$(field '.may_grant.city_admin | join(" ")')"
 h_assert_eq "... may manage grants (city-wide)" true "$(field '.may["grant.manage"]')"
 h_assert_eq "the session cookie opens the other endpoints (GET /v1/grants)" 200 \
     "$(sess "$cookie" GET '/v1/grants?unit=31120')"

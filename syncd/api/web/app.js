@@ -23,20 +23,12 @@
  */
 "use strict";
 
-/* Which record table each document kind is issued from and the permission it needs
- * (policies/documents.json), and which roles each role may grant (policies/roles.json).
- * These only choose what the page offers; syncd checks every request against the policy files. */
-const KINDS = {
-	birth_extract: { source: "civil", table: "public.khai_sinh", perm: "civil.extract.issue" },
-	marriage_extract: { source: "civil", table: "public.ket_hon", perm: "civil.extract.issue" },
-	death_extract: { source: "civil", table: "public.khai_tu", perm: "civil.extract.issue" },
-	land_parcel_extract: { source: "land", table: "public.thua_dat", perm: "land.extract.issue" },
-	land_use_certificate: { source: "land", table: "public.thua_dat", perm: "land.certificate.issue" },
-};
-const MAY_GRANT = {
-	city_admin: ["unit_chair", "land_officer", "civil_registrar", "unit_auditor"],
-	unit_chair: ["land_officer", "civil_registrar"],
-};
+/* Which record table each document kind is issued from and the permission it
+ * needs, and which roles each held role may grant, come from GET /v1/session
+ * ("kinds" from policies/documents.json, "may_grant" from policies/roles.json):
+ * they only choose what the page offers; syncd checks every request. */
+const kindsOf = () => (S.me && S.me.kinds) || {};
+const mayGrant = (role) => (S.me && S.me.may_grant && S.me.may_grant[role]) || [];
 const AUDIT_ACTIONS = [
 	"login", "record.search", "record.read", "document.issue", "document.read", "document.revoke",
 	"document.verify", "grant.create", "grant.list", "grant.revoke", "authz.check", "audit.read",
@@ -228,8 +220,8 @@ const readsRecords = (p) => p.has("civil.record.read") || p.has("land.record.rea
 function grantableIn(code) {
 	const out = new Set();
 	const u = S.me && (S.me.units || []).find((x) => pad5(x.code) === pad5(code));
-	for (const r of (u && u.roles) || []) for (const g of MAY_GRANT[r.role] || []) out.add(g);
-	for (const r of (S.me && S.me.city_roles) || []) for (const g of MAY_GRANT[r] || []) out.add(g);
+	for (const r of (u && u.roles) || []) for (const g of mayGrant(r.role)) out.add(g);
+	for (const r of (S.me && S.me.city_roles) || []) for (const g of mayGrant(r)) out.add(g);
 	return [...out];
 }
 
@@ -537,6 +529,7 @@ function renderHits(box, unit) {
 		return;
 	}
 	const list = h("ol", { class: "results", start: String((s.page - 1) * 20 + 1) }, hits.map((hit, i) => {
+		const KINDS = kindsOf();
 		const kind = KINDS[hit.kind] || Object.values(KINDS).find((k) => k.table === hit.table) || { source: "civil" };
 		const href = `#/record/${kind.source}/${encodeURIComponent(hit.table)}/${encodeURIComponent(hit.key)}?unit=${unit}`;
 		const [first, ...rest] = hitSummary(hit);
@@ -557,7 +550,7 @@ async function runSearch(box, unit, q, page) {
 	setStatus(t("search.working"));
 	try {
 		const r = await api("POST", "/v1/records/search", { unit, q, page });
-		S.search = { unit, q, page, hits: r.data.hits || r.data.results || [], more: !!r.data.more };
+		S.search = { unit, q, page, hits: r.data.results || [], more: !!r.data.more };
 		renderHits(box, unit);
 	} catch (e) {
 		setStatus("");
@@ -624,6 +617,7 @@ async function issue(kind, unit, key, btn) {
 async function renderRecord(parts, params) {
 	const [source, table, key] = parts;
 	const unit = pad5(params.get("unit") || "");
+	const KINDS = kindsOf();
 	const kinds = Object.keys(KINDS).filter((k) => KINDS[k].table === table || KINDS[k].table === `public.${table}`);
 	const back = S.search ? link("record-back", `#/search?unit=${S.search.unit}`, t("record.back"), "btn secondary") : null;
 	let rec;
@@ -634,7 +628,7 @@ async function renderRecord(parts, params) {
 		setError(errText(e, { unit, what: `do.${source}.record.read` }));
 		return;
 	}
-	const allowed = kinds.filter((k) => may(unit, KINDS[k].perm));
+	const allowed = kinds.filter((k) => may(unit, KINDS[k].permission));
 	screen("record.title", "record",
 		h("p", { class: "unit", text: t("record.unit", { unit: unitLabel(unit) }) }),
 		h("p", { text: t("record.kind", { kind: t(`rec.${table.replace(/^public\./, "")}`) }) }),
