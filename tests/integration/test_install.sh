@@ -18,6 +18,7 @@ etc/syncd/policies/ldap/syncd.ldif
 etc/syncd/policies/ldap/syncd.schema
 etc/syncd/policies/roles.json
 etc/syncd/policies/routing.json
+etc/syncd/policies/signers.csv
 etc/syncd/policies/units/README.md
 etc/syncd/policies/units/cantho_new_units.csv
 etc/syncd/policies/units/cantho_old_to_new_mapping.csv
