@@ -1,5 +1,5 @@
 /* test_http_payload.c — the HTTP target's JSON batches (every type mapping in
- * tests/data/http/values.tsv, whole bodies in tests/data/http/batch*.json), batch ids. */
+ * tests/data/http/values.tsv, whole bodies in tests/data/http/batch*.json), batch ids, signatures. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +12,7 @@
 
 #include "common/fileio.h"
 #include "connectors/http_payload.h"
+#include "connectors/http_sign.h"
 
 #define DATA "tests/data/http/"
 
@@ -337,14 +338,77 @@ static void test_batch_id(void **state)
 	http_batch_free(NULL);
 }
 
+/* tests/data/http/signatures.tsv: secret, id, timestamp, body, signature. */
+static void test_signatures_file(void **state)
+{
+	size_t len, ncases = 0;
+	char *text = data_file("signatures.tsv", &len), *save = NULL;
+
+	(void)state;
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *f[5], *p = line, sig[HTTP_SIGNATURE_MAX], err[256];
+		unsigned char *key;
+		size_t keylen;
+
+		if (line[0] == '#')
+			continue;
+		for (int i = 0; i < 5; i++) {
+			f[i] = p;
+			p = strchr(p, '\t');
+			if (i < 4) {
+				assert_non_null(p);
+				*p++ = '\0';
+			}
+		}
+		key = http_sign_key(f[0], &keylen, err, sizeof(err));
+		if (!key)
+			fail_msg("%s", err);
+		assert_int_equal(http_sign_webhook(key, keylen, f[1], atoll(f[2]), f[3], strlen(f[3]), sig),
+				 0);
+		assert_string_equal(sig, f[4]);
+		free(key);
+		ncases++;
+	}
+	assert_true(ncases >= 3);
+	free(text);
+}
+
+static void test_sign_key(void **state)
+{
+	unsigned char *key;
+	size_t keylen;
+	char err[256];
+
+	(void)state;
+	key = http_sign_key("whsec_AAH+/w==", &keylen, err, sizeof(err));
+	assert_non_null(key);
+	assert_int_equal(keylen, 4);
+	assert_memory_equal(key, "\x00\x01\xfe\xff", 4);
+	free(key);
+	key = http_sign_key("whsec_AAH+/w", &keylen, err, sizeof(err)); /* padding optional */
+	assert_non_null(key);
+	assert_int_equal(keylen, 4);
+	free(key);
+	key = http_sign_key("raw secret", &keylen, err, sizeof(err));
+	assert_non_null(key);
+	assert_int_equal(keylen, 10);
+	assert_memory_equal(key, "raw secret", 10);
+	free(key);
+	assert_null(http_sign_key("whsec_not base64!", &keylen, err, sizeof(err)));
+	assert_non_null(strstr(err, "not base64"));
+	assert_null(http_sign_key("whsec_", &keylen, err, sizeof(err)));
+	assert_null(http_sign_key("whsec_A", &keylen, err, sizeof(err)));
+	assert_null(http_sign_key("", &keylen, err, sizeof(err)));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_batch_files),	cmocka_unit_test(test_cloudevents_match_plain),
 		cmocka_unit_test(test_values_file),	cmocka_unit_test(test_invalid_utf8_refused),
 		cmocka_unit_test(test_text_bytes_kept), cmocka_unit_test(test_wrong_parts_refused),
-		cmocka_unit_test(test_batch_id),
-
+		cmocka_unit_test(test_batch_id),	cmocka_unit_test(test_signatures_file),
+		cmocka_unit_test(test_sign_key),
 	};
 
 	return cmocka_run_group_tests_name("http_payload", tests, NULL, NULL);
