@@ -15,6 +15,7 @@
  *   chair:    chair-unit, grants, grant-row-<grantee>-<role>, revoke-<grantee>-<role>,
  *             grant-grantee, grant-role, grant-until, grant-submit
  *   dialog:   confirm-dialog, confirm-yes, confirm-no
+ *   outage:   unavailable (GET /v1/session failed: directory or database down), retry
  *   admin:    admin-unit, admin-chairs, admin-chair, admin-replace, admin-submit,
  *             person-user, person-submit, grants (the person's grants)
  *   audit:    audit-unit, audit-actor, audit-action, audit-decision, audit-from, audit-to,
@@ -401,16 +402,14 @@ async function route() {
 			await loadSession();
 		} catch (e) {
 			if (my !== routing) return;
-			S.me = null;
-			S.csrf = null;
 			if (e instanceof ApiError && e.status === 401) {
+				S.me = null;
+				S.csrf = null;
 				if (parts.length) S.flash = { error: t("signin.expired") };
 				location.hash = "#/signin";
 				return;
 			}
-			renderShell();
-			screen("app.title", "unavailable");
-			setError(errText(e));
+			renderUnavailable(e, params);
 			return;
 		}
 		if (my !== routing) return;
@@ -421,6 +420,21 @@ async function route() {
 	if (my !== routing) return;
 	const h1 = $("#head h1");
 	if (h1 && !(document.activeElement && document.activeElement.closest && document.activeElement.closest("#screen form"))) h1.focus();
+}
+
+/* The directory, the state database or syncd itself cannot answer GET /v1/session (503, or no
+ * connection).  The session is not lost: the shell keeps what the page knew (the server still
+ * decides every request), the alert says what is down and that the unit's copy is intact
+ * (naming the unit when the person holds one, or the one in the address), and "Thử lại"
+ * asks again for the screen the person wanted. */
+function renderUnavailable(e, params) {
+	const mine = (S.me && S.me.units) || [];
+	const unit = params.get("unit") || (mine.length === 1 ? pad5(mine[0].code) : "");
+	renderShell();
+	screen("unavailable.title", "unavailable", h("section", { class: "card" },
+		h("p", { text: t("unavailable.what") }),
+		h("div", { class: "actions" }, button("retry", t("unavailable.retry"), route, "btn primary"))));
+	setError(errText(e, { unit }));
 }
 
 /* ---- sign-in ---- */
