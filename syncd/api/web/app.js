@@ -513,7 +513,9 @@ function cityCard() {
 }
 
 async function renderHome() {
+	const my = routing;
 	await loadUnits();
+	if (my !== routing) return; /* another screen was asked for meanwhile: it wins */
 	const units = S.me.units || [];
 	screen("home.title", "home",
 		S.directory === "unreachable" ? h("p", { class: "warning", testid: "home-directory-down", text: t("home.directory_down") }) : null,
@@ -635,13 +637,16 @@ async function renderRecord(parts, params) {
 	const kinds = Object.keys(KINDS).filter((k) => KINDS[k].table === table || KINDS[k].table === `public.${table}`);
 	const back = S.search ? link("record-back", `#/search?unit=${S.search.unit}`, t("record.back"), "btn secondary") : null;
 	let rec;
+	const my = routing;
 	try {
 		rec = (await api("GET", `/v1/records/${encodeURIComponent(source)}/${encodeURIComponent(table)}/${encodeURIComponent(key)}?unit=${unit}`)).data.record || {};
 	} catch (e) {
+		if (my !== routing) return;
 		screen("record.title", "record", back);
 		setError(errText(e, { unit, what: `do.${source}.record.read` }));
 		return;
 	}
+	if (my !== routing) return;
 	const allowed = kinds.filter((k) => may(unit, KINDS[k].permission));
 	screen("record.title", "record",
 		h("p", { class: "unit", text: t("record.unit", { unit: unitLabel(unit) }) }),
@@ -674,11 +679,14 @@ async function renderDocument(parts) {
 		return;
 	}
 	let doc = null;
+	const my = routing;
 	try {
 		doc = (await api("GET", url)).data;
 	} catch (e) {
+		if (my !== routing) return;
 		setError(errText(e, { unit: serial.slice(0, 5), what: "do.document.read" }));
 	}
+	if (my !== routing) return;
 	screen("document.title", "document",
 		h("section", { class: "card" },
 			h("p", { class: "lead", testid: "document-serial", text: t("document.serial", { serial }) }),
