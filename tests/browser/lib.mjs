@@ -27,6 +27,7 @@ export const env = {
 		admin: persona('admin'),
 		auditor: persona('auditor'),
 		registrar: persona('registrar'),
+		deputy: persona('deputy'),
 	},
 	unit: process.env.SYNCD_UNIT || '',
 	unitName: process.env.SYNCD_UNIT_NAME || '',

@@ -1,7 +1,7 @@
 #!/bin/bash
 # The web page in a real browser (issue 12): a city with the directory,
 # documents (a signing key) and the demo personas (official, chair, city
-# admin, auditor, a registrar-to-be), syncd serving the page, then
+# admin, auditor, a registrar-to-be, a deputy), syncd serving the page, then
 # tests/browser/run.mjs drives Debian's chromium through every
 # tests/browser/*.test.mjs.  Screenshots land in build/screenshots/.
 # Nothing is skipped: without chromium, zbarimg or the npm packages the test
@@ -26,6 +26,9 @@ fi
 h_city_start 1000
 h_city_ldap
 h_city_personas
+# a deputy who holds nothing until the city admin makes them chair in place of another (45_admin_replace)
+h_ldap_user hoa.vo demo-pw-hoa 'Võ Thị Hoa' >/dev/null
+export SYNCD_DEPUTY_UID=hoa.vo SYNCD_DEPUTY_PASSWORD=demo-pw-hoa
 h_syncd_set "signing_key_file=$(h_signing_key)" "audit_checkpoint_file=$H_TMP/checkpoints" audit_checkpoint_every=5
 h_syncd_once
 h_syncd_start

@@ -16,7 +16,7 @@
  *             grant-grantee, grant-role, grant-until, grant-submit
  *   dialog:   confirm-dialog, confirm-yes, confirm-no
  *   outage:   unavailable (GET /v1/session failed: directory or database down), retry
- *   admin:    admin-unit, admin-chairs, admin-chair, admin-replace, admin-submit,
+ *   admin:    admin-unit, admin-chairs, admin-chair, admin-replace (then confirm-dialog), admin-submit,
  *             person-user, person-submit, grants (the person's grants)
  *   audit:    audit-unit, audit-actor, audit-action, audit-decision, audit-from, audit-to,
  *             audit-submit, audit-rows, audit-prev, audit-next, audit-csv, audit-verify,
@@ -814,10 +814,12 @@ async function renderAdmin(parts, params) {
 		location.hash = `#/admin?unit=${pick.value}`;
 	});
 	let chairs = [];
+	let held = []; /* every live grant of the unit: what a chair's revocation ends with it */
 	const listBox = h("div", { class: "table-box", testid: "admin-chairs" });
 	const refresh = async () => {
 		try {
-			chairs = live((await api("GET", `/v1/grants?unit=${unit}`)).data.grants || []).filter((g) => g.role === "unit_chair" && pad5(g.unit) === unit);
+			held = live((await api("GET", `/v1/grants?unit=${unit}`)).data.grants || []).filter((g) => pad5(g.unit) === unit);
+			chairs = held.filter((g) => g.role === "unit_chair");
 			listBox.replaceChildren(chairs.length ? grantsTable(chairs, false, async (g) => {
 				if (await revokeGrant(g)) await refresh();
 			}) : h("p", { text: t("admin.no_chair", { unit: unitName(unit) }) }));
@@ -826,11 +828,12 @@ async function renderAdmin(parts, params) {
 		}
 	};
 	const chair = h("input", { type: "text", testid: "admin-chair", name: "chair", autocomplete: "off", autocapitalize: "none", spellcheck: "false", required: true });
-	const replace = h("input", { type: "checkbox", testid: "admin-replace", name: "replace", id: "admin-replace" });
+	const replace = h("input", { type: "checkbox", testid: "admin-replace", name: "replace", id: "admin-replace", "aria-describedby": "admin-replace-hint" });
 	const form = h("form", { class: "card", "aria-labelledby": "admin-form-h" },
 		h("h2", { id: "admin-form-h", text: t("admin.form") }),
 		field("admin-chair", t("admin.chair"), chair, t("chair.grantee.hint")),
 		h("div", { class: "check" }, replace, h("label", { for: "admin-replace", text: t("admin.replace") })),
+		h("p", { class: "hint", id: "admin-replace-hint", text: t("admin.replace.hint") }),
 		h("div", { class: "actions" }, h("button", { type: "submit", class: "btn primary", testid: "admin-submit", text: t("admin.submit") })));
 	form.addEventListener("submit", async (ev) => {
 		ev.preventDefault();
@@ -841,18 +844,41 @@ async function renderAdmin(parts, params) {
 			return;
 		}
 		setError("");
-		const old = chairs.filter((g) => g.grantee !== who);
+		const old = replace.checked ? chairs.filter((g) => g.grantee !== who) : [];
+		const oldNames = old.map((g) => g.grantee).join(", ");
+		if (old.length) {
+			/* Revoking a chair ends everything delegated under their grant (docs/api.md): say how much. */
+			const ends = new Set(old.map((g) => g.id));
+			for (let grew = true; grew;) {
+				grew = false;
+				for (const g of held) {
+					if (g.parent && ends.has(g.parent) && !ends.has(g.id)) {
+						ends.add(g.id);
+						grew = true;
+					}
+				}
+			}
+			const n = ends.size - old.length;
+			const vars = { unit: unitName(unit), user: who, old: oldNames, n };
+			const text = `${t("admin.replace.confirm", vars)}${n ? ` ${t("admin.replace.cascade", vars)}` : ""}`;
+			if (!(await confirmDialog(text, t("admin.replace.yes")))) return;
+		}
+		let named = false;
 		try {
 			await api("POST", "/v1/grants", { grantee: who, role: "unit_chair", unit, may_delegate: 1 });
-			if (replace.checked)
-				for (const g of old) await api("DELETE", `/v1/grants/${encodeURIComponent(g.id)}`);
-			setStatus(replace.checked && old.length
-				? t("admin.replaced", { unit: unitName(unit), user: who, old: old.map((g) => g.grantee).join(", ") })
+			named = true;
+			for (const g of old) await api("DELETE", `/v1/grants/${encodeURIComponent(g.id)}`);
+			setStatus(old.length
+				? t("admin.replaced", { unit: unitName(unit), user: who, old: oldNames })
 				: t("admin.named", { unit: unitName(unit), user: who }));
 			chair.value = "";
 			replace.checked = false;
 		} catch (e) {
-			setError(errText(e, { unit, what: "do.grant.manage", user: who, city: true }));
+			/* Named but an old chair not revoked: say both, the list below shows who holds the role. */
+			if (named) setStatus(t("admin.named", { unit: unitName(unit), user: who }));
+			setError(named
+				? `${t("admin.replace.partial", { unit: unitName(unit), old: oldNames })} ${errText(e, { unit, what: "do.grant.manage", city: true })}`
+				: errText(e, { unit, what: "do.grant.manage", user: who, city: true }));
 		}
 		await refresh();
 	});
