@@ -18,7 +18,10 @@ test('auditor: filters by unit, pages, downloads CSV, sees "chuỗi nhật ký t
 	assert(/chuỗi nhật ký toàn vẹn/i.test(chain), `chain: ${chain}`);
 
 	await page.selectOption('[data-testid=audit-unit]', env.unit);
+	// the rows of the first (unfiltered) load are replaced, not read again
+	let before = await page.waitForSelector('[data-testid=audit-rows]');
 	await page.click('[data-testid=audit-submit]');
+	await page.waitForFunction((el) => !el.isConnected, before);
 	await page.waitForSelector('[data-testid=audit-rows] tbody tr');
 	const units = await page.locator('[data-testid=audit-rows] tbody tr td:nth-child(4)').allInnerTexts();
 	assert(units.length > 0 && units.every((u) => u.includes(env.unit)), `rows of other units: ${[...new Set(units)].join(', ')}`);
@@ -33,7 +36,9 @@ test('auditor: filters by unit, pages, downloads CSV, sees "chuỗi nhật ký t
 	assert(/\.csv$/.test(download.suggestedFilename()), `file name ${download.suggestedFilename()}`);
 
 	await page.selectOption('[data-testid=audit-decision]', 'deny');
+	before = await page.waitForSelector('[data-testid=audit-rows]');
 	await Promise.all([page.waitForResponse((r) => r.url().includes('decision=deny')), page.click('[data-testid=audit-submit]')]);
+	await page.waitForFunction((el) => !el.isConnected, before);
 	await page.waitForFunction(() => /^(Trang|Không)/.test(document.querySelector('[data-testid=status]').textContent));
 	const decisions = await page.locator('[data-testid=audit-rows] tbody tr td:nth-child(6)').allInnerTexts();
 	assert(decisions.every((d) => d === 'Từ chối'), `decisions after filtering deny: ${[...new Set(decisions)]}`);

@@ -27,9 +27,16 @@ export const env = {
 		admin: persona('admin'),
 		auditor: persona('auditor'),
 		registrar: persona('registrar'),
+		deputy: persona('deputy'),
 	},
 	unit: process.env.SYNCD_UNIT || '',
 	unitName: process.env.SYNCD_UNIT_NAME || '',
+	// Two scripts test_browser.sh writes (70_outage runs them, and fails without them): each asks
+	// the test shell, which owns slapd, to stop or restart the directory, and exits 0 once it has.
+	directory: {
+		stop: process.env.SYNCD_STOP_DIRECTORY || '',
+		start: process.env.SYNCD_START_DIRECTORY || '',
+	},
 };
 
 // What env lacks, for run.mjs to refuse with before any test runs.

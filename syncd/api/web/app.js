@@ -15,7 +15,8 @@
  *   chair:    chair-unit, grants, grant-row-<grantee>-<role>, revoke-<grantee>-<role>,
  *             grant-grantee, grant-role, grant-until, grant-submit
  *   dialog:   confirm-dialog, confirm-yes, confirm-no
- *   admin:    admin-unit, admin-chairs, admin-chair, admin-replace, admin-submit,
+ *   outage:   unavailable (GET /v1/session failed: directory or database down), retry
+ *   admin:    admin-unit, admin-chairs, admin-chair, admin-replace (then confirm-dialog), admin-submit,
  *             person-user, person-submit, grants (the person's grants)
  *   audit:    audit-unit, audit-actor, audit-action, audit-decision, audit-from, audit-to,
  *             audit-submit, audit-rows, audit-prev, audit-next, audit-csv, audit-verify,
@@ -401,16 +402,14 @@ async function route() {
 			await loadSession();
 		} catch (e) {
 			if (my !== routing) return;
-			S.me = null;
-			S.csrf = null;
 			if (e instanceof ApiError && e.status === 401) {
+				S.me = null;
+				S.csrf = null;
 				if (parts.length) S.flash = { error: t("signin.expired") };
 				location.hash = "#/signin";
 				return;
 			}
-			renderShell();
-			screen("app.title", "unavailable");
-			setError(errText(e));
+			renderUnavailable(e, params);
 			return;
 		}
 		if (my !== routing) return;
@@ -421,6 +420,21 @@ async function route() {
 	if (my !== routing) return;
 	const h1 = $("#head h1");
 	if (h1 && !(document.activeElement && document.activeElement.closest && document.activeElement.closest("#screen form"))) h1.focus();
+}
+
+/* The directory, the state database or syncd itself cannot answer GET /v1/session (503, or no
+ * connection).  The session is not lost: the shell keeps what the page knew (the server still
+ * decides every request), the alert says what is down and that the unit's copy is intact
+ * (naming the unit when the person holds one, or the one in the address), and "Thử lại"
+ * asks again for the screen the person wanted. */
+function renderUnavailable(e, params) {
+	const mine = (S.me && S.me.units) || [];
+	const unit = params.get("unit") || (mine.length === 1 ? pad5(mine[0].code) : "");
+	renderShell();
+	screen("unavailable.title", "unavailable", h("section", { class: "card" },
+		h("p", { text: t("unavailable.what") }),
+		h("div", { class: "actions" }, button("retry", t("unavailable.retry"), route, "btn primary"))));
+	setError(errText(e, { unit }));
 }
 
 /* ---- sign-in ---- */
@@ -499,7 +513,9 @@ function cityCard() {
 }
 
 async function renderHome() {
+	const my = routing;
 	await loadUnits();
+	if (my !== routing) return; /* another screen was asked for meanwhile: it wins */
 	const units = S.me.units || [];
 	screen("home.title", "home",
 		S.directory === "unreachable" ? h("p", { class: "warning", testid: "home-directory-down", text: t("home.directory_down") }) : null,
@@ -621,13 +637,16 @@ async function renderRecord(parts, params) {
 	const kinds = Object.keys(KINDS).filter((k) => KINDS[k].table === table || KINDS[k].table === `public.${table}`);
 	const back = S.search ? link("record-back", `#/search?unit=${S.search.unit}`, t("record.back"), "btn secondary") : null;
 	let rec;
+	const my = routing;
 	try {
 		rec = (await api("GET", `/v1/records/${encodeURIComponent(source)}/${encodeURIComponent(table)}/${encodeURIComponent(key)}?unit=${unit}`)).data.record || {};
 	} catch (e) {
+		if (my !== routing) return;
 		screen("record.title", "record", back);
 		setError(errText(e, { unit, what: `do.${source}.record.read` }));
 		return;
 	}
+	if (my !== routing) return;
 	const allowed = kinds.filter((k) => may(unit, KINDS[k].permission));
 	screen("record.title", "record",
 		h("p", { class: "unit", text: t("record.unit", { unit: unitLabel(unit) }) }),
@@ -660,11 +679,14 @@ async function renderDocument(parts) {
 		return;
 	}
 	let doc = null;
+	const my = routing;
 	try {
 		doc = (await api("GET", url)).data;
 	} catch (e) {
+		if (my !== routing) return;
 		setError(errText(e, { unit: serial.slice(0, 5), what: "do.document.read" }));
 	}
+	if (my !== routing) return;
 	screen("document.title", "document",
 		h("section", { class: "card" },
 			h("p", { class: "lead", testid: "document-serial", text: t("document.serial", { serial }) }),
@@ -792,10 +814,12 @@ async function renderAdmin(parts, params) {
 		location.hash = `#/admin?unit=${pick.value}`;
 	});
 	let chairs = [];
+	let held = []; /* every live grant of the unit: what a chair's revocation ends with it */
 	const listBox = h("div", { class: "table-box", testid: "admin-chairs" });
 	const refresh = async () => {
 		try {
-			chairs = live((await api("GET", `/v1/grants?unit=${unit}`)).data.grants || []).filter((g) => g.role === "unit_chair" && pad5(g.unit) === unit);
+			held = live((await api("GET", `/v1/grants?unit=${unit}`)).data.grants || []).filter((g) => pad5(g.unit) === unit);
+			chairs = held.filter((g) => g.role === "unit_chair");
 			listBox.replaceChildren(chairs.length ? grantsTable(chairs, false, async (g) => {
 				if (await revokeGrant(g)) await refresh();
 			}) : h("p", { text: t("admin.no_chair", { unit: unitName(unit) }) }));
@@ -804,11 +828,12 @@ async function renderAdmin(parts, params) {
 		}
 	};
 	const chair = h("input", { type: "text", testid: "admin-chair", name: "chair", autocomplete: "off", autocapitalize: "none", spellcheck: "false", required: true });
-	const replace = h("input", { type: "checkbox", testid: "admin-replace", name: "replace", id: "admin-replace" });
+	const replace = h("input", { type: "checkbox", testid: "admin-replace", name: "replace", id: "admin-replace", "aria-describedby": "admin-replace-hint" });
 	const form = h("form", { class: "card", "aria-labelledby": "admin-form-h" },
 		h("h2", { id: "admin-form-h", text: t("admin.form") }),
 		field("admin-chair", t("admin.chair"), chair, t("chair.grantee.hint")),
 		h("div", { class: "check" }, replace, h("label", { for: "admin-replace", text: t("admin.replace") })),
+		h("p", { class: "hint", id: "admin-replace-hint", text: t("admin.replace.hint") }),
 		h("div", { class: "actions" }, h("button", { type: "submit", class: "btn primary", testid: "admin-submit", text: t("admin.submit") })));
 	form.addEventListener("submit", async (ev) => {
 		ev.preventDefault();
@@ -819,18 +844,41 @@ async function renderAdmin(parts, params) {
 			return;
 		}
 		setError("");
-		const old = chairs.filter((g) => g.grantee !== who);
+		const old = replace.checked ? chairs.filter((g) => g.grantee !== who) : [];
+		const oldNames = old.map((g) => g.grantee).join(", ");
+		if (old.length) {
+			/* Revoking a chair ends everything delegated under their grant (docs/api.md): say how much. */
+			const ends = new Set(old.map((g) => g.id));
+			for (let grew = true; grew;) {
+				grew = false;
+				for (const g of held) {
+					if (g.parent && ends.has(g.parent) && !ends.has(g.id)) {
+						ends.add(g.id);
+						grew = true;
+					}
+				}
+			}
+			const n = ends.size - old.length;
+			const vars = { unit: unitName(unit), user: who, old: oldNames, n };
+			const text = `${t("admin.replace.confirm", vars)}${n ? ` ${t("admin.replace.cascade", vars)}` : ""}`;
+			if (!(await confirmDialog(text, t("admin.replace.yes")))) return;
+		}
+		let named = false;
 		try {
 			await api("POST", "/v1/grants", { grantee: who, role: "unit_chair", unit, may_delegate: 1 });
-			if (replace.checked)
-				for (const g of old) await api("DELETE", `/v1/grants/${encodeURIComponent(g.id)}`);
-			setStatus(replace.checked && old.length
-				? t("admin.replaced", { unit: unitName(unit), user: who, old: old.map((g) => g.grantee).join(", ") })
+			named = true;
+			for (const g of old) await api("DELETE", `/v1/grants/${encodeURIComponent(g.id)}`);
+			setStatus(old.length
+				? t("admin.replaced", { unit: unitName(unit), user: who, old: oldNames })
 				: t("admin.named", { unit: unitName(unit), user: who }));
 			chair.value = "";
 			replace.checked = false;
 		} catch (e) {
-			setError(errText(e, { unit, what: "do.grant.manage", user: who, city: true }));
+			/* Named but an old chair not revoked: say both, the list below shows who holds the role. */
+			if (named) setStatus(t("admin.named", { unit: unitName(unit), user: who }));
+			setError(named
+				? `${t("admin.replace.partial", { unit: unitName(unit), old: oldNames })} ${errText(e, { unit, what: "do.grant.manage", city: true })}`
+				: errText(e, { unit, what: "do.grant.manage", user: who, city: true }));
 		}
 		await refresh();
 	});
