@@ -436,22 +436,23 @@ static void session_policy(struct api *api, json_t *j)
 				    json_pack("{s:s,s:s,s:s,s:s}", "source", k->source, "table", k->table,
 					      "permission", k->perm, "title", k->title));
 	}
-	json_array_foreach (json_object_get(j, "city_roles"), i, v)
-		json_array_append(held, v);
-	json_array_foreach (json_object_get(j, "units"), i, v) {
-		size_t r;
-		json_t *g;
+	v = json_object_get(j, "city_roles");
+	for (i = 0; i < json_array_size(v); i++)
+		json_array_append(held, json_array_get(v, i));
+	for (i = 0; i < json_array_size(json_object_get(j, "units")); i++) {
+		json_t *ur = json_object_get(json_array_get(json_object_get(j, "units"), i), "roles");
 
-		json_array_foreach (json_object_get(v, "roles"), r, g)
-			json_array_append(held, json_object_get(g, "role"));
+		for (size_t r = 0; r < json_array_size(ur); r++)
+			json_array_append(held, json_object_get(json_array_get(ur, r), "role"));
 	}
-	json_array_foreach (held, i, v) {
-		const struct role *role = roles_find(roles, json_string_value(v));
+	for (i = 0; i < json_array_size(held); i++) {
+		const char *name = json_string_value(json_array_get(held, i));
+		const struct role *role = roles_find(roles, name);
 		json_t *list = json_array();
 
 		for (size_t n = 0; role != NULL && n < role->nmay_grant; n++)
 			json_array_append_new(list, json_string(role->may_grant[n]));
-		json_object_set_new(mg, json_string_value(v), list);
+		json_object_set_new(mg, name, list);
 	}
 	json_decref(held);
 	json_object_set_new(j, "kinds", kinds);
