@@ -657,10 +657,17 @@ static void cache_put(struct authz *a, const char *key, unsigned h, unsigned gen
 	pthread_rwlock_unlock(&a->lock);
 }
 
-/* decide(uid, action, unit) on the cached facts of uid in unit (0:
- * city-wide), or on facts read now and then cached.  Fail closed. */
-static int decide_cached(struct authz *a, const char *uid, const char *action, int unit,
-			 struct authz_decision *d)
+/* What a caller asks of one person's facts in a unit, on the cached facts
+ * or on facts read now (then cached). */
+struct facts_use {
+	void (*use)(const struct authz *a, const struct facts *fx, time_t now, void *arg);
+	void *arg;
+};
+
+/* Runs u on the facts of uid in unit (0: city-wide): cached while the
+ * directory answers, else read now and cached.  Fail closed: 0, or the
+ * directory's LP_UNAVAILABLE / LP_ERROR (u not run). */
+static int facts_with(struct authz *a, const char *uid, int unit, const struct facts_use *u)
 {
 	char key[160], norm[128], err[512];
 	struct facts fx;
@@ -680,7 +687,7 @@ static int decide_cached(struct authz *a, const char *uid, const char *action, i
 	pthread_rwlock_rdlock(&a->lock);
 	for (e = up ? a->cache[h] : NULL; e != NULL; e = e->next)
 		if (e->gen == a->gen && e->expires > now && strcmp(e->key, key) == 0) {
-			decide(a, &e->fx, action, unit, now, d);
+			u->use(a, &e->fx, now, u->arg);
 			pthread_rwlock_unlock(&a->lock);
 			return 0;
 		}
@@ -693,12 +700,78 @@ static int decide_cached(struct authz *a, const char *uid, const char *action, i
 			log_warn("city-wide decision for %s: directory: %s", uid, err);
 		else
 			log_warn("decision for %s in %05d: directory: %s", uid, unit, err);
-		deny(d, r == LP_UNAVAILABLE ? "directory_unavailable" : "directory_error");
 		return r;
 	}
-	decide(a, &fx, action, unit, now, d);
+	u->use(a, &fx, now, u->arg);
 	cache_put(a, key, h, gen, &fx, now);
 	return 0;
+}
+
+struct decide_args {
+	const char *action;
+	int unit;
+	struct authz_decision *d;
+};
+
+static void decide_use(const struct authz *a, const struct facts *fx, time_t now, void *arg)
+{
+	struct decide_args *x = arg;
+
+	decide(a, fx, x->action, x->unit, now, x->d);
+}
+
+/* decide(uid, action, unit) on uid's facts in unit (0: city-wide). */
+static int decide_cached(struct authz *a, const char *uid, const char *action, int unit,
+			 struct authz_decision *d)
+{
+	struct decide_args x = {action, unit, d};
+	struct facts_use u = {decide_use, &x};
+	int r = facts_with(a, uid, unit, &u);
+
+	if (r != 0)
+		deny(d, r == LP_UNAVAILABLE ? "directory_unavailable" : "directory_error");
+	return r;
+}
+
+struct in_force_args {
+	const char *id;
+	int valid; /* 1 in force, 0 not, -1 not among the facts */
+	char *reason;
+	size_t reasonlen;
+};
+
+static void in_force_use(const struct authz *a, const struct facts *fx, time_t now, void *arg)
+{
+	struct in_force_args *x = arg;
+	const struct grant *g = facts_grant(fx, x->id);
+
+	if (g == NULL) {
+		x->valid = -1;
+		snprintf(x->reason, x->reasonlen, "unknown_grant");
+		return;
+	}
+	x->valid = grant_valid(a->roles, &fx->f, g, now, x->reason, x->reasonlen) ? 1 : 0;
+}
+
+int authz_grant_in_force(struct authz *a, const char *uid, int unit, const char *grant_id, char *reason,
+			 size_t reasonlen)
+{
+	struct in_force_args x = {grant_id, -1, reason, reasonlen};
+	struct facts_use u = {in_force_use, &x};
+	int r;
+
+	reason[0] = '\0';
+	if (uid == NULL || uid[0] == '\0' || strlen(uid) >= 128 || !authz_unit_known(a, unit)) {
+		snprintf(reason, reasonlen, "unknown_grant");
+		return 0;
+	}
+	r = facts_with(a, uid, unit, &u);
+	if (r != 0) {
+		snprintf(reason, reasonlen, "%s",
+			 r == LP_UNAVAILABLE ? "directory_unavailable" : "directory_error");
+		return r;
+	}
+	return x.valid == 1;
 }
 
 int authz_check(struct authz *a, const char *uid, const char *action, int unit, struct authz_decision *d)

@@ -51,6 +51,14 @@ int authz_check(struct authz *a, const char *uid, const char *action, int unit, 
  * as authz_check: 0, or LP_UNAVAILABLE / LP_ERROR with a deny. */
 int authz_city_role(struct authz *a, const char *uid, const char *action, struct authz_decision *d);
 
+/* Is uid's grant grant_id in unit in force now: itself and its whole chain
+ * up to a grantor who still holds the city role (the rule decisions use)?
+ * On the same cached facts as authz_check.  1 yes; 0 no, with reason
+ * (e.g. parent_grant_invalid, unknown_grant); LP_UNAVAILABLE / LP_ERROR
+ * when the directory cannot tell (fail closed). */
+int authz_grant_in_force(struct authz *a, const char *uid, int unit, const char *grant_id, char *reason,
+			 size_t reasonlen);
+
 /* A reload: new roles (taken; NULL keeps the old) and cache TTL; every
  * cached decision is dropped. */
 void authz_reload(struct authz *a, struct roles *roles, long cache_ttl);

@@ -343,7 +343,7 @@ static json_t *session_units(struct api *api, const struct authz_user *me)
 	size_t n = 0;
 	char reason[300];
 	time_t now = time(NULL);
-	int last = -1;
+	int last = -1, r;
 
 	if (authz_grants_list(api->az, 0, me->uid, &g, &n, reason, sizeof(reason)) != AUTHZ_GRANT_OK) {
 		log_warn("session of %s: the directory cannot list the grants: %s", me->uid, reason);
@@ -357,6 +357,18 @@ static json_t *session_units(struct api *api, const struct authz_user *me)
 		char code[12];
 
 		if (g[i].revoked || now < g[i].not_before || now >= g[i].not_after)
+			continue;
+		/* in force only with its whole chain (a chair replaced ends what
+		 * the chair delegated): the rule every decision applies */
+		r = authz_grant_in_force(api->az, me->uid, g[i].unit, g[i].id, reason, sizeof(reason));
+		if (r < 0) {
+			log_warn("session of %s: the directory cannot check grant %s: %s", me->uid, g[i].id,
+				 reason);
+			json_decref(units);
+			units = NULL;
+			break;
+		}
+		if (r == 0)
 			continue;
 		if (g[i].unit != last) {
 			snprintf(code, sizeof(code), "%05d", g[i].unit);

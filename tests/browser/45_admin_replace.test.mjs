@@ -106,6 +106,9 @@ test('admin: replaces a unit\'s chair after a confirmation — the old chair los
 	// what the old chair delegated has ended with their grant, as the confirmation said
 	const check = await admin.evaluate(async ({ user, unit }) => (await (await fetch(`/v1/authz/check?user=${user}&action=civil.record.read&unit=${unit}`)).json()), { user: delegate, unit });
 	assert(check.decision === 'deny' && /^parent_grant_invalid/.test(check.reason || ''), `${delegate}, delegated by ${oldUid}: ${check.decision} ${check.reason}`);
+	// ... and the delegate's own summary no longer offers that unit (the whole chain is checked)
+	const mine = await admin.evaluate(async () => (await (await fetch('/v1/session')).json()));
+	assert(!(mine.units || []).some((u) => String(u.code).padStart(5, '0') === unit), `${delegate}'s GET /v1/session still lists ${unit}: ${JSON.stringify(mine.units)}`);
 
 	// the old chair's grant has ended (kept for the record, revoked)
 	await admin.click('[data-testid=nav-admin-person]');
