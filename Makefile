@@ -52,7 +52,7 @@ ASAN_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/asan/%)
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 .PHONY: all deps check unit asan integration demo bench lint clean fuzz soak install
-all: $(B)/syncd $(B)/syncctl $(B)/freeport $(B)/notify_listen $(B)/idle_sockets
+all: $(B)/syncd $(B)/syncctl $(B)/freeport $(B)/notify_listen $(B)/idle_sockets $(B)/http_send_cli
 
 deps:
 	@scripts/deps.sh build
@@ -119,6 +119,9 @@ $(B)/notify_listen: tests/harness/notify_listen.c
 $(B)/idle_sockets: tests/harness/idle_sockets.c
 	@mkdir -p $(B)
 	$(CC) $(XCFLAGS) $(CFLAGS) -o $@ $<
+
+$(B)/http_send_cli: tests/harness/http_send_cli.c $(call lib_of,connectors) $(call lib_of,common)
+	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) $(LINK_GC) -o $@ $< $(call lib_of,connectors) $(call lib_of,common) $(PKG_LIBS)
 
 $(B)/freeport: tests/harness/freeport.c
 	@mkdir -p $(B)
@@ -219,7 +222,7 @@ install: all
 
 lint:
 	@scripts/deps.sh lint
-	clang-format --dry-run --Werror $(ALL_SRC) $(HEADERS) $(UNIT_SRC) tests/harness/freeport.c tests/harness/notify_listen.c tests/harness/idle_sockets.c \
+	clang-format --dry-run --Werror $(ALL_SRC) $(HEADERS) $(UNIT_SRC) tests/harness/freeport.c tests/harness/notify_listen.c tests/harness/idle_sockets.c tests/harness/http_send_cli.c \
 		$(wildcard tests/fuzz/*.c) $(wildcard bench/*.c)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --inline-suppr \
 		--suppress=missingIncludeSystem -D_GNU_SOURCE $(ALL_SRC)

@@ -5,7 +5,7 @@
 set -eu
 
 build="gcc make pkg-config libpq-dev libldap-dev libcurl4-openssl-dev libjansson-dev libmicrohttpd-dev libsystemd-dev libinih-dev libssl-dev libqrencode-dev"
-servers="postgresql-15 postgresql-client-15 slapd ldap-utils curl jq openssl"
+servers="postgresql-15 postgresql-client-15 slapd ldap-utils curl jq openssl python3"
 browser="chromium nodejs npm zbar-tools"
 npm_too=0
 case "${1:-build}" in
