@@ -335,7 +335,7 @@ static int token_fetch(const struct http_send_conf *conf, struct http_outcome *o
 	}
 	if (exchange_open(&x, conf) < 0) {
 		outcome_fail(out, HTTP_RETRY, "%s: cannot set up a curl handle", conf->token_url);
-		goto out_free;
+		goto out_close;
 	}
 	id = curl_easy_escape(x.h, conf->client_id, 0);
 	pw = curl_easy_escape(x.h, secret, 0);
@@ -360,7 +360,6 @@ out_close:
 	curl_free(pw);
 	curl_free(id);
 	exchange_close(&x);
-out_free:
 	buf_free(&form);
 	if (secret)
 		memset(secret, 0, strlen(secret));
