@@ -197,20 +197,35 @@ enum MHD_Result ep_document_revoke(struct api *api, struct MHD_Connection *c, st
 	return respond(c, rq, 204, "application/json", strdup(""), 0);
 }
 
-/* A verification's lookup: 1 with *d when serial is a document whose hash
- * starts with h (16-64 lowercase hex), 0 unknown, -1 state DB down (reason). */
-static int verify_find(struct api *api, const char *serial, const char *h, struct doc_record *d, char *reason,
-		       size_t reasonlen)
+/* A verification's lookup and its audit row, for the JSON answer and the
+ * page alike: 1 with *d when serial is a document whose hash starts with
+ * ?h= (16-64 lowercase hex), 0 unknown, -1 with *res answered (the state
+ * DB down, or the audit append failed). */
+static int verify_open(struct api *api, struct MHD_Connection *c, struct req *rq, const char *serial,
+		       struct doc_record *d, enum MHD_Result *res)
 {
+	const char *h = req_arg(c, "h");
+	char reason[512];
 	int f = document_serial_valid(serial) && h != NULL && strlen(h) >= DOC_HASH_PREFIX &&
 				strlen(h) <= 64 && strspn(h, "0123456789abcdef") == strlen(h)
-			? document_find(api->deps.cfg, serial, d, reason, reasonlen)
+			? document_find(api->deps.cfg, serial, d, reason, sizeof(reason))
 			: 0;
 
+	if (f < 0) {
+		*res = respond_reason(c, rq, 503, reason);
+		return -1;
+	}
 	/* the serial alone tells nothing: the hash printed with it must match */
 	if (f == 1 && strncmp(d->hash, h, strlen(h)) != 0) {
 		doc_record_free(d);
 		f = 0;
+	}
+	if (!audited(api, rq, "document.verify", f == 1 ? d->unit : 0, serial, "allow",
+		     f == 1 ? "" : "unknown")) {
+		if (f == 1)
+			doc_record_free(d);
+		*res = audit_down(c, rq);
+		return -1;
 	}
 	return f;
 }
@@ -236,17 +251,15 @@ enum MHD_Result ep_document_verify(struct api *api, struct MHD_Connection *c, st
 				   const struct authz_user *me, const char *serial)
 {
 	struct doc_record d;
-	char reason[512], day[11] = "";
+	char day[11] = "";
 	const char *status;
 	json_t *doc;
-	int f = verify_find(api, serial, req_arg(c, "h"), &d, reason, sizeof(reason));
+	enum MHD_Result res;
+	int f = verify_open(api, c, rq, serial, &d, &res);
 	(void)me;
 
 	if (f < 0)
-		return respond_reason(c, rq, 503, reason);
-	if (!audited(api, rq, "document.verify", f == 1 ? d.unit : 0, serial, "allow",
-		     f == 1 ? "" : "unknown"))
-		return audit_down(c, rq);
+		return res;
 	if (f == 0) {
 		char shown[256];
 
@@ -279,18 +292,16 @@ enum MHD_Result ep_verify_page(struct api *api, struct MHD_Connection *c, struct
 {
 	struct doc_record d;
 	struct doc_verdict v = {0};
-	char reason[512], shown[256], unit[12];
+	char shown[256], unit[12];
 	const struct unit_info *ui;
 	json_t *doc = NULL;
 	char *html;
-	int f = verify_find(api, serial, req_arg(c, "h"), &d, reason, sizeof(reason));
+	enum MHD_Result res;
+	int f = verify_open(api, c, rq, serial, &d, &res);
 	(void)me;
 
 	if (f < 0)
-		return respond_reason(c, rq, 503, reason);
-	if (!audited(api, rq, "document.verify", f == 1 ? d.unit : 0, serial, "allow",
-		     f == 1 ? "" : "unknown"))
-		return audit_down(c, rq);
+		return res;
 	text_clean(serial, strlen(serial), shown, sizeof(shown));
 	v.serial = shown;
 	v.status = "unknown";
