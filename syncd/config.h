@@ -16,6 +16,39 @@ struct config_source {
 	int line;	/* of the section header, for messages */
 };
 
+/* [target NAME] kind = http: an HTTP destination for some or all units
+ * (issue 13).  Secrets are files read when sent, never held here. */
+struct config_target {
+	char *name;
+	int line; /* of the section header, for messages */
+	char *kind;	/* "http" (the only kind) */
+	char *units;	/* as written: "*" or "92001, 92002" */
+	int *unit_codes; /* parsed units (NULL with all_units) */
+	size_t nunit_codes;
+	bool all_units;
+	long instead; /* mode = instead (1) | also (0): beside [tier] or replacing it */
+	char *url;    /* https://... ; may contain {unit} */
+	char *format; /* "json" | "cloudevents" */
+	char *tables; /* comma-separated "schema.table" list as written; NULL: all */
+	char *ca_file;
+	char *client_cert_file;
+	char *client_key_file;
+	char *auth; /* "none" | "bearer" | "oauth2" | "hmac" */
+	char *token_file;	  /* auth = bearer */
+	char *token_url;	  /* auth = oauth2 */
+	char *client_id;	  /* auth = oauth2 */
+	char *client_secret_file; /* auth = oauth2 */
+	char *scope;		  /* auth = oauth2, optional */
+	char *hmac_secret_file;	  /* auth = hmac (Standard Webhooks, "whsec_..." or raw) */
+	long batch_rows;	  /* changes per request at most */
+	long batch_bytes;	  /* body bytes per request at most (a single bigger change goes alone) */
+	long timeout;		  /* seconds per request */
+	long retry_deadline;	  /* seconds a batch may keep failing with retryable errors */
+	long max_in_flight_units; /* units sent to at once (one batch in flight per unit) */
+	long rate_limit;	  /* requests per second for the whole target; 0: none */
+	long gzip;		  /* Content-Encoding: gzip */
+};
+
 struct config {
 	char *path;
 	/* [syncd] */
@@ -50,6 +83,9 @@ struct config {
 	char *tier_password_file;
 	char *tier_password;
 	char *tier_schema;
+	/* [target NAME] */
+	struct config_target *targets;
+	size_t ntargets;
 	/* [ldap] */
 	char *ldap_uri;
 	char *ldap_base;
@@ -73,6 +109,14 @@ void config_print(const struct config *cfg, FILE *out);
 
 /* The source with that name, or NULL. */
 const struct config_source *config_source_find(const struct config *cfg, const char *name);
+
+/* The target with that name, or NULL. */
+const struct config_target *config_target_find(const struct config *cfg, const char *name);
+
+/* The targets unit goes to, in file order: out[] (at most cfg->ntargets)
+ * gets their indexes; returns how many.  *instead is set when one of them
+ * has mode = instead (then [tier] does not get the unit). */
+size_t config_unit_targets(const struct config *cfg, int unit, size_t *out, bool *instead);
 
 /* Replaces every "{unit}" in tmpl by the 5-digit code.  New string. */
 char *config_expand_unit(const char *tmpl, int unit);
