@@ -22,8 +22,10 @@ enum key_type {
 	KEY_SECRET_FILE, /* path of a file holding a secret */
 	KEY_PATH,
 	KEY_LISTEN,
-	KEY_BOOL, /* true/false, yes/no, on/off, 1/0 -> long 1/0 */
-	KEY_URL,  /* http(s)://HOST[:PORT][/PATH]; trailing slashes are dropped */
+	KEY_BOOL,	/* true/false, yes/no, on/off, 1/0 -> long 1/0 */
+	KEY_URL,	/* http(s)://HOST[:PORT][/PATH]; trailing slashes are dropped */
+	KEY_WORD,	/* one word of choices, kept as a string */
+	KEY_WORD_INDEX, /* one word of choices -> long: its position in the list */
 };
 
 enum section_kind {
@@ -45,50 +47,55 @@ struct key_def {
 	const char *def; /* NULL: no default */
 	bool reloadable;
 	bool required;
-	size_t offset; /* into struct config, or struct config_source for SEC_SOURCE */
-	long min, max; /* KEY_INT */
+	size_t offset;	     /* into struct config, or struct config_source for SEC_SOURCE */
+	long min, max;	     /* KEY_INT */
+	const char *choices; /* KEY_WORD, KEY_WORD_INDEX: "also|instead" */
 };
 
 #define C(field) offsetof(struct config, field)
 #define S(field) offsetof(struct config_source, field)
 
 static const struct key_def keys[] = {
-	{SEC_SYNCD, "listen", KEY_LISTEN, "127.0.0.1:8443", false, false, C(listen), 0, 0},
-	{SEC_SYNCD, "tls_cert_file", KEY_PATH, NULL, false, false, C(tls_cert_file), 0, 0},
-	{SEC_SYNCD, "tls_key_file", KEY_SECRET_FILE, NULL, false, false, C(tls_key_file), 0, 0},
-	{SEC_SYNCD, "trusted_proxies", KEY_STRING, NULL, true, false, C(trusted_proxies), 0, 0},
-	{SEC_SYNCD, "api_threads", KEY_INT, "8", false, false, C(api_threads), 1, 64},
-	{SEC_SYNCD, "api_max_connections", KEY_INT, "1000", false, false, C(api_max_connections), 16, 100000},
+	{SEC_SYNCD, "listen", KEY_LISTEN, "127.0.0.1:8443", false, false, C(listen), 0, 0, NULL},
+	{SEC_SYNCD, "tls_cert_file", KEY_PATH, NULL, false, false, C(tls_cert_file), 0, 0, NULL},
+	{SEC_SYNCD, "tls_key_file", KEY_SECRET_FILE, NULL, false, false, C(tls_key_file), 0, 0, NULL},
+	{SEC_SYNCD, "trusted_proxies", KEY_STRING, NULL, true, false, C(trusted_proxies), 0, 0, NULL},
+	{SEC_SYNCD, "api_threads", KEY_INT, "8", false, false, C(api_threads), 1, 64, NULL},
+	{SEC_SYNCD, "api_max_connections", KEY_INT, "1000", false, false, C(api_max_connections), 16, 100000,
+	 NULL},
 	{SEC_SYNCD, "api_max_connections_per_ip", KEY_INT, "32", false, false, C(api_max_connections_per_ip),
-	 0, 100000},
-	{SEC_SYNCD, "api_idle_timeout", KEY_INT, "10", false, false, C(api_idle_timeout), 1, 3600},
-	{SEC_SYNCD, "signing_key_file", KEY_SECRET_FILE, NULL, false, false, C(signing_key_file), 0, 0},
-	{SEC_SYNCD, "audit_checkpoint_file", KEY_PATH, NULL, false, false, C(audit_checkpoint_file), 0, 0},
+	 0, 100000, NULL},
+	{SEC_SYNCD, "api_idle_timeout", KEY_INT, "10", false, false, C(api_idle_timeout), 1, 3600, NULL},
+	{SEC_SYNCD, "signing_key_file", KEY_SECRET_FILE, NULL, false, false, C(signing_key_file), 0, 0, NULL},
+	{SEC_SYNCD, "audit_checkpoint_file", KEY_PATH, NULL, false, false, C(audit_checkpoint_file), 0, 0,
+	 NULL},
 	{SEC_SYNCD, "audit_checkpoint_every", KEY_INT, "1000", true, false, C(audit_checkpoint_every), 1,
-	 10000000},
-	{SEC_SYNCD, "policies_dir", KEY_PATH, "/etc/syncd/policies", true, false, C(policies_dir), 0, 0},
-	{SEC_SYNCD, "log_level", KEY_LOG_LEVEL, "info", true, false, C(log_level), 0, 0},
-	{SEC_SYNCD, "copy_buffer_kb", KEY_INT, "256", true, false, C(copy_buffer_kb), 8, 65536},
-	{SEC_SYNCD, "unit_backlog_limit", KEY_INT, "1024", true, false, C(unit_backlog_limit), 1, 1048576},
-	{SEC_SYNCD, "public_url", KEY_URL, NULL, false, false, C(public_url), 0, 0},
-	{SEC_SYNCD, "session_idle", KEY_INT, "1800", true, false, C(session_idle), 60, 86400},
-	{SEC_SYNCD, "session_max", KEY_INT, "43200", true, false, C(session_max), 300, 604800},
-	{SEC_STATE, "conninfo", KEY_CONNINFO, NULL, false, true, C(state_conninfo), 0, 0},
-	{SEC_STATE, "password_file", KEY_SECRET_FILE, NULL, false, false, C(state_password_file), 0, 0},
-	{SEC_SOURCE, "conninfo", KEY_CONNINFO, NULL, false, true, S(conninfo), 0, 0},
-	{SEC_SOURCE, "password_file", KEY_SECRET_FILE, NULL, false, false, S(password_file), 0, 0},
-	{SEC_TIER, "conninfo", KEY_CONNINFO, NULL, false, true, C(tier_conninfo), 0, 0},
-	{SEC_TIER, "password_file", KEY_SECRET_FILE, NULL, false, false, C(tier_password_file), 0, 0},
-	{SEC_TIER, "schema", KEY_STRING, "u{unit}", false, false, C(tier_schema), 0, 0},
-	{SEC_LDAP, "uri", KEY_STRING, NULL, false, false, C(ldap_uri), 0, 0},
-	{SEC_LDAP, "base", KEY_STRING, NULL, false, false, C(ldap_base), 0, 0},
-	{SEC_LDAP, "bind_dn", KEY_STRING, NULL, false, false, C(ldap_bind_dn), 0, 0},
+	 10000000, NULL},
+	{SEC_SYNCD, "policies_dir", KEY_PATH, "/etc/syncd/policies", true, false, C(policies_dir), 0, 0,
+	 NULL},
+	{SEC_SYNCD, "log_level", KEY_LOG_LEVEL, "info", true, false, C(log_level), 0, 0, NULL},
+	{SEC_SYNCD, "copy_buffer_kb", KEY_INT, "256", true, false, C(copy_buffer_kb), 8, 65536, NULL},
+	{SEC_SYNCD, "unit_backlog_limit", KEY_INT, "1024", true, false, C(unit_backlog_limit), 1, 1048576,
+	 NULL},
+	{SEC_SYNCD, "public_url", KEY_URL, NULL, false, false, C(public_url), 0, 0, NULL},
+	{SEC_SYNCD, "session_idle", KEY_INT, "1800", true, false, C(session_idle), 60, 86400, NULL},
+	{SEC_SYNCD, "session_max", KEY_INT, "43200", true, false, C(session_max), 300, 604800, NULL},
+	{SEC_STATE, "conninfo", KEY_CONNINFO, NULL, false, true, C(state_conninfo), 0, 0, NULL},
+	{SEC_STATE, "password_file", KEY_SECRET_FILE, NULL, false, false, C(state_password_file), 0, 0, NULL},
+	{SEC_SOURCE, "conninfo", KEY_CONNINFO, NULL, false, true, S(conninfo), 0, 0, NULL},
+	{SEC_SOURCE, "password_file", KEY_SECRET_FILE, NULL, false, false, S(password_file), 0, 0, NULL},
+	{SEC_TIER, "conninfo", KEY_CONNINFO, NULL, false, true, C(tier_conninfo), 0, 0, NULL},
+	{SEC_TIER, "password_file", KEY_SECRET_FILE, NULL, false, false, C(tier_password_file), 0, 0, NULL},
+	{SEC_TIER, "schema", KEY_STRING, "u{unit}", false, false, C(tier_schema), 0, 0, NULL},
+	{SEC_LDAP, "uri", KEY_STRING, NULL, false, false, C(ldap_uri), 0, 0, NULL},
+	{SEC_LDAP, "base", KEY_STRING, NULL, false, false, C(ldap_base), 0, 0, NULL},
+	{SEC_LDAP, "bind_dn", KEY_STRING, NULL, false, false, C(ldap_bind_dn), 0, 0, NULL},
 	{SEC_LDAP, "bind_password_file", KEY_SECRET_FILE, NULL, false, false, C(ldap_bind_password_file), 0,
-	 0},
-	{SEC_LDAP, "cache_ttl", KEY_INT, "30", true, false, C(ldap_cache_ttl), 0, 86400},
-	{SEC_LDAP, "starttls", KEY_BOOL, "false", false, false, C(ldap_starttls), 0, 1},
-	{SEC_LDAP, "tls_ca_file", KEY_PATH, NULL, false, false, C(ldap_tls_ca_file), 0, 0},
-	{SEC_LDAP, "timeout", KEY_INT, "5", true, false, C(ldap_timeout), 1, 120},
+	 0, NULL},
+	{SEC_LDAP, "cache_ttl", KEY_INT, "30", true, false, C(ldap_cache_ttl), 0, 86400, NULL},
+	{SEC_LDAP, "starttls", KEY_BOOL, "false", false, false, C(ldap_starttls), 0, 1, NULL},
+	{SEC_LDAP, "tls_ca_file", KEY_PATH, NULL, false, false, C(ldap_tls_ca_file), 0, 0, NULL},
+	{SEC_LDAP, "timeout", KEY_INT, "5", true, false, C(ldap_timeout), 1, 120, NULL},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -143,10 +150,16 @@ static char *counting_reader(char *str, int num, void *stream)
 	return r;
 }
 
-static char **field_ptr(struct parse_state *ps, const struct key_def *k)
+/* Kept as a long (the others as a string, or NULL). */
+static bool key_is_long(const struct key_def *k)
 {
-	char *base = k->section == SEC_SOURCE ? (char *)ps->cur_source : (char *)ps->cfg;
-	return (char **)(void *)(base + k->offset);
+	return k->type == KEY_INT || k->type == KEY_BOOL || k->type == KEY_WORD_INDEX;
+}
+
+/* The struct the keys of k's section are fields of, in this section. */
+static void *field_base(struct parse_state *ps, const struct key_def *k)
+{
+	return k->section == SEC_SOURCE ? (void *)ps->cur_source : (void *)ps->cfg;
 }
 
 static int section_start(struct parse_state *ps, const char *section)
@@ -241,6 +254,59 @@ static int bool_parse(const char *v)
 	return -1;
 }
 
+/* Where value is in choices ("a|b|c"), or -1. */
+static int choice_index(const char *choices, const char *value)
+{
+	size_t len = strlen(value);
+	int i = 0;
+
+	for (const char *p = choices;; i++) {
+		size_t wlen = strcspn(p, "|");
+
+		if (wlen == len && strncmp(p, value, len) == 0)
+			return i;
+		if (p[wlen] == '\0')
+			return -1;
+		p += wlen + 1;
+	}
+}
+
+/* The word at position i of choices, and its length in *len. */
+static const char *choice_word(const char *choices, long i, int *len)
+{
+	const char *p = choices;
+
+	while (i-- > 0 && strchr(p, '|') != NULL)
+		p = strchr(p, '|') + 1;
+	*len = (int)strcspn(p, "|");
+	return p;
+}
+
+static void choice_check(struct parse_state *ps, const struct key_def *k, const char *value)
+{
+	struct buf list = {0};
+	int n = 1, len;
+
+	if (choice_index(k->choices, value) >= 0)
+		return;
+	for (const char *p = k->choices; (p = strchr(p, '|')) != NULL; p++)
+		n++;
+	/* "a", "a or b", "a, b or c" */
+	for (int i = 0; i < n; i++) {
+		const char *w = choice_word(k->choices, i, &len);
+
+		if (buf_printf(&list, "%s%.*s", i == 0 ? "" : i == n - 1 ? " or " : ", ", len, w) < 0)
+			break;
+	}
+	if (n == 1)
+		perr(ps, ps->line, "[%s] %s = %s: expected %s; write %s = %s", ps->cur_section, k->name,
+		     value, k->choices, k->name, k->choices);
+	else
+		perr(ps, ps->line, "[%s] %s = %s: expected %s", ps->cur_section, k->name, value,
+		     list.data ? list.data : k->choices);
+	buf_free(&list);
+}
+
 static void value_check(struct parse_state *ps, const struct key_def *k, const char *value)
 {
 	const char *key = k->name;
@@ -308,6 +374,8 @@ static void value_check(struct parse_state *ps, const struct key_def *k, const c
 			     "http(s)://HOST[:PORT][/PATH], e.g. https://syncd.cantho.gov.vn",
 			     ps->cur_section, key, value);
 		break;
+	case KEY_WORD:
+	case KEY_WORD_INDEX: choice_check(ps, k, value); break;
 	case KEY_STRING:
 	case KEY_PATH:
 		if (value[0] == '\0')
@@ -317,10 +385,32 @@ static void value_check(struct parse_state *ps, const struct key_def *k, const c
 	}
 }
 
+/* Sets the field of k in base (struct config, config_source or
+ * config_target) from its text; value was checked by value_check. */
+static void key_set(const struct key_def *k, void *base, const char *value)
+{
+	char **field = (char **)(void *)((char *)base + k->offset);
+
+	if (k->type == KEY_INT) {
+		*(long *)(void *)field = strtol(value, NULL, 10);
+	} else if (k->type == KEY_BOOL) {
+		*(long *)(void *)field = bool_parse(value) == 1;
+	} else if (k->type == KEY_WORD_INDEX) {
+		int i = choice_index(k->choices, value);
+
+		*(long *)(void *)field = i > 0 ? i : 0;
+	} else {
+		free(*field);
+		*field = strdup(value);
+		/* a URL's trailing slashes go: links are built as base + "/path" */
+		while (k->type == KEY_URL && *field != NULL && (*field)[strlen(*field) - 1] == '/')
+			(*field)[strlen(*field) - 1] = '\0';
+	}
+}
+
 static int handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse_state *ps = user;
-	char **field;
 	size_t i;
 
 	if (strcmp(section, ps->cur_section) != 0 && section_start(ps, section) < 0)
@@ -346,37 +436,15 @@ static int handler(void *user, const char *section, const char *name, const char
 	}
 	ps->seen_line[i] = ps->line;
 	value_check(ps, &keys[i], value);
-	field = field_ptr(ps, &keys[i]);
-	if (keys[i].type == KEY_INT) {
-		*(long *)(void *)field = strtol(value, NULL, 10);
-	} else if (keys[i].type == KEY_BOOL) {
-		*(long *)(void *)field = bool_parse(value) == 1;
-	} else {
-		free(*field);
-		*field = strdup(value);
-		/* a URL's trailing slashes go: links are built as base + "/path" */
-		while (keys[i].type == KEY_URL && *field != NULL && (*field)[strlen(*field) - 1] == '/')
-			(*field)[strlen(*field) - 1] = '\0';
-	}
+	key_set(&keys[i], field_base(ps, &keys[i]), value);
 	return 1;
 }
 
 static void defaults_apply(struct config *cfg)
 {
-	for (size_t i = 0; i < NKEYS; i++) {
-		const struct key_def *k = &keys[i];
-		char **field;
-
-		if (k->section == SEC_SOURCE || k->def == NULL)
-			continue;
-		field = (char **)(void *)((char *)cfg + k->offset);
-		if (k->type == KEY_INT)
-			*(long *)(void *)field = strtol(k->def, NULL, 10);
-		else if (k->type == KEY_BOOL)
-			*(long *)(void *)field = bool_parse(k->def) == 1;
-		else
-			*field = strdup(k->def);
-	}
+	for (size_t i = 0; i < NKEYS; i++)
+		if (keys[i].section != SEC_SOURCE && keys[i].def != NULL)
+			key_set(&keys[i], cfg, keys[i].def);
 }
 
 static char *secret_load(struct parse_state *ps, const char *path)
@@ -477,7 +545,7 @@ void config_free(struct config *cfg)
 	if (cfg == NULL)
 		return;
 	for (size_t i = 0; i < NKEYS; i++) {
-		if (keys[i].section == SEC_SOURCE || keys[i].type == KEY_INT || keys[i].type == KEY_BOOL)
+		if (keys[i].section == SEC_SOURCE || key_is_long(&keys[i]))
 			continue;
 		free(*(char **)(void *)((char *)cfg + keys[i].offset));
 	}
@@ -513,6 +581,13 @@ static void print_section(FILE *out, enum section_kind kind, const char *title, 
 			fprintf(out, "%s = %s%s\n", k->name,
 				*(const long *)(const void *)ptr ? "true" : "false",
 				k->reloadable ? " ; reloadable" : "");
+			continue;
+		}
+		if (k->type == KEY_WORD_INDEX) {
+			int len;
+			const char *w = choice_word(k->choices, *(const long *)(const void *)ptr, &len);
+
+			fprintf(out, "%s = %.*s%s\n", k->name, len, w, k->reloadable ? " ; reloadable" : "");
 			continue;
 		}
 		if (*(char *const *)(const void *)ptr == NULL) {
@@ -583,7 +658,7 @@ static bool field_same(const struct key_def *k, const void *a, const void *b)
 {
 	const char *pa = (const char *)a + k->offset, *pb = (const char *)b + k->offset;
 
-	if (k->type == KEY_INT || k->type == KEY_BOOL)
+	if (key_is_long(k))
 		return *(const long *)(const void *)pa == *(const long *)(const void *)pb;
 	{
 		const char *sa = *(char *const *)(const void *)pa, *sb = *(char *const *)(const void *)pb;
