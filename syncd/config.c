@@ -26,6 +26,7 @@ enum key_type {
 	KEY_URL,	/* http(s)://HOST[:PORT][/PATH]; trailing slashes are dropped */
 	KEY_WORD,	/* one word of choices, kept as a string */
 	KEY_WORD_INDEX, /* one word of choices -> long: its position in the list */
+	KEY_SEND_URL,	/* a URL syncd sends to: https://, or http:// to a loopback host; kept as written */
 };
 
 enum section_kind {
@@ -33,10 +34,12 @@ enum section_kind {
 	SEC_STATE,
 	SEC_SOURCE, /* [source NAME], repeated */
 	SEC_TIER,
+	SEC_TARGET, /* [target NAME], repeated */
 	SEC_LDAP,
 };
 
-static const char *const section_names[] = {"syncd", "state", "source", "tier", "ldap"};
+static const char *const section_names[] = {"syncd", "state", "source", "tier", "target", "ldap"};
+#define NSECTIONS (sizeof(section_names) / sizeof(section_names[0]))
 
 /* The one description of syncd.conf: parsing, defaults, reload and
  * --print-config all read this table. */
@@ -47,13 +50,14 @@ struct key_def {
 	const char *def; /* NULL: no default */
 	bool reloadable;
 	bool required;
-	size_t offset;	     /* into struct config, or struct config_source for SEC_SOURCE */
-	long min, max;	     /* KEY_INT */
+	size_t offset; /* into struct config, config_source (SEC_SOURCE) or config_target (SEC_TARGET) */
+	long min, max; /* KEY_INT */
 	const char *choices; /* KEY_WORD, KEY_WORD_INDEX: "also|instead" */
 };
 
 #define C(field) offsetof(struct config, field)
 #define S(field) offsetof(struct config_source, field)
+#define T(field) offsetof(struct config_target, field)
 
 static const struct key_def keys[] = {
 	{SEC_SYNCD, "listen", KEY_LISTEN, "127.0.0.1:8443", false, false, C(listen), 0, 0, NULL},
@@ -87,6 +91,32 @@ static const struct key_def keys[] = {
 	{SEC_TIER, "conninfo", KEY_CONNINFO, NULL, false, true, C(tier_conninfo), 0, 0, NULL},
 	{SEC_TIER, "password_file", KEY_SECRET_FILE, NULL, false, false, C(tier_password_file), 0, 0, NULL},
 	{SEC_TIER, "schema", KEY_STRING, "u{unit}", false, false, C(tier_schema), 0, 0, NULL},
+	/* [target NAME]: nothing reloadable (a target's sender starts with its
+	 * settings); units is parsed at the section's end (target_units); the
+	 * *_file keys are only paths here, read when sent (connectors/http_send.c) */
+	{SEC_TARGET, "kind", KEY_WORD, NULL, false, true, T(kind), 0, 0, "http"},
+	{SEC_TARGET, "units", KEY_STRING, "*", false, false, T(units), 0, 0, NULL},
+	{SEC_TARGET, "mode", KEY_WORD_INDEX, "also", false, false, T(instead), 0, 0, "also|instead"},
+	{SEC_TARGET, "url", KEY_SEND_URL, NULL, false, true, T(url), 0, 0, NULL},
+	{SEC_TARGET, "format", KEY_WORD, "json", false, false, T(format), 0, 0, "json|cloudevents"},
+	{SEC_TARGET, "tables", KEY_STRING, NULL, false, false, T(tables), 0, 0, NULL},
+	{SEC_TARGET, "ca_file", KEY_PATH, NULL, false, false, T(ca_file), 0, 0, NULL},
+	{SEC_TARGET, "client_cert_file", KEY_PATH, NULL, false, false, T(client_cert_file), 0, 0, NULL},
+	{SEC_TARGET, "client_key_file", KEY_PATH, NULL, false, false, T(client_key_file), 0, 0, NULL},
+	{SEC_TARGET, "auth", KEY_WORD, "none", false, false, T(auth), 0, 0, "none|bearer|oauth2|hmac"},
+	{SEC_TARGET, "token_file", KEY_PATH, NULL, false, false, T(token_file), 0, 0, NULL},
+	{SEC_TARGET, "token_url", KEY_SEND_URL, NULL, false, false, T(token_url), 0, 0, NULL},
+	{SEC_TARGET, "client_id", KEY_STRING, NULL, false, false, T(client_id), 0, 0, NULL},
+	{SEC_TARGET, "client_secret_file", KEY_PATH, NULL, false, false, T(client_secret_file), 0, 0, NULL},
+	{SEC_TARGET, "scope", KEY_STRING, NULL, false, false, T(scope), 0, 0, NULL},
+	{SEC_TARGET, "hmac_secret_file", KEY_PATH, NULL, false, false, T(hmac_secret_file), 0, 0, NULL},
+	{SEC_TARGET, "batch_rows", KEY_INT, "500", false, false, T(batch_rows), 1, 100000, NULL},
+	{SEC_TARGET, "batch_bytes", KEY_INT, "1048576", false, false, T(batch_bytes), 1024, 67108864, NULL},
+	{SEC_TARGET, "timeout", KEY_INT, "30", false, false, T(timeout), 1, 600, NULL},
+	{SEC_TARGET, "retry_deadline", KEY_INT, "86400", false, false, T(retry_deadline), 10, 2592000, NULL},
+	{SEC_TARGET, "max_in_flight_units", KEY_INT, "8", false, false, T(max_in_flight_units), 1, 128, NULL},
+	{SEC_TARGET, "rate_limit", KEY_INT, "0", false, false, T(rate_limit), 0, 100000, NULL},
+	{SEC_TARGET, "gzip", KEY_BOOL, "false", false, false, T(gzip), 0, 1, NULL},
 	{SEC_LDAP, "uri", KEY_STRING, NULL, false, false, C(ldap_uri), 0, 0, NULL},
 	{SEC_LDAP, "base", KEY_STRING, NULL, false, false, C(ldap_base), 0, 0, NULL},
 	{SEC_LDAP, "bind_dn", KEY_STRING, NULL, false, false, C(ldap_bind_dn), 0, 0, NULL},
@@ -108,7 +138,8 @@ struct parse_state {
 	char cur_section[256];
 	int cur_kind; /* -1: unknown section */
 	struct config_source *cur_source;
-	bool seen_single[5];
+	struct config_target *cur_target;
+	bool seen_single[NSECTIONS];
 	/* line of each key seen, per section instance, for duplicates/required */
 	int seen_line[NKEYS];
 };
@@ -156,75 +187,34 @@ static bool key_is_long(const struct key_def *k)
 	return k->type == KEY_INT || k->type == KEY_BOOL || k->type == KEY_WORD_INDEX;
 }
 
+/* [source NAME] and [target NAME] may appear many times, each its own struct. */
+static bool section_repeated(enum section_kind kind)
+{
+	return kind == SEC_SOURCE || kind == SEC_TARGET;
+}
+
 /* The struct the keys of k's section are fields of, in this section. */
 static void *field_base(struct parse_state *ps, const struct key_def *k)
 {
-	return k->section == SEC_SOURCE ? (void *)ps->cur_source : (void *)ps->cfg;
+	if (k->section == SEC_SOURCE)
+		return ps->cur_source;
+	if (k->section == SEC_TARGET)
+		return ps->cur_target;
+	return ps->cfg;
 }
 
-static int section_start(struct parse_state *ps, const char *section)
+static const struct key_def *key_find(enum section_kind kind, const char *name)
 {
-	const char *sp = strchr(section, ' ');
-	size_t kindlen = sp ? (size_t)(sp - section) : strlen(section);
-
-	snprintf(ps->cur_section, sizeof(ps->cur_section), "%s", section);
-	ps->cur_kind = -1;
-	ps->cur_source = NULL;
-	for (int i = 0; i < (int)(sizeof(section_names) / sizeof(section_names[0])); i++)
-		if (strlen(section_names[i]) == kindlen && strncmp(section, section_names[i], kindlen) == 0)
-			ps->cur_kind = i;
-	if (ps->cur_kind < 0) {
-		perr(ps, ps->line,
-		     "unknown section [%s] (known: [syncd], [state], [source NAME], [tier], [ldap])",
-		     section);
-		return 0;
-	}
 	for (size_t i = 0; i < NKEYS; i++)
-		if ((int)keys[i].section == ps->cur_kind)
-			ps->seen_line[i] = 0;
-	if (ps->cur_kind == SEC_SOURCE) {
-		const char *name = sp ? sp + 1 : "";
-		struct config_source *s;
+		if (keys[i].section == kind && strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
 
-		while (*name == ' ')
-			name++;
-		if (*name == '\0' || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(name) ||
-		    strlen(name) > 40) {
-			perr(ps, ps->line,
-			     "[source %s]: a source needs a name of lower-case letters, digits and _ (it names the slot syncd_NAME), e.g. [source land]",
-			     name);
-			ps->cur_kind = -1;
-			return 0;
-		}
-		if (config_source_find(ps->cfg, name) != NULL) {
-			perr(ps, ps->line, "[source %s] is defined twice", name);
-			ps->cur_kind = -1;
-			return 0;
-		}
-		s = realloc(ps->cfg->sources, (ps->cfg->nsources + 1) * sizeof(*s));
-		if (s == NULL)
-			return -1;
-		ps->cfg->sources = s;
-		s = &s[ps->cfg->nsources++];
-		memset(s, 0, sizeof(*s));
-		s->name = strdup(name);
-		s->line = ps->line;
-		ps->cur_source = s;
-	} else {
-		if (sp != NULL) {
-			perr(ps, ps->line, "section [%s] takes no name; write [%.*s]", section, (int)kindlen,
-			     section);
-			ps->cur_kind = -1;
-			return 0;
-		}
-		if (ps->seen_single[ps->cur_kind]) {
-			perr(ps, ps->line, "section [%s] appears twice; merge them", section);
-			ps->cur_kind = -1;
-			return 0;
-		}
-		ps->seen_single[ps->cur_kind] = true;
-	}
-	return 0;
+/* The string field of k in base (NULL: not set). */
+static const char *field_str(const struct key_def *k, const void *base)
+{
+	return *(char *const *)(const void *)((const char *)base + k->offset);
 }
 
 static bool listen_valid(const char *v)
@@ -307,6 +297,59 @@ static void choice_check(struct parse_state *ps, const struct key_def *k, const 
 	buf_free(&list);
 }
 
+static bool port_valid(const char *p, size_t len)
+{
+	long port = 0;
+
+	if (len < 2 || len > 6 || p[0] != ':')
+		return false;
+	for (size_t i = 1; i < len; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return false;
+		port = port * 10 + (p[i] - '0');
+	}
+	return port > 0 && port < 65536;
+}
+
+static bool host_loopback(const char *host, size_t len)
+{
+	return (len == 9 && strncmp(host, "127.0.0.1", len) == 0) ||
+	       (len == 5 && strncmp(host, "[::1]", len) == 0) ||
+	       (len == 9 && strncasecmp(host, "localhost", len) == 0);
+}
+
+/* What is wrong with a URL syncd sends to, or NULL: https://HOST[:PORT]/...,
+ * or http:// to a loopback host (tests).  No user or password in it: that
+ * would put a secret in syncd.conf. */
+static const char *send_url_problem(const char *v)
+{
+	bool https = strncmp(v, "https://", 8) == 0;
+	const char *host = v + (https ? 8 : 7);
+	size_t alen, hlen;
+
+	if (!https && strncmp(v, "http://", 7) != 0)
+		return "expected https://HOST[:PORT][/PATH]";
+	if (strpbrk(v, " \t") != NULL)
+		return "a URL holds no spaces; write each as %20";
+	alen = strcspn(host, "/?#");
+	if (memchr(host, '@', alen) != NULL)
+		return "a user or password in the URL would be a secret in syncd.conf; remove it and use auth with its *_file keys";
+	if (host[0] == '[') {
+		const char *end = memchr(host, ']', alen);
+
+		hlen = end != NULL ? (size_t)(end - host) + 1 : alen;
+	} else {
+		hlen = strcspn(host, ":/?#");
+	}
+	if (hlen == 0 || (host[0] == '[' && (hlen < 3 || host[hlen - 1] != ']')))
+		return "expected https://HOST[:PORT][/PATH]: the host is missing or malformed";
+	if (hlen < alen && !port_valid(host + hlen, alen - hlen))
+		return "expected HOST or HOST:PORT after the scheme (a port from 1 to 65535)";
+	if (!https && !host_loopback(host, hlen))
+		return "http:// is allowed only to 127.0.0.1, [::1] or localhost (tests); use https://";
+	return NULL;
+}
+
 static void value_check(struct parse_state *ps, const struct key_def *k, const char *value)
 {
 	const char *key = k->name;
@@ -376,6 +419,13 @@ static void value_check(struct parse_state *ps, const struct key_def *k, const c
 		break;
 	case KEY_WORD:
 	case KEY_WORD_INDEX: choice_check(ps, k, value); break;
+	case KEY_SEND_URL: {
+		const char *problem = send_url_problem(value);
+
+		if (problem != NULL)
+			perr(ps, ps->line, "[%s] %s = %s: %s", ps->cur_section, key, value, problem);
+		break;
+	}
 	case KEY_STRING:
 	case KEY_PATH:
 		if (value[0] == '\0')
@@ -406,6 +456,250 @@ static void key_set(const struct key_def *k, void *base, const char *value)
 		while (k->type == KEY_URL && *field != NULL && (*field)[strlen(*field) - 1] == '/')
 			(*field)[strlen(*field) - 1] = '\0';
 	}
+}
+
+/* A NAME of [source NAME] or [target NAME]: it names a replication slot, a
+ * target in logs and in the state database. */
+static bool name_valid(const char *name)
+{
+	return *name != '\0' && strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") == strlen(name) &&
+	       strlen(name) <= 40;
+}
+
+/* Returns 1 when added, 0 when refused (reported), -1 out of memory. */
+static int source_add(struct parse_state *ps, const char *name)
+{
+	struct config_source *s;
+
+	if (!name_valid(name)) {
+		perr(ps, ps->line,
+		     "[source %s]: a source needs a name of lower-case letters, digits and _ (it names the slot syncd_NAME), e.g. [source land]",
+		     name);
+		return 0;
+	}
+	if (config_source_find(ps->cfg, name) != NULL) {
+		perr(ps, ps->line, "[source %s] is defined twice", name);
+		return 0;
+	}
+	s = realloc(ps->cfg->sources, (ps->cfg->nsources + 1) * sizeof(*s));
+	if (s == NULL)
+		return -1;
+	ps->cfg->sources = s;
+	s = &s[ps->cfg->nsources++];
+	memset(s, 0, sizeof(*s));
+	s->name = strdup(name);
+	s->line = ps->line;
+	ps->cur_source = s;
+	return 1;
+}
+
+/* Returns 1 when added (with every default), 0 when refused (reported), -1
+ * out of memory. */
+static int target_add(struct parse_state *ps, const char *name)
+{
+	const struct config_target *first = config_target_find(ps->cfg, name);
+	struct config_target *t;
+
+	if (!name_valid(name)) {
+		perr(ps, ps->line,
+		     "[target %s]: a target needs a name of lower-case letters, digits and _ (it names the target in logs and in the state database), e.g. [target onestop]",
+		     name);
+		return 0;
+	}
+	if (first != NULL) {
+		perr(ps, ps->line,
+		     "[target %s] is defined twice (first at line %d); merge them or rename one", name,
+		     first->line);
+		return 0;
+	}
+	t = realloc(ps->cfg->targets, (ps->cfg->ntargets + 1) * sizeof(*t));
+	if (t == NULL)
+		return -1;
+	ps->cfg->targets = t;
+	t = &t[ps->cfg->ntargets++];
+	memset(t, 0, sizeof(*t));
+	t->name = strdup(name);
+	t->line = ps->line;
+	for (size_t i = 0; i < NKEYS; i++)
+		if (keys[i].section == SEC_TARGET && keys[i].def != NULL)
+			key_set(&keys[i], t, keys[i].def);
+	ps->cur_target = t;
+	return t->name != NULL ? 1 : -1;
+}
+
+/* Where key name of the current section was set, else fallback. */
+static int key_line(const struct parse_state *ps, enum section_kind kind, const char *name, int fallback)
+{
+	const struct key_def *k = key_find(kind, name);
+
+	return k != NULL && ps->seen_line[k - keys] != 0 ? ps->seen_line[k - keys] : fallback;
+}
+
+/* True when the target takes unit (every unit with units = *). */
+static bool target_has_unit(const struct config_target *t, int unit)
+{
+	if (t->all_units)
+		return true;
+	for (size_t i = 0; i < t->nunit_codes; i++)
+		if (t->unit_codes[i] == unit)
+			return true;
+	return false;
+}
+
+/* units = "*", or 5-digit codes separated by commas or spaces. */
+static void target_units(struct parse_state *ps, struct config_target *t)
+{
+	int line = key_line(ps, SEC_TARGET, "units", t->line);
+	const char *p = t->units;
+	bool bad = false;
+
+	t->all_units = p != NULL && strcmp(p, "*") == 0;
+	if (p == NULL || t->all_units || p[0] == '\0') /* "": reported at its line */
+		return;
+	while (*(p += strspn(p, ", \t")) != '\0') {
+		size_t len = strcspn(p, ", \t");
+		int code = (int)strtol(p, NULL, 10);
+		int *codes;
+
+		if (len != 5 || strspn(p, "0123456789") < 5) {
+			perr(ps, line,
+			     "[%s] units: \"%.*s\" is not a 5-digit unit code; write units = * for every unit, or codes such as units = 31120, 31135",
+			     ps->cur_section, (int)len, p);
+			bad = true;
+		} else if (target_has_unit(t, code)) {
+			perr(ps, line, "[%s] units: %.5s is listed twice; remove one", ps->cur_section, p);
+			bad = true;
+		} else {
+			codes = realloc(t->unit_codes, (t->nunit_codes + 1) * sizeof(*codes));
+			if (codes == NULL) {
+				perr(ps, line, "[%s] units: out of memory", ps->cur_section);
+				return;
+			}
+			t->unit_codes = codes;
+			codes[t->nunit_codes++] = code;
+		}
+		p += len;
+	}
+	if (t->nunit_codes == 0 && !bad)
+		perr(ps, line,
+		     "[%s] units lists no unit code; write units = * for every unit, or codes such as units = 31120, 31135",
+		     ps->cur_section);
+}
+
+/* The keys of each auth mode, with what they hold: under another mode
+ * they are mistakes (a secret configured but never used). */
+static const struct {
+	const char *key;
+	const char *auth;
+	bool required;
+	const char *holds;
+} auth_keys[] = {
+	{"token_file", "bearer", true, "a file (mode 0600) holding the bearer token"},
+	{"token_url", "oauth2", true, "the OAuth2 token endpoint, https://..."},
+	{"client_id", "oauth2", true, "the OAuth2 client id"},
+	{"client_secret_file", "oauth2", true, "a file (mode 0600) holding the OAuth2 client secret"},
+	{"scope", "oauth2", false, "the OAuth2 scope"},
+	{"hmac_secret_file", "hmac", true, "a file (mode 0600) holding the webhook secret"},
+};
+
+static void target_auth(struct parse_state *ps, const struct config_target *t)
+{
+	int auth_line = key_line(ps, SEC_TARGET, "auth", t->line);
+
+	if (t->auth == NULL || choice_index(key_find(SEC_TARGET, "auth")->choices, t->auth) < 0)
+		return; /* reported at its line */
+	for (size_t i = 0; i < sizeof(auth_keys) / sizeof(auth_keys[0]); i++) {
+		const char *key = auth_keys[i].key;
+		bool set = field_str(key_find(SEC_TARGET, key), t) != NULL;
+
+		if (strcmp(t->auth, auth_keys[i].auth) != 0 && set)
+			perr(ps, key_line(ps, SEC_TARGET, key, t->line),
+			     "[%s] %s is set but auth = %s; set auth = %s or remove %s", ps->cur_section, key,
+			     t->auth, auth_keys[i].auth, key);
+		else if (strcmp(t->auth, auth_keys[i].auth) == 0 && !set && auth_keys[i].required)
+			perr(ps, auth_line, "[%s] auth = %s needs %s: %s", ps->cur_section, t->auth, key,
+			     auth_keys[i].holds);
+	}
+}
+
+/* The checks of a [target NAME] that need the whole section: what is
+ * required, what goes together, the units. */
+static void target_end(struct parse_state *ps, struct config_target *t)
+{
+	if (t->kind == NULL)
+		perr(ps, t->line, "[%s] kind is required: write kind = http", ps->cur_section);
+	if (t->url == NULL)
+		perr(ps, t->line,
+		     "[%s] url is required: where the changes are POSTed, e.g. url = https://onestop.cantho.gov.vn/api/units/{unit}/changes",
+		     ps->cur_section);
+	if ((t->client_cert_file == NULL) != (t->client_key_file == NULL)) {
+		const char *set = t->client_cert_file != NULL ? "client_cert_file" : "client_key_file";
+		const char *unset = t->client_cert_file != NULL ? "client_key_file" : "client_cert_file";
+
+		perr(ps, key_line(ps, SEC_TARGET, set, t->line),
+		     "[%s] %s is set but %s is not: mutual TLS needs both; set %s or remove %s",
+		     ps->cur_section, set, unset, unset, set);
+	}
+	target_auth(ps, t);
+	target_units(ps, t);
+}
+
+/* Called when a section ends (another begins, or the file ends). */
+static void section_end(struct parse_state *ps)
+{
+	if (ps->cur_kind == SEC_TARGET && ps->cur_target != NULL)
+		target_end(ps, ps->cur_target);
+	ps->cur_target = NULL;
+	ps->cur_source = NULL;
+}
+
+/* Returns 1 when the section may begin, 0 when refused (reported). */
+static int single_start(struct parse_state *ps, const char *section, bool named, size_t kindlen)
+{
+	if (named) {
+		perr(ps, ps->line, "section [%s] takes no name; write [%.*s]", section, (int)kindlen,
+		     section);
+		return 0;
+	}
+	if (ps->seen_single[ps->cur_kind]) {
+		perr(ps, ps->line, "section [%s] appears twice; merge them", section);
+		return 0;
+	}
+	ps->seen_single[ps->cur_kind] = true;
+	return 1;
+}
+
+static int section_start(struct parse_state *ps, const char *section)
+{
+	const char *sp = strchr(section, ' ');
+	size_t kindlen = sp ? (size_t)(sp - section) : strlen(section);
+	const char *name = sp ? sp + strspn(sp, " ") : "";
+	int r;
+
+	section_end(ps);
+	snprintf(ps->cur_section, sizeof(ps->cur_section), "%s", section);
+	ps->cur_kind = -1;
+	for (int i = 0; i < (int)NSECTIONS; i++)
+		if (strlen(section_names[i]) == kindlen && strncmp(section, section_names[i], kindlen) == 0)
+			ps->cur_kind = i;
+	if (ps->cur_kind < 0) {
+		perr(ps, ps->line,
+		     "unknown section [%s] (known: [syncd], [state], [source NAME], [tier], [target NAME], [ldap])",
+		     section);
+		return 0;
+	}
+	for (size_t i = 0; i < NKEYS; i++)
+		if ((int)keys[i].section == ps->cur_kind)
+			ps->seen_line[i] = 0;
+	if (ps->cur_kind == SEC_SOURCE)
+		r = source_add(ps, name);
+	else if (ps->cur_kind == SEC_TARGET)
+		r = target_add(ps, name);
+	else
+		r = single_start(ps, section, sp != NULL, kindlen);
+	if (r <= 0)
+		ps->cur_kind = -1;
+	return r < 0 ? -1 : 0;
 }
 
 static int handler(void *user, const char *section, const char *name, const char *value)
@@ -443,7 +737,7 @@ static int handler(void *user, const char *section, const char *name, const char
 static void defaults_apply(struct config *cfg)
 {
 	for (size_t i = 0; i < NKEYS; i++)
-		if (keys[i].section != SEC_SOURCE && keys[i].def != NULL)
+		if (!section_repeated(keys[i].section) && keys[i].def != NULL)
 			key_set(&keys[i], cfg, keys[i].def);
 }
 
@@ -510,6 +804,7 @@ struct config *config_load(const char *path, char **errors)
 	}
 	r = ini_parse_stream(counting_reader, &ps, handler, &ps);
 	fclose(ps.fp);
+	section_end(&ps);
 	if (r > 0)
 		perr(&ps, r, "syntax error: expected [section], key = value or a ; comment");
 	else if (r < 0)
@@ -540,15 +835,21 @@ static void secret_free(char *s)
 	}
 }
 
+/* Frees the strings of the keys of kind in base. */
+static void fields_free(enum section_kind kind, void *base)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (keys[i].section == kind && !key_is_long(&keys[i]))
+			free(*(char **)(void *)((char *)base + keys[i].offset));
+}
+
 void config_free(struct config *cfg)
 {
 	if (cfg == NULL)
 		return;
-	for (size_t i = 0; i < NKEYS; i++) {
-		if (keys[i].section == SEC_SOURCE || key_is_long(&keys[i]))
-			continue;
-		free(*(char **)(void *)((char *)cfg + keys[i].offset));
-	}
+	for (size_t i = 0; i < NSECTIONS; i++)
+		if (!section_repeated(i))
+			fields_free(i, cfg);
 	for (size_t i = 0; i < cfg->nsources; i++) {
 		free(cfg->sources[i].name);
 		free(cfg->sources[i].conninfo);
@@ -556,6 +857,12 @@ void config_free(struct config *cfg)
 		secret_free(cfg->sources[i].password);
 	}
 	free(cfg->sources);
+	for (size_t i = 0; i < cfg->ntargets; i++) {
+		fields_free(SEC_TARGET, &cfg->targets[i]);
+		free(cfg->targets[i].name);
+		free(cfg->targets[i].unit_codes);
+	}
+	free(cfg->targets);
 	secret_free(cfg->state_password);
 	secret_free(cfg->tier_password);
 	secret_free(cfg->ldap_bind_password);
@@ -616,6 +923,12 @@ void config_print(const struct config *cfg, FILE *out)
 		print_section(out, SEC_SOURCE, title, &cfg->sources[i]);
 	}
 	print_section(out, SEC_TIER, "tier", cfg);
+	for (size_t i = 0; i < cfg->ntargets; i++) {
+		char title[64];
+
+		snprintf(title, sizeof(title), "target %s", cfg->targets[i].name);
+		print_section(out, SEC_TARGET, title, &cfg->targets[i]);
+	}
 	print_section(out, SEC_LDAP, "ldap", cfg);
 }
 
@@ -625,6 +938,29 @@ const struct config_source *config_source_find(const struct config *cfg, const c
 		if (cfg->sources[i].name != NULL && strcmp(cfg->sources[i].name, name) == 0)
 			return &cfg->sources[i];
 	return NULL;
+}
+
+const struct config_target *config_target_find(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->ntargets; i++)
+		if (cfg->targets[i].name != NULL && strcmp(cfg->targets[i].name, name) == 0)
+			return &cfg->targets[i];
+	return NULL;
+}
+
+size_t config_unit_targets(const struct config *cfg, int unit, size_t *out, bool *instead)
+{
+	size_t n = 0;
+
+	*instead = false;
+	for (size_t i = 0; i < cfg->ntargets; i++) {
+		if (!target_has_unit(&cfg->targets[i], unit))
+			continue;
+		out[n++] = i;
+		if (cfg->targets[i].instead)
+			*instead = true;
+	}
+	return n;
 }
 
 char *config_expand_unit(const char *tmpl, int unit)
@@ -667,38 +1003,64 @@ static bool field_same(const struct key_def *k, const void *a, const void *b)
 	}
 }
 
+/* The fixed changes found so far, "a, b, c" in out. */
+struct changes {
+	char *out;
+	size_t outlen, len;
+	int count;
+};
+
+static void note(struct changes *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void note(struct changes *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->count++ > 0 && c->len < c->outlen)
+		c->len += (size_t)snprintf(c->out + c->len, c->outlen - c->len, ", ");
+	if (c->len < c->outlen) {
+		va_start(ap, fmt);
+		c->len += (size_t)vsnprintf(c->out + c->len, c->outlen - c->len, fmt, ap);
+		va_end(ap);
+	}
+}
+
+/* One [source NAME] or [target NAME] of the old file against the section
+ * at the same place in the new one. */
+static void instance_changes(struct changes *c, enum section_kind kind, const char *oname, const char *nname,
+			     const void *o, const void *n)
+{
+	if (strcmp(oname, nname) != 0) {
+		note(c, "[%s %s] renamed", section_names[kind], oname);
+		return;
+	}
+	for (size_t i = 0; i < NKEYS; i++)
+		if (keys[i].section == kind && !keys[i].reloadable && !field_same(&keys[i], o, n))
+			note(c, "[%s %s] %s", section_names[kind], oname, keys[i].name);
+}
+
 int config_fixed_changes(const struct config *old, const struct config *new, char *out, size_t outlen)
 {
-	size_t n = 0;
-	int changed = 0;
+	struct changes c = {out, outlen, 0, 0};
 
 	out[0] = '\0';
-#define NOTE(...)                                                                                            \
-	do {                                                                                                 \
-		if (n < outlen)                                                                              \
-			n += (size_t)snprintf(out + n, outlen - n, __VA_ARGS__);                             \
-		changed++;                                                                                   \
-	} while (0)
 	for (size_t i = 0; i < NKEYS; i++) {
 		const struct key_def *k = &keys[i];
 
-		if (k->section == SEC_SOURCE || k->reloadable || field_same(k, old, new))
+		if (section_repeated(k->section) || k->reloadable || field_same(k, old, new))
 			continue;
-		NOTE("%s[%s] %s", changed ? ", " : "", section_names[k->section], k->name);
+		note(&c, "[%s] %s", section_names[k->section], k->name);
 	}
 	if (old->nsources != new->nsources)
-		NOTE("%s[source] sections added or removed", changed ? ", " : "");
-	for (size_t s = 0; s < old->nsources && s < new->nsources; s++) {
-		if (strcmp(old->sources[s].name, new->sources[s].name) != 0) {
-			NOTE("%s[source %s] renamed", changed ? ", " : "", old->sources[s].name);
-			continue;
-		}
-		for (size_t i = 0; i < NKEYS; i++)
-			if (keys[i].section == SEC_SOURCE && !keys[i].reloadable &&
-			    !field_same(&keys[i], &old->sources[s], &new->sources[s]))
-				NOTE("%s[source %s] %s", changed ? ", " : "", old->sources[s].name,
-				     keys[i].name);
-	}
-#undef NOTE
-	return changed;
+		note(&c, "[source] sections added or removed");
+	for (size_t s = 0; s < old->nsources && s < new->nsources; s++)
+		instance_changes(&c, SEC_SOURCE, old->sources[s].name, new->sources[s].name, &old->sources[s],
+				 &new->sources[s]);
+	/* a target's sender is started with its settings: any change restarts */
+	if (old->ntargets != new->ntargets)
+		note(&c, "[target] sections added or removed");
+	for (size_t t = 0; t < old->ntargets && t < new->ntargets; t++)
+		instance_changes(&c, SEC_TARGET, old->targets[t].name, new->targets[t].name, &old->targets[t],
+				 &new->targets[t]);
+	return c.count;
 }

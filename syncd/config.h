@@ -20,10 +20,10 @@ struct config_source {
  * (issue 13).  Secrets are files read when sent, never held here. */
 struct config_target {
 	char *name;
-	int line; /* of the section header, for messages */
-	char *kind;	/* "http" (the only kind) */
-	char *units;	/* as written: "*" or "92001, 92002" */
-	int *unit_codes; /* parsed units (NULL with all_units) */
+	int line;	 /* of the section header, for messages */
+	char *kind;	 /* "http" (the only kind) */
+	char *units;	 /* as written: "*" or "92001, 92002" */
+	int *unit_codes; /* parsed units (NULL with all_units); main checks them against routing.json */
 	size_t nunit_codes;
 	bool all_units;
 	long instead; /* mode = instead (1) | also (0): beside [tier] or replacing it */
@@ -33,7 +33,7 @@ struct config_target {
 	char *ca_file;
 	char *client_cert_file;
 	char *client_key_file;
-	char *auth; /* "none" | "bearer" | "oauth2" | "hmac" */
+	char *auth;		  /* "none" | "bearer" | "oauth2" | "hmac" */
 	char *token_file;	  /* auth = bearer */
 	char *token_url;	  /* auth = oauth2 */
 	char *client_id;	  /* auth = oauth2 */
@@ -113,9 +113,10 @@ const struct config_source *config_source_find(const struct config *cfg, const c
 /* The target with that name, or NULL. */
 const struct config_target *config_target_find(const struct config *cfg, const char *name);
 
-/* The targets unit goes to, in file order: out[] (at most cfg->ntargets)
- * gets their indexes; returns how many.  *instead is set when one of them
- * has mode = instead (then [tier] does not get the unit). */
+/* The targets unit goes to, in file order: out[] (room for cfg->ntargets)
+ * gets their indexes into cfg->targets; returns how many.  *instead is set
+ * to true when one of them has mode = instead (then [tier] does not get the
+ * unit), else to false. */
 size_t config_unit_targets(const struct config *cfg, int unit, size_t *out, bool *instead);
 
 /* Replaces every "{unit}" in tmpl by the 5-digit code.  New string. */
