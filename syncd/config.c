@@ -135,6 +135,7 @@ struct parse_state {
 	const char *file;
 	FILE *fp;
 	int line;
+	int header_line; /* of the last [section] line read */
 	char cur_section[256];
 	int cur_kind; /* -1: unknown section */
 	struct config_source *cur_source;
@@ -170,6 +171,10 @@ static char *counting_reader(char *str, int num, void *stream)
 	if (r == NULL)
 		return NULL;
 	ps->line++;
+	/* the handler first hears of a section at its first key: keep where the
+	 * header was, for the section's messages */
+	if (r[strspn(r, " \t")] == '[')
+		ps->header_line = ps->line;
 	n = strlen(r);
 	/* inih would read the rest of an over-long line as a line of its own */
 	if (n > 0 && r[n - 1] != '\n' && !feof(ps->fp)) {
@@ -472,13 +477,13 @@ static int source_add(struct parse_state *ps, const char *name)
 	struct config_source *s;
 
 	if (!name_valid(name)) {
-		perr(ps, ps->line,
+		perr(ps, ps->header_line,
 		     "[source %s]: a source needs a name of lower-case letters, digits and _ (it names the slot syncd_NAME), e.g. [source land]",
 		     name);
 		return 0;
 	}
 	if (config_source_find(ps->cfg, name) != NULL) {
-		perr(ps, ps->line, "[source %s] is defined twice", name);
+		perr(ps, ps->header_line, "[source %s] is defined twice", name);
 		return 0;
 	}
 	s = realloc(ps->cfg->sources, (ps->cfg->nsources + 1) * sizeof(*s));
@@ -488,7 +493,7 @@ static int source_add(struct parse_state *ps, const char *name)
 	s = &s[ps->cfg->nsources++];
 	memset(s, 0, sizeof(*s));
 	s->name = strdup(name);
-	s->line = ps->line;
+	s->line = ps->header_line;
 	ps->cur_source = s;
 	return 1;
 }
@@ -501,13 +506,13 @@ static int target_add(struct parse_state *ps, const char *name)
 	struct config_target *t;
 
 	if (!name_valid(name)) {
-		perr(ps, ps->line,
+		perr(ps, ps->header_line,
 		     "[target %s]: a target needs a name of lower-case letters, digits and _ (it names the target in logs and in the state database), e.g. [target onestop]",
 		     name);
 		return 0;
 	}
 	if (first != NULL) {
-		perr(ps, ps->line,
+		perr(ps, ps->header_line,
 		     "[target %s] is defined twice (first at line %d); merge them or rename one", name,
 		     first->line);
 		return 0;
@@ -519,7 +524,7 @@ static int target_add(struct parse_state *ps, const char *name)
 	t = &t[ps->cfg->ntargets++];
 	memset(t, 0, sizeof(*t));
 	t->name = strdup(name);
-	t->line = ps->line;
+	t->line = ps->header_line;
 	for (size_t i = 0; i < NKEYS; i++)
 		if (keys[i].section == SEC_TARGET && keys[i].def != NULL)
 			key_set(&keys[i], t, keys[i].def);
@@ -657,12 +662,12 @@ static void section_end(struct parse_state *ps)
 static int single_start(struct parse_state *ps, const char *section, bool named, size_t kindlen)
 {
 	if (named) {
-		perr(ps, ps->line, "section [%s] takes no name; write [%.*s]", section, (int)kindlen,
+		perr(ps, ps->header_line, "section [%s] takes no name; write [%.*s]", section, (int)kindlen,
 		     section);
 		return 0;
 	}
 	if (ps->seen_single[ps->cur_kind]) {
-		perr(ps, ps->line, "section [%s] appears twice; merge them", section);
+		perr(ps, ps->header_line, "section [%s] appears twice; merge them", section);
 		return 0;
 	}
 	ps->seen_single[ps->cur_kind] = true;
@@ -683,7 +688,7 @@ static int section_start(struct parse_state *ps, const char *section)
 		if (strlen(section_names[i]) == kindlen && strncmp(section, section_names[i], kindlen) == 0)
 			ps->cur_kind = i;
 	if (ps->cur_kind < 0) {
-		perr(ps, ps->line,
+		perr(ps, ps->header_line,
 		     "unknown section [%s] (known: [syncd], [state], [source NAME], [tier], [target NAME], [ldap])",
 		     section);
 		return 0;

@@ -74,7 +74,7 @@ static const struct {
 	const char *expect; /* "file:line: ..." substring */
 } bad[] = {
 	{"unknown_key.conf", "unknown_key.conf:5: [source land] unknown key \"colour\""},
-	{"unknown_section.conf", "unknown_section.conf:8: unknown section [tiers]"},
+	{"unknown_section.conf", "unknown_section.conf:7: unknown section [tiers]"},
 	{"password_inline.conf", "password_inline.conf:2: [state] conninfo contains a password"},
 	{"password_key.conf", "password_key.conf:3: [state] password: passwords never go in syncd.conf"},
 	{"secret_open.conf",
@@ -96,14 +96,14 @@ static const struct {
 	 "bad_public_url.conf:2: [syncd] public_url = https://: expected the base URL people reach syncd at"},
 	{"duplicate_key.conf", "duplicate_key.conf:5: [source land] conninfo is set twice (first at line 4)"},
 	{"bad_source_name.conf",
-	 "bad_source_name.conf:4: [source Land-DB]: a source needs a name of lower-case letters"},
+	 "bad_source_name.conf:3: [source Land-DB]: a source needs a name of lower-case letters"},
 	{"syntax.conf", "syntax.conf:3: syntax error"},
 	{"missing_required.conf", "[state] conninfo is required"},
 	{"missing_required.conf", "[tier] conninfo is required"},
 	{"missing_required.conf", "at least one [source NAME] section is required"},
 	{"no_unit.conf", "neither conninfo nor schema contains {unit}"},
 	{"bad_conninfo.conf", "bad_conninfo.conf:2: [state] conninfo: "},
-	{"named_single.conf", "named_single.conf:2: section [state main] takes no name"},
+	{"named_single.conf", "named_single.conf:1: section [state main] takes no name"},
 	{"does-not-exist.conf", "does-not-exist.conf: cannot open: No such file or directory"},
 };
 
