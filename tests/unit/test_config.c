@@ -1,5 +1,6 @@
 /* test_config.c — syncd.conf parsing: the good file, every error path with
- * its file:line, --print-config redaction, {unit} expansion. */
+ * its file:line, --print-config redaction, {unit} expansion, [target NAME]
+ * sections (written to a temporary directory, case by case). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,10 +10,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "syncd/config.h"
 
 #define DIR "tests/data/config/"
+
+/* the [target NAME] cases' files: BASE, then the case's text from line 7 */
+static char tmpdir[] = "/tmp/test_config.XXXXXX";
+static char conf_path[sizeof(tmpdir) + 16];
+
+#define BASE                                                                                                 \
+	"[state]\nconninfo = dbname=s\n[source land]\nconninfo = dbname=land\n[tier]\nconninfo = dbname=tier\n"
+/* a valid target at lines 7 to 9: a case's own lines start at 10 */
+#define ONESTOP "[target onestop]\nkind = http\nurl = https://onestop.cantho.gov.vn/api/units/{unit}\n"
 
 /* git does not keep file modes: set the ones the secret checks look at */
 static int setup(void **state)
@@ -20,7 +31,54 @@ static int setup(void **state)
 	(void)state;
 	if (chmod(DIR "pw.secret", 0600) != 0 || chmod(DIR "pw.open", 0644) != 0)
 		return -1;
+	if (mkdtemp(tmpdir) == NULL)
+		return -1;
+	snprintf(conf_path, sizeof(conf_path), "%s/target.conf", tmpdir);
 	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	return rmdir(tmpdir);
+}
+
+static void file_write(const char *path, const char *text, mode_t mode)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+/* Loads BASE followed by text; *errors as config_load leaves it. */
+static struct config *target_load(const char *text, char **errors)
+{
+	char *all = malloc(strlen(BASE) + strlen(text) + 1);
+	struct config *cfg;
+
+	assert_non_null(all);
+	strcpy(all, BASE);
+	strcat(all, text);
+	file_write(conf_path, all, 0644);
+	free(all);
+	cfg = config_load(conf_path, errors);
+	unlink(conf_path);
+	return cfg;
+}
+
+/* Loads BASE followed by text, which must be valid. */
+static struct config *target_load_ok(const char *text)
+{
+	char *errors = NULL;
+	struct config *cfg = target_load(text, &errors);
+
+	if (cfg == NULL)
+		fail_msg("expected no error for:\n%s\ngot:\n%s", text, errors ? errors : "(none)");
+	assert_null(errors);
+	return cfg;
 }
 
 static void test_good(void **state)
@@ -74,7 +132,8 @@ static const struct {
 	const char *expect; /* "file:line: ..." substring */
 } bad[] = {
 	{"unknown_key.conf", "unknown_key.conf:5: [source land] unknown key \"colour\""},
-	{"unknown_section.conf", "unknown_section.conf:7: unknown section [tiers]"},
+	{"unknown_section.conf",
+	 "unknown_section.conf:7: unknown section [tiers] (known: [syncd], [state], [source NAME], [tier], [target NAME], [ldap])"},
 	{"password_inline.conf", "password_inline.conf:2: [state] conninfo contains a password"},
 	{"password_key.conf", "password_key.conf:3: [state] password: passwords never go in syncd.conf"},
 	{"secret_open.conf",
@@ -149,14 +208,405 @@ static void test_reloadable(void **state)
 	assert_true(config_key_reloadable("ldap", "cache_ttl"));
 	assert_false(config_key_reloadable("source", "conninfo"));
 	assert_false(config_key_reloadable("tier", "nope"));
+	/* a target's sender starts with its settings: none reloads */
+	assert_false(config_key_reloadable("target", "url"));
+	assert_false(config_key_reloadable("target", "batch_rows"));
+	assert_false(config_key_reloadable("target", "units"));
+}
+
+static void test_target_full(void **state)
+{
+	struct config *cfg =
+		target_load_ok("[target onestop]\n"
+			       "kind = http\n"
+			       "units = 31120, 31135\n"
+			       "mode = instead\n"
+			       "url = https://onestop.cantho.gov.vn:8443/api/units/{unit}/changes/\n"
+			       "format = cloudevents\n"
+			       "tables = public.thua_dat, public.ho_so\n"
+			       "ca_file = /etc/syncd/onestop-ca.pem\n"
+			       "client_cert_file = /etc/syncd/onestop.crt\n"
+			       "client_key_file = /etc/syncd/onestop.key\n"
+			       "auth = oauth2\n"
+			       "token_url = https://login.cantho.gov.vn/oauth2/token\n"
+			       "client_id = syncd\n"
+			       "client_secret_file = /etc/syncd/onestop.secret\n"
+			       "scope = changes.write\n"
+			       "batch_rows = 100\n"
+			       "batch_bytes = 65536\n"
+			       "timeout = 10\n"
+			       "retry_deadline = 3600\n"
+			       "max_in_flight_units = 4\n"
+			       "rate_limit = 20\n"
+			       "gzip = yes\n");
+	const struct config_target *t;
+
+	(void)state;
+	assert_int_equal(cfg->ntargets, 1);
+	t = config_target_find(cfg, "onestop");
+	assert_ptr_equal(t, &cfg->targets[0]);
+	assert_string_equal(t->name, "onestop");
+	assert_int_equal(t->line, 7);
+	assert_string_equal(t->kind, "http");
+	assert_string_equal(t->units, "31120, 31135");
+	assert_false(t->all_units);
+	assert_int_equal(t->nunit_codes, 2);
+	assert_int_equal(t->unit_codes[0], 31120);
+	assert_int_equal(t->unit_codes[1], 31135);
+	assert_int_equal(t->instead, 1);
+	/* kept as written, trailing slash included: the receiver's path */
+	assert_string_equal(t->url, "https://onestop.cantho.gov.vn:8443/api/units/{unit}/changes/");
+	assert_string_equal(t->format, "cloudevents");
+	assert_string_equal(t->tables, "public.thua_dat, public.ho_so");
+	assert_string_equal(t->ca_file, "/etc/syncd/onestop-ca.pem");
+	assert_string_equal(t->client_cert_file, "/etc/syncd/onestop.crt");
+	assert_string_equal(t->client_key_file, "/etc/syncd/onestop.key");
+	assert_string_equal(t->auth, "oauth2");
+	assert_null(t->token_file);
+	assert_string_equal(t->token_url, "https://login.cantho.gov.vn/oauth2/token");
+	assert_string_equal(t->client_id, "syncd");
+	assert_string_equal(t->client_secret_file, "/etc/syncd/onestop.secret");
+	assert_string_equal(t->scope, "changes.write");
+	assert_null(t->hmac_secret_file);
+	assert_int_equal(t->batch_rows, 100);
+	assert_int_equal(t->batch_bytes, 65536);
+	assert_int_equal(t->timeout, 10);
+	assert_int_equal(t->retry_deadline, 3600);
+	assert_int_equal(t->max_in_flight_units, 4);
+	assert_int_equal(t->rate_limit, 20);
+	assert_int_equal(t->gzip, 1);
+	assert_null(config_target_find(cfg, "land")); /* a source, not a target */
+	config_free(cfg);
+}
+
+static void test_target_defaults(void **state)
+{
+	/* a target may share its name with a source */
+	struct config *cfg =
+		target_load_ok("[target land]\nkind = http\nurl = https://land.cantho.gov.vn/in\n");
+	const struct config_target *t = config_target_find(cfg, "land");
+
+	(void)state;
+	assert_non_null(t);
+	assert_non_null(config_source_find(cfg, "land"));
+	assert_string_equal(t->units, "*");
+	assert_true(t->all_units);
+	assert_null(t->unit_codes);
+	assert_int_equal(t->nunit_codes, 0);
+	assert_int_equal(t->instead, 0);
+	assert_string_equal(t->format, "json");
+	assert_null(t->tables);
+	assert_null(t->ca_file);
+	assert_null(t->client_cert_file);
+	assert_null(t->client_key_file);
+	assert_string_equal(t->auth, "none");
+	assert_null(t->token_file);
+	assert_null(t->token_url);
+	assert_null(t->client_id);
+	assert_null(t->client_secret_file);
+	assert_null(t->scope);
+	assert_null(t->hmac_secret_file);
+	assert_int_equal(t->batch_rows, 500);
+	assert_int_equal(t->batch_bytes, 1048576);
+	assert_int_equal(t->timeout, 30);
+	assert_int_equal(t->retry_deadline, 86400);
+	assert_int_equal(t->max_in_flight_units, 8);
+	assert_int_equal(t->rate_limit, 0);
+	assert_int_equal(t->gzip, 0);
+	config_free(cfg);
+	/* no [target] at all */
+	cfg = target_load_ok("");
+	assert_int_equal(cfg->ntargets, 0);
+	assert_null(cfg->targets);
+	assert_null(config_target_find(cfg, "land"));
+	config_free(cfg);
+}
+
+static void test_target_units(void **state)
+{
+	static const int want[] = {31120, 31135, 31178, 31183, 1};
+	struct config *cfg = target_load_ok(ONESTOP "units = 31120, 31135 31178,31183\t,00001\n");
+	const struct config_target *t = &cfg->targets[0];
+
+	(void)state;
+	assert_false(t->all_units);
+	assert_int_equal(t->nunit_codes, 5);
+	for (size_t i = 0; i < 5; i++)
+		assert_int_equal(t->unit_codes[i], want[i]);
+	config_free(cfg);
+	cfg = target_load_ok(ONESTOP "units = *\n");
+	assert_true(cfg->targets[0].all_units);
+	assert_int_equal(cfg->targets[0].nunit_codes, 0);
+	config_free(cfg);
+	cfg = target_load_ok(ONESTOP "units = 92001\n");
+	assert_int_equal(cfg->targets[0].nunit_codes, 1);
+	assert_int_equal(cfg->targets[0].unit_codes[0], 92001);
+	config_free(cfg);
+}
+
+/* http:// only to a loopback host; the secret files are not read here */
+static void test_target_urls(void **state)
+{
+	static const char *const good[] = {
+		"http://127.0.0.1:8080/hook/{unit}",
+		"http://[::1]:9/hook",
+		"http://localhost/hook",
+		"http://LOCALHOST:65535",
+		"https://u{unit}.onestop.cantho.gov.vn/in?src=syncd#x",
+		"https://[2001:db8::1]:443/in",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		char text[512];
+		struct config *cfg;
+
+		snprintf(text, sizeof(text),
+			 "[target t]\nkind = http\nurl = %s\nauth = bearer\ntoken_file = %s/no-such-file\n",
+			 good[i], tmpdir);
+		cfg = target_load_ok(text);
+		assert_string_equal(cfg->targets[0].url, good[i]);
+		config_free(cfg);
+	}
+}
+
+static const struct {
+	const char *text;   /* after BASE: its first line is line 7 */
+	const char *expect; /* ":line: message" */
+} target_bad[] = {
+	/* kind */
+	{"[target onestop]\nurl = https://x.vn/\n",
+	 ":7: [target onestop] kind is required: write kind = http"},
+	{"[target onestop]\nkind = ftp\nurl = https://x.vn/\n",
+	 ":8: [target onestop] kind = ftp: expected http; write kind = http"},
+	/* url */
+	{"[target onestop]\nkind = http\n",
+	 ":7: [target onestop] url is required: where the changes are POSTed"},
+	{"[target onestop]\nkind = http\nurl = http://onestop.cantho.gov.vn/x\n",
+	 ":9: [target onestop] url = http://onestop.cantho.gov.vn/x: http:// is allowed only to 127.0.0.1, [::1] or localhost (tests); use https://"},
+	{"[target onestop]\nkind = http\nurl = http://localhost.evil.vn/x\n",
+	 ":9: [target onestop] url = http://localhost.evil.vn/x: http:// is allowed only to"},
+	{"[target onestop]\nkind = http\nurl = http://127.0.0.1.evil.vn/x\n",
+	 ":9: [target onestop] url = http://127.0.0.1.evil.vn/x: http:// is allowed only to"},
+	{"[target onestop]\nkind = http\nurl = http://localhost@evil.vn/x\n",
+	 ":9: [target onestop] url = http://localhost@evil.vn/x: a user or password in the URL would be a secret in syncd.conf"},
+	{"[target onestop]\nkind = http\nurl = ftp://x.vn/\n",
+	 ":9: [target onestop] url = ftp://x.vn/: expected https://HOST[:PORT][/PATH]"},
+	{"[target onestop]\nkind = http\nurl = https:///x\n",
+	 ":9: [target onestop] url = https:///x: expected https://HOST[:PORT][/PATH]: the host is missing"},
+	{"[target onestop]\nkind = http\nurl = https://x.vn:0/\n",
+	 ":9: [target onestop] url = https://x.vn:0/: expected HOST or HOST:PORT after the scheme (a port from 1 to 65535)"},
+	{"[target onestop]\nkind = http\nurl = https://x.vn/a b\n",
+	 ":9: [target onestop] url = https://x.vn/a b: a URL holds no spaces"},
+	/* units */
+	{ONESTOP "units = 31120, 9200\n",
+	 ":10: [target onestop] units: \"9200\" is not a 5-digit unit code; write units = * for every unit, or codes such as units = 31120, 31135"},
+	{ONESTOP "units = 311200\n", ":10: [target onestop] units: \"311200\" is not a 5-digit unit code"},
+	{ONESTOP "units = 3112a\n", ":10: [target onestop] units: \"3112a\" is not a 5-digit unit code"},
+	{ONESTOP "units = *, 31120\n", ":10: [target onestop] units: \"*\" is not a 5-digit unit code"},
+	{ONESTOP "units = 31120 31120\n", ":10: [target onestop] units: 31120 is listed twice; remove one"},
+	{ONESTOP "units = ,\n", ":10: [target onestop] units lists no unit code; write units = *"},
+	{ONESTOP "units =\n", ":10: [target onestop] units is empty; remove the line to use the default"},
+	/* words */
+	{ONESTOP "mode = sometimes\n", ":10: [target onestop] mode = sometimes: expected also or instead"},
+	{ONESTOP "format = xml\n", ":10: [target onestop] format = xml: expected json or cloudevents"},
+	{ONESTOP "auth = basic\n",
+	 ":10: [target onestop] auth = basic: expected none, bearer, oauth2 or hmac"},
+	/* auth: a key of another mode, a mode without its keys */
+	{ONESTOP "auth = bearer\ntoken_file = /t\ntoken_url = https://login.vn/token\n",
+	 ":12: [target onestop] token_url is set but auth = bearer; set auth = oauth2 or remove token_url"},
+	{ONESTOP "token_file = /t\n",
+	 ":10: [target onestop] token_file is set but auth = none; set auth = bearer or remove token_file"},
+	{ONESTOP "hmac_secret_file = /h\nauth = oauth2\ntoken_url = https://login.vn/token\nclient_id = c\n"
+		 "client_secret_file = /s\n",
+	 ":10: [target onestop] hmac_secret_file is set but auth = oauth2; set auth = hmac or remove hmac_secret_file"},
+	{ONESTOP "auth = hmac\nhmac_secret_file = /h\nscope = s\n",
+	 ":12: [target onestop] scope is set but auth = hmac; set auth = oauth2 or remove scope"},
+	{ONESTOP "auth = hmac\nhmac_secret_file = /h\nclient_id = c\n",
+	 ":12: [target onestop] client_id is set but auth = hmac; set auth = oauth2 or remove client_id"},
+	{ONESTOP "auth = bearer\n",
+	 ":10: [target onestop] auth = bearer needs token_file: a file (mode 0600)"},
+	{ONESTOP "auth = oauth2\ntoken_url = https://login.vn/token\nclient_secret_file = /s\n",
+	 ":10: [target onestop] auth = oauth2 needs client_id"},
+	{ONESTOP "auth = oauth2\nclient_id = c\nclient_secret_file = /s\n",
+	 ":10: [target onestop] auth = oauth2 needs token_url"},
+	{ONESTOP "auth = oauth2\ntoken_url = https://login.vn/token\nclient_id = c\n",
+	 ":10: [target onestop] auth = oauth2 needs client_secret_file"},
+	{ONESTOP "auth = hmac\n", ":10: [target onestop] auth = hmac needs hmac_secret_file"},
+	{ONESTOP "auth = oauth2\ntoken_url = http://login.vn/token\nclient_id = c\nclient_secret_file = /s\n",
+	 ":11: [target onestop] token_url = http://login.vn/token: http:// is allowed only to"},
+	/* mutual TLS */
+	{ONESTOP "client_cert_file = /c\n",
+	 ":10: [target onestop] client_cert_file is set but client_key_file is not: mutual TLS needs both; set client_key_file or remove client_cert_file"},
+	{ONESTOP "client_key_file = /k\n",
+	 ":10: [target onestop] client_key_file is set but client_cert_file is not: mutual TLS needs both; set client_cert_file or remove client_key_file"},
+	/* numbers */
+	{ONESTOP "batch_rows = 0\n",
+	 ":10: [target onestop] batch_rows = 0: expected an integer from 1 to 100000"},
+	{ONESTOP "batch_bytes = 1023\n",
+	 ":10: [target onestop] batch_bytes = 1023: expected an integer from 1024 to 67108864"},
+	{ONESTOP "timeout = 601\n", ":10: [target onestop] timeout = 601: expected an integer from 1 to 600"},
+	{ONESTOP "retry_deadline = 9\n",
+	 ":10: [target onestop] retry_deadline = 9: expected an integer from 10 to 2592000"},
+	{ONESTOP "max_in_flight_units = 129\n",
+	 ":10: [target onestop] max_in_flight_units = 129: expected an integer from 1 to 128"},
+	{ONESTOP "rate_limit = -1\n",
+	 ":10: [target onestop] rate_limit = -1: expected an integer from 0 to 100000"},
+	{ONESTOP "gzip = maybe\n", ":10: [target onestop] gzip = maybe: expected true or false"},
+	{ONESTOP "tables =\n", ":10: [target onestop] tables is empty"},
+	/* the section */
+	{"[target One-Stop]\nkind = http\n",
+	 ":7: [target One-Stop]: a target needs a name of lower-case letters, digits and _"},
+	{"[target]\nkind = http\n", ":7: [target ]: a target needs a name"},
+	{ONESTOP "[target civil]\nkind = http\nurl = https://x.vn/\n" ONESTOP,
+	 ":13: [target onestop] is defined twice (first at line 7); merge them or rename one"},
+	{ONESTOP "colour = red\n", ":10: [target onestop] unknown key \"colour\""},
+	{ONESTOP "url = https://y.vn/\n", ":10: [target onestop] url is set twice (first at line 9)"},
+};
+
+static void test_target_errors(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(target_bad) / sizeof(target_bad[0]); i++) {
+		char *errors = NULL;
+		struct config *cfg = target_load(target_bad[i].text, &errors);
+		char expect[512];
+
+		snprintf(expect, sizeof(expect), "%s%s", conf_path, target_bad[i].expect);
+		assert_null(cfg);
+		assert_non_null(errors);
+		if (strstr(errors, expect) == NULL)
+			fail_msg("case %zu:\n%s\nexpected \"%s\" in:\n%s", i, target_bad[i].text, expect,
+				 errors);
+		free(errors);
+	}
+}
+
+static void test_unit_targets(void **state)
+{
+	struct config *cfg =
+		target_load_ok(ONESTOP "units = 31120, 31135\n"
+				       "[target archive]\nkind = http\nurl = https://archive.vn/in\n"
+				       "mode = instead\n");
+	size_t out[2];
+	bool instead = true;
+
+	(void)state;
+	/* both: the onestop one is "also", the archive one "instead" */
+	assert_int_equal(config_unit_targets(cfg, 31120, out, &instead), 2);
+	assert_int_equal(out[0], 0);
+	assert_int_equal(out[1], 1);
+	assert_true(instead);
+	/* only the archive (units = *) */
+	assert_int_equal(config_unit_targets(cfg, 31999, out, &instead), 1);
+	assert_int_equal(out[0], 1);
+	assert_true(instead);
+	config_free(cfg);
+
+	cfg = target_load_ok(ONESTOP "units = 31120\nmode = instead\n"
+				     "[target archive]\nkind = http\nurl = https://archive.vn/in\n");
+	assert_int_equal(config_unit_targets(cfg, 31120, out, &instead), 2);
+	assert_true(instead);
+	instead = true;
+	assert_int_equal(config_unit_targets(cfg, 31135, out, &instead), 1);
+	assert_int_equal(out[0], 1);
+	assert_false(instead); /* only the archive, mode = also: the tier gets it too */
+	config_free(cfg);
+
+	cfg = target_load_ok(ONESTOP "units = 31120\n");
+	instead = true;
+	assert_int_equal(config_unit_targets(cfg, 31135, out, &instead), 0);
+	assert_false(instead);
+	config_free(cfg);
+	cfg = target_load_ok("");
+	instead = true;
+	assert_int_equal(config_unit_targets(cfg, 31120, out, &instead), 0);
+	assert_false(instead);
+	config_free(cfg);
+}
+
+static void test_target_print(void **state)
+{
+	char secret[sizeof(tmpdir) + 16], text[512], *out = NULL;
+	size_t len = 0;
+	struct config *cfg;
+	FILE *f;
+
+	(void)state;
+	snprintf(secret, sizeof(secret), "%s/token", tmpdir);
+	file_write(secret, "s3cr3t-bearer-token\n", 0600);
+	snprintf(text, sizeof(text), ONESTOP "units = 31120, 31135\nauth = bearer\ntoken_file = %s\n",
+		 secret);
+	cfg = target_load_ok(text);
+	f = open_memstream(&out, &len);
+	config_print(cfg, f);
+	fclose(f);
+	assert_non_null(strstr(out, "\n[target onestop]\nkind = http\nunits = 31120, 31135\nmode = also\n"
+				    "url = https://onestop.cantho.gov.vn/api/units/{unit}\nformat = json\n"));
+	assert_non_null(strstr(out, "; tables is not set\n"));
+	assert_non_null(strstr(out, "auth = bearer\n"));
+	assert_non_null(strstr(out, "; hmac_secret_file is not set\n"));
+	assert_non_null(strstr(out, "batch_rows = 500\nbatch_bytes = 1048576\ntimeout = 30\n"
+				    "retry_deadline = 86400\nmax_in_flight_units = 8\nrate_limit = 0\n"
+				    "gzip = false\n"));
+	assert_null(strstr(out, "s3cr3t")); /* the path is shown, never the token */
+	assert_non_null(strstr(out, secret));
+	/* after [tier], before [ldap] */
+	assert_true(strstr(out, "[tier]") < strstr(out, "[target onestop]"));
+	assert_true(strstr(out, "[target onestop]") < strstr(out, "[ldap]"));
+	free(out);
+	config_free(cfg);
+	unlink(secret);
+}
+
+static void test_target_fixed_changes(void **state)
+{
+	struct config *a = target_load_ok(ONESTOP "units = 31120\n");
+	struct config *same = target_load_ok(ONESTOP "units = 31120\n");
+	struct config *changed = target_load_ok(ONESTOP "units = 31120\nbatch_rows = 100\nmode = instead\n");
+	struct config *added = target_load_ok(ONESTOP "units = 31120\n[target archive]\nkind = http\n"
+						      "url = https://archive.vn/in\n");
+	struct config *none = target_load_ok("");
+	struct config *renamed =
+		target_load_ok("[target portal]\nkind = http\n"
+			       "url = https://onestop.cantho.gov.vn/api/units/{unit}\nunits = 31120\n");
+	char out[512];
+
+	(void)state;
+	assert_int_equal(config_fixed_changes(a, same, out, sizeof(out)), 0);
+	assert_string_equal(out, "");
+	assert_int_equal(config_fixed_changes(a, changed, out, sizeof(out)), 2);
+	assert_string_equal(out, "[target onestop] mode, [target onestop] batch_rows");
+	assert_int_equal(config_fixed_changes(a, added, out, sizeof(out)), 1);
+	assert_string_equal(out, "[target] sections added or removed");
+	assert_int_equal(config_fixed_changes(a, none, out, sizeof(out)), 1);
+	assert_string_equal(out, "[target] sections added or removed");
+	assert_int_equal(config_fixed_changes(a, renamed, out, sizeof(out)), 1);
+	assert_string_equal(out, "[target onestop] renamed");
+	config_free(a);
+	config_free(same);
+	config_free(changed);
+	config_free(added);
+	config_free(none);
+	config_free(renamed);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_good),	   cmocka_unit_test(test_print_redacts),
-		cmocka_unit_test(test_errors),	   cmocka_unit_test(test_expand_unit),
+		cmocka_unit_test(test_good),
+		cmocka_unit_test(test_print_redacts),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_expand_unit),
 		cmocka_unit_test(test_reloadable),
+		cmocka_unit_test(test_target_full),
+		cmocka_unit_test(test_target_defaults),
+		cmocka_unit_test(test_target_units),
+		cmocka_unit_test(test_target_urls),
+		cmocka_unit_test(test_target_errors),
+		cmocka_unit_test(test_unit_targets),
+		cmocka_unit_test(test_target_print),
+		cmocka_unit_test(test_target_fixed_changes),
 	};
-	return cmocka_run_group_tests_name("config", tests, setup, NULL);
+	return cmocka_run_group_tests_name("config", tests, setup, teardown);
 }
