@@ -2,7 +2,7 @@
 
 PREFIX   ?= /usr/local
 CC       ?= cc
-PKGS     := libpq jansson inih libcrypto ldap lber libmicrohttpd libcurl libsystemd libqrencode
+PKGS     := libpq jansson inih libcrypto ldap lber libmicrohttpd libcurl libsystemd libqrencode zlib
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 XCFLAGS  := -std=gnu11 -D_GNU_SOURCE -pthread -I. -ffunction-sections -fdata-sections $(WARN)

@@ -43,8 +43,10 @@ struct connector_table {
 
 struct connector_ops {
 	const char *name;
-	/* Returns a new context, or NULL with err set. */
-	void *(*open)(const char *conninfo, const char *password, char *err, size_t errlen);
+	/* Returns a new context, or NULL with err set.  opts: the connector's
+	 * own settings (NULL for PostgreSQL; struct http_target_conf for HTTP;
+	 * struct tee_conf for a tee). */
+	void *(*open)(const char *conninfo, const char *password, const void *opts, char *err, size_t errlen);
 	int (*begin)(void *ctx, char *err, size_t errlen);
 	/* Creates the schemas and tables that are missing, checks the columns
 	 * of those that exist, and (truncate) empties them — all inside the

@@ -2,6 +2,8 @@
  * sends: PostgreSQL text values mapped to JSON by type OID, plain or CloudEvents. */
 #include "connectors/http_payload.h"
 
+#include <zlib.h>
+
 #include <openssl/evp.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -38,6 +40,7 @@ struct http_batch {
 	char *source;
 	int unit;
 	uint64_t lsn_from, lsn_to;
+	unsigned part;	    /* 0: the whole batch; N: its Nth piece, "-N" on the id */
 	struct buf changes; /* every change's JSON object, back to back */
 	struct buf tables;  /* every change's table name, JSON-escaped */
 	struct change_ref *refs;
@@ -652,6 +655,28 @@ undo:
 	return -1;
 }
 
+void http_batch_set_position(struct http_batch *b, uint64_t lsn_from, uint64_t lsn_to, unsigned part)
+{
+	b->lsn_from = lsn_from;
+	b->lsn_to = lsn_to;
+	b->part = part;
+}
+
+int http_batch_get_id(const struct http_batch *b, char *out, size_t outlen, char *err, size_t errlen)
+{
+	size_t n;
+
+	if (http_batch_id(b->source, b->unit, b->lsn_from, b->lsn_to, out, outlen, err, errlen) < 0)
+		return -1;
+	n = strlen(out);
+	if (b->part > 0 && (size_t)snprintf(out + n, outlen - n, "-%u", b->part) >= outlen - n) {
+		snprintf(err, errlen, "unit %d: batch id piece %u does not fit: shorten the source name %s",
+			 b->unit, b->part, b->source);
+		return -1;
+	}
+	return 0;
+}
+
 static int render_json(const struct http_batch *b, const char *id, struct buf *o)
 {
 	char from[32], to[32];
@@ -694,7 +719,7 @@ static int render_cloudevents(const struct http_batch *b, const char *id, struct
 int http_batch_render(const struct http_batch *b, enum http_format format, char **body, size_t *len,
 		      char *err, size_t errlen)
 {
-	char id[HTTP_BATCH_ID_MAX + 1];
+	char id[HTTP_BATCH_ID_BUF];
 	struct buf o = {0};
 
 	*body = NULL;
@@ -703,7 +728,7 @@ int http_batch_render(const struct http_batch *b, enum http_format format, char 
 		snprintf(err, errlen, "source %s unit %d: an empty batch has no body", b->source, b->unit);
 		return -1;
 	}
-	if (http_batch_id(b->source, b->unit, b->lsn_from, b->lsn_to, id, sizeof(id), err, errlen) < 0)
+	if (http_batch_get_id(b, id, sizeof(id), err, errlen) < 0)
 		return -1;
 	if ((format == HTTP_FORMAT_CLOUDEVENTS ? render_cloudevents(b, id, &o) : render_json(b, id, &o)) <
 	    0) {
@@ -714,5 +739,38 @@ int http_batch_render(const struct http_batch *b, enum http_format format, char 
 	}
 	*body = o.data;
 	*len = o.len;
+	return 0;
+}
+
+int http_gzip(const char *in, size_t len, char **out, size_t *outlen)
+{
+	z_stream z = {0};
+	uLong cap;
+	char *o;
+	int r;
+
+	*out = NULL;
+	*outlen = 0;
+	/* windowBits 15 + 16: the gzip wrapper (RFC 1952), as Content-Encoding: gzip wants */
+	if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return -1;
+	cap = deflateBound(&z, (uLong)len);
+	if ((o = malloc(cap)) == NULL) {
+		deflateEnd(&z);
+		return -1;
+	}
+	z.next_in = (Bytef *)(uintptr_t)in;
+	z.avail_in = (uInt)len;
+	z.next_out = (Bytef *)o;
+	z.avail_out = (uInt)cap;
+	r = deflate(&z, Z_FINISH);
+	*outlen = z.total_out;
+	deflateEnd(&z);
+	if (r != Z_STREAM_END) {
+		free(o);
+		*outlen = 0;
+		return -1;
+	}
+	*out = o;
 	return 0;
 }

@@ -50,6 +50,7 @@ enum http_format {
  * value (visible ASCII, no space) of at most HTTP_BATCH_ID_MAX bytes.
  * Returns 0, or -1 with err set when the source name makes it longer. */
 #define HTTP_BATCH_ID_MAX 255
+#define HTTP_BATCH_ID_BUF (HTTP_BATCH_ID_MAX + 12) /* room for a piece's "-N" */
 int http_batch_id(const char *source, int unit, uint64_t lsn_from, uint64_t lsn_to, char *out, size_t outlen,
 		  char *err, size_t errlen) __attribute__((warn_unused_result));
 
@@ -85,6 +86,16 @@ int http_batch_add(struct http_batch *b, uint64_t commit_lsn, enum http_op op,
 		   const struct connector_value *old_key, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
+/* Sets the batch's place in its unit's stream, overriding what the changes'
+ * commit LSNs gave: lsn_from and lsn_to, and part (0: the whole batch; N > 0:
+ * the Nth piece of one split by size, whose id ends in "-N"). */
+void http_batch_set_position(struct http_batch *b, uint64_t lsn_from, uint64_t lsn_to, unsigned part);
+
+/* The batch's id (http_batch_id of its source, unit and LSNs, plus "-N" for
+ * a piece) into out.  Returns 0, or -1 with err set. */
+int http_batch_get_id(const struct http_batch *b, char *out, size_t outlen, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
 /* The body of the batch in format: *body is a new NUL-terminated string of
  * *len bytes, caller frees with free().  CloudEvents: one event per change,
  * id "<batch id>/<index from 0>", source "syncd/<source>", type
@@ -93,5 +104,10 @@ int http_batch_add(struct http_batch *b, uint64_t commit_lsn, enum http_op op,
  * too long, memory). */
 int http_batch_render(const struct http_batch *b, enum http_format format, char **body, size_t *len,
 		      char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* body compressed as gzip (Content-Encoding: gzip): *out a new buffer of
+ * *outlen bytes, caller frees.  Returns 0, or -1 (memory, or a body over
+ * 4 GiB). */
+int http_gzip(const char *in, size_t len, char **out, size_t *outlen) __attribute__((warn_unused_result));
 
 #endif

@@ -168,6 +168,7 @@ unsigned http_token_cache_fetches(struct http_token_cache *c)
 
 struct exchange {
 	CURL *h;
+	bool borrowed; /* the caller's handle: reset, not cleaned up */
 	struct curl_slist *headers;
 	struct buf body;
 	char errbuf[CURL_ERROR_SIZE];
@@ -187,15 +188,18 @@ static size_t body_write(char *p, size_t size, size_t n, void *ctx)
 
 /* A handle with everything but the URL, body and headers: TLS verified,
  * no redirects, http(s) only, the timeout, the client certificate. */
-static int exchange_open(struct exchange *x, const struct http_send_conf *conf)
+static int exchange_open(struct exchange *x, const struct http_send_conf *conf, void *reuse)
 {
-	CURL *h = curl_easy_init();
+	CURL *h = reuse ? reuse : curl_easy_init();
 	int r = 0;
 
 	memset(x, 0, sizeof(*x));
 	if (!h)
 		return -1;
+	if (reuse)
+		curl_easy_reset(h); /* options go; open connections stay for the next send */
 	x->h = h;
+	x->borrowed = reuse != NULL;
 	r |= curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	r |= curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
 			      conf->timeout_ms > 0 ? conf->timeout_ms : DEFAULT_TIMEOUT_MS);
@@ -219,7 +223,8 @@ static int exchange_open(struct exchange *x, const struct http_send_conf *conf)
 static void exchange_close(struct exchange *x)
 {
 	curl_slist_free_all(x->headers);
-	curl_easy_cleanup(x->h);
+	if (!x->borrowed)
+		curl_easy_cleanup(x->h);
 	buf_free(&x->body);
 }
 
@@ -333,7 +338,7 @@ static int token_fetch(const struct http_send_conf *conf, struct http_outcome *o
 		outcome_fail(out, HTTP_DEAD, "OAuth2 client secret: %s", err);
 		return -1;
 	}
-	if (exchange_open(&x, conf) < 0) {
+	if (exchange_open(&x, conf, NULL) < 0) {
 		outcome_fail(out, HTTP_RETRY, "%s: cannot set up a curl handle", conf->token_url);
 		goto out_close;
 	}
@@ -422,7 +427,7 @@ static void post_once(const struct http_send_conf *conf, const struct http_reque
 {
 	struct exchange x;
 
-	if (exchange_open(&x, conf) < 0) {
+	if (exchange_open(&x, conf, conf->handle) < 0) {
 		outcome_fail(out, HTTP_RETRY, "%s: cannot set up a curl handle", conf->url);
 		exchange_close(&x);
 		return;
@@ -434,6 +439,8 @@ static void post_once(const struct http_send_conf *conf, const struct http_reque
 	    exchange_header(&x, "Content-Type: %s", req->content_type) < 0 ||
 	    exchange_header(&x, "Idempotency-Key: %s", req->batch_id) < 0 ||
 	    exchange_header(&x, "Expect:%s", "") < 0 ||
+	    (req->content_encoding &&
+	     exchange_header(&x, "Content-Encoding: %s", req->content_encoding) < 0) ||
 	    (a->bearer && exchange_header(&x, "Authorization: Bearer %s", a->bearer) < 0) ||
 	    (a->key && webhook_headers(&x, a, req) < 0)) {
 		outcome_fail(out, HTTP_RETRY, "%s: cannot build the request (memory, or a header too long)",

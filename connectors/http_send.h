@@ -54,13 +54,18 @@ struct http_send_conf {
 	const char *client_secret_file;
 	const char *scope; /* NULL: none sent */
 	struct http_token_cache *tokens;
+	/* a curl easy handle (CURL *) the POSTs reuse, so the connection to the
+	 * receiver stays open between sends; one per thread.  NULL: a new one
+	 * each time */
+	void *handle;
 };
 
 struct http_request {
 	const char *body;
 	size_t len;
 	const char *content_type;
-	const char *batch_id; /* Idempotency-Key and webhook-id */
+	const char *batch_id;	      /* Idempotency-Key and webhook-id */
+	const char *content_encoding; /* "gzip" when body is compressed; NULL: none */
 };
 
 /* One POST of req to conf->url; redirects are not followed (a 3xx is DEAD).

@@ -287,10 +287,12 @@ static PGresult *t_query(struct pg_target *t, const char *sql, int n, const char
 	return pipe_drain(t, err, errlen) < 0 ? NULL : pg_query(t->conn, sql, n, params, err, errlen);
 }
 
-static void *target_open(const char *conninfo, const char *password, char *err, size_t errlen)
+static void *target_open(const char *conninfo, const char *password, const void *opts, char *err,
+			 size_t errlen)
 {
 	struct pg_target *t = calloc(1, sizeof(*t));
 
+	(void)opts; /* PostgreSQL needs nothing beyond the conninfo */
 	if (t == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;

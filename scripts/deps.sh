@@ -4,7 +4,7 @@
 # usage: scripts/deps.sh build|check|demo|bench|lint|fuzz|browser
 set -eu
 
-build="gcc make pkg-config libpq-dev libldap-dev libcurl4-openssl-dev libjansson-dev libmicrohttpd-dev libsystemd-dev libinih-dev libssl-dev libqrencode-dev"
+build="gcc make pkg-config libpq-dev libldap-dev libcurl4-openssl-dev libjansson-dev libmicrohttpd-dev libsystemd-dev libinih-dev libssl-dev libqrencode-dev zlib1g-dev"
 servers="postgresql-15 postgresql-client-15 slapd ldap-utils curl jq openssl python3"
 browser="chromium nodejs npm zbar-tools"
 npm_too=0

@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "authz/authz.h"
 #include "syncd/config.h"
+#include "syncd/deliver.h"
 #include "syncd/metrics.h"
 #include "syncd/notify.h"
 #include "syncd/documents/documents.h"
@@ -51,6 +52,16 @@ static int policies_check(const struct config *cfg, const struct routing *rt)
 			bad = 1;
 		}
 	}
+	/* a [target]'s units must be units of the routing: a typo would send nothing */
+	for (size_t i = 0; i < cfg->ntargets; i++)
+		for (size_t k = 0; k < cfg->targets[i].nunit_codes; k++)
+			if (routing_unit_index(rt, cfg->targets[i].unit_codes[k]) < 0) {
+				log_err("%s:%d: [target %s] units: %05d is not one of the %zu units of %s/routing.json; fix the code or remove it",
+					cfg->path, cfg->targets[i].line, cfg->targets[i].name,
+					cfg->targets[i].unit_codes[k], routing_unit_count(rt),
+					cfg->policies_dir);
+				bad = 1;
+			}
 	return bad ? -1 : 0;
 }
 
@@ -360,6 +371,7 @@ struct daemon {
 	struct metrics *metrics;
 	struct api *api;
 	struct outbox_ctx outbox;
+	struct deliver *deliver; /* the HTTP targets' delivery threads */
 };
 
 /* ---- what metrics.c reads (struct metrics_hooks) */
@@ -433,6 +445,7 @@ static int view_ldap(void *ctx, struct metrics_histogram *h)
 
 static void daemon_close(struct daemon *d)
 {
+	deliver_stop(d->deliver);
 	api_stop(d->api);
 	audit_close(d->audit);
 	documents_free(d->docs);
@@ -560,8 +573,11 @@ static int run_daemon(struct config *cfg, const struct routing *rt)
 	d.outbox = (struct outbox_ctx){.cfg = cfg, .docs = d.docs};
 	if (d.docs != NULL && pthread_create(&d.outbox.thread, NULL, outbox_main, &d.outbox) != 0)
 		fatal("cannot start the outbox thread");
+	d.deliver = deliver_start(cfg, err, sizeof(err));
+	if (d.deliver == NULL)
+		fatal("%s", err);
 	workers_start(&d);
-	log_info("syncd running: %zu sources", cfg->nsources);
+	log_info("syncd running: %zu sources, %zu HTTP targets", cfg->nsources, cfg->ntargets);
 	n = notify_new(d.metrics);
 	if (n == NULL)
 		fatal("out of memory");

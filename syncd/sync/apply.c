@@ -15,8 +15,8 @@ int apply_commit(struct sync_run *run, const bool *units, const char *lsn, bool 
 		struct unit_dest *u = &run->units[i];
 
 		if ((units == NULL || units[i]) &&
-		    run->ops->checkpoint(u->group->ctx, u->schema, run->scfg->name, u->code, lsn, msg,
-					 sizeof(msg)) < 0) {
+		    u->group->ops->checkpoint(u->group->ctx, u->schema, run->scfg->name, u->code, lsn, msg,
+					      sizeof(msg)) < 0) {
 			snprintf(err, errlen, "unit %05d: %s", u->code, msg);
 			return -1;
 		}
@@ -24,7 +24,7 @@ int apply_commit(struct sync_run *run, const bool *units, const char *lsn, bool 
 	for (size_t g = 0; g < run->ngroups; g++) {
 		if (!run->groups[g].in_tx)
 			continue;
-		if (run->ops->commit(run->groups[g].ctx, msg, sizeof(msg)) < 0) {
+		if (run->groups[g].ops->commit(run->groups[g].ctx, msg, sizeof(msg)) < 0) {
 			snprintf(err, errlen, "tier %s: commit: %s", run->groups[g].conninfo, msg);
 			return -1;
 		}
@@ -39,7 +39,7 @@ void apply_rollback(struct sync_run *run, bool quarantine)
 {
 	for (size_t g = 0; g < run->ngroups; g++)
 		if (run->groups[g].in_tx) {
-			run->ops->rollback(run->groups[g].ctx);
+			run->groups[g].ops->rollback(run->groups[g].ctx);
 			run->groups[g].in_tx = false;
 		}
 	if (quarantine)

@@ -107,8 +107,8 @@ static int unit_view(struct sync_run *run, const struct routing_table *rt, struc
 	size_t nu = 0, w = 0;
 	char msg[1024];
 
-	if (run->ops->describe(u->group->ctx, u->schema, rt->target_table, &ucols, &nu, msg, sizeof(msg)) <
-	    0) {
+	if (u->group->ops->describe(u->group->ctx, u->schema, rt->target_table, &ucols, &nu, msg,
+				    sizeof(msg)) < 0) {
 		snprintf(err, errlen, "unit %05d: %s", u->code, msg);
 		return -1;
 	}
@@ -276,14 +276,8 @@ int sync_plan(struct sync_run *run, char *err, size_t errlen)
 
 void sync_run_free(struct sync_run *run)
 {
-	for (size_t i = 0; i < run->ngroups; i++) {
-		if (run->groups[i].ctx != NULL) {
-			if (run->groups[i].in_tx)
-				run->ops->rollback(run->groups[i].ctx);
-			run->ops->close(run->groups[i].ctx);
-		}
-		free(run->groups[i].conninfo);
-	}
+	for (size_t i = 0; i < run->ngroups; i++)
+		sync_group_free(&run->groups[i]);
 	free(run->groups);
 	for (size_t i = 0; i < run->nunits; i++) {
 		free(run->units[i].schema);
@@ -297,66 +291,6 @@ void sync_run_free(struct sync_run *run)
 	buf_free(&run->scratch);
 	buf_free(&run->keybuf);
 	buf_free(&run->maskbuf);
-}
-
-/* Units whose conninfo expands to the same string share one connection
- * and one transaction. */
-int sync_targets_open(struct sync_run *run, bool begin, char *err, size_t errlen)
-{
-	const struct config *cfg = run->cfg;
-	size_t n = routing_unit_count(run->rt);
-
-	run->units = calloc(n, sizeof(*run->units));
-	run->groups = calloc(n, sizeof(*run->groups));
-	if (run->units == NULL || run->groups == NULL)
-		goto oom;
-	for (size_t i = 0; i < n; i++) {
-		struct unit_dest *u = &run->units[i];
-		char *conninfo;
-		size_t g;
-
-		u->code = routing_unit_get(run->rt, i)->code;
-		u->schema = config_expand_unit(cfg->tier_schema, u->code);
-		conninfo = config_expand_unit(cfg->tier_conninfo, u->code);
-		run->nunits++;
-		if (u->schema == NULL || conninfo == NULL) {
-			free(conninfo);
-			goto oom;
-		}
-		for (g = 0; g < run->ngroups; g++)
-			if (strcmp(run->groups[g].conninfo, conninfo) == 0)
-				break;
-		if (g == run->ngroups) {
-			char msg[1024];
-
-			run->groups[g].conninfo = conninfo;
-			run->ngroups++;
-			run->groups[g].ctx = run->ops->open(conninfo, cfg->tier_password, msg, sizeof(msg));
-			if (run->groups[g].ctx == NULL && run->tolerate_down) {
-				log_warn(
-					"unit %05d: tier database unreachable: %s; its units wait (detached past unit_backlog_limit)",
-					u->code, msg);
-				run->groups[g].down = true;
-			} else if (run->groups[g].ctx == NULL) {
-				snprintf(err, errlen,
-					 "unit %05d: cannot connect to the tier: %s; check [tier] conninfo",
-					 u->code, msg);
-				return -1;
-			}
-			if (begin && run->ops->begin(run->groups[g].ctx, msg, sizeof(msg)) < 0) {
-				snprintf(err, errlen, "unit %05d: %s", u->code, msg);
-				return -1;
-			}
-			run->groups[g].in_tx = begin;
-		} else {
-			free(conninfo);
-		}
-		u->group = &run->groups[g];
-	}
-	return 0;
-oom:
-	snprintf(err, errlen, "out of memory");
-	return -1;
 }
 
 int sync_targets_prepare(struct sync_run *run, bool truncate, char *err, size_t errlen)
@@ -382,8 +316,8 @@ int sync_targets_prepare(struct sync_run *run, bool truncate, char *err, size_t 
 				schemas[n++] = run->units[i].schema;
 		if (run->groups[g].down)
 			continue;
-		if (run->ops->prepare(run->groups[g].ctx, schemas, n, tabs, run->ntables, truncate, msg,
-				      sizeof(msg)) < 0) {
+		if (run->groups[g].ops->prepare(run->groups[g].ctx, schemas, n, tabs, run->ntables, truncate,
+						msg, sizeof(msg)) < 0) {
 			snprintf(err, errlen, "tier %s: %s", run->groups[g].conninfo, msg);
 			r = -1;
 		}

@@ -32,8 +32,15 @@ struct plan_table {
 	bool rebuild; /* masks or extra columns: rows are re-assembled */
 };
 
+struct group_conf; /* dest.c: what opening an HTTP or tee group needs */
+
+/* Units sharing one destination connection (and transaction): the same
+ * [tier] conninfo and the same [target] sections. */
 struct group {
-	char *conninfo;
+	char *conninfo; /* the tier's; for a group of HTTP targets only, "target NAME[, NAME]" */
+	const struct connector_ops *ops;
+	const char *password;
+	struct group_conf *conf; /* NULL: PostgreSQL alone */
 	void *ctx;
 	bool in_tx;
 	bool down; /* could not be reached (stream only): its units wait or are detached */
@@ -56,7 +63,6 @@ struct sync_run {
 	const struct config_source *scfg;
 	struct pg_source *src;
 	struct state *st;
-	const struct connector_ops *ops;
 	struct plan_table *tables;
 	size_t ntables;
 	struct group *groups;
@@ -75,9 +81,15 @@ struct sync_run {
 int sync_plan(struct sync_run *run, char *err, size_t errlen);
 /* Publication syncd_NAME over the planned tables (dry_run: only check). */
 int sync_publication_ensure(struct sync_run *run, bool dry_run, bool *added, char *err, size_t errlen);
-/* One connection (and transaction) per distinct expanded tier conninfo.
- * With run->tolerate_down a group that cannot be reached is marked down. */
+/* dest.c: groups the units by destination (the expanded tier conninfo and
+ * the [target] sections each unit goes to: PostgreSQL, HTTP, or both through
+ * a tee) and opens one connection (and transaction) per group.  With
+ * run->tolerate_down a group that cannot be reached is marked down. */
 int sync_targets_open(struct sync_run *run, bool begin, char *err, size_t errlen);
+/* (Re)opens g's connection into g->ctx; NULL with msg set when it fails. */
+void *sync_group_open(const struct group *g, char *msg, size_t msglen);
+/* Frees g's connection (rolled back when a transaction is open) and settings. */
+void sync_group_free(struct group *g);
 /* Creates/checks (and truncates, for a snapshot) every unit's tables. */
 int sync_targets_prepare(struct sync_run *run, bool truncate, char *err, size_t errlen);
 /* Frees everything but cfg/rt/scfg/st; rolls back open transactions. */

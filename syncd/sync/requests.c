@@ -78,9 +78,9 @@ static int resync_apply(struct sync_run *run, struct resync *rs, const char *lsn
 				schemas[n++] = run->units[i].schema;
 		if (n == 0)
 			continue;
-		if (run->ops->begin(run->groups[g].ctx, msg, sizeof(msg)) < 0 ||
-		    run->ops->prepare(run->groups[g].ctx, schemas, n, tabs, ntabs, true, msg, sizeof(msg)) <
-			    0) {
+		if (run->groups[g].ops->begin(run->groups[g].ctx, msg, sizeof(msg)) < 0 ||
+		    run->groups[g].ops->prepare(run->groups[g].ctx, schemas, n, tabs, ntabs, true, msg,
+						sizeof(msg)) < 0) {
 			snprintf(err, errlen, "tier %s: %s", run->groups[g].conninfo, msg);
 			goto out;
 		}
@@ -194,12 +194,12 @@ static int reroute_apply(struct stream *s, uint64_t x, char *result, size_t resu
 				continue;
 			}
 			stream_row_key(s, p, &s->newr);
-			found = run->ops->fetch(u->group->ctx, u->schema, &p->out, s->keyv, 0, &probe,
-						&is_null, msg, sizeof(msg));
+			found = u->group->ops->fetch(u->group->ctx, u->schema, &p->out, s->keyv, 0, &probe,
+						     &is_null, msg, sizeof(msg));
 			buf_free(&probe);
 			if (found == 0 && (stream_row_output(s, p, &s->newr) < 0 ||
-					   run->ops->insert(u->group->ctx, u->schema, &p->out, s->outr.v, msg,
-							    sizeof(msg)) < 0))
+					   u->group->ops->insert(u->group->ctx, u->schema, &p->out, s->outr.v,
+								 msg, sizeof(msg)) < 0))
 				found = -1;
 			if (found < 0) {
 				snprintf(err, errlen, "unit %05d: %s", u->code, msg);

@@ -16,15 +16,14 @@
 #include "syncd/sync/plan.h"
 #include "syncd/sync/row.h"
 
-static int unit_flush(struct sync_run *run, struct unit_dest *u, const struct plan_table *p, char *err,
-		      size_t errlen)
+static int unit_flush(struct unit_dest *u, const struct plan_table *p, char *err, size_t errlen)
 {
 	char msg[1024];
 
 	if (u->rows.len == 0)
 		return 0;
-	if (run->ops->load(u->group->ctx, u->schema, &p->out, u->rows.data, u->rows.len, msg, sizeof(msg)) <
-	    0) {
+	if (u->group->ops->load(u->group->ctx, u->schema, &p->out, u->rows.data, u->rows.len, msg,
+				sizeof(msg)) < 0) {
 		snprintf(err, errlen, "unit %05d: loading %s.%s: %s", u->code, u->schema, p->out.name, msg);
 		return -1;
 	}
@@ -158,13 +157,13 @@ int snapshot_copy_table(struct sync_run *run, struct pg_source *src, struct plan
 		} else if (buf_append(&u->rows, row, (size_t)len) < 0) {
 			goto oom;
 		}
-		if (u->rows.len >= run->flush_at && unit_flush(run, u, p, err, errlen) < 0)
+		if (u->rows.len >= run->flush_at && unit_flush(u, p, err, errlen) < 0)
 			goto out;
 	}
 	if (len < 0)
 		goto out;
 	for (size_t i = 0; i < run->nunits; i++)
-		if (unit_flush(run, &run->units[i], p, err, errlen) < 0)
+		if (unit_flush(&run->units[i], p, err, errlen) < 0)
 			goto out;
 	log_info("source %s: %s: %lld rows read", run->scfg->name, p->rt->table, rows);
 	r = 0;
@@ -224,7 +223,7 @@ int snapshot_check_source(const struct config *cfg, const struct routing *rt, co
 int snapshot_run(const struct config *cfg, const struct routing *rt, struct state *st,
 		 const struct config_source *src, struct snapshot_result *res, char *err, size_t errlen)
 {
-	struct sync_run run = {.cfg = cfg, .rt = rt, .scfg = src, .st = st, .ops = &pg_target_ops};
+	struct sync_run run = {.cfg = cfg, .rt = rt, .scfg = src, .st = st};
 	struct timespec t0, t1;
 	bool quarantine_open = false;
 	int r = -1;

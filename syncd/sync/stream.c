@@ -91,8 +91,8 @@ static int checkpoints_load(struct stream *s, char *err, size_t errlen)
 			s->hold |= !s->detached[i];
 			continue;
 		}
-		if (run->ops->checkpoint_get(u->group->ctx, u->schema, run->scfg->name, u->code, lsn,
-					     sizeof(lsn), msg, sizeof(msg)) < 0) {
+		if (u->group->ops->checkpoint_get(u->group->ctx, u->schema, run->scfg->name, u->code, lsn,
+						  sizeof(lsn), msg, sizeof(msg)) < 0) {
 			snprintf(err, errlen, "unit %05d: %s", u->code, msg);
 			return -1;
 		}
@@ -141,7 +141,7 @@ int stream_dest_begin(struct stream *s, int idx, bool *skip, char *err, size_t e
 	if (!run->units[idx].group->in_tx) {
 		char msg[1024];
 
-		if (run->ops->begin(run->units[idx].group->ctx, msg, sizeof(msg)) < 0) {
+		if (run->units[idx].group->ops->begin(run->units[idx].group->ctx, msg, sizeof(msg)) < 0) {
 			snprintf(err, errlen, "unit %05d: %s", run->units[idx].code, msg);
 			return -1;
 		}
@@ -308,8 +308,8 @@ static int fill_absent(struct stream *s, const struct plan_table *p, struct row 
 			struct unit_dest *u = &run->units[old_dest];
 
 			stream_row_key(s, p, orow);
-			f = run->ops->fetch(u->group->ctx, u->schema, &p->out, s->keyv, j, &nr->store,
-					    &is_null, msg, sizeof(msg));
+			f = u->group->ops->fetch(u->group->ctx, u->schema, &p->out, s->keyv, j, &nr->store,
+						 &is_null, msg, sizeof(msg));
 			if (f < 0)
 				snprintf(err, errlen, "unit %05d: %s", u->code, msg);
 		}
@@ -368,8 +368,8 @@ static int apply_insert(struct stream *s, const struct plan_table *p, struct row
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (run->ops->insert(run->units[dest].group->ctx, run->units[dest].schema, &p->out, s->outr.v, msg,
-			     sizeof(msg)) < 0) {
+	if (run->units[dest].group->ops->insert(run->units[dest].group->ctx, run->units[dest].schema, &p->out,
+						s->outr.v, msg, sizeof(msg)) < 0) {
 		snprintf(err, errlen, "unit %05d: %s", run->units[dest].code, msg);
 		return -1;
 	}
@@ -399,8 +399,8 @@ static int apply_remove(struct stream *s, const struct plan_table *p, struct row
 			       : 0;
 	}
 	stream_row_key(s, p, r);
-	if (run->ops->remove(run->units[dest].group->ctx, run->units[dest].schema, &p->out, s->keyv, msg,
-			     sizeof(msg)) < 0) {
+	if (run->units[dest].group->ops->remove(run->units[dest].group->ctx, run->units[dest].schema, &p->out,
+						s->keyv, msg, sizeof(msg)) < 0) {
 		snprintf(err, errlen, "unit %05d: %s", run->units[dest].code, msg);
 		return -1;
 	}
@@ -474,8 +474,9 @@ static int on_change(struct stream *s, const struct pgo_event *ev, char *err, si
 			return -1;
 		}
 		stream_row_key(s, p, &s->oldr);
-		if (run->ops->update(run->units[new_dest].group->ctx, run->units[new_dest].schema, &p->out,
-				     s->keyv, s->outr.v, msg, sizeof(msg)) < 0) {
+		if (run->units[new_dest].group->ops->update(run->units[new_dest].group->ctx,
+							    run->units[new_dest].schema, &p->out, s->keyv,
+							    s->outr.v, msg, sizeof(msg)) < 0) {
 			snprintf(err, errlen, "unit %05d: %s", run->units[new_dest].code, msg);
 			return -1;
 		}
@@ -524,8 +525,9 @@ static int on_truncate(struct stream *s, const struct pgo_event *ev, char *err, 
 
 			if (stream_dest_begin(s, (int)i, &skip, err, errlen) < 0)
 				return -1;
-			if (!skip && run->ops->truncate(run->units[i].group->ctx, run->units[i].schema,
-							&p->out, msg, sizeof(msg)) < 0) {
+			if (!skip &&
+			    run->units[i].group->ops->truncate(run->units[i].group->ctx, run->units[i].schema,
+							       &p->out, msg, sizeof(msg)) < 0) {
 				snprintf(err, errlen, "unit %05d: %s", run->units[i].code, msg);
 				return -1;
 			}
@@ -583,8 +585,8 @@ static int column_added(struct stream *s, struct plan_table *p, const struct pgo
 
 			if (u->group != &run->groups[g])
 				continue;
-			if (run->ops->add_column(u->group->ctx, u->schema, p->out.name, c->name, type, def,
-						 msg, sizeof(msg)) < 0) {
+			if (u->group->ops->add_column(u->group->ctx, u->schema, p->out.name, c->name, type,
+						      def, msg, sizeof(msg)) < 0) {
 				snprintf(err, errlen, "unit %05d: %s", u->code, msg);
 				free(def);
 				return -1;
@@ -779,7 +781,7 @@ static int units_maintain(struct stream *s, char *err, size_t errlen)
 
 		if (!gr->down)
 			continue;
-		gr->ctx = run->ops->open(gr->conninfo, run->cfg->tier_password, msg, sizeof(msg));
+		gr->ctx = sync_group_open(gr, msg, sizeof(msg));
 		if (gr->ctx == NULL)
 			continue;
 		gr->down = false;
@@ -806,7 +808,7 @@ static bool outage(struct stream *s)
 	if (!state_alive(run->st))
 		return true;
 	for (size_t g = 0; g < run->ngroups; g++)
-		if (!run->groups[g].down && !run->ops->alive(run->groups[g].ctx))
+		if (!run->groups[g].down && !run->groups[g].ops->alive(run->groups[g].ctx))
 			return true;
 	return false;
 }
@@ -966,7 +968,6 @@ static int stream_once(const struct config *cfg, const struct routing *rt, struc
 	s.run.rt = rt;
 	s.run.scfg = src;
 	s.run.st = st;
-	s.run.ops = &pg_target_ops;
 	s.opt = opt;
 	s.parser = pgo_parser_new(1);
 	if (s.parser == NULL)

@@ -2,8 +2,10 @@
 """receiver.py -- a test receiver for the HTTP target (issue 13), on loopback.
 
 Standard library only.  Prints its port on the first line of stdout, then
-records every request as one JSON line {method, path, headers, body} in LOG
-(body as text; body_b64 too, for byte-exact checks).  Not recorded: /control.
+records every request as one JSON line {method, path, headers, body, status}
+in LOG (body as text, gunzipped when Content-Encoding says gzip; body_b64
+as received, for byte-exact checks; status as answered, 0 when the client
+left before the answer).  Not recorded: /control.
 
   receiver.py --log FILE [--tls-cert F --tls-key F [--client-ca F]]
               [--bearer TOKEN] [--webhook-secret SECRET]
@@ -17,11 +19,15 @@ records every request as one JSON line {method, path, headers, body} in LOG
   every other request needs one of them as its bearer token.
 
 Plans, answered in order before the default 200:
-  GET/POST /control?status=500&times=2&retry_after=3&delay_ms=800&body=...&location=...
+  GET/POST /control?status=500&times=2&retry_after=3&delay_ms=800&body=...&location=...[&path=/u/31117]
+      (with path, the plan answers only requests to that path; status=0 closes
+      the connection without an answer, as a reset does)
   GET/POST /control?revoke=1   forgets every issued token (the next use is a 401)
+  GET/POST /control?clear=1    drops every plan
 """
 import argparse
 import base64
+import gzip
 import hashlib
 import hmac
 import json
@@ -64,6 +70,9 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def answer(self, status, body=b"", headers=None):
+        if getattr(self, "pending_record", None) is not None:
+            self.record(self.pending_record, status)
+            self.pending_record = None
         self.send_response(status)
         for k, v in (headers or {}).items():
             self.send_header(k, v)
@@ -71,9 +80,16 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def record(self, body):
+    def record(self, body, status):
+        text = body
+        if self.headers.get("Content-Encoding", "").lower() == "gzip":
+            try:
+                text = gzip.decompress(body)
+            except OSError:
+                text = b"(not gzip)"
         entry = {"method": self.command, "path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
-                 "body": body.decode("utf-8", "replace"), "body_b64": base64.b64encode(body).decode()}
+                 "body": text.decode("utf-8", "replace"), "body_b64": base64.b64encode(body).decode(),
+                 "status": status}
         with LOCK, open(ARGS.log, "a") as f:
             f.write(json.dumps(entry) + "\n")
 
@@ -82,10 +98,13 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK:
             if q.get("revoke"):
                 TOKENS.clear()
+            if q.get("clear"):
+                PLANS.clear()
             if "status" in q:
                 PLANS.append({"status": int(q["status"]), "times": int(q.get("times", 1)),
                               "retry_after": q.get("retry_after"), "delay_ms": int(q.get("delay_ms", 0)),
-                              "body": q.get("body", ""), "location": q.get("location")})
+                              "body": q.get("body", ""), "location": q.get("location"),
+                              "path": q.get("path")})
         self.answer(204)
 
     def token(self, body):
@@ -123,18 +142,20 @@ class Handler(BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         if path == "/control":
             return self.control(query)
-        self.record(body)
+        self.pending_record = body
         if path == "/token" and ARGS.oauth_client is not None:
             return self.token(body)
         if not self.authorised(body):
             return self.answer(401, b'{"error":"unauthorised"}', {"Content-Type": "application/json"})
         plan = None
         with LOCK:
-            if PLANS:
-                plan = PLANS[0]
-                plan["times"] -= 1
-                if plan["times"] <= 0:
-                    PLANS.pop(0)
+            for i, p in enumerate(PLANS):
+                if p["path"] is None or p["path"] == path:
+                    plan = p
+                    plan["times"] -= 1
+                    if plan["times"] <= 0:
+                        PLANS.pop(i)
+                    break
         if plan is None:
             return self.answer(200, b'{"stored":true}', {"Content-Type": "application/json"})
         if plan["delay_ms"]:
@@ -144,6 +165,12 @@ class Handler(BaseHTTPRequestHandler):
             headers["Retry-After"] = plan["retry_after"]
         if plan["location"] is not None:
             headers["Location"] = plan["location"]
+        if plan["status"] == 0:  # a connection reset: no answer at all
+            self.record(self.pending_record, 0)
+            self.pending_record = None
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return None
         try:
             self.answer(plan["status"], plan["body"].encode(), headers)
         except (BrokenPipeError, ConnectionResetError):

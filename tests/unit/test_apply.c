@@ -81,12 +81,13 @@ static int setup(void **state)
 	fail_commit_group = fail_checkpoint_unit = -1;
 	memset(&run, 0, sizeof(run));
 	for (int g = 0; g < 2; g++)
-		groups[g] = (struct group){
-			.conninfo = g ? "host=tier-b" : "host=tier-a", .ctx = &ctxs[g], .in_tx = true};
+		groups[g] = (struct group){.conninfo = g ? "host=tier-b" : "host=tier-a",
+					   .ops = &fake_ops,
+					   .ctx = &ctxs[g],
+					   .in_tx = true};
 	units[0] = (struct unit_dest){.code = 31120, .schema = "u31120", .group = &groups[0]};
 	units[1] = (struct unit_dest){.code = 31135, .schema = "u31135", .group = &groups[0]};
 	units[2] = (struct unit_dest){.code = 31147, .schema = "u31147", .group = &groups[1]};
-	run.ops = &fake_ops;
 	run.scfg = &scfg;
 	run.groups = groups;
 	run.ngroups = 2;

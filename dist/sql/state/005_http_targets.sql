@@ -21,6 +21,7 @@ CREATE TABLE IF NOT EXISTS public.syncd_http_batch (
   state text NOT NULL DEFAULT 'pending'
     CHECK (state IN ('pending', 'delivered', 'dead', 'discarded')),
   attempts int NOT NULL DEFAULT 0,
+  first_failed_at timestamptz, -- retry_deadline counts from here
   last_error text,
   delivered_at timestamptz,
   UNIQUE (target, batch_id));

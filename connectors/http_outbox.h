@@ -1,0 +1,100 @@
+/* http_outbox.h — the HTTP targets' rows in the state database (issue 13;
+ * dist/sql/state/005_http_targets.sql): batches queued with their unit's
+ * position in one transaction, and the delivery side's reads and verdicts
+ * (delivered with the delivered position, a failed attempt, dead with the
+ * unit paused).  Dead letters as an operator sees them: http_deadletter.h. */
+#ifndef SYNCD_CONNECTORS_HTTP_OUTBOX_H
+#define SYNCD_CONNECTORS_HTTP_OUTBOX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+/* ---- queueing (inside the caller's open transaction) ---------------------- */
+
+/* The last LSN queued for (target, source, unit), locked until the
+ * transaction ends (FOR UPDATE), so two writers cannot queue the same
+ * position; *queued = 0 when none.  Returns 0 or -1 with err set. */
+int http_outbox_queued_get(PGconn *c, const char *target, const char *source, int unit, uint64_t *queued,
+			   char *err, size_t errlen);
+
+/* Records queued as (target, source, unit)'s position. */
+int http_outbox_queued_set(PGconn *c, const char *target, const char *source, int unit, uint64_t queued,
+			   char *err, size_t errlen);
+
+/* One batch queued for delivery after every batch of (target, unit) queued
+ * before it.  lsn_from/lsn_to 0: none (a document).  A batch_id already
+ * queued for the target is an error (the idempotency key must not be reused). */
+struct http_outbox_new {
+	const char *target;
+	int unit;
+	const char *source;
+	const char *batch_id;
+	uint64_t lsn_from, lsn_to;
+	int changes;
+	const char *content_type;
+	const char *body;
+	size_t len;
+};
+int http_outbox_enqueue(PGconn *c, const struct http_outbox_new *b, char *err, size_t errlen);
+
+/* ---- delivery ------------------------------------------------------------- */
+
+/* One queued batch as the delivery reads it. */
+struct http_outbox_batch {
+	long long id;
+	int unit;
+	char source[64];
+	char batch_id[300];
+	char lsn_to[32]; /* "" when none */
+	char content_type[64];
+	char *body; /* malloc'ed; http_outbox_batch_clear() */
+	size_t len;
+	int changes;
+	int attempts;
+	long long failing_s; /* seconds since its first failed attempt; 0: none failed */
+	int dead;	     /* the unit's oldest open batch is dead: it waits for an operator */
+};
+void http_outbox_batch_clear(struct http_outbox_batch *b);
+
+/* The units of target with a batch waiting (pending, not behind a dead
+ * one): *units a new array of *n codes (caller frees).  Returns 0 or -1. */
+int http_outbox_units_due(PGconn *c, const char *target, int **units, size_t *n, char *err, size_t errlen);
+
+/* The oldest open batch of (target, unit) into b: 1 found (b->dead set when
+ * it is dead), 0 none.  -1 with err set. */
+int http_outbox_next(PGconn *c, const char *target, int unit, struct http_outbox_batch *b, char *err,
+		     size_t errlen);
+
+/* The receiver answered 2xx: in one transaction the batch is delivered and
+ * (target, source, unit)'s delivered position advances to its lsn_to. */
+int http_outbox_delivered(PGconn *c, const char *target, const struct http_outbox_batch *b, char *err,
+			  size_t errlen);
+
+/* A failed attempt that will be tried again: attempts + 1, last_error, and
+ * the time of the first failure (retry_deadline counts from it). */
+int http_outbox_attempt_failed(PGconn *c, const struct http_outbox_batch *b, const char *error, char *err,
+			       size_t errlen);
+
+/* The batch is dead: in one transaction it is marked dead, a row goes to
+ * syncd_deadletter (status 0: no answer) and (target, unit) is paused. */
+struct http_outbox_death {
+	long status;
+	const char *error;
+	const char *excerpt;
+};
+int http_outbox_dead(PGconn *c, const char *target, const struct http_outbox_batch *b,
+		     const struct http_outbox_death *why, char *err, size_t errlen);
+
+/* Per target: batches waiting, their bytes, paused units (for /metrics and
+ * STATUS).  Returns 0 or -1. */
+struct http_outbox_stats {
+	long long pending, pending_bytes, paused_units, dead_open;
+};
+int http_outbox_stats(PGconn *c, const char *target, struct http_outbox_stats *s, char *err, size_t errlen);
+
+/* Deletes delivered batches older than keep_s seconds; returns how many, -1. */
+long long http_outbox_prune(PGconn *c, const char *target, long keep_s, char *err, size_t errlen);
+
+#endif
