@@ -1,7 +1,8 @@
 /* test_deadletter.c — dead letters without a database: ids as people and
  * URLs give them, blank reasons, the list's filters as parameterised SQL,
- * the refusals a resolution makes before it touches the database, and what
- * syncctl prints of the API's answers (the list, one, a resolution). */
+ * the refusals a resolution makes before it touches the database, the
+ * API's rows of the dispatch table, and what syncctl prints of the API's
+ * answers (the list, one, a resolution). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include "connectors/http_deadletter.h"
+#include "syncd/api/deadletter.h"
 #include "syncd/ctl/print.h"
 
 static void test_id_parse(void **state)
@@ -117,6 +119,37 @@ static void test_resolve_refusals(void **state)
 	assert_int_equal(deadletter_retry(NULL, 1, "admin1", big, &out, err, sizeof(err)),
 			 DEADLETTER_INVALID);
 	assert_non_null(strstr(err, "longer than 1000 bytes"));
+}
+
+/* The four rows of /v1/deadletter in the dispatch table: each behind the
+ * login, none needing documents.json; 405 from the table. */
+static void test_dispatch(void **state)
+{
+	char hole[256], allowed[64];
+	const struct endpoint *e;
+
+	(void)state;
+	e = endpoint_find("GET", "/v1/deadletter", hole, sizeof(hole), allowed, sizeof(allowed));
+	assert_non_null(e);
+	assert_ptr_equal(e->handler, ep_deadletter_list);
+	assert_true(e->login);
+	assert_false(e->documents);
+	e = endpoint_find("GET", "/v1/deadletter/17", hole, sizeof(hole), allowed, sizeof(allowed));
+	assert_ptr_equal(e->handler, ep_deadletter_get);
+	assert_string_equal(hole, "17");
+	e = endpoint_find("POST", "/v1/deadletter/17/retry", hole, sizeof(hole), allowed, sizeof(allowed));
+	assert_ptr_equal(e->handler, ep_deadletter_retry);
+	assert_true(e->login);
+	assert_string_equal(hole, "17");
+	e = endpoint_find("POST", "/v1/deadletter/17/discard", hole, sizeof(hole), allowed, sizeof(allowed));
+	assert_ptr_equal(e->handler, ep_deadletter_discard);
+	assert_false(e->served_here); /* waits on the directory and the database: a worker's */
+	assert_string_equal(hole, "17");
+	assert_null(
+		endpoint_find("DELETE", "/v1/deadletter/17", hole, sizeof(hole), allowed, sizeof(allowed)));
+	assert_string_equal(allowed, "GET");
+	assert_null(endpoint_find("POST", "/v1/deadletter", hole, sizeof(hole), allowed, sizeof(allowed)));
+	assert_string_equal(allowed, "GET");
 }
 
 /* what f printed; caller frees */
@@ -268,7 +301,7 @@ int main(void)
 		cmocka_unit_test(test_id_parse),	 cmocka_unit_test(test_reason_blank),
 		cmocka_unit_test(test_list_sql),	 cmocka_unit_test(test_resolve_refusals),
 		cmocka_unit_test(test_list_print),	 cmocka_unit_test(test_show_print),
-		cmocka_unit_test(test_resolution_print),
+		cmocka_unit_test(test_resolution_print), cmocka_unit_test(test_dispatch),
 	};
 	return cmocka_run_group_tests_name("deadletter", tests, NULL, NULL);
 }
