@@ -372,7 +372,7 @@ static enum MHD_Result resolve(struct api *api, struct MHD_Connection *c, struct
 	struct deadletter_resolution out;
 	struct deadletter_item it;
 	struct authz_decision d;
-	char object[320], err[512];
+	char object[320], err[512], reason[600];
 	enum deadletter_result r;
 	enum MHD_Result res;
 	long long id;
@@ -401,13 +401,14 @@ static enum MHD_Result resolve(struct api *api, struct MHD_Connection *c, struct
 		goto out;
 	}
 	if ((db = state_conn(api, c, rq, &res)) == NULL) {
-		outcome(api, rq, action, unit, object, 503, "allow", "state_unavailable");
+		outcome(api, rq, action, unit, object, 503, "allow", "state_unavailable (no connection)");
 		goto out;
 	}
 	r = retry ? deadletter_retry(db, id, me->uid, why, &out, err, sizeof(err))
 		  : deadletter_discard(db, id, me->uid, why, &out, err, sizeof(err));
 	st = dl_status(r, &code);
-	outcome(api, rq, action, unit, object, st, "allow", err);
+	snprintf(reason, sizeof(reason), "%s (%s)", code, err);
+	outcome(api, rq, action, unit, object, st, "allow", reason);
 	if (st != 0) {
 		res = respond_error(c, rq, (unsigned)st, code, "%s%s", err,
 				    r == DEADLETTER_CONFLICT ? "; nothing was changed" : "");
