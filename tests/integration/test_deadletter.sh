@@ -152,6 +152,9 @@ h_assert_eq "the batch waiting behind it is untouched" pending \
     "$(sql "SELECT state FROM syncd_http_batch WHERE id = $bw")"
 expect "retrying it again" 409 already_resolved -- admin1 POST "/v1/deadletter/$a/retry" '{}'
 grep -q "already retried by admin1" "$H_TMP/body" && h_ok "... naming who resolved it" || h_fail "409 message" "$(cat "$H_TMP/body")"
+h_assert_eq "... audited: its intent, then a deny outcome saying why" "intent|deny already_resolved" \
+    "$(sql "SELECT decision || CASE WHEN decision = 'deny' THEN ' ' || split_part(reason, ' ', 1) ELSE '' END FROM syncd_audit
+            WHERE action = 'deadletter.retry' AND object = '$a $batch_a' ORDER BY seq DESC LIMIT 2" | tac | paste -sd'|')"
 h_assert_eq "discarding it after the retry: syncctl exit 1" 1 "$(ctl admin1 deadletter discard "$a" --reason late)"
 h_assert_eq "the batch stays pending" pending "$(sql "SELECT state FROM syncd_http_batch WHERE id = $ba")"
 
