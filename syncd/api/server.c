@@ -15,6 +15,7 @@
 
 #include "common/fileio.h"
 #include "common/log.h"
+#include "syncd/api/deadletter.h"
 
 #define BODY_MAX	   (64 * 1024)
 #define THROTTLE_SIZE	   65536 /* open addressing: keys never evict each other */
@@ -326,6 +327,10 @@ static const struct endpoint endpoints[] = {
 	{"DELETE", "/v1/grants/{}", ep_grant_revoke, true, false, false},
 	{"GET", "/v1/audit/verify", ep_audit_verify, true, false, false},
 	{"GET", "/v1/audit", ep_audit_query, true, false, false},
+	{"POST", "/v1/deadletter/{}/retry", ep_deadletter_retry, true, false, false},
+	{"POST", "/v1/deadletter/{}/discard", ep_deadletter_discard, true, false, false},
+	{"GET", "/v1/deadletter/{}", ep_deadletter_get, true, false, false},
+	{"GET", "/v1/deadletter", ep_deadletter_list, true, false, false},
 	{"POST", "/v1/session", ep_session_create, false, false, false},
 	{"GET", "/v1/session", ep_session_get, true, false, false},
 	{"DELETE", "/v1/session", ep_session_delete, true, false, false},

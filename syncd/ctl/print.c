@@ -502,3 +502,169 @@ int api_document_verify_print(FILE *f, const json_t *verify)
 	free(at);
 	return valid;
 }
+
+/* ---- dead letters ---- */
+
+#define DEADLETTER_COLS 10
+
+/* "open", or how it was resolved */
+static const char *deadletter_state(const json_t *dl)
+{
+	const char *r = json_string_value(json_object_get(dl, "resolution"));
+
+	return r != NULL && r[0] != '\0' ? r : "open";
+}
+
+int api_deadletters_print(FILE *f, const json_t *list)
+{
+	static const char *const head[DEADLETTER_COLS] = {"ID",	     "DEAD AT",	 "TARGET", "UNIT",  "BATCH",
+							  "CHANGES", "ATTEMPTS", "HTTP",   "ERROR", "STATE"};
+	static const char *const keys[DEADLETTER_COLS - 1] = {
+		"id", "dead_at", "target", "unit", "batch_id", "changes", "attempts", "http_status", "error"};
+	/* an error in a few words; the whole of it with deadletter show */
+	static const size_t maxw[DEADLETTER_COLS] = {0, 0, 20, 0, 0, 0, 0, 0, 40, 0};
+	size_t n;
+	char **cells;
+	int r = -1;
+
+	if (!array_of_objects(list))
+		return -1;
+	n = json_array_size(list);
+	if (n == 0) {
+		fputs("no dead letters\n", f);
+		return 0;
+	}
+	cells = calloc(n * DEADLETTER_COLS, sizeof(*cells));
+	if (cells == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		const json_t *dl = json_array_get(list, i);
+		char **row = cells + i * DEADLETTER_COLS;
+
+		for (size_t k = 0; k < DEADLETTER_COLS; k++) {
+			row[k] = k < DEADLETTER_COLS - 1 ? cell_text(json_object_get(dl, keys[k]))
+							 : strdup(deadletter_state(dl));
+			if (row[k] != NULL && k == 1)
+				time_to_second(row[k]);
+			row[k] = cell_cut(row[k], maxw[k]);
+			if (row[k] == NULL)
+				goto out;
+		}
+	}
+	table_print(f, head, DEADLETTER_COLS, cells, n);
+	r = 0;
+out:
+	cells_free(cells, n * DEADLETTER_COLS);
+	return r;
+}
+
+/* text line by line, each made safe for a terminal, indented by two */
+static void print_lines(FILE *f, const char *text)
+{
+	char *copy = strdup(text), *save = NULL;
+
+	if (copy == NULL)
+		return;
+	for (char *l = strtok_r(copy, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save)) {
+		api_text_sanitize(l);
+		fprintf(f, "  %s\n", l);
+	}
+	free(copy);
+}
+
+/* The batch's body: indented JSON when it parses, else as it is. */
+static void deadletter_body_print(FILE *f, const json_t *dl)
+{
+	const char *body = json_string_value(json_object_get(dl, "body"));
+	char *ctype = cell_text(json_object_get(dl, "content_type"));
+	json_t *j;
+	char *pretty = NULL;
+
+	if (body == NULL) {
+		free(ctype);
+		return;
+	}
+	fprintf(f, "\nbody (%s, %zu bytes):\n", ctype ? ctype : "-", strlen(body));
+	free(ctype);
+	j = json_loads(body, JSON_DECODE_ANY, NULL);
+	if (j != NULL)
+		pretty = json_dumps(j, JSON_INDENT(2) | JSON_ENCODE_ANY);
+	json_decref(j);
+	print_lines(f, pretty ? pretty : body);
+	free(pretty);
+}
+
+int api_deadletter_print(FILE *f, const json_t *dl)
+{
+	static const struct {
+		const char *label, *key;
+	} lines[] = {
+		{"target:     ", "target"},
+		{"unit:       ", "unit"},
+		{"batch:      ", "batch"},
+		{"batch id:   ", "batch_id"},
+		{"batch state:", "batch_state"},
+		{"source:     ", "source"},
+		{"changes:    ", "changes"},
+		{"lsn from:   ", "lsn_from"},
+		{"lsn to:     ", "lsn_to"},
+		{"queued at:  ", "created_at"},
+		{"attempts:   ", "attempts"},
+		{"dead at:    ", "dead_at"},
+		{"http status:", "http_status"},
+		{"error:      ", "error"},
+		{"response:   ", "response_excerpt"},
+		{"paused:     ", "paused"},
+	};
+	char *v[4] = {NULL};
+
+	if (!json_is_object(dl) || !json_is_integer(json_object_get(dl, "id")))
+		return -1;
+	fprintf(f, "dead letter %" JSON_INTEGER_FORMAT ": %s\n",
+		json_integer_value(json_object_get(dl, "id")), deadletter_state(dl));
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+		print_line(f, lines[i].label, json_object_get(dl, lines[i].key));
+	if (json_is_string(json_object_get(dl, "resolution"))) {
+		v[0] = cell_text(json_object_get(dl, "resolution"));
+		v[1] = cell_text(json_object_get(dl, "resolved_by"));
+		v[2] = cell_text(json_object_get(dl, "resolved_at"));
+		v[3] = cell_text(json_object_get(dl, "reason"));
+		if (v[0] != NULL && v[1] != NULL && v[2] != NULL && v[3] != NULL)
+			fprintf(f, "resolved:    %s by %s at %s: %s\n", v[0], v[1], v[2], v[3]);
+		for (size_t k = 0; k < 4; k++)
+			free(v[k]);
+	}
+	deadletter_body_print(f, dl);
+	return 0;
+}
+
+int api_deadletter_resolution_print(FILE *f, const json_t *r)
+{
+	static const char *const keys[5] = {"resolution", "target", "unit", "batch_id", "reason"};
+	const json_t *id = json_object_get(r, "id");
+	char *v[5];
+	bool ok = true;
+
+	if (!json_is_integer(id) || !json_is_string(json_object_get(r, "resolution")))
+		return -1;
+	for (size_t k = 0; k < 5; k++)
+		if ((v[k] = cell_text(json_object_get(r, keys[k]))) == NULL)
+			ok = false;
+	if (ok) {
+		fprintf(f, "%s dead letter %" JSON_INTEGER_FORMAT " (target %s, unit %s, batch %s)", v[0],
+			json_integer_value(id), v[1], v[2], v[3]);
+		if (strcmp(v[4], "-") != 0)
+			fprintf(f, ": %s", v[4]);
+		fputc('\n', f);
+		if (json_is_true(json_object_get(r, "unpaused")))
+			fprintf(f, "unit %s of target %s is no longer paused\n", v[2], v[1]);
+		else if (json_is_true(json_object_get(r, "paused")))
+			fprintf(f,
+				"unit %s of target %s stays paused: another of its dead letters is open "
+				"(syncctl deadletter list --target %s --unit %s)\n",
+				v[2], v[1], v[1], v[2]);
+	}
+	for (size_t k = 0; k < 5; k++)
+		free(v[k]);
+	return 0;
+}

@@ -1,5 +1,6 @@
-/* print.h — what syncctl shows of syncd's API answers: the grants, audit
- * and document tables and summaries on a terminal, and the audit log as CSV. */
+/* print.h — what syncctl shows of syncd's API answers: the grants, audit,
+ * document and dead-letter tables and summaries on a terminal, and the
+ * audit log as CSV. */
 #ifndef SYNCD_CTL_PRINT_H
 #define SYNCD_CTL_PRINT_H
 
@@ -52,5 +53,19 @@ int api_document_valid(const json_t *verify);
  * sha256 and signature lines.  Returns what api_document_valid() returns
  * (nothing printed on -1). */
 int api_document_verify_print(FILE *f, const json_t *verify);
+
+/* The dead letters table: ID "DEAD AT" TARGET UNIT BATCH CHANGES ATTEMPTS
+ * HTTP ERROR STATE (open, retried or discarded), one row per object of the
+ * array, long errors cut with "…".  Returns 0, or -1 when list is not an
+ * array of objects (nothing printed). */
+int api_deadletters_print(FILE *f, const json_t *list);
+/* One dead letter: "label: value" lines (the batch, the failure, the
+ * resolution), then the batch's body, indented when it is JSON.  Returns
+ * 0, or -1 when dl is not an object with an id (nothing printed). */
+int api_deadletter_print(FILE *f, const json_t *dl);
+/* A retry's or discard's answer: "retried dead letter 17 (target, unit,
+ * batch)" and whether the unit was unpaused or stays paused.  Returns 0, or
+ * -1 when r is not an object with an id and a resolution (nothing printed). */
+int api_deadletter_resolution_print(FILE *f, const json_t *r);
 
 #endif

@@ -23,7 +23,12 @@
  * syncctl [-s URL] [-u USER] document get SERIAL | document verify SERIAL HASH
  *   shows an issued document (or saves it as HTML to print) and checks one
  *   the way anyone holding a copy may: verify is public, so it sends no
- *   login; exit 1 when the document is revoked or unknown. */
+ *   login; exit 1 when the document is revoked or unknown.
+ *
+ * syncctl [-s URL] [-u USER] deadletter list | show ID | retry ID | discard ID
+ *   the HTTP targets' batches their receiver refused: list them, show one
+ *   with its body, send it again or drop it (with a reason), which lets
+ *   the paused unit go on. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +42,7 @@
 
 #include "authz/audit.h"
 #include "common/log.h"
+#include "connectors/http_deadletter.h"
 #include "syncd/ctl/apiclient.h"
 #include "syncd/ctl/print.h"
 #include "syncd/config.h"
@@ -70,6 +76,10 @@ static void usage(FILE *f)
 		"       syncctl [API OPTIONS] audit verify     (with -c FILE: straight from the state DB)\n"
 		"       syncctl [API OPTIONS] document get SERIAL [--html FILE]\n"
 		"       syncctl [API OPTIONS] document verify SERIAL HASH   (HASH: 16+ hex digits printed on it)\n"
+		"       syncctl [API OPTIONS] deadletter list [--target NAME] [--unit CODE] [--all]\n"
+		"       syncctl [API OPTIONS] deadletter show ID\n"
+		"       syncctl [API OPTIONS] deadletter retry ID [--reason TEXT]\n"
+		"       syncctl [API OPTIONS] deadletter discard ID --reason TEXT\n"
 		"  -c, --config FILE   syncd.conf (default /etc/syncd/syncd.conf)\n"
 		"API OPTIONS, before the command:\n"
 		"  -s URL              syncd's HTTP API (default $SYNCCTL_URL, else " DEFAULT_URL ")\n"
@@ -85,6 +95,9 @@ static void usage(FILE *f)
 		"audit query: --limit N events (per page with --all); --all follows every page;\n"
 		"  --csv prints the server's CSV.\n"
 		"SERIAL: " API_SERIAL_FORM "\n"
+		"deadletter: list shows the open ones (--all: retried and discarded too), newest\n"
+		"  first; retry sends the batch again, discard drops it for good (--reason says why);\n"
+		"  either lets the unit's later batches go once no other dead letter of it is open.\n"
 		"Exit status: 0 done (check: allowed; audit verify: intact; document verify: valid),\n"
 		"1 refused, denied, broken, revoked, unknown or unreachable, 2 usage error.\n");
 }
@@ -1092,6 +1105,166 @@ static int cmd_document_verify(const struct cli *cli, int argc, char **argv)
 	return valid == 1 ? 0 : 1;
 }
 
+/* ---- dead letters ---- */
+
+/* The one dead letter ID after the options; NULL after a usage message. */
+static const char *deadletter_id_arg(const char *cmd, int argc, char **argv)
+{
+	long long id;
+
+	if (optind != argc - 1) {
+		fprintf(stderr,
+			"syncctl: deadletter %s needs one dead letter ID (see syncctl deadletter list)\n",
+			cmd);
+		usage(stderr);
+		return NULL;
+	}
+	if (deadletter_id_parse(argv[optind], &id) < 0) {
+		fprintf(stderr,
+			"syncctl: deadletter %s: \"%s\" is not a dead letter ID; IDs are the numbers in the ID "
+			"column of syncctl deadletter list\n",
+			cmd, argv[optind]);
+		return NULL;
+	}
+	return argv[optind];
+}
+
+static int cmd_deadletter_list(const struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"target", required_argument, NULL, 't'},
+		{"unit", required_argument, NULL, 'n'},
+		{"all", no_argument, NULL, 'a'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct api_param q[3] = {{"target", NULL}, {"unit", NULL}, {"all", NULL}};
+	struct api_response res;
+	int c, r;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 't': q[0].value = optarg; break;
+		case 'n': q[1].value = optarg; break;
+		case 'a': q[2].value = "1"; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "syncctl: deadletter list takes only --target NAME, --unit CODE and --all\n");
+		usage(stderr);
+		return 2;
+	}
+	r = cli_get_query(cli, "/v1/deadletter", q, 3, &res);
+	if (r != 0)
+		return r;
+	if (!cli->json && api_deadletters_print(stdout, json_object_get(res.json, "deadletters")) < 0)
+		r = no_list(&res, "\"deadletters\" list");
+	if (r == 0 && json_is_true(json_object_get(res.json, "more")))
+		fprintf(stderr, "syncctl: only the newest %d are shown: narrow with --target or --unit\n",
+			DEADLETTER_LIST_MAX);
+	api_response_free(&res);
+	return r;
+}
+
+static int cmd_deadletter_show(const struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct api_response res;
+	const char *id;
+	char *path;
+	int c, r;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if ((id = deadletter_id_arg("show", argc, argv)) == NULL)
+		return 2;
+	if ((path = api_path_join("/v1/deadletter", id)) == NULL) {
+		fprintf(stderr, "syncctl: out of memory\n");
+		return 1;
+	}
+	r = cli_request(cli, "GET", path, NULL, &res);
+	free(path);
+	if (r != 0)
+		return r;
+	if (!cli->json && api_deadletter_print(stdout, res.json) < 0)
+		r = no_list(&res, "dead letter");
+	api_response_free(&res);
+	return r;
+}
+
+/* retry ID [--reason TEXT] and discard ID --reason TEXT: one POST with
+ * {"reason": TEXT} (or {}), the answer printed. */
+static int deadletter_resolve(const struct cli *cli, int argc, char **argv, bool retry)
+{
+	static const struct option opts[] = {
+		{"reason", required_argument, NULL, 'r'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *cmd = retry ? "retry" : "discard", *id, *reason = NULL;
+	struct api_response res;
+	char *path;
+	json_t *body;
+	int c, r;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r': reason = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if ((id = deadletter_id_arg(cmd, argc, argv)) == NULL)
+		return 2;
+	if (!retry && deadletter_reason_blank(reason)) {
+		fprintf(stderr,
+			"syncctl: deadletter discard needs --reason TEXT: say why the batch is never sent "
+			"(it is kept with the dead letter and in the audit log)\n");
+		return 2;
+	}
+	body = reason ? json_pack("{s:s}", "reason", reason) : json_object();
+	if (body == NULL) {
+		fprintf(stderr, "syncctl: --reason is not valid UTF-8 text\n");
+		return 2;
+	}
+	if (asprintf(&path, "/v1/deadletter/%s/%s", id, cmd) < 0) {
+		json_decref(body);
+		fprintf(stderr, "syncctl: out of memory\n");
+		return 1;
+	}
+	r = cli_request(cli, "POST", path, body, &res);
+	free(path);
+	json_decref(body);
+	if (r != 0)
+		return r;
+	if (!cli->json && api_deadletter_resolution_print(stdout, res.json) < 0)
+		r = no_list(&res, "resolution");
+	api_response_free(&res);
+	return r;
+}
+
+static int cmd_deadletter_retry(const struct cli *cli, int argc, char **argv)
+{
+	return deadletter_resolve(cli, argc, argv, true);
+}
+
+static int cmd_deadletter_discard(const struct cli *cli, int argc, char **argv)
+{
+	return deadletter_resolve(cli, argc, argv, false);
+}
+
 /* ---- the commands ---- */
 
 struct api_cmd {
@@ -1109,9 +1282,30 @@ static const struct api_cmd document_cmds[] = {
 	{"verify", cmd_document_verify},
 };
 
+static const struct api_cmd deadletter_cmds[] = {
+	{"list", cmd_deadletter_list},
+	{"show", cmd_deadletter_show},
+	{"retry", cmd_deadletter_retry},
+	{"discard", cmd_deadletter_discard},
+};
+
+/* "a, b or c": the n subcommands' names, for a usage message */
+static void sub_names(const struct api_cmd *subs, size_t n, char *out, size_t outlen)
+{
+	out[0] = '\0';
+	for (size_t k = 0; k < n; k++)
+		snprintf(out + strlen(out), outlen - strlen(out), "%s%s",
+			 k == 0	      ? ""
+			 : k + 1 == n ? " or "
+				      : ", ",
+			 subs[k].name);
+}
+
 /* argv[0] is the command, argv[1] one of its n subcommands */
 static int run_sub(const struct api_cmd *subs, size_t n, const struct cli *cli, int argc, char **argv)
 {
+	char names[128];
+
 	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
 		usage(stdout);
 		return 0;
@@ -1119,8 +1313,9 @@ static int run_sub(const struct api_cmd *subs, size_t n, const struct cli *cli, 
 	for (size_t k = 0; k < n && argc >= 2; k++)
 		if (strcmp(argv[1], subs[k].name) == 0)
 			return subs[k].run(cli, argc - 1, argv + 1);
-	fprintf(stderr, "syncctl: %s needs %s or %s%s%s%s\n", argv[0], subs[0].name, subs[1].name,
-		argc >= 2 ? ", not \"" : "", argc >= 2 ? argv[1] : "", argc >= 2 ? "\"" : "");
+	sub_names(subs, n, names, sizeof(names));
+	fprintf(stderr, "syncctl: %s needs %s%s%s%s\n", argv[0], names, argc >= 2 ? ", not \"" : "",
+		argc >= 2 ? argv[1] : "", argc >= 2 ? "\"" : "");
 	usage(stderr);
 	return 2;
 }
@@ -1133,6 +1328,12 @@ static int cmd_audit(const struct cli *cli, int argc, char **argv)
 static int cmd_document(const struct cli *cli, int argc, char **argv)
 {
 	return run_sub(document_cmds, sizeof(document_cmds) / sizeof(document_cmds[0]), cli, argc, argv);
+}
+
+static int cmd_deadletter(const struct cli *cli, int argc, char **argv)
+{
+	return run_sub(deadletter_cmds, sizeof(deadletter_cmds) / sizeof(deadletter_cmds[0]), cli, argc,
+		       argv);
 }
 
 /* syncctl status: the sources (state, lag, confirmed position, changes
@@ -1209,8 +1410,9 @@ static int cmd_status(const struct cli *cli, int argc, char **argv)
 }
 
 static const struct api_cmd api_cmds[] = {
-	{"grant", cmd_grant}, {"revoke", cmd_revoke},	  {"grants", cmd_grants}, {"check", cmd_check},
-	{"audit", cmd_audit}, {"document", cmd_document}, {"status", cmd_status},
+	{"grant", cmd_grant},	{"revoke", cmd_revoke},		{"grants", cmd_grants},
+	{"check", cmd_check},	{"audit", cmd_audit},		{"document", cmd_document},
+	{"status", cmd_status}, {"deadletter", cmd_deadletter},
 };
 
 /* ---- the state database commands ---- */
