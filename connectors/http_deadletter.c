@@ -301,7 +301,7 @@ static const char sql_resolved[] = "UPDATE public.syncd_deadletter SET resolved_
 				   "resolved_by = $3, reason = $4 WHERE id = $1::bigint "
 				   "RETURNING to_char(resolved_at AT TIME ZONE 'UTC', " DL_UTC ")";
 static const char sql_batch_retried[] =
-	"UPDATE public.syncd_http_batch b SET state = 'pending', attempts = 0 "
+	"UPDATE public.syncd_http_batch b SET state = 'pending', attempts = 0, first_failed_at = NULL "
 	"FROM public.syncd_deadletter d WHERE d.id = $1::bigint AND b.id = d.batch "
 	"RETURNING b.id";
 static const char sql_batch_discarded[] =
