@@ -259,6 +259,15 @@ static int issuing_open(const struct config *cfg, const struct routing *rt, stru
 		log_err("%s", err);
 		return -1;
 	}
+	for (size_t i = 0; *docs != NULL && i < documents_count(*docs); i++) {
+		const struct doc_kind *k = documents_nth(*docs, i);
+
+		if (k->reg_target != NULL && config_target_find(cfg, k->reg_target) == NULL) {
+			log_err("%s: kind %s: register names [target %s], which %s does not have; add the section or fix the name",
+				path, k->name, k->reg_target, cfg->path);
+			return -1;
+		}
+	}
 	if (documents_prepare(cfg, err, sizeof(err)) < 0) {
 		log_err("state database: documents: %s", err);
 		return -1;
@@ -441,6 +450,18 @@ static int view_ldap(void *ctx, struct metrics_histogram *h)
 	return 0;
 }
 
+static bool view_target(void *ctx, size_t i, struct metrics_target *out)
+{
+	const struct daemon *d = ctx;
+	struct deliver_stats s;
+
+	if (!deliver_stats_read(d->deliver, i, &s))
+		return false;
+	*out = (struct metrics_target){s.name,	  s.delivered,	   s.changes,	   s.retries,  s.dead,
+				       s.pending, s.pending_bytes, s.paused_units, s.dead_open};
+	return true;
+}
+
 /* ---- the daemon's life */
 
 static void daemon_close(struct daemon *d)
@@ -462,7 +483,8 @@ static void daemon_close(struct daemon *d)
 /* The per-source status and the metrics that read it, before any thread runs. */
 static void daemon_metrics(struct daemon *d)
 {
-	const struct metrics_hooks hooks = {d, view_source, view_unit, view_table, view_directory, view_ldap};
+	const struct metrics_hooks hooks = {d,	       view_source, view_unit, view_table, view_directory,
+					    view_ldap, view_target};
 	const struct metrics_features features = {d->docs != NULL, d->signer != NULL, d->az != NULL};
 	size_t nu = routing_unit_count(d->rt);
 	char off[160];
@@ -563,6 +585,10 @@ static int run_daemon(struct config *cfg, const struct routing *rt)
 		return 1;
 	}
 	daemon_metrics(&d);
+	/* before the API threads start: they read its counters */
+	d.deliver = deliver_start(cfg, err, sizeof(err));
+	if (d.deliver == NULL)
+		fatal("%s", err);
 	deps = (struct api_deps){cfg, rt, d.az, d.audit, d.signer, d.docs, d.metrics};
 	d.api = api_start(&deps, err, sizeof(err));
 	if (d.api == NULL) {
@@ -573,9 +599,6 @@ static int run_daemon(struct config *cfg, const struct routing *rt)
 	d.outbox = (struct outbox_ctx){.cfg = cfg, .docs = d.docs};
 	if (d.docs != NULL && pthread_create(&d.outbox.thread, NULL, outbox_main, &d.outbox) != 0)
 		fatal("cannot start the outbox thread");
-	d.deliver = deliver_start(cfg, err, sizeof(err));
-	if (d.deliver == NULL)
-		fatal("%s", err);
 	workers_start(&d);
 	log_info("syncd running: %zu sources, %zu HTTP targets", cfg->nsources, cfg->ntargets);
 	n = notify_new(d.metrics);

@@ -146,8 +146,10 @@ void metrics_source_read(struct metrics *m, size_t i, struct metrics_source *out
 struct reading {
 	struct metrics *m;
 	struct metrics_source *src; /* per source */
-	int directory;		    /* as the hook says */
-	double now;		    /* realtime, seconds since the Unix epoch */
+	struct metrics_target tg[METRICS_MAX_TARGETS];
+	size_t ntargets;
+	int directory; /* as the hook says */
+	double now;    /* realtime, seconds since the Unix epoch */
 	/* the rest only for /metrics */
 	size_t ntables;
 	const char *tables[METRICS_MAX_TABLES];
@@ -206,6 +208,9 @@ static int reading_open(struct metrics *m, struct reading *r, bool full)
 		return -1;
 	for (size_t i = 0; i < m->nsources; i++)
 		metrics_source_read(m, i, &r->src[i]);
+	while (m->hooks.target != NULL && r->ntargets < METRICS_MAX_TARGETS &&
+	       m->hooks.target(m->hooks.ctx, r->ntargets, &r->tg[r->ntargets]))
+		r->ntargets++;
 	r->directory = m->hooks.directory ? m->hooks.directory(m->hooks.ctx) : -1;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	r->now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
@@ -241,7 +246,8 @@ enum labels {
 	BY_SOURCE_OP,
 	BY_SOURCE_UNIT_TABLE_OP,
 	BY_DECISION,
-	BY_KIND
+	BY_KIND,
+	BY_TARGET
 };
 
 /* Where one sample is: the indexes its labels name (those it has). */
@@ -408,6 +414,62 @@ static bool rd_start(const struct reading *r, const struct at *at, struct value 
 	return true;
 }
 
+static bool rd_tg_delivered(const struct reading *r, const struct at *at, struct value *v)
+{
+	v->n = r->tg[at->k].delivered;
+	return true;
+}
+
+static bool rd_tg_changes(const struct reading *r, const struct at *at, struct value *v)
+{
+	v->n = r->tg[at->k].changes;
+	return true;
+}
+
+static bool rd_tg_retries(const struct reading *r, const struct at *at, struct value *v)
+{
+	v->n = r->tg[at->k].retries;
+	return true;
+}
+
+static bool rd_tg_dead(const struct reading *r, const struct at *at, struct value *v)
+{
+	v->n = r->tg[at->k].dead;
+	return true;
+}
+
+/* The state database's counts: absent until first read. */
+static bool tg_count(long long n, struct value *v)
+{
+	v->n = n > 0 ? (unsigned long long)n : 0;
+	return n >= 0;
+}
+
+static bool rd_tg_pending(const struct reading *r, const struct at *at, struct value *v)
+{
+	return tg_count(r->tg[at->k].pending, v);
+}
+
+static bool rd_tg_pending_bytes(const struct reading *r, const struct at *at, struct value *v)
+{
+	return tg_count(r->tg[at->k].pending_bytes, v);
+}
+
+static bool rd_tg_paused(const struct reading *r, const struct at *at, struct value *v)
+{
+	return tg_count(r->tg[at->k].paused_units, v);
+}
+
+static bool rd_tg_dead_open(const struct reading *r, const struct at *at, struct value *v)
+{
+	return tg_count(r->tg[at->k].dead_open, v);
+}
+
+static bool has_targets(const struct reading *r)
+{
+	return r->ntargets > 0;
+}
+
 static bool has_ldap(const struct reading *r)
 {
 	return r->ldap_ok;
@@ -439,6 +501,14 @@ enum metric_id {
 	M_BATCHES,
 	M_RETRIES,
 	M_DIRECTORY_UP,
+	M_TG_DELIVERED,
+	M_TG_CHANGES,
+	M_TG_RETRIES,
+	M_TG_DEAD,
+	M_TG_PENDING,
+	M_TG_PENDING_BYTES,
+	M_TG_PAUSED,
+	M_TG_DEAD_OPEN,
 	M_CPU,
 	M_RSS,
 	M_START,
@@ -498,6 +568,29 @@ static const struct metric {
 		       "stream sessions ended by an error and retried", BY_SOURCE, -1, rd_retries, NULL},
 	[M_DIRECTORY_UP] = {"syncd_directory_up", "gauge", "1 while the LDAP directory answers", BY_NONE, -1,
 			    rd_directory_up, NULL},
+	[M_TG_DELIVERED] = {"syncd_target_batches_delivered_total", "counter",
+			    "batches an HTTP target's receiver answered 2xx since start", BY_TARGET, -1,
+			    rd_tg_delivered, has_targets},
+	[M_TG_CHANGES] = {"syncd_target_changes_delivered_total", "counter",
+			  "changes in the batches delivered since start", BY_TARGET, -1, rd_tg_changes,
+			  has_targets},
+	[M_TG_RETRIES] = {"syncd_target_retries_total", "counter",
+			  "sends that failed and will be tried again (5xx, 429, timeouts, ...)", BY_TARGET,
+			  -1, rd_tg_retries, has_targets},
+	[M_TG_DEAD] = {"syncd_target_dead_letters_total", "counter",
+		       "batches refused for good since start (dead letters)", BY_TARGET, -1, rd_tg_dead,
+		       has_targets},
+	[M_TG_PENDING] = {"syncd_target_pending_batches", "gauge", "batches queued and not yet delivered",
+			  BY_TARGET, -1, rd_tg_pending, has_targets},
+	[M_TG_PENDING_BYTES] = {"syncd_target_pending_bytes", "gauge",
+				"bytes of the batches not yet delivered (dead ones included)", BY_TARGET, -1,
+				rd_tg_pending_bytes, has_targets},
+	[M_TG_PAUSED] = {"syncd_target_paused_units", "gauge",
+			 "units whose delivery waits behind a dead letter (alert when > 0)", BY_TARGET, -1,
+			 rd_tg_paused, has_targets},
+	[M_TG_DEAD_OPEN] = {"syncd_target_dead_letters_open", "gauge",
+			    "dead letters no operator has retried or discarded yet", BY_TARGET, -1,
+			    rd_tg_dead_open, has_targets},
 	[M_CPU] = {"process_cpu_seconds_total", "counter", "user and system CPU time", BY_NONE, 2, rd_cpu,
 		   has_proc},
 	[M_RSS] = {"process_resident_memory_bytes", "gauge", "resident memory", BY_NONE, -1, rd_rss,
@@ -531,7 +624,9 @@ static int unit_code(const struct reading *r, size_t u)
 static void labels_text(const struct reading *r, enum labels by, const struct at *at, char *out,
 			size_t outlen)
 {
-	const char *src = by != BY_NONE && by != BY_DECISION && by != BY_KIND ? r->m->names[at->source] : "";
+	const char *src = by != BY_NONE && by != BY_DECISION && by != BY_KIND && by != BY_TARGET
+				  ? r->m->names[at->source]
+				  : "";
 
 	switch (by) {
 	case BY_NONE: out[0] = '\0'; break;
@@ -549,6 +644,7 @@ static void labels_text(const struct reading *r, enum labels by, const struct at
 			 r->reasons[at->k].reason[0] ? r->reasons[at->k].reason : "none");
 		break;
 	case BY_KIND: snprintf(out, outlen, "{kind=\"%s\"}", r->kinds[at->k].kind); break;
+	case BY_TARGET: snprintf(out, outlen, "{target=\"%s\"}", r->tg[at->k].name); break;
 	}
 }
 
@@ -576,6 +672,7 @@ static int samples(const struct reading *r, const struct metric *f, struct buf *
 	       nt = f->by == BY_SOURCE_UNIT_TABLE_OP ? r->ntables : 1, no = by_op ? METRICS_NOPS : 1,
 	       nk = f->by == BY_DECISION ? r->nreasons
 		    : f->by == BY_KIND	 ? r->nkinds
+		    : f->by == BY_TARGET ? r->ntargets
 					 : 1;
 	struct at at;
 
@@ -661,6 +758,24 @@ static size_t status_source(const struct reading *r, size_t i, char *out, size_t
 	return n;
 }
 
+/* "; target onestop: 12 batches waiting, 1 unit PAUSED (syncctl deadletter list)" */
+static size_t status_target(const struct metrics_target *t, char *out, size_t outlen)
+{
+	size_t n = (size_t)snprintf(out, outlen, "; target %s: ", t->name);
+
+	if (n >= outlen)
+		return outlen;
+	if (t->pending < 0)
+		n += (size_t)snprintf(out + n, outlen - n, "starting");
+	else if (t->paused_units > 0)
+		n += (size_t)snprintf(out + n, outlen - n,
+				      "%lld batches waiting, %lld unit%s PAUSED (syncctl deadletter list)",
+				      t->pending, t->paused_units, t->paused_units == 1 ? "" : "s");
+	else
+		n += (size_t)snprintf(out + n, outlen - n, "%lld batches waiting", t->pending);
+	return n < outlen ? n : outlen;
+}
+
 void metrics_status_line(struct metrics *m, char *out, size_t outlen)
 {
 	struct reading r;
@@ -677,6 +792,8 @@ void metrics_status_line(struct metrics *m, char *out, size_t outlen)
 		quarantined += (long long)fact(&r, M_QUARANTINED, i);
 		n += status_source(&r, i, out + n, outlen - n);
 	}
+	for (size_t i = 0; i < r.ntargets && n < outlen; i++)
+		n += status_target(&r.tg[i], out + n, outlen - n);
 	if (n < outlen)
 		snprintf(out + n, outlen - n, "; %lld quarantined since start; directory %s", quarantined,
 			 r.directory == 0 ? "UNREACHABLE" : directory_text(&r));
@@ -709,6 +826,8 @@ json_t *metrics_readyz(struct metrics *m, bool *ready)
 						      "units_detached", det));
 	}
 	degraded |= r.directory == 0;
+	for (size_t i = 0; i < r.ntargets; i++)
+		degraded |= r.tg[i].paused_units > 0;
 	j = json_pack("{s:b,s:b,s:o,s:s,s:{s:b,s:b,s:b}}", "ready", *ready, "degraded", degraded, "sources",
 		      srcs, "directory", directory_text(&r), "features", "documents", m->features.documents,
 		      "signing", m->features.signing, "delegation", m->features.delegation);
@@ -756,6 +875,31 @@ static json_t *status_unit_json(const struct reading *r, size_t u, int code, con
 	return json_pack("{s:s,s:s,s:o}", "code", c, "name", name, "applied_lsn", per);
 }
 
+/* -1 (not read yet) as null */
+static json_t *count_json(long long n)
+{
+	return n < 0 ? json_null() : json_integer(n);
+}
+
+static json_t *targets_json(const struct reading *r)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < r->ntargets; i++) {
+		const struct metrics_target *t = &r->tg[i];
+
+		json_array_append_new(
+			a, json_pack("{s:s,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:o}", "name", t->name,
+				     "delivered_batches", (json_int_t)t->delivered, "delivered_changes",
+				     (json_int_t)t->changes, "retries", (json_int_t)t->retries,
+				     "dead_letters", (json_int_t)t->dead, "pending_batches",
+				     count_json(t->pending), "pending_bytes", count_json(t->pending_bytes),
+				     "paused_units", count_json(t->paused_units), "dead_letters_open",
+				     count_json(t->dead_open)));
+	}
+	return a;
+}
+
 json_t *metrics_status(struct metrics *m, json_t *quarantined)
 {
 	struct reading r;
@@ -772,7 +916,8 @@ json_t *metrics_status(struct metrics *m, json_t *quarantined)
 	for (size_t u = 0;
 	     u < m->nunits && m->hooks.unit != NULL && m->hooks.unit(m->hooks.ctx, u, &code, &name); u++)
 		json_array_append_new(units, status_unit_json(&r, u, code, name));
-	j = json_pack("{s:o,s:o,s:s}", "sources", srcs, "units", units, "directory", directory_text(&r));
+	j = json_pack("{s:o,s:o,s:o,s:s}", "sources", srcs, "units", units, "targets", targets_json(&r),
+		      "directory", directory_text(&r));
 	reading_close(&r);
 	return j;
 }

@@ -30,6 +30,15 @@ struct metrics_source {
 	size_t nunits;		       /* entries of unit_lsn */
 };
 
+/* One HTTP target as its delivery shows it (syncd/deliver.c). */
+#define METRICS_MAX_TARGETS 16
+struct metrics_target {
+	const char *name;				      /* borrowed */
+	unsigned long long delivered, changes, retries, dead; /* since start */
+	/* from the state database, read every few seconds; -1 until first read */
+	long long pending, pending_bytes, paused_units, dead_open;
+};
+
 /* A histogram kept elsewhere (the directory's operation times). */
 #define METRICS_MAX_BUCKETS 31
 struct metrics_histogram {
@@ -52,6 +61,8 @@ struct metrics_hooks {
 	int (*directory)(void *ctx);
 	/* the directory's operation times: 0, or -1 when there is no directory */
 	int (*ldap)(void *ctx, struct metrics_histogram *out);
+	/* HTTP target i: false past the last */
+	bool (*target)(void *ctx, size_t i, struct metrics_target *out);
 };
 
 /* The parts a missing piece of the configuration turns off. */

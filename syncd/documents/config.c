@@ -38,6 +38,7 @@ static void kind_free(struct doc_kind *k)
 	free(k->fields);
 	free(k->reg_source);
 	free(k->reg_table);
+	free(k->reg_target);
 	for (size_t i = 0; i < k->nsearch; i++)
 		free(k->search[i]);
 	free(k->search);
@@ -162,14 +163,24 @@ static struct documents *kinds_load(const char *path, const struct routing *rt, 
 				k->nsearch++;
 			}
 		}
-		if (reg != NULL) {
+		if (reg != NULL && json_object_get(reg, "target") != NULL) {
+			/* up to a city system over HTTP: the serial is the Idempotency-Key */
+			k->reg_target = str(reg, "target");
+			if (k->reg_target == NULL || json_object_size(reg) != 1) {
+				snprintf(
+					err, errlen,
+					"%s: kind %s: register {\"target\": NAME} names one [target NAME] of syncd.conf and nothing else",
+					path, name);
+				goto fail;
+			}
+		} else if (reg != NULL) {
 			k->reg_source = str(reg, "source");
 			k->reg_table = str(reg, "table");
 			if (k->reg_source == NULL || k->reg_table == NULL ||
 			    strchr(k->reg_table, '.') == NULL) {
 				snprintf(
 					err, errlen,
-					"%s: kind %s: register needs \"source\" and a schema-qualified \"table\"",
+					"%s: kind %s: register needs \"source\" and a schema-qualified \"table\", or \"target\"",
 					path, name);
 				goto fail;
 			}

@@ -30,6 +30,7 @@ struct doc_kind {
 	struct doc_field *fields;
 	size_t nfields;
 	char *reg_source, *reg_table; /* NULL: not registered up */
+	char *reg_target;	      /* or: a [target NAME] (HTTP) the document goes to; NULL: none */
 	char **search;		      /* columns POST /v1/records/search looks in */
 	size_t nsearch;
 };

@@ -13,6 +13,7 @@
 #include "common/hex.h"
 #include "common/log.h"
 #include "common/pg.h"
+#include "connectors/http_outbox.h"
 
 bool document_serial_valid(const char *s)
 {
@@ -68,6 +69,31 @@ static int outbox_queue(PGconn *c, const struct doc_kind *k, const char *serial,
 	return tx_exec(c,
 		       "INSERT INTO public.syncd_outbox (serial, destination, payload) VALUES ($1, $2, $3)",
 		       3, p, PGRES_COMMAND_OK, NULL);
+}
+
+/* Queues the issued document for its HTTP target (inside the issuing
+ * transaction), after the unit's batches queued before it; the serial is
+ * the Idempotency-Key.  -1 when the state database refused. */
+static int target_queue(PGconn *c, const struct doc_kind *k, const char *serial, const char *unit,
+			const char *text)
+{
+	char err[512];
+	const struct http_outbox_new b = {
+		.target = k->reg_target,
+		.unit = atoi(unit),
+		.source = "documents",
+		.batch_id = serial,
+		.changes = 1,
+		.content_type = "application/json",
+		.body = text,
+		.len = strlen(text),
+	};
+
+	if (http_outbox_enqueue(c, &b, err, sizeof(err)) < 0) {
+		log_warn("document %s: %s", serial, err);
+		return -1;
+	}
+	return 0;
 }
 
 /* The document's row in the register (inside the issuing transaction);
@@ -167,6 +193,8 @@ int document_issue(const struct config *cfg, const struct routing *rt, const str
 		goto fail;
 	}
 	if (register_insert(c, serial, k->name, ustr, key, at, who, text, hash, sig, pub) < 0)
+		goto dberr;
+	if (k->reg_target != NULL && target_queue(c, k, serial, ustr, text) < 0)
 		goto dberr;
 	if (k->reg_source != NULL && outbox_queue(c, k, serial, text) < 0)
 		goto dberr;

@@ -87,6 +87,12 @@ COMMIT;" >/dev/null 2>>"$H_TMP/changes.err" || true
 	done
 }
 
+# documents: birth extracts are registered with an HTTP target
+cp -r "$H_ROOT/policies" "$H_TMP/policies"
+jq '.kinds.birth_extract.register = {"target": "register"}' "$H_ROOT/policies/documents.json" >"$H_TMP/policies/documents.json"
+sed -i "s|^policies_dir = .*|policies_dir = $H_TMP/policies|" "$H_CONF"
+h_syncd_set "signing_key_file=$(h_signing_key)"
+RP=$(recv reg)
 P=$(recv onestop)
 SIGNED_SECRET=whsec_$(head -c 24 /dev/urandom | base64)
 SP=$(recv signed --webhook-secret "$SIGNED_SECRET")
@@ -103,6 +109,11 @@ batch_rows = 40
 timeout = 2
 retry_deadline = 600
 max_in_flight_units = 3
+
+[target register]
+kind = http
+units = 31120
+url = http://127.0.0.1:$RP/reg/{unit}
 
 [target signed]
 kind = http
@@ -137,6 +148,22 @@ retried=$(jq -s '[.[] | select(.status != 200)] | length' "$H_TMP/onestop.log")
 check_receiver "the receiver holds each change once, in order, equal to the tier"
 h_city_compare "tier beside the HTTP target"
 
+# ---------------------------------------------------------------- a document up to its register
+h_city_persona_grants
+ks=$(h_psql -d tier -c "SELECT id FROM u31120.khai_sinh ORDER BY id LIMIT 1")
+status=$(curl -s -o "$H_TMP/body" -w '%{http_code}' -u "$SYNCD_OFFICIAL_UID:$SYNCD_OFFICIAL_PASSWORD" \
+	-H 'Content-Type: application/json' --data-binary "{\"kind\":\"birth_extract\",\"unit\":\"31120\",\"key\":\"$ks\"}" \
+	"http://127.0.0.1:$H_API_PORT/v1/documents")
+serial=$(jq -r .serial "$H_TMP/body")
+h_assert_eq "a birth extract is issued" 201 "$status"
+wait_for "SELECT state = 'delivered' FROM syncd_http_batch WHERE target = 'register' AND batch_id = '$serial'" 30 &&
+	h_ok "the document is queued for [target register] in its issuing transaction and delivered" ||
+	h_fail "document delivery" "$(state "SELECT batch_id, state, last_error FROM syncd_http_batch WHERE target = 'register' AND source = 'documents'")"
+h_assert_eq "the receiver got it once, its serial the Idempotency-Key" "1 $serial" \
+	"$(jq -rs --arg s "$serial" '[.[] | select(.headers["idempotency-key"] == $s and .status == 200)] | "\(length) \(.[0].headers["idempotency-key"])"' "$H_TMP/reg.log")"
+h_assert_eq "... with the signed document as its body" "$serial" \
+	"$(jq -rs --arg s "$serial" '[.[] | select(.headers["idempotency-key"] == $s)][0].body | fromjson | .serial' "$H_TMP/reg.log")"
+
 # ---------------------------------------------------------------- 400: dead letter, pause, retry
 ctl "status=400&times=1&path=/u/31135&body=field%20dien_tich%20rejected"
 changes 3
@@ -146,6 +173,17 @@ wait_for "SELECT EXISTS (SELECT 1 FROM syncd_deadletter WHERE target = 'onestop'
 h_assert_eq "the dead letter keeps the status and the receiver's words" "400|field dien_tich rejected" \
 	"$(state "SELECT http_status || '|' || response_excerpt FROM syncd_deadletter WHERE unit = 31135")"
 h_assert_eq "the unit is paused" 1 "$(state "SELECT count(*) FROM syncd_http_paused WHERE target = 'onestop' AND unit = 31135")"
+for _ in $(seq 50); do
+	curl -s "http://127.0.0.1:$H_API_PORT/metrics" >"$H_TMP/metrics"
+	grep -q '^syncd_target_paused_units{target="onestop"} 1$' "$H_TMP/metrics" && break
+	sleep 0.1
+done
+grep -q '^syncd_target_paused_units{target="onestop"} 1$' "$H_TMP/metrics" &&
+	h_ok "/metrics: syncd_target_paused_units{target=\"onestop\"} 1 (the alert)" ||
+	h_fail "paused metric" "$(grep syncd_target_ "$H_TMP/metrics")"
+curl -s "http://127.0.0.1:$H_API_PORT/v1/status" -u "$SYNCD_ADMIN_UID:$SYNCD_ADMIN_PASSWORD" >"$H_TMP/status.json"
+h_assert_eq "/v1/status names the paused unit count per target" 1 \
+	"$(jq '.targets[] | select(.name == "onestop") | .paused_units' "$H_TMP/status.json")"
 changes 3
 h_city_caught_up
 all_delivered 1 || true

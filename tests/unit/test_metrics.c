@@ -15,6 +15,8 @@
 /* Two sources, two units, two tables: a fake daemon the hooks read. */
 struct fake {
 	struct metrics_source src[2];
+	struct metrics_target tg[2];
+	size_t ntg;
 	atomic_ullong lsn[2][2];
 	int directory;
 	bool ldap;
@@ -67,9 +69,20 @@ static int fake_ldap(void *ctx, struct metrics_histogram *h)
 	return 0;
 }
 
+static bool fake_target(void *ctx, size_t i, struct metrics_target *out)
+{
+	struct fake *f = ctx;
+
+	if (i >= f->ntg)
+		return false;
+	*out = f->tg[i];
+	return true;
+}
+
 static struct metrics *fake_metrics(struct fake *f, const struct metrics_features *feat)
 {
-	const struct metrics_hooks hooks = {f, fake_source, fake_unit, fake_table, fake_directory, fake_ldap};
+	const struct metrics_hooks hooks = {f,	       fake_source, fake_unit, fake_table, fake_directory,
+					    fake_ldap, fake_target};
 	struct metrics *m = metrics_new(2, names, 2, feat, &hooks);
 
 	assert_non_null(m);
@@ -328,23 +341,67 @@ static void test_status(void **state)
 		"\"units_down\":1,\"units_detached\":0}],"
 		"\"units\":[{\"code\":\"31117\",\"name\":\"Phường Cái Khế\",\"applied_lsn\":{\"land\":\"1/10\"}},"
 		"{\"code\":\"31120\",\"name\":\"Xã Mỹ Khánh\",\"applied_lsn\":{\"land\":\"0/10\"}}],"
-		"\"directory\":\"reachable\"}");
+		"\"targets\":[],\"directory\":\"reachable\"}");
 	free(s);
 	json_decref(j);
 	json_decref(q);
 	metrics_free(m);
 }
 
+/* HTTP targets: their families appear only when there is one; a paused
+ * unit is the alert (gauge, STATUS, degraded); counts not read yet are
+ * left out rather than shown as 0. */
+static void test_targets(void **state)
+{
+	const struct metrics_features all = {true, true, true};
+	struct fake f;
+	struct metrics *m;
+	char line[1024], *text;
+	bool ready;
+	json_t *j;
+
+	(void)state;
+	fake_init(&f);
+	m = fake_metrics(&f, &all);
+	text = render(m);
+	assert_null(strstr(text, "syncd_target_"));
+	free(text);
+	f.ntg = 2;
+	f.tg[0] = (struct metrics_target){"onestop", 40, 1234, 7, 1, 3, 5000, 1, 1};
+	f.tg[1] = (struct metrics_target){"land_office", 0, 0, 0, 0, -1, -1, -1, -1};
+	text = render(m);
+	assert_non_null(strstr(text, "# TYPE syncd_target_paused_units gauge\n"
+				     "syncd_target_paused_units{target=\"onestop\"} 1\n#"));
+	assert_non_null(strstr(text, "syncd_target_changes_delivered_total{target=\"onestop\"} 1234\n"));
+	assert_non_null(strstr(text, "syncd_target_retries_total{target=\"land_office\"} 0\n"));
+	assert_null(strstr(text, "syncd_target_pending_batches{target=\"land_office\"}"));
+	free(text);
+	metrics_status_line(m, line, sizeof(line));
+	assert_non_null(strstr(line, "; target onestop: 3 batches waiting, 1 unit PAUSED (syncctl deadletter "
+				     "list); target land_office: starting; "));
+	f.src[1].streaming = true;
+	f.src[1].units_down = 0;
+	j = metrics_readyz(m, &ready);
+	assert_true(ready);
+	assert_true(json_is_true(json_object_get(j, "degraded")));
+	json_decref(j);
+	j = metrics_status(m, NULL);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(j, "targets"), 0),
+							    "paused_units")),
+			 1);
+	assert_true(json_is_null(
+		json_object_get(json_array_get(json_object_get(j, "targets"), 1), "pending_batches")));
+	json_decref(j);
+	metrics_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_help_type),
-		cmocka_unit_test(test_ops_add_up),
-		cmocka_unit_test(test_out_of_range_ignored),
-		cmocka_unit_test(test_api_counters),
-		cmocka_unit_test(test_status_line),
-		cmocka_unit_test(test_readyz),
-		cmocka_unit_test(test_status),
+		cmocka_unit_test(test_targets),	     cmocka_unit_test(test_help_type),
+		cmocka_unit_test(test_ops_add_up),   cmocka_unit_test(test_out_of_range_ignored),
+		cmocka_unit_test(test_api_counters), cmocka_unit_test(test_status_line),
+		cmocka_unit_test(test_readyz),	     cmocka_unit_test(test_status),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
