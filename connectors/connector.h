@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/buf.h"
 
@@ -91,6 +92,12 @@ struct connector_ops {
 	int (*commit)(void *ctx, char *err, size_t errlen);
 	/* False once the connection is lost: an error then is an outage, not bad data. */
 	bool (*alive)(void *ctx);
+	/* Optional (NULL: not needed).  The changes that follow, until the next
+	 * call or the commit, belong to the source transaction that commits at
+	 * lsn (0: none, a copy).  A destination that keeps its own position
+	 * apart from the engine's checkpoint (an HTTP target in a tee) drops
+	 * the changes of a transaction at or below it. */
+	void (*txn)(void *ctx, uint64_t lsn);
 	void (*rollback)(void *ctx);
 	void (*close)(void *ctx);
 };

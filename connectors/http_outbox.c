@@ -32,21 +32,27 @@ static int exec_params(PGconn *c, const char *what, const char *sql, int n, cons
 }
 
 int http_outbox_queued_get(PGconn *c, const char *target, const char *source, int unit, uint64_t *queued,
-			   char *err, size_t errlen)
+			   uint64_t *last_batch, char *err, size_t errlen)
 {
 	char u[16];
 	const char *params[3] = {target, source, u};
+	uint64_t lb = 0;
 	PGresult *res;
 	int r = 0;
 
 	snprintf(u, sizeof(u), "%d", unit);
 	*queued = 0;
-	res = pg_query(c,
-		       "SELECT queued_lsn::text FROM public.syncd_http_checkpoint "
-		       "WHERE target = $1 AND source = $2 AND unit = $3 FOR UPDATE",
-		       3, params, err, errlen);
+	if (last_batch != NULL)
+		*last_batch = 0;
+	res = pg_query(
+		c,
+		"SELECT queued_lsn::text, coalesce(batch_lsn, '0/0')::text FROM public.syncd_http_checkpoint "
+		"WHERE target = $1 AND source = $2 AND unit = $3 FOR UPDATE",
+		3, params, err, errlen);
 	if (res == NULL)
 		return -1;
+	if (PQntuples(res) == 1 && pgo_lsn_parse(PQgetvalue(res, 0, 1), &lb) == 0 && last_batch != NULL)
+		*last_batch = lb;
 	if (PQntuples(res) == 1 && pgo_lsn_parse(PQgetvalue(res, 0, 0), queued) < 0) {
 		snprintf(err, errlen, "target %s unit %05d: bad queued position \"%s\"", target, unit,
 			 PQgetvalue(res, 0, 0));
@@ -57,18 +63,21 @@ int http_outbox_queued_get(PGconn *c, const char *target, const char *source, in
 }
 
 int http_outbox_queued_set(PGconn *c, const char *target, const char *source, int unit, uint64_t queued,
-			   char *err, size_t errlen)
+			   uint64_t last_batch, char *err, size_t errlen)
 {
-	char u[16], lsn[32];
-	const char *params[4] = {target, source, u, lsn};
+	char u[16], lsn[32], lb[32];
+	const char *params[5] = {target, source, u, lsn, last_batch ? lb : NULL};
 
 	snprintf(u, sizeof(u), "%d", unit);
 	lsn_text(queued, lsn, sizeof(lsn));
-	return exec_params(c, "syncd_http_checkpoint",
-			   "INSERT INTO public.syncd_http_checkpoint (target, source, unit, queued_lsn) "
-			   "VALUES ($1, $2, $3, $4) ON CONFLICT (target, source, unit) "
-			   "DO UPDATE SET queued_lsn = EXCLUDED.queued_lsn",
-			   4, params, err, errlen);
+	lsn_text(last_batch, lb, sizeof(lb));
+	return exec_params(
+		c, "syncd_http_checkpoint",
+		"INSERT INTO public.syncd_http_checkpoint (target, source, unit, queued_lsn, batch_lsn) "
+		"VALUES ($1, $2, $3, $4, $5) ON CONFLICT (target, source, unit) "
+		"DO UPDATE SET queued_lsn = EXCLUDED.queued_lsn, "
+		"batch_lsn = coalesce(EXCLUDED.batch_lsn, public.syncd_http_checkpoint.batch_lsn)",
+		5, params, err, errlen);
 }
 
 int http_outbox_enqueue(PGconn *c, const struct http_outbox_new *b, char *err, size_t errlen)
@@ -108,6 +117,71 @@ int http_outbox_enqueue(PGconn *c, const struct http_outbox_new *b, char *err, s
 	}
 	PQclear(res);
 	return r;
+}
+
+int http_outbox_paused_list(PGconn *c, const char *target, struct http_outbox_paused **out, size_t *n,
+			    char *err, size_t errlen)
+{
+	const char *params[1] = {target};
+	PGresult *res =
+		pg_query(c,
+			 "SELECT p.unit, p.detached, coalesce(sum(length(b.body)), 0) "
+			 "FROM public.syncd_http_paused p LEFT JOIN public.syncd_http_batch b "
+			 "ON b.target = p.target AND b.unit = p.unit AND b.state IN ('pending', 'dead') "
+			 "WHERE p.target = $1 GROUP BY p.unit, p.detached",
+			 1, params, err, errlen);
+
+	*out = NULL;
+	*n = 0;
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) > 0 && (*out = calloc((size_t)PQntuples(res), sizeof(**out))) == NULL) {
+		PQclear(res);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (int i = 0; i < PQntuples(res); i++)
+		(*out)[(*n)++] = (struct http_outbox_paused){atoi(PQgetvalue(res, i, 0)),
+							     PQgetvalue(res, i, 1)[0] == 't',
+							     strtoll(PQgetvalue(res, i, 2), NULL, 10)};
+	PQclear(res);
+	return 0;
+}
+
+int http_outbox_detach(PGconn *c, const char *target, int unit, const char *why, char *err, size_t errlen)
+{
+	char u[16];
+	const char *p2[2] = {target, u};
+	const char *p3[3] = {target, u, why};
+
+	snprintf(u, sizeof(u), "%d", unit);
+	return exec_params(
+		       c, "syncd_deadletter",
+		       "UPDATE public.syncd_deadletter SET resolved_at = now(), resolution = 'discarded', "
+		       "resolved_by = 'syncd', reason = $3 WHERE target = $1 AND unit = $2 AND resolved_at IS NULL",
+		       3, p3, err, errlen) < 0 ||
+			       exec_params(c, "syncd_http_batch",
+					   "UPDATE public.syncd_http_batch SET state = 'discarded' "
+					   "WHERE target = $1 AND unit = $2 AND state IN ('pending', 'dead')",
+					   2, p2, err, errlen) < 0 ||
+			       exec_params(c, "syncd_http_paused",
+					   "UPDATE public.syncd_http_paused SET detached = true, reason = $3 "
+					   "WHERE target = $1 AND unit = $2",
+					   3, p3, err, errlen) < 0
+		       ? -1
+		       : 0;
+}
+
+int http_outbox_reattach(PGconn *c, const char *target, int unit, char *err, size_t errlen)
+{
+	char u[16];
+	const char *params[2] = {target, u};
+
+	snprintf(u, sizeof(u), "%d", unit);
+	return exec_params(
+		c, "syncd_http_paused",
+		"DELETE FROM public.syncd_http_paused WHERE target = $1 AND unit = $2 AND detached", 2,
+		params, err, errlen);
 }
 
 void http_outbox_batch_clear(struct http_outbox_batch *b)

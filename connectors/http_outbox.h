@@ -6,6 +6,7 @@
 #ifndef SYNCD_CONNECTORS_HTTP_OUTBOX_H
 #define SYNCD_CONNECTORS_HTTP_OUTBOX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,13 +16,16 @@
 
 /* The last LSN queued for (target, source, unit), locked until the
  * transaction ends (FOR UPDATE), so two writers cannot queue the same
- * position; *queued = 0 when none.  Returns 0 or -1 with err set. */
+ * position; *queued = 0 when none.  last_batch (NULL: not wanted): the
+ * lsn_to of its last batch, the next one's lsn_from (0: none yet).
+ * Returns 0 or -1 with err set. */
 int http_outbox_queued_get(PGconn *c, const char *target, const char *source, int unit, uint64_t *queued,
-			   char *err, size_t errlen);
+			   uint64_t *last_batch, char *err, size_t errlen);
 
-/* Records queued as (target, source, unit)'s position. */
+/* Records queued as (target, source, unit)'s position, and last_batch as
+ * its last batch's lsn_to (0: unchanged, no batch was queued). */
 int http_outbox_queued_set(PGconn *c, const char *target, const char *source, int unit, uint64_t queued,
-			   char *err, size_t errlen);
+			   uint64_t last_batch, char *err, size_t errlen);
 
 /* One batch queued for delivery after every batch of (target, unit) queued
  * before it.  lsn_from/lsn_to 0: none (a document).  A batch_id already
@@ -38,6 +42,25 @@ struct http_outbox_new {
 	size_t len;
 };
 int http_outbox_enqueue(PGconn *c, const struct http_outbox_new *b, char *err, size_t errlen);
+
+/* The paused units of target and the bytes waiting behind each (pending
+ * and dead batches): arrays of *n entries, caller frees *units and *bytes. */
+struct http_outbox_paused {
+	int unit;
+	bool detached;
+	long long bytes;
+};
+int http_outbox_paused_list(PGconn *c, const char *target, struct http_outbox_paused **out, size_t *n,
+			    char *err, size_t errlen);
+
+/* Detaches (target, unit) (inside the caller's transaction): its waiting
+ * batches are discarded, its open dead letters resolved as discarded by
+ * "syncd" with why, and it stays paused, detached, until a resync
+ * (http_outbox_reattach) sends a full copy. */
+int http_outbox_detach(PGconn *c, const char *target, int unit, const char *why, char *err, size_t errlen);
+
+/* A resync's full copy is queued: the unit is no longer detached or paused. */
+int http_outbox_reattach(PGconn *c, const char *target, int unit, char *err, size_t errlen);
 
 /* ---- delivery ------------------------------------------------------------- */
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/pg.h"
 #include "connectors/copytext.h"
 #include "connectors/http_outbox.h"
@@ -24,6 +25,10 @@ struct unit_state {
 	size_t piece_bytes; /* estimated body bytes of the last piece */
 	uint64_t lsn;	    /* the checkpoint the engine gave, 0: none yet */
 	bool checkpointed;
+	bool resync;	/* a full copy (prepare with truncate): ends a detachment */
+	uint64_t floor; /* the position queued for this unit (floor_known) */
+	bool floor_known;
+	size_t bytes; /* estimated body bytes of every piece */
 };
 
 struct http_target {
@@ -31,6 +36,7 @@ struct http_target {
 	const struct http_target_conf *conf;
 	struct unit_state *units;
 	struct buf values; /* a loaded row's unescaped values */
+	uint64_t txn;	   /* the source transaction of the changes now arriving; 0: a copy */
 };
 
 static void unit_reset(struct unit_state *s)
@@ -41,6 +47,8 @@ static void unit_reset(struct unit_state *s)
 	s->piece_bytes = 0;
 	s->lsn = 0;
 	s->checkpointed = false;
+	s->resync = false;
+	s->bytes = 0;
 }
 
 static void *target_open(const char *conninfo, const char *password, const void *opts, char *err,
@@ -134,6 +142,7 @@ static struct http_batch *piece_for(struct http_target *t, struct unit_state *s,
 		s->piece_bytes = 0;
 	}
 	s->piece_bytes += size;
+	s->bytes += size;
 	return s->pieces[s->npieces - 1];
 }
 
@@ -148,6 +157,16 @@ static int add_change(struct http_target *t, const char *schema, enum http_op op
 		return 0;
 	if ((s = unit_of(t, schema, err, errlen)) == NULL)
 		return -1;
+	/* a replay (the engine restarts from the tier's checkpoint, which may
+	 * trail this target's): what is queued already is not queued again */
+	if (t->txn != 0 && !s->floor_known) {
+		if (http_outbox_queued_get(t->conn, t->conf->name, t->conf->source, s->u->unit, &s->floor,
+					   NULL, err, errlen) < 0)
+			return -1;
+		s->floor_known = true;
+	}
+	if (t->txn != 0 && t->txn <= s->floor)
+		return 0;
 	if ((b = piece_for(t, s, change_size(tb, row))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -156,12 +175,18 @@ static int add_change(struct http_target *t, const char *schema, enum http_op op
 	return http_batch_add(b, 0, op, tb, row, old_key, err, errlen);
 }
 
+static void target_txn(void *ctx, uint64_t lsn)
+{
+	((struct http_target *)ctx)->txn = lsn;
+}
+
 static int target_begin(void *ctx, char *err, size_t errlen)
 {
 	struct http_target *t = ctx;
 
 	(void)err;
 	(void)errlen;
+	t->txn = 0;
 	for (size_t i = 0; i < t->conf->nunits; i++)
 		unit_reset(&t->units[i]);
 	return 0;
@@ -176,11 +201,17 @@ static int target_prepare(void *ctx, const char *const *schemas, size_t nschemas
 {
 	struct http_target *t = ctx;
 
-	for (size_t i = 0; truncate && i < nschemas; i++)
+	for (size_t i = 0; truncate && i < nschemas; i++) {
+		struct unit_state *s = unit_of(t, schemas[i], err, errlen);
+
+		if (s == NULL)
+			return -1;
+		s->resync = true;
 		for (size_t k = 0; k < ntables; k++)
 			if (add_change(t, schemas[i], HTTP_OP_TRUNCATE, &tables[k], NULL, NULL, err, errlen) <
 			    0)
 				return -1;
+	}
 	return 0;
 }
 
@@ -340,7 +371,7 @@ static int target_checkpoint_get(void *ctx, const char *schema, const char *sour
 	uint64_t q;
 
 	(void)schema;
-	if (http_outbox_queued_get(t->conn, t->conf->name, source, unit, &q, err, errlen) < 0)
+	if (http_outbox_queued_get(t->conn, t->conf->name, source, unit, &q, NULL, err, errlen) < 0)
 		return -1;
 	if (q == 0)
 		snprintf(lsn, lsnlen, "%s", "");
@@ -349,20 +380,22 @@ static int target_checkpoint_get(void *ctx, const char *schema, const char *sour
 	return 0;
 }
 
-/* Queues one unit's pieces.  A position at or below what is queued already
- * was queued by an earlier run (the engine replays from its oldest
- * destination): dropped, so a batch is never queued twice. */
-static int queue_unit(struct http_target *t, struct unit_state *s, char *err, size_t errlen)
+/* Queues one unit's pieces (drop: only moves its position, the unit is
+ * detached).  A position at or below what is queued already was queued by
+ * an earlier run (the engine replays from its oldest destination): dropped,
+ * so a batch is never queued twice. */
+static int queue_unit(struct http_target *t, struct unit_state *s, bool drop, char *err, size_t errlen)
 {
 	const char *ctype = http_format_content_type(t->conf->format);
-	uint64_t queued;
+	uint64_t queued, from; /* from: the lsn_to of the unit's last batch */
+	bool sent = false;
 
-	if (http_outbox_queued_get(t->conn, t->conf->name, t->conf->source, s->u->unit, &queued, err,
+	if (http_outbox_queued_get(t->conn, t->conf->name, t->conf->source, s->u->unit, &queued, &from, err,
 				   errlen) < 0)
 		return -1;
 	if (s->lsn <= queued)
 		return 0;
-	for (size_t i = 0; i < s->npieces; i++) {
+	for (size_t i = 0; i < s->npieces && !drop; i++) {
 		char id[HTTP_BATCH_ID_BUF];
 		char *body;
 		size_t len;
@@ -370,7 +403,7 @@ static int queue_unit(struct http_target *t, struct unit_state *s, char *err, si
 
 		if (http_batch_count(s->pieces[i]) == 0)
 			continue;
-		http_batch_set_position(s->pieces[i], queued, s->lsn, s->npieces > 1 ? (unsigned)i + 1 : 0);
+		http_batch_set_position(s->pieces[i], from, s->lsn, s->npieces > 1 ? (unsigned)i + 1 : 0);
 		if (http_batch_get_id(s->pieces[i], id, sizeof(id), err, errlen) < 0 ||
 		    http_batch_render(s->pieces[i], t->conf->format, &body, &len, err, errlen) < 0)
 			return -1;
@@ -380,7 +413,7 @@ static int queue_unit(struct http_target *t, struct unit_state *s, char *err, si
 						.unit = s->u->unit,
 						.source = t->conf->source,
 						.batch_id = id,
-						.lsn_from = queued,
+						.lsn_from = from,
 						.lsn_to = s->lsn,
 						.changes = (int)http_batch_count(s->pieces[i]),
 						.content_type = ctype,
@@ -391,29 +424,74 @@ static int queue_unit(struct http_target *t, struct unit_state *s, char *err, si
 		free(body);
 		if (r < 0)
 			return -1;
+		sent = true;
 	}
-	return http_outbox_queued_set(t->conn, t->conf->name, t->conf->source, s->u->unit, s->lsn, err,
-				      errlen);
+	return http_outbox_queued_set(t->conn, t->conf->name, t->conf->source, s->u->unit, s->lsn,
+				      sent ? s->lsn : 0, err, errlen);
+}
+
+/* A paused unit's backlog counts against the limit of a unit database that
+ * is down: past it the unit is detached (its backlog discarded; a resync
+ * sends a full copy and ends it).  *drop: queue nothing for it now. */
+static int backlog_check(struct http_target *t, struct unit_state *s, const struct http_outbox_paused *p,
+			 size_t np, bool *drop, char *err, size_t errlen)
+{
+	char why[256];
+	size_t k;
+
+	*drop = false;
+	for (k = 0; k < np && p[k].unit != s->u->unit; k++)
+		;
+	if (k == np)
+		return 0;
+	if (p[k].detached) {
+		*drop = !s->resync;
+		return s->resync ? http_outbox_reattach(t->conn, t->conf->name, s->u->unit, err, errlen) : 0;
+	}
+	if (t->conf->backlog_limit <= 0 || p[k].bytes + (long long)s->bytes <= t->conf->backlog_limit)
+		return 0;
+	snprintf(
+		why, sizeof(why),
+		"detached: %lld kB waited behind a dead letter, over unit_backlog_limit; fix the receiver, then run syncctl resync --unit %05d",
+		(p[k].bytes + (long long)s->bytes) / 1024, s->u->unit);
+	log_err("target %s unit %05d: %s", t->conf->name, s->u->unit, why);
+	*drop = true;
+	return http_outbox_detach(t->conn, t->conf->name, s->u->unit, why, err, errlen);
 }
 
 static int target_commit(void *ctx, char *err, size_t errlen)
 {
 	struct http_target *t = ctx;
+	struct http_outbox_paused *paused = NULL;
+	size_t npaused = 0;
+	int r = 0;
 
 	if (pg_exec(t->conn, "BEGIN", err, errlen) < 0)
 		return -1;
-	for (size_t i = 0; i < t->conf->nunits; i++) {
+	r = http_outbox_paused_list(t->conn, t->conf->name, &paused, &npaused, err, errlen);
+	for (size_t i = 0; i < t->conf->nunits && r == 0; i++) {
 		struct unit_state *s = &t->units[i];
+		bool drop;
 
-		if (s->checkpointed && queue_unit(t, s, err, errlen) < 0) {
-			PQclear(PQexec(t->conn, "ROLLBACK"));
-			return -1;
-		}
+		if (s->checkpointed && (backlog_check(t, s, paused, npaused, &drop, err, errlen) < 0 ||
+					queue_unit(t, s, drop, err, errlen) < 0))
+			r = -1;
+	}
+	free(paused);
+	if (r < 0) {
+		PQclear(PQexec(t->conn, "ROLLBACK"));
+		return -1;
 	}
 	if (pg_exec(t->conn, "COMMIT", err, errlen) < 0)
 		return -1;
-	for (size_t i = 0; i < t->conf->nunits; i++)
-		unit_reset(&t->units[i]);
+	t->txn = 0;
+	for (size_t i = 0; i < t->conf->nunits; i++) {
+		struct unit_state *s = &t->units[i];
+
+		if (s->checkpointed && s->floor_known && s->lsn > s->floor)
+			s->floor = s->lsn;
+		unit_reset(s);
+	}
 	return 0;
 }
 
@@ -428,8 +506,11 @@ static void target_rollback(void *ctx)
 {
 	struct http_target *t = ctx;
 
-	for (size_t i = 0; i < t->conf->nunits; i++)
+	t->txn = 0;
+	for (size_t i = 0; i < t->conf->nunits; i++) {
 		unit_reset(&t->units[i]);
+		t->units[i].floor_known = false; /* read again: a commit may have failed half-way */
+	}
 	if (PQtransactionStatus(t->conn) != PQTRANS_IDLE)
 		PQclear(PQexec(t->conn, "ROLLBACK"));
 }
@@ -451,6 +532,7 @@ const struct connector_ops http_target_ops = {
 	.checkpoint_get = target_checkpoint_get,
 	.commit = target_commit,
 	.alive = target_alive,
+	.txn = target_txn,
 	.rollback = target_rollback,
 	.close = target_close,
 };

@@ -31,6 +31,10 @@ struct http_target_conf {
 	size_t ntables;
 	const struct http_target_unit *units;
 	size_t nunits;
+	/* bytes a paused unit may have waiting (unit_backlog_limit); past it the
+	 * unit is detached: its backlog discarded, nothing queued until a
+	 * resync.  0: no limit */
+	long long backlog_limit;
 };
 
 /* The position a unit's first batch starts from: lsn_from of every batch

@@ -163,6 +163,15 @@ static bool tee_alive(void *ctx)
 	return true;
 }
 
+static void tee_txn(void *ctx, uint64_t lsn)
+{
+	struct tee *t = ctx;
+
+	for (size_t i = 0; i < t->n; i++)
+		if (t->ops[i]->txn != NULL)
+			t->ops[i]->txn(t->ctx[i], lsn);
+}
+
 static void tee_rollback(void *ctx)
 {
 	struct tee *t = ctx;
@@ -188,6 +197,7 @@ const struct connector_ops tee_ops = {
 	.checkpoint_get = tee_checkpoint_get,
 	.commit = tee_commit,
 	.alive = tee_alive,
+	.txn = tee_txn,
 	.rollback = tee_rollback,
 	.close = tee_close,
 };

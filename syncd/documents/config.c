@@ -71,6 +71,35 @@ static char *str(json_t *o, const char *key)
 	return s && s[0] ? strdup(s) : NULL;
 }
 
+/* "register": {"source", "table"} an intake table of a city database, or
+ * {"target": NAME} an HTTP target of syncd.conf. */
+static int register_load(struct doc_kind *k, json_t *reg, const char *path, const char *name, char *err,
+			 size_t errlen)
+{
+	if (json_object_get(reg, "target") != NULL) {
+		/* up to a city system over HTTP: the serial is the Idempotency-Key */
+		k->reg_target = str(reg, "target");
+		if (k->reg_target == NULL || json_object_size(reg) != 1) {
+			snprintf(
+				err, errlen,
+				"%s: kind %s: register {\"target\": NAME} names one [target NAME] of syncd.conf and nothing else",
+				path, name);
+			return -1;
+		}
+		return 0;
+	}
+	k->reg_source = str(reg, "source");
+	k->reg_table = str(reg, "table");
+	if (k->reg_source == NULL || k->reg_table == NULL || strchr(k->reg_table, '.') == NULL) {
+		snprintf(
+			err, errlen,
+			"%s: kind %s: register needs \"source\" and a schema-qualified \"table\", or \"target\"",
+			path, name);
+		return -1;
+	}
+	return 0;
+}
+
 /* The routed table source.table (the last rule naming it), or NULL. */
 static const struct routing_table *routed(const struct routing *rt, const char *source, const char *table)
 {
@@ -163,28 +192,8 @@ static struct documents *kinds_load(const char *path, const struct routing *rt, 
 				k->nsearch++;
 			}
 		}
-		if (reg != NULL && json_object_get(reg, "target") != NULL) {
-			/* up to a city system over HTTP: the serial is the Idempotency-Key */
-			k->reg_target = str(reg, "target");
-			if (k->reg_target == NULL || json_object_size(reg) != 1) {
-				snprintf(
-					err, errlen,
-					"%s: kind %s: register {\"target\": NAME} names one [target NAME] of syncd.conf and nothing else",
-					path, name);
-				goto fail;
-			}
-		} else if (reg != NULL) {
-			k->reg_source = str(reg, "source");
-			k->reg_table = str(reg, "table");
-			if (k->reg_source == NULL || k->reg_table == NULL ||
-			    strchr(k->reg_table, '.') == NULL) {
-				snprintf(
-					err, errlen,
-					"%s: kind %s: register needs \"source\" and a schema-qualified \"table\", or \"target\"",
-					path, name);
-				goto fail;
-			}
-		}
+		if (reg != NULL && register_load(k, reg, path, name, err, errlen) < 0)
+			goto fail;
 	}
 	json_decref(root);
 	return d;

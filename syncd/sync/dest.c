@@ -49,8 +49,10 @@ static int tables_split(const char *list, char ***out, size_t *n)
 		return -1;
 	for (char *tok = strtok_r(copy, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
 		char **p = realloc(*out, (*n + 1) * sizeof(*p));
+		/* "public.thua_dat" or "thua_dat": units hold the table by its bare name */
+		const char *bare = strrchr(tok, '.') ? strrchr(tok, '.') + 1 : tok;
 
-		if (p == NULL || (p[*n] = strdup(tok)) == NULL) {
+		if (p == NULL || (p[*n] = strdup(bare)) == NULL) {
 			*out = p ? p : *out;
 			free(copy);
 			return -1;
@@ -99,6 +101,7 @@ static struct group_conf *conf_new(const struct sync_run *run, const char *conni
 		h->format = tg->format && strcmp(tg->format, "cloudevents") == 0 ? HTTP_FORMAT_CLOUDEVENTS
 										 : HTTP_FORMAT_JSON;
 		h->batch_rows = (size_t)tg->batch_rows;
+		h->backlog_limit = run->cfg->unit_backlog_limit * 1024LL * 1024LL;
 		h->batch_bytes = (size_t)tg->batch_bytes;
 		if (tg->tables != NULL) {
 			if (tables_split(tg->tables, &gc->tables[i], &h->ntables) < 0) {

@@ -148,6 +148,8 @@ int stream_dest_begin(struct stream *s, int idx, bool *skip, char *err, size_t e
 		run->units[idx].group->in_tx = true;
 	}
 	s->touched[idx] = true;
+	if (run->units[idx].group->ops->txn != NULL)
+		run->units[idx].group->ops->txn(run->units[idx].group->ctx, s->txn_final);
 	return 0;
 }
 

@@ -48,7 +48,7 @@ wait_for() {
 	done
 	return 1
 }
-all_delivered() { wait_for "SELECT count(*) = 0 FROM syncd_http_batch WHERE target = 'onestop' AND state <> 'delivered'" "${1:-90}"; }
+all_delivered() { wait_for "SELECT count(*) = 0 FROM syncd_http_batch WHERE target = 'onestop' AND state IN ('pending', 'dead')" "${1:-90}"; }
 # the tier copies of the three units as UNIT<TAB>TABLE<TAB>to_jsonb
 tier_dump() {
 	local u t sql=''
@@ -91,7 +91,7 @@ COMMIT;" >/dev/null 2>>"$H_TMP/changes.err" || true
 cp -r "$H_ROOT/policies" "$H_TMP/policies"
 jq '.kinds.birth_extract.register = {"target": "register"}' "$H_ROOT/policies/documents.json" >"$H_TMP/policies/documents.json"
 sed -i "s|^policies_dir = .*|policies_dir = $H_TMP/policies|" "$H_CONF"
-h_syncd_set "signing_key_file=$(h_signing_key)"
+h_syncd_set "signing_key_file=$(h_signing_key)" "unit_backlog_limit=1"
 RP=$(recv reg)
 P=$(recv onestop)
 SIGNED_SECRET=whsec_$(head -c 24 /dev/urandom | base64)
@@ -221,6 +221,25 @@ SYNCCTL_URL=http://127.0.0.1:$H_API_PORT SYNCCTL_PASSWORD_FILE="$H_TMP/admin.pw"
 wait_for "SELECT count(*) = 0 FROM syncd_http_batch WHERE target = 'signed' AND state <> 'delivered'" 30 &&
 	h_ok "with the right secret the signed batches are verified and delivered" ||
 	h_fail "signed delivery" "$(state "SELECT state, count(*) FROM syncd_http_batch WHERE target = 'signed' GROUP BY 1")"
+
+# ---------------------------------------------------------------- a paused unit's backlog past the limit
+ctl "status=400&times=1&path=/u/31147&body=no"
+changes 2
+wait_for "SELECT EXISTS (SELECT 1 FROM syncd_http_paused WHERE target = 'onestop' AND unit = 31147)" 30 ||
+	h_fail "31147 paused" "$(state "SELECT unit, state, count(*) FROM syncd_http_batch WHERE target = 'onestop' AND state <> 'delivered' GROUP BY 1, 2")"
+h_psql -d land -c "UPDATE thua_dat SET ban_quet = decode(repeat(md5(id::text || random()::text), 12000), 'hex') WHERE id IN (SELECT id FROM thua_dat WHERE ma_dvhc_xa IN ('31147', '31149') ORDER BY id LIMIT 8)" >/dev/null
+wait_for "SELECT detached FROM syncd_http_paused WHERE target = 'onestop' AND unit = 31147" 30 &&
+	h_ok "over 1 MB behind a dead letter (unit_backlog_limit = 1): the unit is detached" ||
+	h_fail "detach" "$(state "SELECT * FROM syncd_http_paused")"
+h_assert_eq "its backlog is discarded and its dead letter resolved by syncd" "0 0" \
+	"$(state "SELECT (SELECT count(*) FROM syncd_http_batch WHERE target = 'onestop' AND unit = 31147 AND state IN ('pending', 'dead')) || ' ' || (SELECT count(*) FROM syncd_deadletter WHERE target = 'onestop' AND unit = 31147 AND resolved_at IS NULL)")"
+grep -q "target onestop unit 31147: detached: .* run syncctl resync --unit 31147" "$H_TMP/daemon.log" &&
+	h_ok "the log says it and names the fix" || h_fail "detach log" "$(grep 31147 "$H_TMP/daemon.log" | tail -3)"
+out=$("$H_ROOT/build/syncctl" -c "$H_CONF" resync --unit 31147 --timeout 120 2>&1) &&
+	h_ok "syncctl resync --unit 31147" || h_fail "resync" "$out"
+all_delivered 60 && h_ok "the resync's full copy ends the detachment and is delivered" ||
+	h_fail "after resync" "$(state "SELECT unit, state, count(*) FROM syncd_http_batch WHERE target = 'onestop' AND state <> 'delivered' GROUP BY 1, 2") $(state "SELECT * FROM syncd_http_paused")"
+check_receiver "after the detachment and resync, the receiver again equals the tier"
 h_stop_pid "$H_SYNCD_PID"
 
 # ---------------------------------------------------------------- kill -9 during delivery

@@ -36,16 +36,20 @@ CREATE TABLE IF NOT EXISTS public.syncd_http_checkpoint (
   source text NOT NULL,
   unit int NOT NULL,
   queued_lsn pg_lsn NOT NULL,
+  batch_lsn pg_lsn, -- lsn_to of the last batch queued: the next one's lsn_from
   delivered_lsn pg_lsn,
   PRIMARY KEY (target, source, unit));
 
 -- A unit whose target is paused: its oldest batch is dead; nothing later is
 -- sent until an operator retries or discards it.
+-- detached: what waited behind it grew past unit_backlog_limit, so it was
+-- discarded and nothing more is queued until a resync sends a full copy.
 CREATE TABLE IF NOT EXISTS public.syncd_http_paused (
   target text NOT NULL,
   unit int NOT NULL,
   paused_at timestamptz NOT NULL DEFAULT now(),
   reason text NOT NULL,
+  detached boolean NOT NULL DEFAULT false,
   PRIMARY KEY (target, unit));
 
 -- A batch the receiver refused (4xx other than 408/425/429, 3xx, a TLS
