@@ -169,6 +169,7 @@ bench:
 	@bench/stream_runs.sh
 	@bench/authz.sh
 	@bench/documents.sh
+	@bench/http.sh
 
 $(B)/bench_issue: bench/bench_issue.c
 	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
