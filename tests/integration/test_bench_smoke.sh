@@ -31,4 +31,7 @@ run stream "| measurement | (S) syncd | (N) native LR | N/S | target |" 2 \
     BENCH_CLIENTS=2 bench/stream_runs.sh 2000
 run authz "p99 us" 3 '^(raw LDAP search \(reference\)|decision, (un)?cached) +[0-9]+ ' bench/authz.sh 300
 run documents "| measurement (" 2 '^\| syncd: POST /v1/documents.* \| [0-9]' env BENCH_DOC_CLIENTS=4 bench/documents.sh 2
+run http "| measurement | (S) syncd | (L) libcurl loop | S/L | target |" 2 \
+    '^\| (0\. snapshot with mode = instead.* yes|2\. UPDATE of [0-9]+ rows.* \| [0-9]+ / [0-9]+ / [0-9]+ \| [0-9]+ / [0-9]+ / [0-9]+ \|)' \
+    env BENCH_HTTP_RUNS=1 BENCH_LOOP_REPLAYS=1 bench/http.sh 2000
 h_summary
