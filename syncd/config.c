@@ -86,8 +86,24 @@ static const struct key_def keys[] = {
 	{SEC_SYNCD, "session_max", KEY_INT, "43200", true, false, C(session_max), 300, 604800, NULL},
 	{SEC_STATE, "conninfo", KEY_CONNINFO, NULL, false, true, C(state_conninfo), 0, 0, NULL},
 	{SEC_STATE, "password_file", KEY_SECRET_FILE, NULL, false, false, C(state_password_file), 0, 0, NULL},
-	{SEC_SOURCE, "conninfo", KEY_CONNINFO, NULL, false, true, S(conninfo), 0, 0, NULL},
+	/* [source NAME]: nothing reloadable (a source's thread starts with its
+	 * settings); conninfo and password_file are kind = postgresql's, the keys
+	 * after them kind = http's (source_end refuses the other kind's) */
+	{SEC_SOURCE, "kind", KEY_WORD_INDEX, "postgresql", false, false, S(http), 0, 0, "postgresql|http"},
+	{SEC_SOURCE, "conninfo", KEY_CONNINFO, NULL, false, false, S(conninfo), 0, 0, NULL},
 	{SEC_SOURCE, "password_file", KEY_SECRET_FILE, NULL, false, false, S(password_file), 0, 0, NULL},
+	{SEC_SOURCE, "url", KEY_SEND_URL, NULL, false, false, S(url), 0, 0, NULL},
+	{SEC_SOURCE, "interval", KEY_INT, "30", false, false, S(interval), 1, 86400, NULL},
+	{SEC_SOURCE, "cursor_param", KEY_STRING, "updated_since", false, false, S(cursor_param), 0, 0, NULL},
+	{SEC_SOURCE, "next_field", KEY_STRING, NULL, false, false, S(next_field), 0, 0, NULL},
+	{SEC_SOURCE, "cursor_field", KEY_STRING, "updated_at", false, false, S(cursor_field), 0, 0, NULL},
+	{SEC_SOURCE, "records_field", KEY_STRING, "items", false, false, S(records_field), 0, 0, NULL},
+	{SEC_SOURCE, "page_size", KEY_INT, NULL, false, false, S(page_size), 1, 100000, NULL},
+	{SEC_SOURCE, "page_size_param", KEY_STRING, NULL, false, false, S(page_size_param), 0, 0, NULL},
+	{SEC_SOURCE, "timeout", KEY_INT, "30", false, false, S(timeout), 1, 600, NULL},
+	{SEC_SOURCE, "ca_file", KEY_PATH, NULL, false, false, S(ca_file), 0, 0, NULL},
+	{SEC_SOURCE, "auth", KEY_WORD, "none", false, false, S(auth), 0, 0, "none|bearer"},
+	{SEC_SOURCE, "token_file", KEY_PATH, NULL, false, false, S(token_file), 0, 0, NULL},
 	{SEC_TIER, "conninfo", KEY_CONNINFO, NULL, false, true, C(tier_conninfo), 0, 0, NULL},
 	{SEC_TIER, "password_file", KEY_SECRET_FILE, NULL, false, false, C(tier_password_file), 0, 0, NULL},
 	{SEC_TIER, "schema", KEY_STRING, "u{unit}", false, false, C(tier_schema), 0, 0, NULL},
@@ -494,8 +510,11 @@ static int source_add(struct parse_state *ps, const char *name)
 	memset(s, 0, sizeof(*s));
 	s->name = strdup(name);
 	s->line = ps->header_line;
+	for (size_t i = 0; i < NKEYS; i++)
+		if (keys[i].section == SEC_SOURCE && keys[i].def != NULL)
+			key_set(&keys[i], s, keys[i].def);
 	ps->cur_source = s;
-	return 1;
+	return s->name != NULL ? 1 : -1;
 }
 
 /* Returns 1 when added (with every default), 0 when refused (reported), -1
@@ -649,11 +668,58 @@ static void target_end(struct parse_state *ps, struct config_target *t)
 	target_units(ps, t);
 }
 
+/* True for the keys of kind = postgresql; the other [source] keys but
+ * kind are kind = http's. */
+static bool source_key_pg(const char *key)
+{
+	return strcmp(key, "conninfo") == 0 || strcmp(key, "password_file") == 0;
+}
+
+/* The checks of a [source NAME] that need the whole section: each kind's
+ * required keys, the other kind's keys refused, what goes together. */
+static void source_end(struct parse_state *ps, struct config_source *s)
+{
+	const char *kind = s->http ? "http" : "postgresql";
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		int line = ps->seen_line[i];
+
+		if (keys[i].section != SEC_SOURCE || line == 0 || strcmp(keys[i].name, "kind") == 0 ||
+		    source_key_pg(keys[i].name) != (s->http != 0))
+			continue;
+		perr(ps, line, "[%s] %s is not a key of kind = %s; remove it%s", ps->cur_section,
+		     keys[i].name, kind,
+		     s->http ? "" : ", or set kind = http for a source pulled from a JSON API");
+	}
+	if (!s->http && s->conninfo == NULL)
+		perr(ps, s->line, "[%s] conninfo is required (or kind = http with url)", ps->cur_section);
+	if (!s->http)
+		return;
+	if (s->url == NULL)
+		perr(ps, s->line,
+		     "[%s] url is required with kind = http: the API's pages, e.g. url = https://onestop.cantho.gov.vn/api/cases",
+		     ps->cur_section);
+	if ((s->page_size != 0) != (s->page_size_param != NULL))
+		perr(ps, key_line(ps, SEC_SOURCE, s->page_size ? "page_size" : "page_size_param", s->line),
+		     "[%s] page_size and page_size_param go together: the size and the query parameter carrying it (e.g. limit)",
+		     ps->cur_section);
+	if (s->auth != NULL && strcmp(s->auth, "bearer") == 0 && s->token_file == NULL)
+		perr(ps, key_line(ps, SEC_SOURCE, "auth", s->line),
+		     "[%s] auth = bearer needs token_file: a file (mode 0600) holding the bearer token",
+		     ps->cur_section);
+	if (s->auth != NULL && strcmp(s->auth, "none") == 0 && s->token_file != NULL)
+		perr(ps, key_line(ps, SEC_SOURCE, "token_file", s->line),
+		     "[%s] token_file is set but auth = none; set auth = bearer or remove token_file",
+		     ps->cur_section);
+}
+
 /* Called when a section ends (another begins, or the file ends). */
 static void section_end(struct parse_state *ps)
 {
 	if (ps->cur_kind == SEC_TARGET && ps->cur_target != NULL)
 		target_end(ps, ps->cur_target);
+	if (ps->cur_kind == SEC_SOURCE && ps->cur_source != NULL)
+		source_end(ps, ps->cur_source);
 	ps->cur_target = NULL;
 	ps->cur_source = NULL;
 }
@@ -769,10 +835,6 @@ static void required_check(struct parse_state *ps)
 	if (cfg->nsources == 0)
 		perr(ps, ps->line,
 		     "at least one [source NAME] section is required (a city database to copy from)");
-	for (size_t i = 0; i < cfg->nsources; i++)
-		if (cfg->sources[i].conninfo == NULL)
-			perr(ps, cfg->sources[i].line, "[source %s] conninfo is required",
-			     cfg->sources[i].name);
 	if (cfg->tier_conninfo != NULL && cfg->tier_schema != NULL &&
 	    strstr(cfg->tier_conninfo, "{unit}") == NULL && strstr(cfg->tier_schema, "{unit}") == NULL)
 		perr(ps, ps->line,
@@ -856,9 +918,8 @@ void config_free(struct config *cfg)
 		if (!section_repeated(i))
 			fields_free(i, cfg);
 	for (size_t i = 0; i < cfg->nsources; i++) {
+		fields_free(SEC_SOURCE, &cfg->sources[i]);
 		free(cfg->sources[i].name);
-		free(cfg->sources[i].conninfo);
-		free(cfg->sources[i].password_file);
 		secret_free(cfg->sources[i].password);
 	}
 	free(cfg->sources);
@@ -884,6 +945,14 @@ static void print_section(FILE *out, enum section_kind kind, const char *title, 
 
 		if (k->section != kind)
 			continue;
+		/* a source shows its own kind's keys only */
+		if (kind == SEC_SOURCE && strcmp(k->name, "kind") != 0 &&
+		    source_key_pg(k->name) == (((const struct config_source *)base)->http != 0))
+			continue;
+		if (k->type == KEY_INT && k->def == NULL && *(const long *)(const void *)ptr == 0) {
+			fprintf(out, "; %s is not set\n", k->name);
+			continue;
+		}
 		if (k->type == KEY_INT) {
 			fprintf(out, "%s = %ld%s\n", k->name, *(const long *)(const void *)ptr,
 				k->reloadable ? " ; reloadable" : "");

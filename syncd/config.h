@@ -8,12 +8,29 @@
 #include <stddef.h>
 #include <stdio.h>
 
+/* [source NAME]: a PostgreSQL database streamed through its slot (kind =
+ * postgresql), or a paged JSON API pulled on an interval (kind = http,
+ * syncd/sync/pull.c). */
 struct config_source {
 	char *name;
-	char *conninfo;
+	long http;	/* kind = http (1) | postgresql (0) */
+	char *conninfo; /* postgresql: required; http: refused */
 	char *password_file;
 	char *password; /* read from password_file; never printed */
 	int line;	/* of the section header, for messages */
+	/* kind = http */
+	char *url;	       /* https://..., or http:// to loopback (tests) */
+	long interval;	       /* seconds between rounds */
+	char *cursor_param;    /* query parameter carrying the cursor */
+	char *next_field;      /* page field holding the next-page token; NULL: max of cursor_field */
+	char *cursor_field;    /* record field whose max over a page is the next cursor */
+	char *records_field;   /* page field holding the array of records */
+	long page_size;	       /* 0: not sent */
+	char *page_size_param; /* query parameter carrying page_size */
+	long timeout;	       /* seconds per request */
+	char *ca_file;	       /* NULL: the system's CAs */
+	char *auth;	       /* "none" | "bearer" */
+	char *token_file;      /* auth = bearer: read on every request */
 };
 
 /* [target NAME] kind = http: an HTTP destination for some or all units

@@ -21,6 +21,7 @@
 #include "syncd/api/api.h"
 #include "syncd/sync/routing.h"
 #include "syncd/sync/snapshot.h"
+#include "syncd/sync/pull.h"
 #include "syncd/sync/state.h"
 #include "syncd/sync/stream.h"
 
@@ -109,7 +110,9 @@ static int run_once(const struct config *cfg, const struct routing *rt)
 	for (size_t i = 0; i < cfg->nsources; i++) {
 		struct stream_result res;
 
-		if (stream_run(cfg, rt, &cfg->sources[i], &opt, &res, err, sizeof(err)) < 0) {
+		if ((cfg->sources[i].http
+			     ? pull_run(cfg, rt, &cfg->sources[i], &opt, &res, err, sizeof(err))
+			     : stream_run(cfg, rt, &cfg->sources[i], &opt, &res, err, sizeof(err))) < 0) {
 			log_err("%s", err);
 			return 1;
 		}
@@ -136,7 +139,8 @@ static void *worker_main(void *arg)
 	struct stream_result res;
 	char err[2048];
 
-	w->result = stream_run(w->cfg, w->rt, w->src, &opt, &res, err, sizeof(err));
+	w->result = w->src->http ? pull_run(w->cfg, w->rt, w->src, &opt, &res, err, sizeof(err))
+				 : stream_run(w->cfg, w->rt, w->src, &opt, &res, err, sizeof(err));
 	if (w->result < 0)
 		log_err("%s; this source is stopped", err);
 	else

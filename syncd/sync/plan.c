@@ -152,6 +152,13 @@ static int plan_table(struct sync_run *run, const struct routing_table *rt, stru
 	char msg[1024];
 
 	p->rt = rt;
+	if (rt->fields != NULL) {
+		snprintf(
+			err, errlen,
+			"routing.json: %s: \"fields\" maps a kind = http source's records, but [source %s] is a PostgreSQL database; remove \"fields\" and \"key\"",
+			rt->table, rt->source);
+		return -1;
+	}
 	if (pg_source_describe(run->src, rt->schema, rt->name, &all, err, errlen) < 0)
 		return -1;
 	if (sync_col_index(&all, rt->unit_column) < 0) {

@@ -409,8 +409,27 @@ static char *dup_str(json_t *v)
 	return json_is_string(v) ? strdup(json_string_value(v)) : NULL;
 }
 
+static const char *const field_type_names[] = {"text", "integer",     "numeric",
+					       "date", "timestamptz", "boolean"};
+#define NFIELD_TYPES (sizeof(field_type_names) / sizeof(field_type_names[0]))
+
+const char *routing_field_type_name(enum routing_field_type t)
+{
+	return (size_t)t < NFIELD_TYPES ? field_type_names[t] : "?";
+}
+
+static int field_index(const struct routing_table *t, const char *col)
+{
+	for (size_t i = 0; i < t->nfields; i++)
+		if (strcmp(t->fields[i].column, col) == 0)
+			return (int)i;
+	return -1;
+}
+
 static bool column_listed(const struct routing_table *t, const char *col)
 {
+	if (t->fields != NULL)
+		return field_index(t, col) >= 0;
 	if (t->columns == NULL)
 		return true;
 	for (size_t i = 0; i < t->ncolumns; i++)
@@ -601,8 +620,8 @@ static int table_masks_parse(json_t *jm, struct routing_table *t, const char *wh
 			return -1;
 		}
 		if (!column_listed(t, col)) {
-			snprintf(err, errlen, "%s: %s: masked column \"%s\" is not in \"columns\"", file,
-				 where, col);
+			snprintf(err, errlen, "%s: %s: masked column \"%s\" is not in \"%s\"", file, where,
+				 col, t->fields ? "fields" : "columns");
 			return -1;
 		}
 		if (strcmp(col, t->unit_column) == 0) {
@@ -616,12 +635,147 @@ static int table_masks_parse(json_t *jm, struct routing_table *t, const char *wh
 	return 0;
 }
 
+/* One entry of "fields": "column": {"field": "json.path", "type": "..."}. */
+static int table_field_parse(const char *col, json_t *jf, struct routing_field *f, const char *where,
+			     const char *file, char *err, size_t errlen)
+{
+	static const char *const fkeys[] = {"field", "type", NULL};
+	json_t *jp = json_object_get(jf, "field"), *jt = json_object_get(jf, "type");
+	char fwhere[256];
+	size_t k;
+
+	snprintf(fwhere, sizeof(fwhere), "%s: fields.%s", where, col);
+	if (!json_is_object(jf)) {
+		snprintf(err, errlen, "%s: %s: expected {\"field\": \"json.path\", \"type\": \"text\"}", file,
+			 fwhere);
+		return -1;
+	}
+	if (check_keys(jf, fkeys, fwhere, file, err, errlen) < 0)
+		return -1;
+	if (!json_is_string(jp) || json_string_length(jp) == 0 || json_string_value(jp)[0] == '.' ||
+	    strstr(json_string_value(jp), "..") != NULL ||
+	    json_string_value(jp)[json_string_length(jp) - 1] == '.') {
+		snprintf(err, errlen,
+			 "%s: %s: \"field\" must be the record's field, a dotted path such as \"unit.code\"",
+			 file, fwhere);
+		return -1;
+	}
+	for (k = 0; k < NFIELD_TYPES; k++)
+		if (json_is_string(jt) && strcmp(json_string_value(jt), field_type_names[k]) == 0)
+			break;
+	if (k == NFIELD_TYPES) {
+		snprintf(err, errlen,
+			 "%s: %s: \"type\" must be text, integer, numeric, date, timestamptz or boolean",
+			 file, fwhere);
+		return -1;
+	}
+	f->column = strdup(col);
+	f->path = strdup(json_string_value(jp));
+	f->type = (enum routing_field_type)k;
+	if (f->column == NULL || f->path == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* "key": the key columns, each one of "fields", none twice. */
+static int table_key_parse(json_t *jk, struct routing_table *t, const char *where, const char *file,
+			   char *err, size_t errlen)
+{
+	size_t i;
+	json_t *e;
+
+	if (!json_is_array(jk) || json_array_size(jk) == 0 || json_array_size(jk) > 8) {
+		snprintf(
+			err, errlen,
+			"%s: %s: \"key\" is required with \"fields\": an array of 1 to 8 of its columns, e.g. [\"id\"]",
+			file, where);
+		return -1;
+	}
+	t->key = calloc(json_array_size(jk), sizeof(char *));
+	if (t->key == NULL)
+		return -1;
+	json_array_foreach (jk, i, e) {
+		const char *c = json_is_string(e) ? json_string_value(e) : "";
+
+		if (field_index(t, c) < 0) {
+			snprintf(err, errlen, "%s: %s: key column \"%s\" is not one of \"fields\"", file,
+				 where, c);
+			return -1;
+		}
+		for (size_t j = 0; j < t->nkey; j++)
+			if (strcmp(t->key[j], c) == 0) {
+				snprintf(err, errlen, "%s: %s: key column \"%s\" is listed twice", file,
+					 where, c);
+				return -1;
+			}
+		if ((t->key[t->nkey++] = strdup(c)) == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+/* "fields" and "key" (a kind = http source's table, both or neither): the
+ * unit table's columns and types, each from a record's JSON path. */
+static int table_fields_parse(json_t *jt, struct routing_table *t, const char *where, const char *file,
+			      char *err, size_t errlen)
+{
+	json_t *jf = json_object_get(jt, "fields"), *v;
+	const char *col;
+
+	if (jf == NULL) {
+		if (json_object_get(jt, "key") == NULL)
+			return 0;
+		snprintf(err, errlen, "%s: %s: \"key\" goes with \"fields\" (a kind = http source's table)",
+			 file, where);
+		return -1;
+	}
+	if (!json_is_object(jf) || json_object_size(jf) == 0) {
+		snprintf(
+			err, errlen,
+			"%s: %s: \"fields\" must be an object {\"column\": {\"field\": \"json.path\", \"type\": \"text\"}}",
+			file, where);
+		return -1;
+	}
+	if (json_object_get(jt, "columns") != NULL) {
+		snprintf(err, errlen,
+			 "%s: %s: \"columns\" and \"fields\" exclude each other: the columns are the fields",
+			 file, where);
+		return -1;
+	}
+	t->fields = calloc(json_object_size(jf), sizeof(*t->fields));
+	if (t->fields == NULL)
+		return -1;
+	json_object_foreach (jf, col, v) {
+		if (table_field_parse(col, v, &t->fields[t->nfields], where, file, err, errlen) < 0)
+			return -1;
+		t->nfields++;
+	}
+	return table_key_parse(json_object_get(jt, "key"), t, where, file, err, errlen);
+}
+
+/* With "fields", the routing columns are fields too. */
+static int table_fields_check(const struct routing_table *t, const char *where, const char *file, char *err,
+			      size_t errlen)
+{
+	const char *cols[2] = {t->date_column, t->split_column};
+
+	for (size_t i = 0; t->fields != NULL && i < 2; i++)
+		if (cols[i] != NULL && field_index(t, cols[i]) < 0) {
+			snprintf(err, errlen, "%s: %s: the %s column \"%s\" must be one of \"fields\"", file,
+				 where, i == 0 ? "by_date" : "split", cols[i]);
+			return -1;
+		}
+	return 0;
+}
+
 /* tables[idx] of routing.json into *t. */
 static int table_parse(struct routing *r, json_t *jt, struct routing_table *t, size_t idx, const char *file,
 		       char *err, size_t errlen)
 {
-	static const char *const keys[] = {"source",  "table", "unit_column",  "era", "split",
-					   "columns", "mask",  "target_table", NULL};
+	static const char *const keys[] = {"source", "table",	     "unit_column", "era", "split", "columns",
+					   "mask",   "target_table", "fields",	    "key", NULL};
 	char where[128];
 
 	snprintf(where, sizeof(where), "tables[%zu]", idx);
@@ -636,12 +790,14 @@ static int table_parse(struct routing *r, json_t *jt, struct routing_table *t, s
 	    table_names_parse(jt, t, where, file, err, errlen) < 0 ||
 	    table_era_parse(json_object_get(jt, "era"), t, where, file, err, errlen) < 0 ||
 	    table_split_parse(r, json_object_get(jt, "split"), t, where, file, err, errlen) < 0 ||
+	    table_fields_parse(jt, t, where, file, err, errlen) < 0 ||
 	    table_columns_parse(json_object_get(jt, "columns"), t, where, file, err, errlen) < 0 ||
-	    table_masks_parse(json_object_get(jt, "mask"), t, where, file, err, errlen) < 0)
+	    table_masks_parse(json_object_get(jt, "mask"), t, where, file, err, errlen) < 0 ||
+	    table_fields_check(t, where, file, err, errlen) < 0)
 		return -1;
 	if (!column_listed(t, t->unit_column)) {
-		snprintf(err, errlen, "%s: %s: the unit column \"%s\" must be in \"columns\"", file, where,
-			 t->unit_column);
+		snprintf(err, errlen, "%s: %s: the unit column \"%s\" must be in \"%s\"", file, where,
+			 t->unit_column, t->fields ? "fields" : "columns");
 		return -1;
 	}
 	return 0;
@@ -834,6 +990,14 @@ static void table_free(struct routing_table *t)
 	for (size_t i = 0; i < t->nmasks; i++)
 		free(t->masks[i].column);
 	free(t->masks);
+	for (size_t i = 0; i < t->nfields; i++) {
+		free(t->fields[i].column);
+		free(t->fields[i].path);
+	}
+	free(t->fields);
+	for (size_t i = 0; i < t->nkey; i++)
+		free(t->key[i]);
+	free(t->key);
 }
 
 void routing_free(struct routing *r)
@@ -967,7 +1131,7 @@ int routing_compare(const struct routing *a, const struct routing *b, char *msg,
 			return 1;
 		}
 		if (!str_eq(t->target_table, u->target_table) || t->ncolumns != u->ncolumns ||
-		    t->nmasks != u->nmasks) {
+		    t->nmasks != u->nmasks || t->nfields != u->nfields || t->nkey != u->nkey) {
 			snprintf(msg, msglen, "the columns, masks or target of %s changed", t->table);
 			other = 2;
 		}

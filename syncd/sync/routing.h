@@ -34,6 +34,24 @@ struct column_mask {
 	enum mask_kind kind;
 };
 
+/* The value types of a kind = http source's fields (routing.json "fields"). */
+enum routing_field_type {
+	ROUTING_FIELD_TEXT,
+	ROUTING_FIELD_INTEGER, /* bigint in the units */
+	ROUTING_FIELD_NUMERIC,
+	ROUTING_FIELD_DATE,
+	ROUTING_FIELD_TIMESTAMPTZ,
+	ROUTING_FIELD_BOOLEAN,
+};
+
+/* One column of a kind = http source's table: taken from a record's JSON
+ * path ("a.b": field b of object a). */
+struct routing_field {
+	char *column;
+	char *path;
+	enum routing_field_type type;
+};
+
 struct routing_table {
 	char *source;	    /* [source NAME] */
 	char *table;	    /* "public.thua_dat" as written */
@@ -51,7 +69,16 @@ struct routing_table {
 	size_t ncolumns;
 	struct column_mask *masks;
 	size_t nmasks;
+	/* a kind = http source's table: its columns (fields, in file order) and
+	 * key (column names); NULL: a PostgreSQL table, described by its source */
+	struct routing_field *fields;
+	size_t nfields;
+	char **key;
+	size_t nkey;
 };
+
+/* "text", "integer", "numeric", "date", "timestamptz", "boolean" */
+const char *routing_field_type_name(enum routing_field_type t);
 
 struct routing;
 

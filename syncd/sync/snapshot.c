@@ -14,6 +14,7 @@
 #include "connectors/pg_source.h"
 #include "syncd/sync/apply.h"
 #include "syncd/sync/plan.h"
+#include "syncd/sync/pull.h"
 #include "syncd/sync/row.h"
 
 static int unit_flush(struct unit_dest *u, const struct plan_table *p, char *err, size_t errlen)
@@ -214,8 +215,11 @@ int snapshot_check_source(const struct config *cfg, const struct routing *rt, co
 			  char *err, size_t errlen)
 {
 	struct sync_run run = {.cfg = cfg, .rt = rt, .scfg = src};
-	int r = sync_plan(&run, err, errlen);
+	int r;
 
+	if (src->http) /* an API: its table is checked against its fields, not a catalog */
+		return pull_check_source(cfg, rt, src, err, errlen);
+	r = sync_plan(&run, err, errlen);
 	sync_run_free(&run);
 	return r;
 }

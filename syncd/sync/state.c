@@ -290,6 +290,51 @@ int state_quarantine_truncate(struct state *st, const char *source, const char *
 			   errlen);
 }
 
+int state_cursor_get(struct state *st, const char *source, struct buf *cursor, long long *page_seq, char *err,
+		     size_t errlen)
+{
+	const char *params[1] = {source};
+	char msg[1024];
+	PGresult *res =
+		pg_query(st->conn, "SELECT cursor, page_seq FROM syncd_source_cursor WHERE source = $1", 1,
+			 params, msg, sizeof(msg));
+	int r = 0;
+
+	if (res == NULL) {
+		snprintf(err, errlen, "state database: syncd_source_cursor: %s", msg);
+		return -1;
+	}
+	buf_reset(cursor);
+	*page_seq = PQntuples(res) == 1 ? atoll(PQgetvalue(res, 0, 1)) : 0;
+	if ((PQntuples(res) == 1 &&
+	     buf_append(cursor, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0)) < 0) ||
+	    buf_puts(cursor, "") < 0) {
+		snprintf(err, errlen, "out of memory");
+		r = -1;
+	}
+	PQclear(res);
+	return r;
+}
+
+int state_cursor_set(struct state *st, const char *source, const char *cursor, long long page_seq, char *err,
+		     size_t errlen)
+{
+	char seq[32];
+	const char *params[3] = {source, cursor[0] != '\0' ? cursor : NULL, seq};
+
+	if (!st->in_tx) {
+		snprintf(err, errlen,
+			 "state database: syncd_source_cursor: written outside the quarantine's transaction");
+		return -1;
+	}
+	snprintf(seq, sizeof(seq), "%lld", page_seq);
+	return exec_params(st, "syncd_source_cursor",
+			   "INSERT INTO syncd_source_cursor (source, cursor, page_seq) VALUES ($1, $2, $3) "
+			   "ON CONFLICT (source) DO UPDATE SET cursor = EXCLUDED.cursor, "
+			   "page_seq = EXCLUDED.page_seq, updated_at = now()",
+			   3, params, err, errlen);
+}
+
 int state_checkpoint_get(struct state *st, const char *source, char *lsn, size_t lsnlen, char *err,
 			 size_t errlen)
 {

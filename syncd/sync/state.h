@@ -55,6 +55,16 @@ int state_quarantine_fetch(struct state *st, const char *source, const char *tab
 int state_quarantine_truncate(struct state *st, const char *source, const char *table, char *err,
 			      size_t errlen);
 bool state_quarantine_open(const struct state *st);
+/* A kind = http source's cursor (syncd_source_cursor): get gives the cursor
+ * of the next page to read (empty: none yet, the API's first page) and the
+ * number of the last page applied (0: none).  set writes both inside the
+ * transaction opened by state_quarantine_begin, so the quarantine's rows of
+ * a page and the cursor after it commit together (state_quarantine_commit). */
+int state_cursor_get(struct state *st, const char *source, struct buf *cursor, long long *page_seq, char *err,
+		     size_t errlen) __attribute__((warn_unused_result));
+int state_cursor_set(struct state *st, const char *source, const char *cursor, long long page_seq, char *err,
+		     size_t errlen) __attribute__((warn_unused_result));
+
 /* The quarantine's checkpoint for source (LSN text), "" when none. */
 int state_checkpoint_get(struct state *st, const char *source, char *lsn, size_t lsnlen, char *err,
 			 size_t errlen);

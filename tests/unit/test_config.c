@@ -591,6 +591,116 @@ static void test_target_fixed_changes(void **state)
 	config_free(renamed);
 }
 
+/* a kind = http source at lines 7 to 9: a case's own lines start at 10 */
+#define CASES "[source cases]\nkind = http\nurl = https://onestop.cantho.gov.vn/api/cases\n"
+
+static void test_source_http(void **state)
+{
+	struct config *cfg = target_load_ok(CASES);
+	const struct config_source *s = config_source_find(cfg, "cases"), *land;
+
+	(void)state;
+	assert_non_null(s);
+	assert_int_equal(s->http, 1);
+	assert_null(s->conninfo);
+	assert_string_equal(s->url, "https://onestop.cantho.gov.vn/api/cases");
+	assert_int_equal(s->interval, 30);
+	assert_string_equal(s->cursor_param, "updated_since");
+	assert_null(s->next_field);
+	assert_string_equal(s->cursor_field, "updated_at");
+	assert_string_equal(s->records_field, "items");
+	assert_int_equal(s->page_size, 0);
+	assert_null(s->page_size_param);
+	assert_int_equal(s->timeout, 30);
+	assert_string_equal(s->auth, "none");
+	land = config_source_find(cfg, "land");
+	assert_int_equal(land->http, 0);
+	assert_string_equal(land->conninfo, "dbname=land");
+	config_free(cfg);
+	cfg = target_load_ok(CASES "interval = 5\ncursor_param = since\nnext_field = next\n"
+				   "cursor_field = modified\nrecords_field = data\npage_size = 200\n"
+				   "page_size_param = limit\ntimeout = 10\nca_file = /etc/syncd/ca.pem\n"
+				   "[source loop]\nkind = http\nurl = http://127.0.0.1:8080/cases?x=1\n");
+	s = config_source_find(cfg, "cases");
+	assert_int_equal(s->interval, 5);
+	assert_string_equal(s->cursor_param, "since");
+	assert_string_equal(s->next_field, "next");
+	assert_string_equal(s->cursor_field, "modified");
+	assert_string_equal(s->records_field, "data");
+	assert_int_equal(s->page_size, 200);
+	assert_string_equal(s->page_size_param, "limit");
+	assert_int_equal(s->timeout, 10);
+	assert_string_equal(s->ca_file, "/etc/syncd/ca.pem");
+	assert_string_equal(config_source_find(cfg, "loop")->url, "http://127.0.0.1:8080/cases?x=1");
+	config_free(cfg);
+}
+
+static void test_source_http_errors(void **state)
+{
+	static const struct {
+		const char *text, *expect;
+	} cases[] = {
+		{CASES "conninfo = dbname=cases\n",
+		 ":10: [source cases] conninfo is not a key of kind = http; remove it"},
+		{"[source cases]\nkind = http\n", ":7: [source cases] url is required with kind = http"},
+		{"[source cases]\nkind = http\nurl = http://onestop.cantho.gov.vn/cases\n",
+		 ":9: [source cases] url = http://onestop.cantho.gov.vn/cases: http:// is allowed only to 127.0.0.1"},
+		{"[source cases]\nkind = rest\nurl = https://a.vn/\n",
+		 ":8: [source cases] kind = rest: expected postgresql or http"},
+		{"[source cases]\nconninfo = dbname=x\nurl = https://a.vn/\n",
+		 ":9: [source cases] url is not a key of kind = postgresql; remove it, or set kind = http"},
+		{"[source cases]\nkind = postgresql\n", ":7: [source cases] conninfo is required"},
+		{CASES "page_size = 200\n", ":10: [source cases] page_size and page_size_param go together"},
+		{CASES "auth = bearer\n", ":10: [source cases] auth = bearer needs token_file"},
+		{CASES "auth = oauth2\n", ":10: [source cases] auth = oauth2: expected none or bearer"},
+		{CASES "token_file = /etc/t\n", ":10: [source cases] token_file is set but auth = none"},
+		{CASES "interval = 0\n",
+		 ":10: [source cases] interval = 0: expected an integer from 1 to 86400"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *errors = NULL;
+		struct config *cfg = target_load(cases[i].text, &errors);
+
+		assert_null(cfg);
+		if (errors == NULL || strstr(errors, cases[i].expect) == NULL)
+			fail_msg("case %zu: expected \"%s\" in:\n%s", i, cases[i].expect,
+				 errors ? errors : "(none)");
+		free(errors);
+	}
+}
+
+static void test_source_http_print(void **state)
+{
+	struct config *cfg = target_load_ok(CASES "page_size = 200\npage_size_param = limit\n");
+	struct config *same = target_load_ok(CASES "page_size = 200\npage_size_param = limit\n");
+	struct config *moved = target_load_ok("[source cases]\nkind = http\nurl = https://a.vn/cases\n"
+					      "page_size = 200\npage_size_param = limit\n");
+	char *out = NULL, changes[512];
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	(void)state;
+	config_print(cfg, f);
+	fclose(f);
+	assert_non_null(
+		strstr(out, "\n[source cases]\nkind = http\nurl = https://onestop.cantho.gov.vn/api/cases\n"
+			    "interval = 30\ncursor_param = updated_since\n; next_field is not set\n"
+			    "cursor_field = updated_at\nrecords_field = items\npage_size = 200\n"
+			    "page_size_param = limit\ntimeout = 30\n"));
+	/* each source shows its own kind's keys */
+	assert_non_null(strstr(out, "\n[source land]\nkind = postgresql\nconninfo = dbname=land\n"
+				    "; password_file is not set\n\n"));
+	assert_int_equal(config_fixed_changes(cfg, same, changes, sizeof(changes)), 0);
+	assert_int_equal(config_fixed_changes(cfg, moved, changes, sizeof(changes)), 1);
+	assert_string_equal(changes, "[source cases] url");
+	free(out);
+	config_free(cfg);
+	config_free(same);
+	config_free(moved);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -607,6 +717,9 @@ int main(void)
 		cmocka_unit_test(test_unit_targets),
 		cmocka_unit_test(test_target_print),
 		cmocka_unit_test(test_target_fixed_changes),
+		cmocka_unit_test(test_source_http),
+		cmocka_unit_test(test_source_http_errors),
+		cmocka_unit_test(test_source_http_print),
 	};
 	return cmocka_run_group_tests_name("config", tests, setup, teardown);
 }

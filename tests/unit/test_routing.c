@@ -340,6 +340,70 @@ static void test_table_level_rules(void **state)
 		      "\"target_table\":\"tt\"}]"));
 }
 
+/* a kind = http source's table: "fields" and "key" */
+#define HT(rest)                                                                                             \
+	"[{\"source\":\"cases\",\"table\":\"public.cases\",\"unit_column\":\"unit\",\"era\":\"new\","        \
+	"\"fields\":{\"id\":{\"field\":\"id\",\"type\":\"integer\"},"                                        \
+	"\"unit\":{\"field\":\"unit.code\",\"type\":\"text\"}" rest "}]"
+
+static void test_fields(void **state)
+{
+	char path[PATH_MAX + 32];
+	const struct routing_table *t;
+	struct routing *r;
+	char err[1024];
+
+	(void)state;
+	assert_null(
+		load_error("{}", HT(",\"d\":{\"field\":\"dates.filed\",\"type\":\"date\"}},\"key\":[\"id\"],"
+				    "\"mask\":{\"d\":\"null\"}")));
+	snprintf(path, sizeof(path), "%s", tmpdir);
+	r = routing_load(path, err, sizeof(err));
+	assert_non_null(r);
+	t = routing_table_get(r, 0);
+	assert_int_equal(t->nfields, 3);
+	assert_string_equal(t->fields[0].column, "id");
+	assert_int_equal(t->fields[0].type, ROUTING_FIELD_INTEGER);
+	assert_string_equal(t->fields[1].path, "unit.code");
+	assert_int_equal(t->fields[2].type, ROUTING_FIELD_DATE);
+	assert_string_equal(routing_field_type_name(t->fields[2].type), "date");
+	assert_int_equal(t->nkey, 1);
+	assert_string_equal(t->key[0], "id");
+	routing_free(r);
+	/* a PostgreSQL table has neither */
+	assert_null(load_error("{}", T1));
+	expect_error("{}", HT("}"), "tables[0] (public.cases): \"key\" is required with \"fields\"");
+	expect_error("{}", HT("},\"key\":[\"nope\"]"),
+		     "tables[0] (public.cases): key column \"nope\" is not one of \"fields\"");
+	expect_error("{}", HT("},\"key\":[\"id\",\"id\"]"), "key column \"id\" is listed twice");
+	expect_error("{}", HT(",\"n\":{\"field\":\"n\",\"type\":\"int\"}},\"key\":[\"id\"]"),
+		     "tables[0] (public.cases): fields.n: \"type\" must be text, integer, numeric, date, "
+		     "timestamptz or boolean");
+	expect_error("{}", HT(",\"n\":{\"field\":\"a..b\",\"type\":\"text\"}},\"key\":[\"id\"]"),
+		     "fields.n: \"field\" must be the record's field");
+	expect_error("{}", HT(",\"n\":{\"field\":\"n\",\"type\":\"text\",\"default\":1}},\"key\":[\"id\"]"),
+		     "fields.n: unknown key \"default\"");
+	expect_error("{}", HT(",\"n\":\"n\"},\"key\":[\"id\"]"), "fields.n: expected {\"field\"");
+	expect_error("{}", HT("},\"key\":[\"id\"],\"columns\":[\"id\"]"),
+		     "\"columns\" and \"fields\" exclude each other");
+	expect_error("{}", HT("},\"key\":[\"id\"],\"mask\":{\"x\":\"null\"}"),
+		     "masked column \"x\" is not in \"fields\"");
+	expect_error(
+		"{}",
+		"[{\"source\":\"cases\",\"table\":\"public.cases\",\"unit_column\":\"u\",\"era\":\"new\","
+		"\"fields\":{\"id\":{\"field\":\"id\",\"type\":\"integer\"}},\"key\":[\"id\"]}]",
+		"the unit column \"u\" must be in \"fields\"");
+	expect_error(
+		"{}",
+		"[{\"source\":\"cases\",\"table\":\"public.cases\",\"unit_column\":\"u\",\"era\":{\"by_date\":\"d\"},"
+		"\"fields\":{\"u\":{\"field\":\"u\",\"type\":\"text\"}},\"key\":[\"u\"]}]",
+		"the by_date column \"d\" must be one of \"fields\"");
+	expect_error(
+		"{}",
+		"[{\"source\":\"land\",\"table\":\"public.t\",\"unit_column\":\"u\",\"era\":\"old\",\"key\":[\"u\"]}]",
+		"\"key\" goes with \"fields\"");
+}
+
 static int teardown_tmp(void **state)
 {
 	char path[PATH_MAX + 32];
@@ -349,6 +413,7 @@ static int teardown_tmp(void **state)
 		snprintf(path, sizeof(path), "%s/routing.json", tmpdir);
 		unlink(path);
 		rmdir(tmpdir);
+		tmpdir[0] = '\0'; /* the next test makes its own */
 	}
 	return 0;
 }
@@ -367,6 +432,7 @@ int main(void)
 		cmocka_unit_test(test_mask),
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test_teardown(test_table_level_rules, teardown_tmp),
+		cmocka_unit_test_teardown(test_fields, teardown_tmp),
 	};
 	return cmocka_run_group_tests_name("routing", tests, setup, teardown);
 }
