@@ -275,27 +275,20 @@ int http_outbox_delivered(PGconn *c, const char *target, const struct http_outbo
 			  size_t errlen)
 {
 	char id[32], u[16];
-	const char *p1[1] = {id};
-	const char *p2[4] = {target, b->source, u, b->lsn_to};
+	const char *params[5] = {id, target, b->source, u, b->lsn_to[0] ? b->lsn_to : NULL};
 
 	snprintf(id, sizeof(id), "%lld", b->id);
 	snprintf(u, sizeof(u), "%d", b->unit);
-	if (pg_exec(c, "BEGIN", err, errlen) < 0)
-		return -1;
-	if (exec_params(c, "syncd_http_batch",
-			"UPDATE public.syncd_http_batch SET state = 'delivered', delivered_at = now(), "
-			"attempts = attempts + 1, last_error = NULL WHERE id = $1",
-			1, p1, err, errlen) < 0 ||
-	    (b->lsn_to[0] != '\0' && exec_params(c, "syncd_http_checkpoint",
-						 "UPDATE public.syncd_http_checkpoint SET delivered_lsn = $4 "
-						 "WHERE target = $1 AND source = $2 AND unit = $3 "
-						 "AND (delivered_lsn IS NULL OR delivered_lsn < $4)",
-						 4, p2, err, errlen) < 0) ||
-	    pg_exec(c, "COMMIT", err, errlen) < 0) {
-		PQclear(PQexec(c, "ROLLBACK"));
-		return -1;
-	}
-	return 0;
+	/* one statement, one transaction: the batch done and the position moved together */
+	return exec_params(c, "syncd_http_batch",
+			   "WITH d AS (UPDATE public.syncd_http_batch SET state = 'delivered', "
+			   "delivered_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = $1 "
+			   "RETURNING id) "
+			   "UPDATE public.syncd_http_checkpoint SET delivered_lsn = $5::pg_lsn "
+			   "WHERE EXISTS (SELECT 1 FROM d) AND $5::pg_lsn IS NOT NULL AND target = $2 "
+			   "AND source = $3 AND unit = $4::int "
+			   "AND (delivered_lsn IS NULL OR delivered_lsn < $5::pg_lsn)",
+			   5, params, err, errlen);
 }
 
 int http_outbox_attempt_failed(PGconn *c, const struct http_outbox_batch *b, const char *error, char *err,

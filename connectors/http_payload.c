@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/hex.h"
+#include "common/nfc.h"
 #include "connectors/pgoutput.h"
 
 /* PostgreSQL's built-in type OIDs (pg_type.dat); fixed across versions. */
@@ -422,6 +423,15 @@ static int value_json(struct buf *o, unsigned oid, const struct connector_value 
 	if (utf8_bad_at((const unsigned char *)v->p, v->len)) {
 		*why = "not valid UTF-8";
 		return -1;
+	}
+	if (nfc_maybe(v->p, v->len)) {
+		/* "Nguyễn" typed as e + U+0302 + U+0303 goes out as U+1EC5 */
+		struct buf nfc = {0};
+		int r = nfc_append(v->p, v->len, &nfc) < 0 ? -1
+							   : json_str(o, nfc.data ? nfc.data : "", nfc.len);
+
+		buf_free(&nfc);
+		return r;
 	}
 	return json_str(o, v->p, v->len);
 }

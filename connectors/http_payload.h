@@ -17,9 +17,11 @@
  *   bytea         base64 (RFC 4648, padded) of the \x hex output
  *   NULL          null
  *   everything else (text, varchar, uuid, json, arrays, time, ...) a JSON
- *                 string holding the text, which must be valid UTF-8: the
- *                 bytes are kept as they are (NFC stays NFC), only '"', '\'
- *                 and control characters escaped
+ *                 string holding the text, which must be valid UTF-8, in
+ *                 NFC for Latin letters with marks (common/nfc.c: "e" +
+ *                 U+0302 + U+0303 goes out as U+1EC5; text already NFC is
+ *                 kept byte for byte), only '"', '\' and control
+ *                 characters escaped
  * An unchanged TOASTed value (CV_ABSENT) is left out of "row" and its column
  * named in the change's "unchanged" array.  A value that does not fit its
  * type is refused with the table and column named. */

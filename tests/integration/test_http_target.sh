@@ -93,6 +93,9 @@ jq '.kinds.birth_extract.register = {"target": "register"}' "$H_ROOT/policies/do
 sed -i "s|^policies_dir = .*|policies_dir = $H_TMP/policies|" "$H_CONF"
 h_syncd_set "signing_key_file=$(h_signing_key)" "unit_backlog_limit=1"
 RP=$(recv reg)
+OP=$(recv oauth --oauth-client 'syncd-onestop:s3cret' --token-ttl 3600)
+printf '%s' 's3cret' >"$H_TMP/client_secret"
+chmod 600 "$H_TMP/client_secret"
 P=$(recv onestop)
 SIGNED_SECRET=whsec_$(head -c 24 /dev/urandom | base64)
 SP=$(recv signed --webhook-secret "$SIGNED_SECRET")
@@ -114,6 +117,15 @@ max_in_flight_units = 3
 kind = http
 units = 31120
 url = http://127.0.0.1:$RP/reg/{unit}
+
+[target oauth]
+kind = http
+units = 31135
+url = http://127.0.0.1:$OP/in
+auth = oauth2
+token_url = http://127.0.0.1:$OP/token
+client_id = syncd-onestop
+client_secret_file = $H_TMP/client_secret
 
 [target signed]
 kind = http
@@ -147,6 +159,19 @@ retried=$(jq -s '[.[] | select(.status != 200)] | length' "$H_TMP/onestop.log")
 	h_fail "failures seen" "$retried"
 check_receiver "the receiver holds each change once, in order, equal to the tier"
 h_city_compare "tier beside the HTTP target"
+
+# ---------------------------------------------------------------- OAuth2: a revoked token cured by a fresh one
+oa_done() { wait_for "SELECT count(*) = 0 FROM syncd_http_batch WHERE target = 'oauth' AND state IN ('pending', 'dead')" 30; }
+oa_done && h_ok "OAuth2 target: batches delivered with a client-credentials token" ||
+	h_fail "oauth delivery" "$(state "SELECT state, count(*), max(last_error) FROM syncd_http_batch WHERE target = 'oauth' GROUP BY 1")"
+tokens=$(jq -s '[.[] | select(.path == "/token")] | length' "$H_TMP/oauth.log")
+curl -fsS "http://127.0.0.1:$OP/control?revoke=1" >/dev/null
+changes 3
+h_city_caught_up
+oa_done && h_ok "after the token is revoked (401) a fresh token delivers the rest" ||
+	h_fail "oauth after revoke" "$(state "SELECT state, count(*), max(last_error) FROM syncd_http_batch WHERE target = 'oauth' GROUP BY 1")"
+h_assert_eq "... fetched once more, not a retry loop, and no dead letter" "$((tokens + 1)) 0" \
+	"$(jq -s '[.[] | select(.path == "/token")] | length' "$H_TMP/oauth.log") $(state "SELECT count(*) FROM syncd_deadletter WHERE target = 'oauth'")"
 
 # ---------------------------------------------------------------- a document up to its register
 h_city_persona_grants

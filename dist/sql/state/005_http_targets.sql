@@ -25,6 +25,11 @@ CREATE TABLE IF NOT EXISTS public.syncd_http_batch (
   last_error text,
   delivered_at timestamptz,
   UNIQUE (target, batch_id));
+-- lz4 where the server has it: bodies are queued in the stream's commit
+DO $$ BEGIN
+  ALTER TABLE public.syncd_http_batch ALTER COLUMN body SET COMPRESSION lz4;
+EXCEPTION WHEN feature_not_supported OR invalid_parameter_value THEN NULL;
+END $$;
 CREATE INDEX IF NOT EXISTS syncd_http_batch_open ON public.syncd_http_batch (target, unit, id)
   WHERE state IN ('pending', 'dead');
 
