@@ -10,9 +10,8 @@
 #include <string.h>
 
 #include "common/fileio.h"
+#include "connectors/http_send.h"
 #include "common/text.h"
-
-#define DEFAULT_TIMEOUT_MS 30000L
 
 /* RFC 3986 unreserved characters stay; every other byte is %XX. */
 static int url_escape(struct buf *out, const char *s)
@@ -100,23 +99,13 @@ static int handle_setup(CURL *h, const struct http_pull_conf *conf, const char *
 {
 	int r = 0;
 
+	r |= http_handle_safe(h, conf->timeout_ms, conf->ca_file, errbuf);
 	r |= curl_easy_setopt(h, CURLOPT_URL, url);
 	r |= curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-	r |= curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	r |= curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
-			      conf->timeout_ms > 0 ? conf->timeout_ms : DEFAULT_TIMEOUT_MS);
-	r |= curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	r |= curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	r |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-	r |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-	r |= curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
 	r |= curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, body_write);
 	r |= curl_easy_setopt(h, CURLOPT_WRITEDATA, s);
-	r |= curl_easy_setopt(h, CURLOPT_USERAGENT, "syncd");
 	r |= curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
 	r |= curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-	if (conf->ca_file != NULL)
-		r |= curl_easy_setopt(h, CURLOPT_CAINFO, conf->ca_file);
 	return r == CURLE_OK ? 0 : -1;
 }
 

@@ -166,6 +166,24 @@ unsigned http_token_cache_fetches(struct http_token_cache *c)
 
 /* ---------------------------------------------------------------- one exchange */
 
+int http_handle_safe(void *curl, long timeout_ms, const char *ca_file, char *errbuf)
+{
+	CURL *h = curl;
+	int r = 0;
+
+	r |= curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	r |= curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : DEFAULT_TIMEOUT_MS);
+	r |= curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	r |= curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	r |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	r |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	r |= curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	r |= curl_easy_setopt(h, CURLOPT_USERAGENT, "syncd");
+	if (ca_file != NULL)
+		r |= curl_easy_setopt(h, CURLOPT_CAINFO, ca_file);
+	return r == CURLE_OK ? 0 : -1;
+}
+
 struct exchange {
 	CURL *h;
 	bool borrowed; /* the caller's handle: reset, not cleaned up */
@@ -200,19 +218,9 @@ static int exchange_open(struct exchange *x, const struct http_send_conf *conf, 
 		curl_easy_reset(h); /* options go; open connections stay for the next send */
 	x->h = h;
 	x->borrowed = reuse != NULL;
-	r |= curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	r |= curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
-			      conf->timeout_ms > 0 ? conf->timeout_ms : DEFAULT_TIMEOUT_MS);
-	r |= curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	r |= curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	r |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-	r |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-	r |= curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->errbuf);
+	r |= http_handle_safe(h, conf->timeout_ms, conf->ca_file, x->errbuf);
 	r |= curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, body_write);
 	r |= curl_easy_setopt(h, CURLOPT_WRITEDATA, &x->body);
-	r |= curl_easy_setopt(h, CURLOPT_USERAGENT, "syncd");
-	if (conf->ca_file)
-		r |= curl_easy_setopt(h, CURLOPT_CAINFO, conf->ca_file);
 	if (conf->client_cert_file)
 		r |= curl_easy_setopt(h, CURLOPT_SSLCERT, conf->client_cert_file);
 	if (conf->client_key_file)

@@ -14,6 +14,12 @@ enum http_verdict {
 	HTTP_DEAD,	/* other 4xx, 3xx, TLS certificate and configuration errors */
 };
 
+/* Sets what every request of syncd's over HTTP(S) keeps: TLS verified
+ * (peer and host; ca_file NULL: the system's CAs), no redirects, http and
+ * https only, no signals, the timeout (0: 30 s), errbuf (CURL_ERROR_SIZE
+ * bytes) for curl's words, User-Agent syncd.  curl: a CURL *.  0 or -1. */
+int http_handle_safe(void *curl, long timeout_ms, const char *ca_file, char *errbuf);
+
 /* "delivered", "retry", "dead" */
 const char *http_verdict_name(enum http_verdict v);
 
