@@ -85,16 +85,7 @@ sink_changes() { curl -fsS "$SINK_URL/stats" | jq -r .changes; }
 
 # ------------------------------------------------------------ syncd: thua_dat to the receiver only
 
-mkdir -p "$H_TMP/pol1"
-cat >"$H_TMP/pol1/routing.json" <<JSON
-{ "units": { "list": "$H_ROOT/policies/units/cantho_new_units.csv",
-             "mapping": "$H_ROOT/policies/units/cantho_old_to_new_mapping.csv",
-             "cutover": "2025-07-01",
-             "split_overrides": "$H_ROOT/policies/units/split_overrides.csv" },
-  "split_rules": $(sed -n '/"split_rules"/,/^  },/p' "$H_ROOT/policies/routing.json" | sed '1s/.*"split_rules": //; $s/},$/}/'),
-  "tables": [ { "source": "land", "table": "public.thua_dat", "unit_column": "ma_dvhc_xa",
-                "era": "old", "split": { "column": "so_to" }, "columns": ["*"] } ] }
-JSON
+h_policy_thua_dat "$H_TMP/pol1"
 URL_TMPL="$SINK_URL/u/{unit}"
 # the API on a port of its own: another syncd on this machine never collides
 cat >"$H_TMP/http.conf" <<CONF

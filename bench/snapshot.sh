@@ -39,16 +39,7 @@ psqlq -d land -c "COPY public.thua_dat TO STDOUT" | psqlq -d rawcopy -c "COPY pu
 raw_ms=$(ms "$t")
 
 # (s) syncd, thua_dat alone
-mkdir -p "$H_TMP/pol1"
-cat >"$H_TMP/pol1/routing.json" <<JSON
-{ "units": { "list": "$H_ROOT/policies/units/cantho_new_units.csv",
-             "mapping": "$H_ROOT/policies/units/cantho_old_to_new_mapping.csv",
-             "cutover": "2025-07-01",
-             "split_overrides": "$H_ROOT/policies/units/split_overrides.csv" },
-  "split_rules": $(sed -n '/"split_rules"/,/^  },/p' "$H_ROOT/policies/routing.json" | sed '1s/.*"split_rules": //; $s/},$/}/'),
-  "tables": [ { "source": "land", "table": "public.thua_dat", "unit_column": "ma_dvhc_xa",
-                "era": "old", "split": { "column": "so_to" }, "columns": ["*"] } ] }
-JSON
+h_policy_thua_dat "$H_TMP/pol1"
 cat >"$H_TMP/one.conf" <<CONF
 [syncd]
 policies_dir = $H_TMP/pol1

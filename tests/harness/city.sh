@@ -107,6 +107,22 @@ schema = u{unit}
 EOF2
 }
 
+# h_policy_thua_dat DIR: a policies dir whose routing.json routes only
+# land's thua_dat (the real units, mapping and split rules), for the
+# benchmarks that measure one table.
+h_policy_thua_dat() {
+    mkdir -p "$1"
+    cat >"$1/routing.json" <<JSON
+{ "units": { "list": "$H_ROOT/policies/units/cantho_new_units.csv",
+             "mapping": "$H_ROOT/policies/units/cantho_old_to_new_mapping.csv",
+             "cutover": "2025-07-01",
+             "split_overrides": "$H_ROOT/policies/units/split_overrides.csv" },
+  "split_rules": $(sed -n '/"split_rules"/,/^  },/p' "$H_ROOT/policies/routing.json" | sed '1s/.*"split_rules": //; $s/},$/}/'),
+  "tables": [ { "source": "land", "table": "public.thua_dat", "unit_column": "ma_dvhc_xa",
+                "era": "old", "split": { "column": "so_to" }, "columns": ["*"] } ] }
+JSON
+}
+
 # Waits until each source's slot has confirmed the source's current WAL
 # position, then until no request (resync, table copy) is pending; gives up
 # after a minute each (the comparison that follows then says what differs).
