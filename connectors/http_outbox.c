@@ -221,34 +221,57 @@ static void copy_field(char *out, size_t outlen, const PGresult *res, int col)
 	snprintf(out, outlen, "%s", PQgetisnull(res, 0, col) ? "" : PQgetvalue(res, 0, col));
 }
 
-int http_outbox_next(PGconn *c, const char *target, int unit, struct http_outbox_batch *b, char *err,
-		     size_t errlen)
-{
-	char u[16];
-	const char *params[2] = {target, u};
-	PGresult *res;
+#define NEXT_COLS                                                                                            \
+	"SELECT id::text, source, batch_id, lsn_to::text, content_type, attempts::text, state = 'dead', "    \
+	"body, coalesce(extract(epoch FROM now() - first_failed_at)::bigint, 0)::text, changes::text "       \
+	"FROM public.syncd_http_batch b "
+/* b.id: the output column "id" is text, and "10" sorts before "9" */
+#define NEXT_ORDER " AND state IN ('pending', 'dead') ORDER BY b.id LIMIT 1"
 
+int http_outbox_prepare(PGconn *c, char *err, size_t errlen)
+{
+	static const struct {
+		const char *name, *sql;
+		int n;
+	} stmts[] = {
+		{"syncd_http_next", NEXT_COLS "WHERE target = $1 AND unit = $2::int" NEXT_ORDER, 2},
+		/* the batch delivered, the unit's position moved, and the unit's next
+		 * batch read: one round trip and one transaction */
+		{"syncd_http_delivered_next",
+		 "WITH d AS (UPDATE public.syncd_http_batch SET state = 'delivered', delivered_at = now(), "
+		 "attempts = attempts + 1, last_error = NULL WHERE id = $1::bigint RETURNING id), "
+		 "c AS (UPDATE public.syncd_http_checkpoint SET delivered_lsn = $5::pg_lsn "
+		 "WHERE EXISTS (SELECT 1 FROM d) AND $5::pg_lsn IS NOT NULL AND target = $2 AND source = $3 "
+		 "AND unit = $4::int AND (delivered_lsn IS NULL OR delivered_lsn < $5::pg_lsn) RETURNING 1) " NEXT_COLS
+		 "WHERE target = $2 AND unit = $4::int AND b.id > $1::bigint" NEXT_ORDER,
+		 5},
+	};
+
+	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
+		PGresult *res = PQprepare(c, stmts[i].name, stmts[i].sql, stmts[i].n, NULL);
+		int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+		PQclear(res);
+		if (!ok) {
+			pg_error(c, stmts[i].name, err, errlen);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The batch a NEXT_COLS row holds (binary result: text columns are their
+ * bytes, a bool one byte): 1, 0 no row, -1 with err set. */
+static int batch_read(PGconn *c, PGresult *res, int unit, struct http_outbox_batch *b, char *err,
+		      size_t errlen)
+{
 	memset(b, 0, sizeof(*b));
-	snprintf(u, sizeof(u), "%d", unit);
-	/* the body comes back as bytes (binary result), everything else as text */
-	res = PQexecParams(
-		c,
-		"SELECT id::text, source, batch_id, lsn_to::text, content_type, attempts::text, "
-		"state = 'dead', body, coalesce(extract(epoch FROM now() - first_failed_at)::bigint, "
-		"0)::text, changes::text FROM public.syncd_http_batch b "
-		/* b.id: the output column "id" is text, and "10" sorts before "9" */
-		"WHERE target = $1 AND unit = $2 AND state IN ('pending', 'dead') ORDER BY b.id LIMIT 1",
-		2, NULL, params, NULL, NULL, 1);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		pg_error(c, "syncd_http_batch", err, errlen);
-		PQclear(res);
 		return -1;
 	}
-	if (PQntuples(res) == 0) {
-		PQclear(res);
+	if (PQntuples(res) == 0)
 		return 0;
-	}
-	/* binary results: text columns are their bytes, bool one byte */
 	b->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	b->unit = unit;
 	copy_field(b->source, sizeof(b->source), res, 1);
@@ -261,34 +284,44 @@ int http_outbox_next(PGconn *c, const char *target, int unit, struct http_outbox
 	b->changes = atoi(PQgetvalue(res, 0, 9));
 	b->len = (size_t)PQgetlength(res, 0, 7);
 	if ((b->body = malloc(b->len + 1)) == NULL) {
-		PQclear(res);
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	memcpy(b->body, PQgetvalue(res, 0, 7), b->len);
 	b->body[b->len] = '\0';
-	PQclear(res);
 	return 1;
 }
 
-int http_outbox_delivered(PGconn *c, const char *target, const struct http_outbox_batch *b, char *err,
-			  size_t errlen)
+int http_outbox_next(PGconn *c, const char *target, int unit, struct http_outbox_batch *b, char *err,
+		     size_t errlen)
+{
+	char u[16];
+	const char *params[2] = {target, u};
+	PGresult *res;
+	int r;
+
+	snprintf(u, sizeof(u), "%d", unit);
+	/* the body comes back as bytes (binary result), everything else as text */
+	res = PQexecPrepared(c, "syncd_http_next", 2, params, NULL, NULL, 1);
+	r = batch_read(c, res, unit, b, err, errlen);
+	PQclear(res);
+	return r;
+}
+
+int http_outbox_delivered_next(PGconn *c, const char *target, const struct http_outbox_batch *done,
+			       struct http_outbox_batch *next, char *err, size_t errlen)
 {
 	char id[32], u[16];
-	const char *params[5] = {id, target, b->source, u, b->lsn_to[0] ? b->lsn_to : NULL};
+	const char *params[5] = {id, target, done->source, u, done->lsn_to[0] ? done->lsn_to : NULL};
+	PGresult *res;
+	int r;
 
-	snprintf(id, sizeof(id), "%lld", b->id);
-	snprintf(u, sizeof(u), "%d", b->unit);
-	/* one statement, one transaction: the batch done and the position moved together */
-	return exec_params(c, "syncd_http_batch",
-			   "WITH d AS (UPDATE public.syncd_http_batch SET state = 'delivered', "
-			   "delivered_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = $1 "
-			   "RETURNING id) "
-			   "UPDATE public.syncd_http_checkpoint SET delivered_lsn = $5::pg_lsn "
-			   "WHERE EXISTS (SELECT 1 FROM d) AND $5::pg_lsn IS NOT NULL AND target = $2 "
-			   "AND source = $3 AND unit = $4::int "
-			   "AND (delivered_lsn IS NULL OR delivered_lsn < $5::pg_lsn)",
-			   5, params, err, errlen);
+	snprintf(id, sizeof(id), "%lld", done->id);
+	snprintf(u, sizeof(u), "%d", done->unit);
+	res = PQexecPrepared(c, "syncd_http_delivered_next", 5, params, NULL, NULL, 1);
+	r = batch_read(c, res, done->unit, next, err, errlen);
+	PQclear(res);
+	return r;
 }
 
 int http_outbox_attempt_failed(PGconn *c, const struct http_outbox_batch *b, const char *error, char *err,

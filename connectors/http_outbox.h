@@ -85,15 +85,22 @@ void http_outbox_batch_clear(struct http_outbox_batch *b);
  * one): *units a new array of *n codes (caller frees).  Returns 0 or -1. */
 int http_outbox_units_due(PGconn *c, const char *target, int **units, size_t *n, char *err, size_t errlen);
 
+/* Prepares the delivery's statements on c (once per connection, before
+ * http_outbox_next and http_outbox_delivered_next).  0 or -1. */
+int http_outbox_prepare(PGconn *c, char *err, size_t errlen);
+
 /* The oldest open batch of (target, unit) into b: 1 found (b->dead set when
  * it is dead), 0 none.  -1 with err set. */
 int http_outbox_next(PGconn *c, const char *target, int unit, struct http_outbox_batch *b, char *err,
 		     size_t errlen);
 
-/* The receiver answered 2xx: in one transaction the batch is delivered and
- * (target, source, unit)'s delivered position advances to its lsn_to. */
-int http_outbox_delivered(PGconn *c, const char *target, const struct http_outbox_batch *b, char *err,
-			  size_t errlen);
+/* The receiver answered 2xx for done: it is marked delivered, its unit's
+ * delivered position moves to its lsn_to, and the unit's next batch is
+ * read into next, in one statement (one round trip, one transaction).
+ * 1 with next filled, 0 the unit has nothing more, -1 with err set (then
+ * done is not marked either: it is sent again, same key). */
+int http_outbox_delivered_next(PGconn *c, const char *target, const struct http_outbox_batch *done,
+			       struct http_outbox_batch *next, char *err, size_t errlen);
 
 /* A failed attempt that will be tried again: attempts + 1, last_error, and
  * the time of the first failure (retry_deadline counts from it). */

@@ -22,6 +22,7 @@
 #define STATS_S		2.0    /* how often its counts are read from the state database */
 #define PRUNE_S		600.0  /* how often delivered batches are pruned */
 #define KEEP_DELIVERED	604800 /* seconds a delivered batch is kept (7 days) */
+#define RUN_BATCHES	16     /* batches of one unit sent in a row before it takes its turn again */
 #define BACKOFF_BASE_MS 500
 #define BACKOFF_CAP_MS	300000
 
@@ -262,49 +263,66 @@ static void bury(struct target *t, PGconn *c, const struct http_outbox_batch *b,
 		t->tg->name, b->unit, b->batch_id, why);
 }
 
-/* Sends s's oldest batch once and records what came of it. */
-static void deliver_one(struct target *t, PGconn *c, void *handle, struct slot *s, uint32_t *seed)
+/* A batch the receiver refused or kept failing: dead, or tried again later. */
+static void failed(struct target *t, PGconn *c, struct slot *s, const struct http_outbox_batch *b,
+		   const struct http_outcome *o, uint32_t *seed)
 {
-	struct http_outbox_batch b;
-	struct http_outcome o;
 	char err[512], why[HTTP_ERROR_MAX + 64];
-	int r = http_outbox_next(c, t->tg->name, s->unit, &b, err, sizeof(err));
+	long ms;
 
-	if (r <= 0 || b.dead) {
-		if (r < 0)
-			log_warn("target %s unit %05d: %s", t->tg->name, s->unit, err);
-		release(t, s, r < 0, mono() + (r < 0 ? 1.0 : 0));
-		http_outbox_batch_clear(&b);
+	if (o->verdict == HTTP_DEAD || b->failing_s >= t->tg->retry_deadline) {
+		snprintf(why, sizeof(why), "%s%s",
+			 o->verdict == HTTP_DEAD ? "" : "still failing at retry_deadline: ", o->error);
+		bury(t, c, b, o, why);
+		release(t, s, false, 0);
 		return;
 	}
-	if (b.id != s->batch) {
-		s->batch = b.id;
-		s->attempt = 0;
-	}
-	post(t, handle, &b, &o);
-	if (o.verdict == HTTP_DELIVERED) {
-		if (http_outbox_delivered(c, t->tg->name, &b, err, sizeof(err)) < 0)
+	ms = http_backoff_ms(s->attempt++, BACKOFF_BASE_MS, BACKOFF_CAP_MS, o->retry_after, rnd, seed);
+	if (http_outbox_attempt_failed(c, b, o->error, err, sizeof(err)) < 0)
+		log_warn("target %s unit %05d: %s", t->tg->name, b->unit, err);
+	atomic_fetch_add(&t->retries, 1);
+	log_warn("target %s unit %05d: batch %s not delivered (%s); next try in %.1f s", t->tg->name, b->unit,
+		 b->batch_id, o->error, (double)ms / 1000);
+	release(t, s, true, mono() + (double)ms / 1000);
+}
+
+/* Sends s's batches, oldest first, while they are delivered (at most
+ * RUN_BATCHES, then the unit takes its turn again), and records each
+ * verdict; the delivered mark reads the unit's next batch in the same
+ * round trip. */
+static void deliver_unit(struct target *t, PGconn *c, void *handle, struct slot *s, uint32_t *seed)
+{
+	struct http_outbox_batch b, next;
+	struct http_outcome o;
+	char err[512];
+	int r = http_outbox_next(c, t->tg->name, s->unit, &b, err, sizeof(err));
+
+	for (int sent = 0;; sent++) {
+		if (r <= 0 || b.dead || sent == RUN_BATCHES) {
+			if (r < 0)
+				log_warn("target %s unit %05d: %s", t->tg->name, s->unit, err);
+			/* r > 0 after RUN_BATCHES: still due, others first */
+			release(t, s, r != 0 && !(r > 0 && b.dead), mono() + (r < 0 ? 1.0 : 0));
+			break;
+		}
+		if (b.id != s->batch) {
+			s->batch = b.id;
+			s->attempt = 0;
+		}
+		post(t, handle, &b, &o);
+		if (o.verdict != HTTP_DELIVERED) {
+			failed(t, c, s, &b, &o, seed);
+			break;
+		}
+		atomic_fetch_add(&t->delivered, 1);
+		atomic_fetch_add(&t->changes, (unsigned long long)b.changes);
+		r = http_outbox_delivered_next(c, t->tg->name, &b, &next, err, sizeof(err));
+		if (r < 0)
 			log_warn(
 				"target %s unit %05d: batch %s delivered but not recorded (it is sent again, same key): %s",
 				t->tg->name, b.unit, b.batch_id, err);
-		atomic_fetch_add(&t->delivered, 1);
-		atomic_fetch_add(&t->changes, (unsigned long long)b.changes);
-		release(t, s, true, 0);
-	} else if (o.verdict == HTTP_DEAD || b.failing_s >= t->tg->retry_deadline) {
-		snprintf(why, sizeof(why), "%s%s",
-			 o.verdict == HTTP_DEAD ? "" : "still failing at retry_deadline: ", o.error);
-		bury(t, c, &b, &o, why);
-		release(t, s, false, 0);
-	} else {
-		long ms = http_backoff_ms(s->attempt++, BACKOFF_BASE_MS, BACKOFF_CAP_MS, o.retry_after, rnd,
-					  seed);
-
-		if (http_outbox_attempt_failed(c, &b, o.error, err, sizeof(err)) < 0)
-			log_warn("target %s unit %05d: %s", t->tg->name, b.unit, err);
-		atomic_fetch_add(&t->retries, 1);
-		log_warn("target %s unit %05d: batch %s not delivered (%s); next try in %.1f s", t->tg->name,
-			 b.unit, b.batch_id, o.error, (double)ms / 1000);
-		release(t, s, true, mono() + (double)ms / 1000);
+		http_outbox_batch_clear(&b);
+		b = next;
 	}
 	http_outbox_batch_clear(&b);
 }
@@ -339,9 +357,16 @@ static void *worker(void *arg)
 			/* a mark lost in a crash costs only a resend under the same
 			 * Idempotency-Key: no WAL flush per delivered batch */
 			PQclear(PQexec(c, "SET synchronous_commit = off"));
+			if (http_outbox_prepare(c, err, sizeof(err)) < 0) {
+				log_warn("target %s: %s; delivery waits", t->tg->name, err);
+				PQfinish(c);
+				c = NULL;
+				sleep_s(1);
+				continue;
+			}
 		}
 		if ((s = pick(t, c)) != NULL)
-			deliver_one(t, c, h, s, &seed);
+			deliver_unit(t, c, h, s, &seed);
 	}
 	PQfinish(c);
 	curl_easy_cleanup(h);
