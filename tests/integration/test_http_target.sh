@@ -137,6 +137,26 @@ EOF
 "$H_SYNCD" -c "$H_CONF" --check-config >/dev/null 2>"$H_TMP/check.err" &&
 	h_ok "--check-config accepts the [target] sections" || h_fail "--check-config" "$(cat "$H_TMP/check.err")"
 
+# documents.json's register naming a target that does not exist, or not a
+# name: syncd refuses to start, says which kind and the fix, writes nothing
+badreg() { # $1: the register object; $2: the words expected
+	cp -r "$H_TMP/policies" "$H_TMP/badpol"
+	jq --argjson r "$1" '.kinds.birth_extract.register = $r' "$H_TMP/policies/documents.json" >"$H_TMP/badpol/documents.json"
+	sed "s|^policies_dir = .*|policies_dir = $H_TMP/badpol|" "$H_CONF" >"$H_TMP/bad.conf"
+	timeout 60 "$H_SYNCD" -c "$H_TMP/bad.conf" >"$H_TMP/bad.out" 2>&1 && rc=0 || rc=$?
+	if [[ $rc != 0 && $rc != 124 ]] && grep -qF "$2" "$H_TMP/bad.out"; then
+		h_ok "register $1: refused at start ($2)"
+	else
+		h_fail "register $1" "rc=$rc $(tail -3 "$H_TMP/bad.out")"
+	fi
+	rm -rf "$H_TMP/badpol"
+}
+badreg '{"target": "nowhere"}' 'kind birth_extract: register names [target nowhere], which'
+badreg '{"target": 5}' 'kind birth_extract: register {"target": NAME} names one [target NAME]'
+badreg '{"target": "register", "table": "x"}' 'kind birth_extract: register {"target": NAME} names one [target NAME]'
+h_assert_eq "... and nothing was written to the state database" 0 \
+	"$(h_psql -d syncd_state -c "SELECT count(*) FROM pg_tables WHERE tablename = 'syncd_http_batch'")"
+
 # ---------------------------------------------------------------- snapshot and failures
 h_syncd_once
 queued=$(state "SELECT count(*) FROM syncd_http_batch WHERE target = 'onestop' AND state = 'pending'")
