@@ -146,7 +146,7 @@ $(B)/asan/%: tests/unit/%.c $(ASAN_OBJ) $(HEADERS)
 # tests against real PostgreSQL and slapd; one closing "N passed, N failed".
 check:
 	@scripts/deps.sh check
-	@$(MAKE) --no-print-directory all $(B)/bench_authz $(B)/bench_issue $(B)/http_sink $(B)/http_loop $(UNIT_BIN) $(ASAN_BIN)
+	@$(MAKE) --no-print-directory all $(B)/bench_authz $(B)/bench_apply $(B)/bench_issue $(B)/http_sink $(B)/http_loop $(UNIT_BIN) $(ASAN_BIN)
 	@tests/run.sh $(UNIT_BIN) -- $(ASAN_BIN) -- $(sort $(wildcard tests/integration/test_*.sh))
 
 unit: $(UNIT_BIN)
@@ -164,8 +164,9 @@ demo:
 
 bench:
 	@scripts/deps.sh bench
-	@$(MAKE) --no-print-directory all $(B)/bench_authz $(B)/bench_issue $(B)/http_sink $(B)/http_loop
+	@$(MAKE) --no-print-directory all $(B)/bench_authz $(B)/bench_apply $(B)/bench_issue $(B)/http_sink $(B)/http_loop
 	@bench/snapshot.sh
+	@bench/apply.sh
 	@bench/stream_runs.sh
 	@bench/authz.sh
 	@bench/documents.sh
@@ -175,6 +176,9 @@ $(B)/bench_issue: bench/bench_issue.c
 	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(B)/bench_authz: bench/bench_authz.c $(LIB_OBJ)
+	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(B)/bench_apply: bench/bench_apply.c $(LIB_OBJ)
 	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # the HTTP target's bench (bench/http.sh): the receiver and the plain libcurl loop

@@ -105,4 +105,10 @@ struct connector_ops {
 /* connectors/pg_target.c: a PostgreSQL database (COPY + one transaction). */
 extern const struct connector_ops pg_target_ops;
 
+/* Set-based apply (connectors/pg_sets.c): a table's changes are sent row by
+ * row below min_rows keys, as one statement per operation from there, and
+ * at the latest once max_rows keys are held (0: unchanged).  For the
+ * benchmarks (bench/bench_apply.c); applies from the next send on. */
+void pg_target_tune(size_t min_rows, size_t max_rows);
+
 #endif

@@ -9,50 +9,7 @@
 #include "common/buf.h"
 #include "connectors/connector.h"
 #include "common/pg.h"
-
-#define STMT_BUCKETS 1024
-
-/* Prepared statements by SQL text: a unit tier has hundreds of tables and
- * each change kind needs its own statement. */
-struct stmt {
-	struct stmt *next;
-	char *sql;
-	char *rel; /* schema.table, for messages */
-	char name[16];
-};
-
-/* A change's shape (kind, unit schema, table, columns sent) -> its
- * statement, found without building the SQL text again. */
-struct shape {
-	struct shape *next;
-	char kind; /* 'I'nsert, 'U'pdate, 'D'elete, 'C'heckpoint */
-	uint64_t mask;
-	size_t ncols;
-	char *schema, *table;
-	struct stmt *st;
-};
-
-/* Changes are sent in pipeline mode (no round trip per row); each sent
- * statement is remembered here until its result has been read. */
-#define PIPE_MAX 1000
-
-struct pending {
-	const char *what;      /* "INSERT INTO", "UPDATE", ... */
-	bool must_touch;       /* zero rows affected is an error */
-	const struct stmt *st; /* its rel names the table in messages */
-};
-
-struct pg_target {
-	PGconn *conn;
-	struct buf sql;
-	struct buf params; /* NUL-terminated copies of parameter values */
-	struct stmt *stmts[STMT_BUCKETS];
-	struct shape *shapes[STMT_BUCKETS];
-	unsigned nstmts;
-	bool piped; /* in pipeline mode */
-	size_t npend;
-	struct pending pend[PIPE_MAX];
-};
+#include "connectors/pg_target.h"
 
 static unsigned sql_hash(const char *s)
 {
@@ -66,7 +23,7 @@ static unsigned sql_hash(const char *s)
 /* Reads the results of everything sent in pipeline mode and leaves it;
  * returns the first failure (0 if none).  A broken connection stays in
  * pipeline mode: the caller reconnects. */
-static int pipe_drain(struct pg_target *t, char *err, size_t errlen)
+int pgt_pipe_drain(struct pg_target *t, char *err, size_t errlen)
 {
 	int r = 0;
 
@@ -89,12 +46,19 @@ static int pipe_drain(struct pg_target *t, char *err, size_t errlen)
 					 PQresultErrorMessage(res));
 				pg_one_line(err);
 				r = -1;
-			} else if (r == 0 && st == PGRES_COMMAND_OK && pd->must_touch &&
-				   strcmp(PQcmdTuples(res), "0") == 0) {
-				snprintf(
-					err, errlen,
-					"%s %s: no row with that key (the unit's copy has diverged; resync it)",
-					pd->what, pd->st->rel);
+			} else if (r == 0 && st == PGRES_COMMAND_OK && pd->expect > 0 &&
+				   atol(PQcmdTuples(res)) != pd->expect) {
+				if (pd->expect == 1)
+					snprintf(err, errlen,
+						 "%s %s: no row with that key (the unit's copy has diverged; "
+						 "resync it)",
+						 pd->what, pd->st->rel);
+				else
+					snprintf(err, errlen,
+						 "%s %s: %ld of %ld keys have no row (the unit's copy has "
+						 "diverged; resync it)",
+						 pd->what, pd->st->rel, pd->expect - atol(PQcmdTuples(res)),
+						 pd->expect);
 				r = -1;
 			}
 			PQclear(res);
@@ -146,7 +110,7 @@ static struct stmt *stmt_get(struct pg_target *t, int n, const char *schema, con
 	for (st = t->stmts[h]; st != NULL; st = st->next)
 		if (strcmp(st->sql, t->sql.data) == 0)
 			return st;
-	if (pipe_drain(t, err, errlen) < 0)
+	if (pgt_pipe_drain(t, err, errlen) < 0)
 		return NULL;
 	st = calloc(1, sizeof(*st));
 	if (st == NULL || (st->sql = strdup(t->sql.data)) == NULL ||
@@ -182,7 +146,7 @@ static PGresult *stmt_exec(struct pg_target *t, int n, const char *const *params
 	struct stmt *st = stmt_get(t, n, "", "", err, errlen);
 	PGresult *res;
 
-	if (st == NULL || pipe_drain(t, err, errlen) < 0)
+	if (st == NULL || pgt_pipe_drain(t, err, errlen) < 0)
 		return NULL;
 	res = PQexecPrepared(t->conn, st->name, n, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != want) {
@@ -195,13 +159,13 @@ static PGresult *stmt_exec(struct pg_target *t, int n, const char *const *params
 }
 
 /* Sends t->sql (prepared once) in pipeline mode; its result is checked by
- * the next pipe_drain. */
-static int stmt_send(struct pg_target *t, const struct stmt *st, int n, const char *const *params,
-		     const char *what, bool must_touch, char *err, size_t errlen)
+ * the next pgt_pipe_drain. */
+int pgt_stmt_send(struct pg_target *t, const struct stmt *st, int n, const char *const *params,
+		  const char *what, long expect, char *err, size_t errlen)
 {
 	struct pending *pd;
 
-	if (t->npend == PIPE_MAX && pipe_drain(t, err, errlen) < 0)
+	if (t->npend == PIPE_MAX && pgt_pipe_drain(t, err, errlen) < 0)
 		return -1;
 	if (!t->piped) {
 		if (PQenterPipelineMode(t->conn) != 1) {
@@ -218,7 +182,7 @@ static int stmt_send(struct pg_target *t, const struct stmt *st, int n, const ch
 	}
 	pd = &t->pend[t->npend++];
 	pd->what = what;
-	pd->must_touch = must_touch;
+	pd->expect = expect;
 	pd->st = st;
 	return 0;
 }
@@ -236,9 +200,9 @@ static unsigned shape_hash(char kind, uint64_t mask, const char *schema, const c
 }
 
 /* The statement of a shape seen before, or NULL (then build t->sql and
- * call shape_add).  Shapes are compared by content, never by pointer. */
-static struct stmt *shape_find(struct pg_target *t, char kind, uint64_t mask, const char *schema,
-			       const char *table, size_t ncols)
+ * call pgt_shape_add).  Shapes are compared by content, never by pointer. */
+struct stmt *pgt_shape_find(struct pg_target *t, char kind, uint64_t mask, const char *schema,
+			    const char *table, size_t ncols)
 {
 	for (struct shape *sh = t->shapes[shape_hash(kind, mask, schema, table)]; sh != NULL; sh = sh->next)
 		if (sh->kind == kind && sh->mask == mask && sh->ncols == ncols &&
@@ -248,8 +212,8 @@ static struct stmt *shape_find(struct pg_target *t, char kind, uint64_t mask, co
 }
 
 /* Prepares t->sql (n parameters) and remembers it for the shape. */
-static struct stmt *shape_add(struct pg_target *t, char kind, uint64_t mask, const char *schema,
-			      const char *table, size_t ncols, int n, char *err, size_t errlen)
+struct stmt *pgt_shape_add(struct pg_target *t, char kind, uint64_t mask, const char *schema,
+			   const char *table, size_t ncols, int n, char *err, size_t errlen)
 {
 	struct stmt *st = stmt_get(t, n, schema, table, err, errlen);
 	struct shape *sh;
@@ -278,13 +242,13 @@ static struct stmt *shape_add(struct pg_target *t, char kind, uint64_t mask, con
  * read (and checked) first. */
 static int t_exec(struct pg_target *t, const char *sql, char *err, size_t errlen)
 {
-	return pipe_drain(t, err, errlen) < 0 ? -1 : pg_exec(t->conn, sql, err, errlen);
+	return pgt_pipe_drain(t, err, errlen) < 0 ? -1 : pg_exec(t->conn, sql, err, errlen);
 }
 
 static PGresult *t_query(struct pg_target *t, const char *sql, int n, const char *const *params, char *err,
 			 size_t errlen)
 {
-	return pipe_drain(t, err, errlen) < 0 ? NULL : pg_query(t->conn, sql, n, params, err, errlen);
+	return pgt_pipe_drain(t, err, errlen) < 0 ? NULL : pg_query(t->conn, sql, n, params, err, errlen);
 }
 
 static void *target_open(const char *conninfo, const char *password, const void *opts, char *err,
@@ -317,20 +281,23 @@ static int target_begin(void *ctx, char *err, size_t errlen)
 }
 
 /* Appends one element of a text[] literal, quoted. */
-static int array_elem(struct buf *b, const char *s)
+int pgt_array_elem(struct buf *b, const char *s, size_t len)
 {
+	size_t from = 0;
+
 	if (buf_puts(b, "\"") < 0)
 		return -1;
-	for (; *s; s++)
-		if ((*s == '"' || *s == '\\') && buf_puts(b, "\\") < 0)
-			return -1;
-		else if (buf_append(b, s, 1) < 0)
-			return -1;
-	return buf_puts(b, "\"");
+	for (size_t i = 0; i < len; i++)
+		if (s[i] == '"' || s[i] == '\\') {
+			if (buf_append(b, s + from, i - from) < 0 || buf_puts(b, "\\") < 0)
+				return -1;
+			from = i;
+		}
+	return buf_append(b, s + from, len - from) < 0 ? -1 : buf_puts(b, "\"");
 }
 
 /* Appends "schema"."name" quoted. */
-static int qualified(PGconn *conn, struct buf *b, const char *schema, const char *name)
+int pgt_qualified(PGconn *conn, struct buf *b, const char *schema, const char *name)
 {
 	return pg_append_ident(conn, b, schema) < 0 || buf_puts(b, ".") < 0 ||
 			       pg_append_ident(conn, b, name) < 0
@@ -352,10 +319,12 @@ static PGresult *columns_query(struct pg_target *t, const char *const *schemas, 
 	if (buf_puts(&sa, "{") < 0 || buf_puts(&ta, "{") < 0)
 		goto oom;
 	for (size_t i = 0; i < nschemas; i++)
-		if ((i > 0 && buf_puts(&sa, ",") < 0) || array_elem(&sa, schemas[i]) < 0)
+		if ((i > 0 && buf_puts(&sa, ",") < 0) ||
+		    pgt_array_elem(&sa, schemas[i], strlen(schemas[i])) < 0)
 			goto oom;
 	for (size_t i = 0; i < ntables; i++)
-		if ((i > 0 && buf_puts(&ta, ",") < 0) || array_elem(&ta, tables[i].name) < 0)
+		if ((i > 0 && buf_puts(&ta, ",") < 0) ||
+		    pgt_array_elem(&ta, tables[i].name, strlen(tables[i].name)) < 0)
 			goto oom;
 	if (buf_puts(&sa, "}") < 0 || buf_puts(&ta, "}") < 0)
 		goto oom;
@@ -433,7 +402,7 @@ static int create_sql(struct pg_target *t, const char *schema, const struct conn
 	struct buf *b = &t->sql;
 	int nkey = 0;
 
-	if (buf_puts(b, "CREATE TABLE ") < 0 || qualified(t->conn, b, schema, tb->name) < 0 ||
+	if (buf_puts(b, "CREATE TABLE ") < 0 || pgt_qualified(t->conn, b, schema, tb->name) < 0 ||
 	    buf_puts(b, " (") < 0)
 		return -1;
 	for (size_t i = 0; i < tb->ncols; i++) {
@@ -468,12 +437,14 @@ static int target_prepare(void *ctx, const char *const *schemas, size_t nschemas
 	PGresult *cols = NULL;
 	int r = -1;
 
+	if (pgs_flush_all(t, err, errlen) < 0)
+		return -1;
 	buf_reset(b);
 	for (size_t s = 0; s < nschemas; s++)
 		if (buf_puts(b, "CREATE SCHEMA IF NOT EXISTS ") < 0 ||
 		    pg_append_ident(t->conn, b, schemas[s]) < 0 ||
 		    buf_puts(b, ";\nCREATE TABLE IF NOT EXISTS ") < 0 ||
-		    qualified(t->conn, b, schemas[s], "syncd_checkpoint") < 0 ||
+		    pgt_qualified(t->conn, b, schemas[s], "syncd_checkpoint") < 0 ||
 		    buf_puts(
 			    b,
 			    " (source text NOT NULL, unit text NOT NULL, lsn pg_lsn NOT NULL, "
@@ -497,7 +468,7 @@ static int target_prepare(void *ctx, const char *const *schemas, size_t nschemas
 			/* one TRUNCATE for all: far cheaper than one per table */
 			if (c == 0 && truncate &&
 			    (buf_puts(&trunc, trunc.len ? ", " : "TRUNCATE ") < 0 ||
-			     qualified(t->conn, &trunc, schemas[s], tables[i].name) < 0))
+			     pgt_qualified(t->conn, &trunc, schemas[s], tables[i].name) < 0))
 				goto oom;
 		}
 	if (trunc.len > 0 && buf_append(b, trunc.data, trunc.len) < 0)
@@ -521,14 +492,15 @@ static int target_load(void *ctx, const char *schema, const struct connector_tab
 	struct buf *b = &t->sql;
 
 	buf_reset(b);
-	if (buf_puts(b, "COPY ") < 0 || qualified(t->conn, b, schema, tb->name) < 0 || buf_puts(b, " (") < 0)
+	if (buf_puts(b, "COPY ") < 0 || pgt_qualified(t->conn, b, schema, tb->name) < 0 ||
+	    buf_puts(b, " (") < 0)
 		goto oom;
 	for (size_t i = 0; i < tb->ncols; i++)
 		if ((i > 0 && buf_puts(b, ", ") < 0) || pg_append_ident(t->conn, b, tb->cols[i].name) < 0)
 			goto oom;
 	if (buf_puts(b, ") FROM STDIN") < 0)
 		goto oom;
-	if (pipe_drain(t, err, errlen) < 0)
+	if (pgs_flush_all(t, err, errlen) < 0 || pgt_pipe_drain(t, err, errlen) < 0)
 		return -1;
 	return pg_copy_in(t->conn, b->data, rows, len, err, errlen);
 oom:
@@ -543,23 +515,23 @@ static int target_checkpoint(void *ctx, const char *schema, const char *source, 
 	struct buf *b = &t->sql;
 	char ustr[8];
 	const char *params[3] = {source, ustr, lsn};
-	struct stmt *st = shape_find(t, 'C', 0, schema, "syncd_checkpoint", 0);
+	struct stmt *st = pgt_shape_find(t, 'C', 0, schema, "syncd_checkpoint", 0);
 
 	snprintf(ustr, sizeof(ustr), "%05d", unit);
 	if (st == NULL) {
 		buf_reset(b);
 		if (buf_puts(b, "INSERT INTO ") < 0 ||
-		    qualified(t->conn, b, schema, "syncd_checkpoint") < 0 ||
+		    pgt_qualified(t->conn, b, schema, "syncd_checkpoint") < 0 ||
 		    buf_puts(b, " (source, unit, lsn) VALUES ($1, $2, $3) ON CONFLICT (source, unit) "
 				"DO UPDATE SET lsn = EXCLUDED.lsn, updated_at = now()") < 0) {
 			snprintf(err, errlen, "out of memory");
 			return -1;
 		}
-		st = shape_add(t, 'C', 0, schema, "syncd_checkpoint", 0, 3, err, errlen);
+		st = pgt_shape_add(t, 'C', 0, schema, "syncd_checkpoint", 0, 3, err, errlen);
 		if (st == NULL)
 			return -1;
 	}
-	return stmt_send(t, st, 3, params, "INSERT INTO", false, err, errlen);
+	return pgt_stmt_send(t, st, 3, params, "INSERT INTO", false, err, errlen);
 }
 
 /* Collects parameter values as NUL-terminated strings in t->params; the
@@ -623,7 +595,7 @@ static int where_key(struct pg_target *t, const struct connector_table *tb, int 
 	return k;
 }
 
-static int key_count(const struct connector_table *tb)
+int pgt_key_count(const struct connector_table *tb)
 {
 	int n = 0;
 
@@ -636,22 +608,25 @@ static int key_count(const struct connector_table *tb)
 /* Sends a change of that shape; build() writes its SQL into t->sql the
  * first time the shape is seen. */
 static int exec_change(struct pg_target *t, struct param_list *pl, char kind, uint64_t mask, const char *what,
-		       const char *schema, const struct connector_table *tb, bool must_touch,
+		       const char *schema, const struct connector_table *tb, long expect,
 		       const struct connector_value *vals,
 		       int (*build)(struct pg_target *, const char *, const struct connector_table *,
 				    const struct connector_value *),
 		       char *err, size_t errlen)
 {
 	bool fast = tb->ncols <= 64;
-	struct stmt *st = fast ? shape_find(t, kind, mask, schema, tb->name, tb->ncols) : NULL;
+	struct stmt *st = fast ? pgt_shape_find(t, kind, mask, schema, tb->name, tb->ncols) : NULL;
 
 	if (st == NULL) {
+		/* preparing needs the pipeline read first: its failure is its own */
+		if (pgt_pipe_drain(t, err, errlen) < 0)
+			return -1;
 		buf_reset(&t->sql);
 		if (build(t, schema, tb, vals) < 0) {
 			snprintf(err, errlen, "out of memory");
 			return -1;
 		}
-		st = fast ? shape_add(t, kind, mask, schema, tb->name, tb->ncols, pl->n, err, errlen)
+		st = fast ? pgt_shape_add(t, kind, mask, schema, tb->name, tb->ncols, pl->n, err, errlen)
 			  : stmt_get(t, pl->n, schema, tb->name, err, errlen);
 		if (st == NULL) {
 			char msg[1024];
@@ -661,7 +636,7 @@ static int exec_change(struct pg_target *t, struct param_list *pl, char kind, ui
 			return -1;
 		}
 	}
-	return stmt_send(t, st, pl->n, param_ptrs(t, pl), what, must_touch, err, errlen);
+	return pgt_stmt_send(t, st, pl->n, param_ptrs(t, pl), what, expect, err, errlen);
 }
 
 static int insert_sql(struct pg_target *t, const char *schema, const struct connector_table *tb,
@@ -670,7 +645,7 @@ static int insert_sql(struct pg_target *t, const char *schema, const struct conn
 	struct buf *b = &t->sql;
 
 	(void)vals;
-	if (buf_puts(b, "INSERT INTO ") < 0 || qualified(t->conn, b, schema, tb->name) < 0 ||
+	if (buf_puts(b, "INSERT INTO ") < 0 || pgt_qualified(t->conn, b, schema, tb->name) < 0 ||
 	    buf_puts(b, " (") < 0)
 		return -1;
 	for (size_t i = 0; i < tb->ncols; i++)
@@ -693,7 +668,7 @@ static int update_sql(struct pg_target *t, const char *schema, const struct conn
 	struct buf *b = &t->sql;
 	int n = 0;
 
-	if (buf_puts(b, "UPDATE ") < 0 || qualified(t->conn, b, schema, tb->name) < 0 ||
+	if (buf_puts(b, "UPDATE ") < 0 || pgt_qualified(t->conn, b, schema, tb->name) < 0 ||
 	    buf_puts(b, " SET ") < 0)
 		return -1;
 	for (size_t i = 0; i < tb->ncols; i++) {
@@ -713,15 +688,14 @@ static int remove_sql(struct pg_target *t, const char *schema, const struct conn
 	struct buf *b = &t->sql;
 
 	(void)vals;
-	if (buf_puts(b, "DELETE FROM ") < 0 || qualified(t->conn, b, schema, tb->name) < 0)
+	if (buf_puts(b, "DELETE FROM ") < 0 || pgt_qualified(t->conn, b, schema, tb->name) < 0)
 		return -1;
 	return where_key(t, tb, 1) < 0 ? -1 : 0;
 }
 
-static int target_insert(void *ctx, const char *schema, const struct connector_table *tb,
-			 const struct connector_value *vals, char *err, size_t errlen)
+int pgt_send_insert(struct pg_target *t, const char *schema, const struct connector_table *tb,
+		    const struct connector_value *vals, char *err, size_t errlen)
 {
-	struct pg_target *t = ctx;
 	struct param_list pl;
 
 	pl.n = 0;
@@ -729,17 +703,16 @@ static int target_insert(void *ctx, const char *schema, const struct connector_t
 	for (size_t i = 0; i < tb->ncols; i++)
 		if (param_add(t, &pl, &vals[i]) < 0)
 			goto oom;
-	return exec_change(t, &pl, 'I', 0, "INSERT INTO", schema, tb, false, vals, insert_sql, err, errlen);
+	return exec_change(t, &pl, 'I', 0, "INSERT INTO", schema, tb, 0, vals, insert_sql, err, errlen);
 oom:
 	snprintf(err, errlen, "out of memory");
 	return -1;
 }
 
-static int target_update(void *ctx, const char *schema, const struct connector_table *tb,
-			 const struct connector_value *key, const struct connector_value *vals, char *err,
-			 size_t errlen)
+int pgt_send_update(struct pg_target *t, const char *schema, const struct connector_table *tb,
+		    const struct connector_value *key, const struct connector_value *vals, char *err,
+		    size_t errlen)
 {
-	struct pg_target *t = ctx;
 	struct param_list pl;
 	uint64_t mask = 0;
 
@@ -755,25 +728,24 @@ static int target_update(void *ctx, const char *schema, const struct connector_t
 	}
 	if (pl.n == 0)
 		return 0;
-	if (params_key(t, &pl, key, key_count(tb)) < 0)
+	if (params_key(t, &pl, key, pgt_key_count(tb)) < 0)
 		goto oom;
-	return exec_change(t, &pl, 'U', mask, "UPDATE", schema, tb, true, vals, update_sql, err, errlen);
+	return exec_change(t, &pl, 'U', mask, "UPDATE", schema, tb, 1, vals, update_sql, err, errlen);
 oom:
 	snprintf(err, errlen, "out of memory");
 	return -1;
 }
 
-static int target_remove(void *ctx, const char *schema, const struct connector_table *tb,
-			 const struct connector_value *key, char *err, size_t errlen)
+int pgt_send_remove(struct pg_target *t, const char *schema, const struct connector_table *tb,
+		    const struct connector_value *key, char *err, size_t errlen)
 {
-	struct pg_target *t = ctx;
 	struct param_list pl;
 
 	pl.n = 0;
 	buf_reset(&t->params);
-	if (params_key(t, &pl, key, key_count(tb)) < 0)
+	if (params_key(t, &pl, key, pgt_key_count(tb)) < 0)
 		goto oom;
-	return exec_change(t, &pl, 'D', 0, "DELETE FROM", schema, tb, true, NULL, remove_sql, err, errlen);
+	return exec_change(t, &pl, 'D', 0, "DELETE FROM", schema, tb, 1, NULL, remove_sql, err, errlen);
 oom:
 	snprintf(err, errlen, "out of memory");
 	return -1;
@@ -786,15 +758,17 @@ static int target_fetch(void *ctx, const char *schema, const struct connector_ta
 	struct pg_target *t = ctx;
 	struct buf *b = &t->sql;
 	struct param_list pl;
-	int nk = key_count(tb), r;
+	int nk = pgt_key_count(tb), r;
 	char msg[1024];
 	PGresult *res;
 
+	if (pgs_flush_table(t, schema, tb->name, err, errlen) < 0)
+		return -1;
 	pl.n = 0;
 	buf_reset(b);
 	buf_reset(&t->params);
 	if (buf_puts(b, "SELECT ") < 0 || pg_append_ident(t->conn, b, tb->cols[col].name) < 0 ||
-	    buf_puts(b, " FROM ") < 0 || qualified(t->conn, b, schema, tb->name) < 0 ||
+	    buf_puts(b, " FROM ") < 0 || pgt_qualified(t->conn, b, schema, tb->name) < 0 ||
 	    where_key(t, tb, 1) < 0)
 		goto oom;
 	if (params_key(t, &pl, key, nk) < 0)
@@ -826,8 +800,10 @@ static int target_truncate(void *ctx, const char *schema, const struct connector
 	struct buf *b = &t->sql;
 	char msg[1024];
 
+	if (pgs_flush_table(t, schema, tb->name, err, errlen) < 0)
+		return -1;
 	buf_reset(b);
-	if (buf_puts(b, "TRUNCATE ") < 0 || qualified(t->conn, b, schema, tb->name) < 0) {
+	if (buf_puts(b, "TRUNCATE ") < 0 || pgt_qualified(t->conn, b, schema, tb->name) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -845,8 +821,10 @@ static int target_add_column(void *ctx, const char *schema, const char *table, c
 	struct buf *b = &t->sql;
 	char msg[1024];
 
+	if (pgs_flush_all(t, err, errlen) < 0)
+		return -1;
 	buf_reset(b);
-	if (buf_puts(b, "ALTER TABLE ") < 0 || qualified(t->conn, b, schema, table) < 0 ||
+	if (buf_puts(b, "ALTER TABLE ") < 0 || pgt_qualified(t->conn, b, schema, table) < 0 ||
 	    buf_puts(b, " ADD COLUMN IF NOT EXISTS ") < 0 || pg_append_ident(t->conn, b, name) < 0 ||
 	    buf_printf(b, " %s", type) < 0 ||
 	    (default_expr != NULL && buf_printf(b, " DEFAULT %s", default_expr) < 0)) {
@@ -909,7 +887,8 @@ static int target_checkpoint_get(void *ctx, const char *schema, const char *sour
 
 	snprintf(ustr, sizeof(ustr), "%05d", unit);
 	buf_reset(b);
-	if (buf_puts(b, "SELECT lsn FROM ") < 0 || qualified(t->conn, b, schema, "syncd_checkpoint") < 0 ||
+	if (buf_puts(b, "SELECT lsn FROM ") < 0 ||
+	    pgt_qualified(t->conn, b, schema, "syncd_checkpoint") < 0 ||
 	    buf_puts(b, " WHERE source = $1 AND unit = $2") < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -928,6 +907,8 @@ static int target_commit(void *ctx, char *err, size_t errlen)
 {
 	struct pg_target *t = ctx;
 
+	if (pgs_flush_all(t, err, errlen) < 0)
+		return -1;
 	return t_exec(t, "COMMIT", err, errlen);
 }
 
@@ -943,7 +924,8 @@ static void target_rollback(void *ctx)
 	struct pg_target *t = ctx;
 	char err[256];
 
-	if (pipe_drain(t, err, sizeof(err)) < 0 && t->piped)
+	pgs_discard(t);
+	if (pgt_pipe_drain(t, err, sizeof(err)) < 0 && t->piped)
 		return; /* connection lost: the caller reconnects */
 	if (PQtransactionStatus(t->conn) != PQTRANS_IDLE)
 		(void)t_exec(t, "ROLLBACK", err, sizeof(err));
@@ -955,6 +937,7 @@ static void target_close(void *ctx)
 
 	if (t == NULL)
 		return;
+	pgs_free(t);
 	PQfinish(t->conn);
 	buf_free(&t->sql);
 	buf_free(&t->params);
@@ -986,9 +969,9 @@ const struct connector_ops pg_target_ops = {
 	.prepare = target_prepare,
 	.load = target_load,
 	.checkpoint = target_checkpoint,
-	.insert = target_insert,
-	.update = target_update,
-	.remove = target_remove,
+	.insert = pgs_insert,
+	.update = pgs_update,
+	.remove = pgs_remove,
 	.fetch = target_fetch,
 	.truncate = target_truncate,
 	.add_column = target_add_column,
