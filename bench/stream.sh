@@ -11,6 +11,12 @@
 #   1. one 300,000-row UPDATE: seconds from its COMMIT until every unit has
 #      applied it (confirmed_flush_lsn of syncd's slot; for N the least of the
 #      103 subscription slots), polled every 0.2 s; N capped (BENCH_CAP);
+#   1'. the same from the start of the UPDATE statement;
+#   1''. for S only: one pg_recvlogical decode of that transaction (pgoutput
+#      protocol 1, no streaming) from a slot made before it, started at its
+#      COMMIT: the floor of any design that waits for the commit;
+#   1i, 1d. one 300,000-row INSERT, then one 300,000-row DELETE of those
+#      rows: COMMIT -> applied in every unit, as 1;
 #   2. CPU (utime+stime) of the source cluster's walsenders during 1;
 #   3. lag under a sustained load of BENCH_RATE transactions/s for BENCH_SECS s
 #      (pgbench -R, each transaction one change: 9 single-row UPDATEs to 1
@@ -20,7 +26,7 @@
 #   3'. if the source could not sustain BENCH_RATE under N: syncd again (N's
 #      subscriptions disabled) at the rate the source achieved under N.
 # The initial copies (syncd --once, the subscriptions' copy_data) are not timed.
-# usage: bench/stream.sh [SIZE]   (SIZE parcels, default 300,000; ~8 min)
+# usage: bench/stream.sh [SIZE]   (SIZE parcels, default 300,000; ~13 min)
 set -euo pipefail
 . "$(dirname "$0")/../tests/harness/lib.sh"
 . "$H_ROOT/tests/harness/city.sh"
@@ -103,19 +109,27 @@ wait_caught_up() {
     return 1
 }
 
-# Measurement 1 and 2.  Sets m1_rows, m1_stmt (s), m1_secs (or "> cap"), m1_cpu, m1_procs
-measure_update() {
-    local label=$1 limit=$2 lsn t_commit t_stmt res t_done=''
+# the three big transactions: SQL returning the rows it changed
+big_update="WITH u AS (UPDATE thua_dat SET phien_ban = phien_ban + 1 WHERE id <= $update_rows RETURNING 1) SELECT count(*) FROM u"
+big_insert="WITH u AS (INSERT INTO thua_dat SELECT id + 500000000, ma_dvhc_xa, so_to, so_thua, dien_tich, dien_tich_phap_ly, dia_chi, ma_dvhc_cu, so_to_cu, so_thua_cu, trang_thai, phien_ban FROM thua_dat WHERE id <= $update_rows RETURNING 1) SELECT count(*) FROM u"
+big_delete="WITH u AS (DELETE FROM thua_dat WHERE id > 500000000 AND id <= 500000000 + $update_rows RETURNING 1) SELECT count(*) FROM u"
+
+# Measurement 1 and 2 (and 1i, 1d).  Sets m1_rows, m1_stmt (s), m1_secs (or
+# "> cap"), m1_total, m1_cpu, m1_procs, m1_lsn (the commit's end)
+measure_update() { measure_change "$1" "$2" "$big_update" UPDATE; }
+measure_change() {
+    local label=$1 limit=$2 sql=$3 what=$4 lsn t_commit t_stmt res t_done=''
     h_psql -d land -c "VACUUM thua_dat" -c "CHECKPOINT"
     wait_caught_up "$label" || true
-    echo "bench: $label: UPDATE of $update_rows rows (load average $(load)) ..."
+    echo "bench: $label: $what of $update_rows rows (load average $(load)) ..."
     walsender_ticks >"$H_TMP/ws0.$label"
     [[ -n ${syncd_pid:-} ]] && syncd_t0=$(process_ticks "$syncd_pid")
     t_stmt=$(now)
-    res=$(h_psql -d land -c "WITH u AS (UPDATE thua_dat SET phien_ban = phien_ban + 1 WHERE id <= $update_rows RETURNING 1) SELECT count(*) FROM u" \
+    res=$(h_psql -d land -c "$sql" \
         -c "SELECT pg_current_wal_lsn(), extract(epoch FROM clock_timestamp())")
     m1_rows=$(sed -n 1p <<<"$res")
     lsn=$(sed -n 2p <<<"$res" | cut -d'|' -f1)
+    m1_lsn=$lsn
     t_commit=$(sed -n 2p <<<"$res" | cut -d'|' -f2)
     m1_stmt=$(awk -v a="$t_commit" -v b="$t_stmt" 'BEGIN { printf "%.1f", a - b }')
     while :; do
@@ -140,7 +154,7 @@ measure_update() {
         m1_secs="> $limit"
         m1_total="> $(awk -v a="$m1_stmt" -v b="$limit" 'BEGIN { printf "%.1f", a + b }')"
     fi
-    echo "bench: $label: $m1_rows rows updated in $m1_stmt s (commit at $lsn); applied in every unit after $m1_secs s;" \
+    echo "bench: $label: $what of $m1_rows rows in $m1_stmt s (commit at $lsn); applied in every unit after $m1_secs s;" \
         "walsender CPU $m1_cpu s over $m1_procs processes"
 }
 
@@ -260,11 +274,27 @@ done
 s_units_rows=$(h_psql -d tier -c "SELECT sum((xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.thua_dat', nspname), false, true, '')))[1]::text::bigint) FROM pg_namespace WHERE nspname ~ '^u[0-9]{5}\$'")
 flush_sql="SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'syncd_land'"
 
+# the floor of any design that waits for the COMMIT: one pg_recvlogical
+# decode of the same transaction (pgoutput, protocol 1: no streaming) from a
+# slot made before it, started once it has committed
+h_psql -d land -c "SELECT pg_create_logical_replication_slot('bench_floor', 'pgoutput')" >/dev/null
 measure_update syncd "$cap"
 s1_rows=$m1_rows s1_stmt=$m1_stmt s1_secs=$m1_secs s1_total=$m1_total s1_cpu=$m1_cpu s1_procs=$m1_procs
+t0=$(now)
+"$H_PG_BINDIR/pg_recvlogical" -h 127.0.0.1 -p "$PGPORT" -U postgres -d land --slot bench_floor --start \
+    --endpos "$m1_lsn" -o proto_version=1 -o publication_names=syncd_land -f /dev/null
+f1_secs=$(awk -v a="$(now)" -v b="$t0" 'BEGIN { printf "%.1f", a - b }')
+h_psql -d land -c "SELECT pg_drop_replication_slot('bench_floor')" >/dev/null
+echo "bench: pg_recvlogical: decoded the UPDATE's transaction in $f1_secs s"
 s1_syncd_cpu=$(awk -v a="$(process_ticks "$syncd_pid")" -v b="$syncd_t0" -v c="$clk" 'BEGIN { printf "%.1f", (a - b) / c }')
 s_check="$(check_expected) expected, $(h_psql -d tier -c "SELECT count(*) || '/' || sum(phien_ban) FROM u$check_unit.thua_dat") in u$check_unit"
 echo "bench: syncd: check unit $check_unit after measurement 1: $s_check (count/sum of phien_ban)"
+h_pid_alive "$syncd_pid" || syncd_fail
+
+measure_change syncd-insert "$cap" "$big_insert" INSERT
+si_rows=$m1_rows si_secs=$m1_secs
+measure_change syncd-delete "$cap" "$big_delete" DELETE
+sd_rows=$m1_rows sd_secs=$m1_secs
 h_pid_alive "$syncd_pid" || syncd_fail
 
 measure_load syncd "$rate"
@@ -350,8 +380,17 @@ measure_update native "$cap"
 n1_rows=$m1_rows n1_stmt=$m1_stmt n1_secs=$m1_secs n1_total=$m1_total n1_cpu=$m1_cpu n1_procs=$m1_procs
 n_check="$(check_expected) expected, $(tpsql -d "u$check_unit" -c "SELECT count(*) || '/' || sum(phien_ban) FROM public.thua_dat") in u$check_unit"
 echo "bench: native: check unit $check_unit after measurement 1: $n_check (count/sum of phien_ban)"
-if [[ $n1_secs == '>'* ]]; then
-    echo "bench: native: still applying measurement 1 after the cap; the sustained load is not run" >&2
+ni_secs='not run' nd_secs='not run'
+if [[ $n1_secs != '>'* ]]; then
+    measure_change native-insert "$cap" "$big_insert" INSERT
+    ni_secs=$m1_secs
+fi
+if [[ $n1_secs != '>'* && $ni_secs != '>'* ]]; then
+    measure_change native-delete "$cap" "$big_delete" DELETE
+    nd_secs=$m1_secs
+fi
+if [[ $n1_secs == '>'* || $ni_secs == '>'* || $nd_secs == '>'* ]]; then
+    echo "bench: native: still applying a big transaction after the cap; the sustained load is not run" >&2
     n3_rate='-' n3_p50='not run' n3_p99='not run' n3_max='-' n3_n=0 n3_miss=0 n3_tail='-'
 else
     measure_load native "$rate"
@@ -401,7 +440,10 @@ echo "| measurement | (S) syncd | (N) native LR | N/S | target |"
 echo "|---|---:|---:|---:|---|"
 echo "| 1. UPDATE of $s1_rows rows in one transaction: COMMIT -> applied in every unit (s) | $s1_secs | $n1_secs | $(secs_ratio "$n1_secs" "$s1_secs") | N/S >= 10x |"
 echo "| (the UPDATE statement itself, s; rows updated) | $s1_stmt; $s1_rows | $n1_stmt; $n1_rows | | |
-| 1'. start of the UPDATE -> applied in every unit (s) | $s1_total | $n1_total | $(secs_ratio "$n1_total" "$s1_total") | |"
+| 1'. start of the UPDATE -> applied in every unit (s) | $s1_total | $n1_total | $(secs_ratio "$n1_total" "$s1_total") | N/S >= 15x |
+| 1''. COMMIT -> applied (S) vs one pg_recvlogical decode of that transaction from a slot made before it (s) | $s1_secs | (pg_recvlogical) $f1_secs | S/floor $(ratio "$s1_secs" "$f1_secs") | S/floor <= 1.0x |
+| 1i. INSERT of $si_rows rows in one transaction: COMMIT -> applied in every unit (s) | $si_secs | $ni_secs | $(secs_ratio "$ni_secs" "$si_secs") | N/S >= 10x |
+| 1d. DELETE of $sd_rows rows in one transaction: COMMIT -> applied in every unit (s) | $sd_secs | $nd_secs | $(secs_ratio "$nd_secs" "$sd_secs") | N/S >= 10x |"
 echo "| 2. source walsender CPU during 1 (s; processes present before and after) | $s1_cpu ($s1_procs) | $n1_cpu ($n1_procs) | $(ratio "$n1_cpu" "$s1_cpu") | N/S >= 50x |"
 echo "| 3. sustained load: achieved changes/s (target $rate for $secs s) | $s3_rate | $n3_rate | | |"
 echo "| 3. lag p50 (s) | $s3_p50 | $n3_p50 | | |"

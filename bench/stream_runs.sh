@@ -1,8 +1,8 @@
 #!/bin/bash
 # Runs bench/stream.sh RUNS times (default 3, BENCH_STREAM_RUNS) and prints,
 # after each run's own table, the min / median / max over the runs of the
-# figures that vary most between runs: measurement 1 (COMMIT -> applied in
-# every unit) for syncd and native, and their ratio N/S.
+# figures that vary most between runs: the big transactions' COMMIT (or
+# start) -> applied in every unit for syncd and native, and their ratios.
 # usage: bench/stream_runs.sh [SIZE]
 set -euo pipefail
 runs=${BENCH_STREAM_RUNS:-3}
@@ -12,20 +12,28 @@ for ((i = 1; i <= runs; i++)); do
     echo "bench: stream run $i of $runs"
     "$(dirname "$0")/stream.sh" "$@" | tee "$dir/run$i"
 done
-# "| 1. UPDATE of R rows ... | S | N | N/S | target |" of each run
-for ((i = 1; i <= runs; i++)); do
-    grep -E '^\| 1\. UPDATE of' "$dir/run$i" | awk -F'|' '{ gsub(/[ >]/, "", $3); gsub(/[ >]/, "", $4); print $3, $4 }'
-done >"$dir/m1"
-stat() { # column -> "min / median / max"
-    cut -d' ' -f"$1" "$dir/m1" | sort -g | awk '{ v[NR] = $1 } END {
+# min / median / max of the numbers on stdin
+stat() {
+    sort -g | awk '{ v[NR] = $1 } END {
+        if (NR == 0) { print "-"; exit }
         printf "%s / %s / %s", v[1], (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2), v[NR] }'
 }
-awk '{ if ($1 > 0) printf "%.2f\n", $2 / $1 }' "$dir/m1" >"$dir/ratio"
+# a row of each run's table, by the start of its first cell: "S N" per run
+cells() {
+    for ((i = 1; i <= runs; i++)); do
+        grep -E "^\| $1" "$dir/run$i" | head -1 |
+            awk -F'|' '{ gsub(/[^0-9.]/, "", $3); gsub(/[^0-9.]/, "", $4); print $3, $4 }'
+    done
+}
 echo
-echo "## Streaming over $runs runs: measurement 1 (COMMIT -> applied in every unit)"
+echo "## Streaming over $runs runs (min / median / max; a capped native run counts at the cap)"
 echo
-echo "| figure | min / median / max |"
-echo "|---|---|"
-echo "| (S) syncd, s | $(stat 1) |"
-echo "| (N) native LR, s (capped runs count at the cap) | $(stat 2) |"
-echo "| N/S | $(sort -g "$dir/ratio" | awk '{ v[NR] = $1 } END { printf "%sx / %sx / %sx", v[1], v[int((NR + 1) / 2)], v[NR] }') |"
+echo "| measurement | (S) syncd, s | (N) native or floor, s | N/S (1'': S/floor) |"
+echo "|---|---|---|---|"
+for row in "1\\. UPDATE" "1'\\. start" "1''\\. COMMIT" "1i\\. INSERT" "1d\\. DELETE"; do
+    cells "$row" >"$dir/c"
+    [[ -s $dir/c ]] || continue
+    printf '| %s | %s | %s | %s |\n' "$(sed 's/\\//g' <<<"$row")" "$(cut -d' ' -f1 "$dir/c" | stat)" \
+        "$(cut -d' ' -f2 "$dir/c" | stat)" \
+        "$(awk -v inv="$([[ $row == "1''"* ]] && echo 1)" '$1 > 0 && $2 > 0 { printf "%.2f\n", inv ? $1 / $2 : $2 / $1 }' "$dir/c" | stat)x"
+done

@@ -25,8 +25,9 @@ run() {
     fi
 }
 run snapshot "| method | rows | seconds | rows/s | vs (a) |" 4 '^\| .* \| [0-9]+ \| [0-9.]+ \|' bench/snapshot.sh 2000
-run stream "| measurement | (S) syncd | (N) native LR | N/S | target |" 2 \
-    '^\| (1\. UPDATE of [0-9]+ rows.* \| [0-9.]+ \| [0-9.]+ \||N/S \| [0-9.]+x / [0-9.]+x / [0-9.]+x \|)' \
+run apply "rows/table" 11 '^ +[0-9]+ +[0-9.]+ +[0-9.]+ +[0-9.]+x$' bench/apply.sh 3 300
+run stream "| measurement | (S) syncd | (N) native LR | N/S | target |" 4 \
+    '^\| (1\. UPDATE of [0-9]+ rows.* \| [0-9.]+ \| [0-9.]+ \||1[id]\. (INSERT|DELETE) of [0-9]+ rows.* \| [0-9.]+ \| [0-9.]+ \||1\. UPDATE \| [0-9.]+ / [0-9.]+ / [0-9.]+ \|)' \
     env BENCH_STREAM_RUNS=1 BENCH_UPDATE_ROWS=2000 BENCH_RATE=100 BENCH_SECS=3 BENCH_CAP=300 BENCH_TAIL_CAP=60 \
     BENCH_CLIENTS=2 bench/stream_runs.sh 2000
 run authz "p99 us" 3 '^(raw LDAP search \(reference\)|decision, (un)?cached) +[0-9]+ ' bench/authz.sh 300
