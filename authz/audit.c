@@ -194,6 +194,16 @@ int audit_work_stmt(struct pg_conn *c, const char *sql, int n, const char *const
 	return stmt_put(c, NULL, sql, n, params, err, errlen);
 }
 
+/* err ("state database: MESSAGE") of a row the database refused, naming
+ * the append. */
+static void append_named(char *err, size_t errlen)
+{
+	char msg[256];
+
+	snprintf(msg, sizeof(msg), "%s", err + strlen("state database: "));
+	snprintf(err, errlen, "state database: syncd_audit_append: %.200s", msg);
+}
+
 /* Chains one row (its 8 fields s) after prev as row seq through
  * public.syncd_audit_append (sent, or executed: stmt_put); hash gets the
  * new head.  1 sent, 0 written, -1 with err. */
@@ -223,6 +233,8 @@ static int row_append(struct audit *a, char *const s[8], long long seq, const un
 	p[11] = ph;
 	p[12] = h;
 	rc = stmt_put(a->conn, "syncd_audit_append", NULL, 13, p, err, errlen);
+	if (rc < 0 && PQpipelineStatus(a->conn) == PQ_PIPELINE_OFF)
+		append_named(err, errlen);
 	free(body);
 	return rc;
 }
@@ -398,11 +410,8 @@ static int batch_rows(struct audit *a, struct item *list, long long *seq, unsign
 	for (struct item *it = list; it != NULL && bad >= 0; it = it->next) {
 		if (bad < it->npend) { /* a statement of this item's work failed */
 			it->work_failed = true;
-		} else if (bad < it->npend + (int)it->n) { /* one of its rows: name the append */
-			char msg[256];
-
-			snprintf(msg, sizeof(msg), "%s", err + strlen("state database: "));
-			snprintf(err, errlen, "state database: syncd_audit_append: %.200s", msg);
+		} else if (bad < it->npend + (int)it->n) {
+			append_named(err, errlen);
 		}
 		bad -= it->npend + (int)it->n;
 	}

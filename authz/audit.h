@@ -8,9 +8,10 @@
  * head row FOR UPDATE, so several syncd share one chain) and
  * public.syncd_audit_append() (refuses a row that does not extend the
  * chain), so after dist/sql/audit-owner.sql syncd's role may write nothing
- * else; they are group-committed by one writer thread, a caller returns
- * once its row is durable, and a row the database refuses fails only its
- * own caller.  A trigger refuses UPDATE, DELETE and TRUNCATE.  Signed
+ * else; they are group-committed by one writer thread (an append may carry
+ * the state-DB work of the action it records, committed with its rows), a
+ * caller returns once its rows are durable, and a row the database refuses
+ * fails only its own caller.  A trigger refuses UPDATE, DELETE and TRUNCATE.  Signed
  * checkpoints (seq, head hash) leave the database: to the journal and to a
  * file, so truncation or a rewrite with recomputed hashes is caught by
  * verify, which also compares the head with the last row. */
