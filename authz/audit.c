@@ -39,12 +39,18 @@ static const char *const head_sql =
  * (or a batch) too big to write. */
 static const size_t field_cap[8] = {256, 256, 256, 128, 16, 2000, 32, 2000};
 
+/* One caller's append: its rows and the work done with them. */
 struct item {
 	struct item *next;
-	char *s[8]; /* actor, client, request_id, action, unit, object, decision, reason */
-	long long seq;
-	int result; /* the writer's, 0 or -1, published as status */
-	int status; /* 0 queued, 1 done, -1 failed */
+	char *(*s)[8]; /* per row: actor, client, request_id, action, unit, object, decision, reason */
+	size_t n;
+	const struct audit_work *work; /* NULL: rows only */
+	PGresult *claimed;	       /* the result of work->claim in this attempt */
+	int npend;		       /* the work's statements sent in the pipeline */
+	bool work_failed;	       /* in the last attempt, the work refused */
+	long long seq;		       /* of the first row */
+	int result;		       /* the writer's, 0 or -1, published as status */
+	int status;		       /* 0 queued, 1 done, -1 failed, -2 the work failed */
 	char err[256];
 };
 
@@ -125,38 +131,89 @@ static void checkpoint_emit(struct audit *a)
 	a->since_ckpt = 0;
 }
 
-/* BEGIN on a live connection: the backend may have gone away (restart,
- * terminate) since the last batch and libpq may not know yet, so once more
- * on a new connection. */
-static int batch_begin(struct audit *a, char *err, size_t errlen)
+/* The append, prepared on each new connection of the writer. */
+static const char *const append_sql =
+	/* every argument typed: only the function of exactly these types runs */
+	"SELECT public.syncd_audit_append($1::bigint, $2::timestamptz, $3::text, $4::text, "
+	"$5::text, $6::text, $7::text, $8::text, $9::text, $10::text, "
+	"pg_catalog.convert_to($11::text, 'UTF8'), pg_catalog.decode($12::text, 'hex'), "
+	"pg_catalog.decode($13::text, 'hex'))";
+
+/* The writer's connection, opened (and its append prepared) if it is not. */
+static int writer_conn(struct audit *a, char *err, size_t errlen)
 {
-	for (int attempt = 0;; attempt++) {
-		if (a->conn == NULL || PQstatus(a->conn) != CONNECTION_OK) {
-			PQfinish(a->conn);
-			a->conn = pg_connect_state(a->conninfo, a->password, "syncd-audit", err, errlen);
-			if (a->conn == NULL)
-				return -1;
-		}
-		if (db_exec(a->conn, "BEGIN", err, errlen) == 0)
-			return 0;
-		if (attempt == 1)
-			return -1;
+	PGresult *r;
+
+	if (a->conn != NULL && PQstatus(a->conn) == CONNECTION_OK)
+		return 0;
+	PQfinish(a->conn);
+	a->conn = pg_connect_state(a->conninfo, a->password, "syncd-audit", err, errlen);
+	if (a->conn == NULL)
+		return -1;
+	r = PQprepare(a->conn, "syncd_audit_append", append_sql, 13, NULL);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		pg_error(a->conn, "state database: syncd_audit_append", err, errlen);
+		PQclear(r);
 		PQfinish(a->conn);
 		a->conn = NULL;
+		return -1;
 	}
+	PQclear(r);
+	return 0;
 }
 
-/* Chains one item after prev (seq the previous seq) through
- * public.syncd_audit_append; hash gets the new head. */
-static int item_append(struct audit *a, struct item *it, long long seq, const unsigned char prev[32],
-		       unsigned char hash[32], char *err, size_t errlen)
+/* Sends sql (or the prepared statement named stmt) in pipeline mode (1:
+ * its result comes with the pipeline's) or, out of it, executes it (0); -1
+ * with err when it fails or cannot be sent. */
+static int stmt_put(PGconn *c, const char *stmt, const char *sql, int n, const char *const *p, char *err,
+		    size_t errlen)
 {
-	struct audit_event ev = {it->s[0], it->s[1], it->s[2], it->s[3],
-				 it->s[4], it->s[5], it->s[6], it->s[7]};
+	PGresult *r;
+	int rc = 0;
+
+	if (PQpipelineStatus(c) != PQ_PIPELINE_OFF) {
+		if ((stmt ? PQsendQueryPrepared(c, stmt, n, p, NULL, NULL, 0)
+			  : PQsendQueryParams(c, sql, n, NULL, p, NULL, NULL, 0)) == 1)
+			return 1;
+		pg_error(c, "state database", err, errlen);
+		return -1;
+	}
+	r = stmt ? PQexecPrepared(c, stmt, n, p, NULL, NULL, 0)
+		 : PQexecParams(c, sql, n, NULL, p, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
+		pg_error(c, "state database", err, errlen);
+		rc = -1;
+	}
+	PQclear(r);
+	return rc;
+}
+
+int audit_work_stmt(struct pg_conn *c, const char *sql, int n, const char *const *params, char *err,
+		    size_t errlen)
+{
+	return stmt_put(c, NULL, sql, n, params, err, errlen);
+}
+
+/* err ("state database: MESSAGE") of a row the database refused, naming
+ * the append. */
+static void append_named(char *err, size_t errlen)
+{
+	char msg[256];
+
+	snprintf(msg, sizeof(msg), "%s", err + strlen("state database: "));
+	snprintf(err, errlen, "state database: syncd_audit_append: %.200s", msg);
+}
+
+/* Chains one row (its 8 fields s) after prev as row seq through
+ * public.syncd_audit_append (sent, or executed: stmt_put); hash gets the
+ * new head.  1 sent, 0 written, -1 with err. */
+static int row_append(struct audit *a, char *const s[8], long long seq, const unsigned char prev[32],
+		      unsigned char hash[32], char *err, size_t errlen)
+{
+	struct audit_event ev = {s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]};
 	char at[40], sq[24], ph[65], h[65], *body;
 	const char *p[13];
-	PGresult *r;
-	int rc = -1;
+	int rc;
 
 	now_text(at, sizeof(at));
 	body = audit_body(seq, at, &ev);
@@ -171,63 +228,243 @@ static int item_append(struct audit *a, struct item *it, long long seq, const un
 	p[0] = sq;
 	p[1] = at;
 	for (int i = 0; i < 8; i++)
-		p[2 + i] = it->s[i];
+		p[2 + i] = s[i];
 	p[10] = body;
 	p[11] = ph;
 	p[12] = h;
-	/* every argument typed: only the function of exactly these types runs */
-	r = PQexecParams(a->conn,
-			 "SELECT public.syncd_audit_append($1::bigint, $2::timestamptz, $3::text, $4::text, "
-			 "$5::text, $6::text, $7::text, $8::text, $9::text, $10::text, "
-			 "pg_catalog.convert_to($11::text, 'UTF8'), pg_catalog.decode($12::text, 'hex'), "
-			 "pg_catalog.decode($13::text, 'hex'))",
-			 13, NULL, p, NULL, NULL, 0);
+	rc = stmt_put(a->conn, "syncd_audit_append", NULL, 13, p, err, errlen);
+	if (rc < 0 && PQpipelineStatus(a->conn) == PQ_PIPELINE_OFF)
+		append_named(err, errlen);
 	free(body);
-	if (PQresultStatus(r) == PGRES_TUPLES_OK)
-		rc = 0;
-	else {
-		pg_error(a->conn, "state database: syncd_audit_append", err, errlen);
-	}
-	PQclear(r);
 	return rc;
 }
 
-/* One transaction for a list of items: lock the head, chain, append. */
+/* in as valid UTF-8 without control characters (what json_pack and a UTF-8
+ * database take), at most cap bytes, cut at a character boundary */
+static char *field_clean(const char *in, size_t cap)
+{
+	size_t n = strlen(in);
+	char *out;
+
+	if (n * 4 < cap)
+		return text_clean_dup(in); /* \xNN: 4 bytes for 1, under cap whatever in holds */
+	out = malloc(cap + 1);
+	if (out != NULL)
+		text_clean(in, n, out, cap + 1);
+	return out;
+}
+
+/* The item's work, in the batch's transaction before its rows (it->npend
+ * its statements sent); the object it names (a serial) becomes its last
+ * row's object. */
+static int item_work(struct audit *a, struct item *it, char *err, size_t errlen)
+{
+	char object[512] = "", *clean;
+
+	if (it->work == NULL)
+		return 0;
+	it->npend = it->work->run(a->conn, it->work->arg, it->claimed, object, sizeof(object), err, errlen);
+	if (it->npend < 0) {
+		it->npend = 0;
+		it->work_failed = true;
+		return -1;
+	}
+	if (object[0] == '\0')
+		return 0;
+	if ((clean = field_clean(object, field_cap[5])) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	free(it->s[it->n - 1][5]);
+	it->s[it->n - 1][5] = clean;
+	return 0;
+}
+
+/* Reads the results of the n statements sent in pipeline mode, then the
+ * sync, and leaves pipeline mode; keep[i] (keep may be NULL) gets
+ * statement i's result.  The index of the first statement that failed
+ * (its message in err), -1 if none, or n when the connection broke. */
+static int pipe_collect(PGconn *c, int n, PGresult **keep, char *err, size_t errlen)
+{
+	int bad = -1;
+
+	if (PQpipelineSync(c) != 1)
+		goto lost;
+	for (int i = 0; i < n; i++) {
+		PGresult *r = PQgetResult(c), *end;
+		ExecStatusType st = PQresultStatus(r);
+
+		if (r == NULL)
+			goto lost;
+		while ((end = PQgetResult(c)) != NULL)
+			PQclear(end);
+		if (bad < 0 && st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+			snprintf(err, errlen, "state database: %s", PQresultErrorMessage(r));
+			pg_one_line(err);
+			bad = i;
+		}
+		if (keep != NULL)
+			keep[i] = r;
+		else
+			PQclear(r);
+	}
+	for (;;) {
+		PGresult *r = PQgetResult(c);
+		ExecStatusType st = PQresultStatus(r);
+
+		if (r == NULL)
+			goto lost;
+		PQclear(r);
+		if (st == PGRES_PIPELINE_SYNC)
+			break;
+	}
+	if (PQexitPipelineMode(c) != 1)
+		goto lost;
+	return bad;
+lost:
+	pg_error(c, "state database", err, errlen);
+	return n;
+}
+
+/* BEGIN, the head locked and each item's claim, in one round trip: *seq
+ * and prev the head, each item's claim result kept in it->claimed. */
+static int batch_claim(struct audit *a, struct item *list, long long *seq, unsigned char prev[32], char *err,
+		       size_t errlen)
+{
+	PGresult **res;
+	int n = 2, bad, k = 2;
+
+	for (struct item *it = list; it != NULL; it = it->next)
+		n += it->work != NULL && it->work->claim != NULL;
+	if ((res = calloc((size_t)n, sizeof(*res))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (PQenterPipelineMode(a->conn) != 1 ||
+	    PQsendQueryParams(a->conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) != 1 ||
+	    PQsendQueryParams(a->conn,
+			      "SELECT seq, pg_catalog.encode(hash, 'hex') FROM public.syncd_audit_lock()", 0,
+			      NULL, NULL, NULL, NULL, 0) != 1)
+		goto lost;
+	for (struct item *it = list; it != NULL; it = it->next)
+		if (it->work != NULL && it->work->claim != NULL &&
+		    PQsendQueryParams(a->conn, it->work->claim, it->work->nclaim, NULL,
+				      it->work->claim_params, NULL, NULL, 0) != 1)
+			goto lost;
+	bad = pipe_collect(a->conn, n, res, err, errlen);
+	if (bad < 0 && PQntuples(res[1]) != 1) {
+		snprintf(err, errlen, "state database: syncd_audit_lock: no head row");
+		bad = 1;
+	} else if (bad < 0) {
+		*seq = atoll(PQgetvalue(res[1], 0, 0));
+		hex_decode(PQgetvalue(res[1], 0, 1), prev, 32);
+	}
+	for (struct item *it = list; it != NULL; it = it->next)
+		if (it->work != NULL && it->work->claim != NULL) {
+			it->work_failed = bad == k;
+			it->claimed = k < n ? res[k] : NULL;
+			res[k++] = NULL;
+		}
+	for (int i = 0; i < n; i++)
+		PQclear(res[i]);
+	free(res);
+	return bad < 0 ? 0 : -1;
+lost: /* write_batch drops the connection still in pipeline mode */
+	pg_error(a->conn, "state database", err, errlen);
+	free(res);
+	return -1;
+}
+
+/* Each item's work and rows chained after (seq, prev), then COMMIT: sent
+ * in one pipeline unless an item's work executes its statements. */
+static int batch_rows(struct audit *a, struct item *list, long long *seq, unsigned char prev[32], char *err,
+		      size_t errlen)
+{
+	bool piped = true;
+	unsigned char hash[32];
+	int sent = 0, bad, r;
+
+	for (struct item *it = list; it != NULL; it = it->next)
+		piped = piped && (it->work == NULL || !it->work->exec);
+	if (piped && PQenterPipelineMode(a->conn) != 1) {
+		pg_error(a->conn, "state database", err, errlen);
+		return -1;
+	}
+	for (struct item *it = list; it != NULL; it = it->next) {
+		if (item_work(a, it, err, errlen) < 0)
+			goto fail;
+		sent += it->npend;
+		it->seq = *seq + 1;
+		for (size_t i = 0; i < it->n; i++) {
+			if ((r = row_append(a, it->s[i], *seq + 1, prev, hash, err, errlen)) < 0)
+				goto fail;
+			sent += r;
+			++*seq;
+			memcpy(prev, hash, 32);
+		}
+	}
+	if ((r = stmt_put(a->conn, NULL, "COMMIT", 0, NULL, err, errlen)) < 0)
+		goto fail;
+	if (!piped || (bad = pipe_collect(a->conn, sent + r, NULL, err, errlen)) < 0)
+		return 0;
+	for (struct item *it = list; it != NULL && bad >= 0; it = it->next) {
+		if (bad < it->npend) { /* a statement of this item's work failed */
+			it->work_failed = true;
+		} else if (bad < it->npend + (int)it->n) {
+			append_named(err, errlen);
+		}
+		bad -= it->npend + (int)it->n;
+	}
+	return -1;
+fail:
+	if (piped) {
+		char e2[256];
+
+		(void)pipe_collect(a->conn, sent, NULL, e2, sizeof(e2));
+	}
+	return -1;
+}
+
+/* One transaction for a list of items: lock the head, then each item's
+ * work and its rows, chained. */
 static int write_batch(struct audit *a, struct item *list, char *err, size_t errlen)
 {
-	PGresult *r;
-	unsigned char prev[32], hash[32];
-	long long seq;
+	unsigned char prev[32];
+	long long seq = 0;
 	int rc = -1;
 
-	if (batch_begin(a, err, errlen) < 0)
-		return -1;
-	r = PQexec(a->conn, "SELECT seq, pg_catalog.encode(hash, 'hex') FROM public.syncd_audit_lock()");
-	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-		if (PQresultStatus(r) == PGRES_TUPLES_OK)
-			snprintf(err, errlen, "state database: syncd_audit_lock: no head row");
-		else
-			pg_error(a->conn, "state database: syncd_audit_lock", err, errlen);
-		PQclear(r);
-		goto out;
-	}
-	seq = atoll(PQgetvalue(r, 0, 0));
-	hex_decode(PQgetvalue(r, 0, 1), prev, sizeof(prev));
-	PQclear(r);
 	for (struct item *it = list; it != NULL; it = it->next) {
-		if (item_append(a, it, seq + 1, prev, hash, err, errlen) < 0)
-			goto out;
-		it->seq = ++seq;
-		memcpy(prev, hash, 32);
+		it->work_failed = false;
+		it->npend = 0;
 	}
-	if (db_exec(a->conn, "COMMIT", err, errlen) < 0)
+	/* the backend may have gone away (restart, terminate) since the last
+	 * batch and libpq may not know yet: once more on a new connection */
+	for (int attempt = 0;; attempt++) {
+		if (writer_conn(a, err, errlen) < 0)
+			return -1;
+		if (batch_claim(a, list, &seq, prev, err, errlen) == 0)
+			break;
+		if (attempt == 1 || PQstatus(a->conn) == CONNECTION_OK)
+			goto out;
+		PQfinish(a->conn);
+		a->conn = NULL;
+	}
+	if (batch_rows(a, list, &seq, prev, err, errlen) < 0)
 		goto out;
 	for (struct item *it = list; it != NULL; it = it->next)
-		a->since_ckpt++;
+		a->since_ckpt += (long long)it->n;
 	a->last_seq = seq;
 	memcpy(a->last_hash, prev, 32);
 	rc = 0;
 out:
+	for (struct item *it = list; it != NULL; it = it->next) {
+		PQclear(it->claimed);
+		it->claimed = NULL;
+	}
+	if (rc < 0 && a->conn != NULL && PQpipelineStatus(a->conn) != PQ_PIPELINE_OFF) {
+		PQfinish(a->conn); /* the pipeline could not be read to its end: start afresh */
+		a->conn = NULL;
+	}
 	if (rc < 0 && a->conn != NULL && PQtransactionStatus(a->conn) != PQTRANS_IDLE) {
 		char e2[256];
 
@@ -283,7 +520,7 @@ static void *writer_main(void *arg)
 			checkpoint_emit(a);
 		pthread_mutex_lock(&a->lock);
 		for (struct item *it = list; it != NULL; it = it->next)
-			it->status = it->result == 0 ? 1 : -1;
+			it->status = it->result == 0 ? 1 : it->work_failed ? AUDIT_WORK_FAILED : -1;
 		pthread_cond_broadcast(&a->done);
 	}
 	pthread_mutex_unlock(&a->lock);
@@ -323,6 +560,8 @@ struct audit *audit_open(const char *conninfo, const char *password, const struc
 			 "functions); make it append-only for syncd with dist/sql/audit-owner.sql (run by a "
 			 "superuser)");
 	PQclear(r);
+	PQfinish(a->conn); /* the writer opens its own, with the append prepared */
+	a->conn = NULL;
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->wake, NULL);
 	pthread_cond_init(&a->done, NULL);
@@ -365,40 +604,50 @@ void audit_close(struct audit *a)
 	free(a);
 }
 
-/* in as valid UTF-8 without control characters (what json_pack and a UTF-8
- * database take), at most cap bytes, cut at a character boundary */
-static char *field_clean(const char *in, size_t cap)
+static void item_free(struct item *it)
 {
-	size_t n = strlen(in);
-	char *out;
-
-	if (n * 4 < cap)
-		return text_clean_dup(in); /* \xNN: 4 bytes for 1, under cap whatever in holds */
-	out = malloc(cap + 1);
-	if (out != NULL)
-		text_clean(in, n, out, cap + 1);
-	return out;
+	for (size_t i = 0; it->s != NULL && i < it->n; i++)
+		for (int f = 0; f < 8; f++)
+			free(it->s[i][f]);
+	free(it->s);
+	free(it);
 }
 
-int audit_append(struct audit *a, const struct audit_event *ev, long long *seq, char *err, size_t errlen)
+/* A new item of ev's n rows, every field cleaned and capped; NULL when
+ * memory runs out. */
+static struct item *item_new(const struct audit_event *ev, size_t n, const struct audit_work *w)
 {
-	const char *src[8] = {ev->actor, ev->client, ev->request_id, ev->action,
-			      ev->unit,	 ev->object, ev->decision,   ev->reason};
 	struct item *it = calloc(1, sizeof(*it));
+
+	if (it == NULL || (it->s = calloc(n, sizeof(*it->s))) == NULL) {
+		free(it);
+		return NULL;
+	}
+	it->n = n;
+	it->work = w;
+	for (size_t i = 0; i < n; i++) {
+		const char *src[8] = {ev[i].actor, ev[i].client, ev[i].request_id, ev[i].action,
+				      ev[i].unit,  ev[i].object, ev[i].decision,   ev[i].reason};
+
+		for (int f = 0; f < 8; f++)
+			if ((it->s[i][f] = field_clean(src[f] ? src[f] : "", field_cap[f])) == NULL) {
+				item_free(it);
+				return NULL;
+			}
+	}
+	return it;
+}
+
+int audit_append_work(struct audit *a, const struct audit_event *ev, size_t n, const struct audit_work *w,
+		      long long *seq, char *err, size_t errlen)
+{
+	struct item *it = n > 0 ? item_new(ev, n, w) : NULL;
 	int rc;
 
 	if (it == NULL) {
-		snprintf(err, errlen, "out of memory");
+		snprintf(err, errlen, n > 0 ? "out of memory" : "no rows to append");
 		return -1;
 	}
-	for (int i = 0; i < 8; i++)
-		if ((it->s[i] = field_clean(src[i] ? src[i] : "", field_cap[i])) == NULL) {
-			for (int j = 0; j < i; j++)
-				free(it->s[j]);
-			free(it);
-			snprintf(err, errlen, "out of memory");
-			return -1;
-		}
 	pthread_mutex_lock(&a->lock);
 	if (a->tail != NULL)
 		a->tail->next = it;
@@ -409,15 +658,20 @@ int audit_append(struct audit *a, const struct audit_event *ev, long long *seq, 
 	while (it->status == 0)
 		pthread_cond_wait(&a->done, &a->lock);
 	pthread_mutex_unlock(&a->lock);
-	rc = it->status == 1 ? 0 : -1;
+	rc = it->status == 1 ? 0 : it->status;
 	if (rc == 0 && seq != NULL)
 		*seq = it->seq;
-	if (rc < 0)
+	if (rc == AUDIT_WORK_FAILED)
+		snprintf(err, errlen, "%s", it->err);
+	else if (rc < 0)
 		snprintf(err, errlen, "audit log: %s", it->err);
-	for (int i = 0; i < 8; i++)
-		free(it->s[i]);
-	free(it);
+	item_free(it);
 	return rc;
+}
+
+int audit_append(struct audit *a, const struct audit_event *ev, long long *seq, char *err, size_t errlen)
+{
+	return audit_append_work(a, ev, 1, NULL, seq, err, errlen) == 0 ? 0 : -1;
 }
 
 /* ------------------------------------------------------------ verify */

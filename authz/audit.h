@@ -8,9 +8,10 @@
  * head row FOR UPDATE, so several syncd share one chain) and
  * public.syncd_audit_append() (refuses a row that does not extend the
  * chain), so after dist/sql/audit-owner.sql syncd's role may write nothing
- * else; they are group-committed by one writer thread, a caller returns
- * once its row is durable, and a row the database refuses fails only its
- * own caller.  A trigger refuses UPDATE, DELETE and TRUNCATE.  Signed
+ * else; they are group-committed by one writer thread (an append may carry
+ * the state-DB work of the action it records, committed with its rows), a
+ * caller returns once its rows are durable, and a row the database refuses
+ * fails only its own caller.  A trigger refuses UPDATE, DELETE and TRUNCATE.  Signed
  * checkpoints (seq, head hash) leave the database: to the journal and to a
  * file, so truncation or a rewrite with recomputed hashes is caught by
  * verify, which also compares the head with the last row. */
@@ -48,6 +49,52 @@ void audit_close(struct audit *a);
 /* Appends ev and returns once it is committed: 0 (seq set) or -1 with err
  * (the caller must then refuse the action: nothing unaudited). */
 int audit_append(struct audit *a, const struct audit_event *ev, long long *seq, char *err, size_t errlen);
+
+/* Work done in the transaction of an append, before its rows (the state
+ * database's part of the action the rows record, e.g. a document with its
+ * serial): the action and its rows commit together or not at all, and
+ * concurrent appends share the commit.  A batch's transaction is two round
+ * trips: the head locked with every item's claim, then every item's
+ * statements and rows with COMMIT, pipelined. */
+struct pg_conn;
+struct pg_result;
+struct audit_work {
+	/* One statement run first, in the batch's item order, after the head
+	 * is locked (e.g. a sequence bumped: allocated in the chain's order,
+	 * its row locked until the batch commits); NULL: none. */
+	const char *claim;
+	const char *const *claim_params;
+	int nclaim;
+	/* Then, with claim's result (NULL if none), puts its statements with
+	 * audit_work_stmt and returns how many it sent, or -1 with err.  It may
+	 * name, in object (objlen bytes), the object of the append's last row
+	 * (the outcome row: e.g. "kind/key SERIAL").  Any failure rolls back
+	 * the batch (nothing of it is written) and its other items are written
+	 * again, each alone: run starts afresh every time. */
+	int (*run)(struct pg_conn *c, void *arg, const struct pg_result *claimed, char *object, size_t objlen,
+		   char *err, size_t errlen);
+	void *arg;
+	/* run executes statements of its own (not audit_work_stmt): the batch
+	 * is then written statement by statement, not pipelined. */
+	bool exec;
+};
+
+/* In a run: puts sql with its n text params: sent in the batch's pipeline
+ * (1: its result is checked with the batch's) or executed (0); -1 with err
+ * when it fails or cannot be sent. */
+int audit_work_stmt(struct pg_conn *c, const char *sql, int n, const char *const *params, char *err,
+		    size_t errlen);
+
+/* audit_append_work's answer when w->run refused (err is its own). */
+#define AUDIT_WORK_FAILED (-2)
+
+/* Appends the n rows of ev, chained in order, in one transaction with w
+ * (NULL: rows only), group-committed with other callers' appends; returns
+ * once committed: 0 (*seq, if set, the first row's seq), -1 with err (the
+ * audit log could not be written: refuse the action) or AUDIT_WORK_FAILED
+ * with w's err; either way nothing of it was written. */
+int audit_append_work(struct audit *a, const struct audit_event *ev, size_t n, const struct audit_work *w,
+		      long long *seq, char *err, size_t errlen);
 
 /* A reload: rows between checkpoints. */
 void audit_set_checkpoint_every(struct audit *a, long every);
@@ -97,9 +144,6 @@ enum audit_query_result {
 	AUDIT_QUERY_UNAVAILABLE, /* the state database cannot answer */
 	AUDIT_QUERY_NOMEM,
 };
-
-struct pg_conn;
-struct pg_result;
 
 /* One page of rows. */
 struct audit_page {

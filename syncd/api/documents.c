@@ -10,29 +10,98 @@
 #include "common/log.h"
 #include "common/text.h"
 
-/* The role of the grant the decision just allowed perm through (the
- * cached decision: no second audit row); "" when none. */
-static void issuing_role(struct api *api, const struct authz_user *me, const char *perm, int unit, char *role,
-			 size_t rolelen)
+/* Issues j's document with its two audit rows (allow, then issued with
+ * the serial) in one state-DB transaction, group-committed with other
+ * issues: 0, else an HTTP status with reason (every row of the refusal
+ * written: allow, then deny or error), or -1: the audit log is down. */
+static int issue_audited(struct api *api, struct req *rq, struct doc_job *j, int unit, const char *object,
+			 const char *why, char *reason, size_t reasonlen)
 {
-	struct authz_decision d;
+	struct audited_pair p = {"document.issue", unit, object, why, "issued", ""};
+	struct audit_work w;
+	char err[512];
+	int r, st;
 
-	role[0] = '\0';
-	if (authz_check(api->az, me->uid, perm, unit, &d) == 0 && d.allow && d.nchain > 0)
-		snprintf(role, rolelen, "%s", d.chain[0].role);
+	document_job_work(j, &w);
+	r = audited_action(api, rq, &p, &w, err, sizeof(err));
+	if (r == 0)
+		return 0;
+	if (r != AUDIT_WORK_FAILED)
+		return -1;
+	/* nothing of it was written: the decision and why it failed, together */
+	st = document_job_failed(j, err);
+	snprintf(reason, reasonlen, "%s", j->reason);
+	p.done = st >= 500 ? "error" : "deny";
+	p.reason = reason;
+	return audited_action(api, rq, &p, NULL, err, sizeof(err)) == 0 ? st : -1;
+}
+
+/* The 201 answer: serial, hash and the document (body: its canonical JSON). */
+static enum MHD_Result issued_answer(struct MHD_Connection *c, struct req *rq, const char *serial,
+				     const char *body)
+{
+	json_t *doc = json_loads(body, 0, NULL);
+	char hash[65];
+
+	sha256_hex(body, strlen(body), NULL, 0, hash);
+	return respond_json(c, rq, 201,
+			    json_pack("{s:s,s:s,s:o,s:s}", "serial", serial, "hash", hash, "document",
+				      doc ? doc : json_null(), "html", "see GET /v1/documents/{serial}"));
+}
+
+/* The document of an allowed request (d): prepared on this thread, then
+ * written with its audit rows. */
+static enum MHD_Result issue_allowed(struct api *api, struct MHD_Connection *c, struct req *rq,
+				     const struct authz_user *me, const struct doc_kind *k, int unit,
+				     const char *key, const struct authz_decision *d)
+{
+	char reason[512], object[160], role[64] = "";
+	struct doc_issuer who = {me->uid, me->name, rq->id, role};
+	struct audited_pair p = {"document.issue", unit, object, d->reason, "", ""};
+	struct doc_job j;
+	enum MHD_Result res;
+	char err[512];
+	int st;
+
+	snprintf(object, sizeof(object), "%s/%s", k->name, key);
+	if (d->nchain > 0) /* the role of the grant that allowed it picks the signature block */
+		snprintf(role, sizeof(role), "%s", d->chain[0].role);
+	if (api->deps.audit == NULL) /* nothing is issued unaudited */
+		return audit_down(c, rq);
+	st = document_prepare(api->deps.cfg, api->deps.rt, api->deps.signer, k, unit, key, &who, &j, reason,
+			      sizeof(reason));
+	if (st != 0) { /* the decision and why nothing was issued, in one commit */
+		p.done = st >= 500 ? "error" : "deny";
+		p.reason = reason;
+	} else {
+		st = issue_audited(api, rq, &j, unit, object, d->reason, reason, sizeof(reason));
+	}
+	if (st < 0 || (p.done[0] && audited_action(api, rq, &p, NULL, err, sizeof(err)) < 0)) {
+		document_job_free(&j);
+		return audit_down(c, rq);
+	}
+	if (st != 0) {
+		document_job_free(&j);
+		return respond_reason(c, rq, (unsigned)st, reason);
+	}
+	metrics_document_add(api->deps.metrics, k->name);
+	log_info("%s %s: issued %s %s (%s)", rq->addr, me->uid, k->name, j.serial, object);
+	rq->logged = true;
+	res = issued_answer(c, rq, j.serial, j.body);
+	document_job_free(&j);
+	return res;
 }
 
 enum MHD_Result ep_document_issue(struct api *api, struct MHD_Connection *c, struct req *rq,
 				  const struct authz_user *me, const char *hole)
 {
-	char err[512], reason[512], serial[40], object[160], keybuf[64], role[64];
+	char err[512], object[160], keybuf[64];
 	json_t *o = body_object(rq, err, sizeof(err)), *kv;
 	const struct doc_kind *k;
 	const char *kind, *key;
-	struct doc_issuer who = {me->uid, me->name, rq->id, NULL};
+	struct authz_decision d;
 	enum MHD_Result res;
-	char *body = NULL;
-	int unit, st;
+	int unit;
 	(void)hole;
 
 	if (o == NULL)
@@ -62,41 +131,11 @@ enum MHD_Result ep_document_issue(struct api *api, struct MHD_Connection *c, str
 		return res;
 	}
 	snprintf(object, sizeof(object), "%s/%s", k->name, key);
-	if (!permitted(api, c, rq, me, k->perm, unit, "document.issue", object, &res)) {
-		json_decref(o);
-		return res;
-	}
-	issuing_role(api, me, k->perm, unit, role, sizeof(role));
-	who.role = role;
-	/* the allow row above is the intent; the outcome follows, with the serial */
-	st = document_issue(api->deps.cfg, api->deps.rt, api->deps.signer, k, unit, key, &who, serial,
-			    sizeof(serial), &body, reason, sizeof(reason));
+	/* an allow is written with the document, in its transaction */
+	if (permitted_with(api, c, rq, me, k->perm, unit, "document.issue", object, &d, &res))
+		res = issue_allowed(api, c, rq, me, k, unit, key, &d);
 	json_decref(o);
-	if (st != 0) {
-		if (!audited(api, rq, "document.issue", unit, object, st >= 500 ? "error" : "deny", reason))
-			return audit_down(c, rq);
-		return respond_reason(c, rq, (unsigned)st, reason);
-	}
-	{
-		char done[200];
-
-		snprintf(done, sizeof(done), "%s %s", object, serial);
-		outcome(api, rq, "document.issue", unit, done, 0, "issued", "");
-	}
-	metrics_document_add(api->deps.metrics, k->name);
-	log_info("%s %s: issued %s %s (%s)", rq->addr, me->uid, k->name, serial, object);
-	rq->logged = true;
-	{
-		json_t *doc = json_loads(body, 0, NULL);
-		char hash[65];
-
-		sha256_hex(body, strlen(body), NULL, 0, hash);
-		free(body);
-		return respond_json(c, rq, 201,
-				    json_pack("{s:s,s:s,s:o,s:s}", "serial", serial, "hash", hash, "document",
-					      doc ? doc : json_null(), "html",
-					      "see GET /v1/documents/{serial}"));
-	}
+	return res;
 }
 
 static bool wants_html(struct MHD_Connection *c)

@@ -118,36 +118,68 @@ bool csrf_refused(struct MHD_Connection *c, struct req *rq, const char *method, 
 
 /* ------------------------------------------------------------ audit of every decision */
 
+/* The row of rq's action (u: room for the unit's code), counted in the
+ * decision metrics. */
+static void event_fill(struct api *api, struct req *rq, const char *action, int unit, const char *object,
+		       const char *decision, const char *reason, char u[12], struct audit_event *ev)
+{
+	u[0] = '\0';
+	if (unit > 0)
+		snprintf(u, 12, "%05d", unit);
+	ev->actor = rq->user[0] ? rq->user : "-";
+	ev->client = rq->addr;
+	ev->request_id = rq->id;
+	ev->action = action;
+	ev->unit = u;
+	ev->object = object ? object : "";
+	ev->decision = decision;
+	ev->reason = reason ? reason : "";
+	metrics_decision_add(api->deps.metrics, decision, ev->reason);
+}
+
+/* Appends the n rows ev with w (audit_append_work) and counts them: 0, -1
+ * (logged: not audited) or AUDIT_WORK_FAILED (err: w's reason). */
+static int rows_append(struct api *api, struct req *rq, const struct audit_event *ev, size_t n,
+		       const struct audit_work *w, char *err, size_t errlen)
+{
+	int r = audit_append_work(api->deps.audit, ev, n, w, NULL, err, errlen);
+
+	for (size_t i = 0; i < n && r != AUDIT_WORK_FAILED; i++)
+		metrics_audit_add(api->deps.metrics, r == 0);
+	if (r == 0) {
+		rq->naudited += (int)n;
+	} else if (r != AUDIT_WORK_FAILED) {
+		rq->audit_failed = true;
+		log_err("%s: %s %s not audited: %s", rq->addr, ev[0].action, ev[0].object, err);
+	}
+	return r;
+}
+
 /* Appends the decision to the audit log; false when it could not be
  * written (the caller then refuses: nothing happens unaudited). */
 bool audited(struct api *api, struct req *rq, const char *action, int unit, const char *object,
 	     const char *decision, const char *reason)
 {
-	char u[12] = "", err[512];
+	char u[12], err[512];
 	struct audit_event ev;
 
-	if (unit > 0)
-		snprintf(u, sizeof(u), "%05d", unit);
-	ev.actor = rq->user[0] ? rq->user : "-";
-	ev.client = rq->addr;
-	ev.request_id = rq->id;
-	ev.action = action;
-	ev.unit = u;
-	ev.object = object ? object : "";
-	ev.decision = decision;
-	ev.reason = reason ? reason : "";
-	metrics_decision_add(api->deps.metrics, decision, ev.reason);
+	event_fill(api, rq, action, unit, object, decision, reason, u, &ev);
 	if (api->deps.audit == NULL)
 		return true;
-	if (audit_append(api->deps.audit, &ev, NULL, err, sizeof(err)) == 0) {
-		metrics_audit_add(api->deps.metrics, true);
-		rq->naudited++;
-		return true;
-	}
-	rq->audit_failed = true;
-	metrics_audit_add(api->deps.metrics, false);
-	log_err("%s: %s %s not audited: %s", rq->addr, action, ev.object, err);
-	return false;
+	return rows_append(api, rq, &ev, 1, NULL, err, sizeof(err)) == 0;
+}
+
+int audited_action(struct api *api, struct req *rq, const struct audited_pair *p, const struct audit_work *w,
+		   char *err, size_t errlen)
+{
+	char u[12];
+	struct audit_event ev[2];
+
+	event_fill(api, rq, p->action, p->unit, p->object, "allow", p->why, u, &ev[0]);
+	event_fill(api, rq, p->action, p->unit, p->object, p->done, p->reason, u, &ev[1]);
+	if (api->deps.audit == NULL)
+		return 0;
+	return rows_append(api, rq, ev, 2, w, err, errlen);
 }
 
 enum MHD_Result audit_down(struct MHD_Connection *c, struct req *rq)
@@ -173,6 +205,24 @@ void outcome(struct api *api, struct req *rq, const char *action, int unit, cons
 			rq->addr, rq->user, action, object, st);
 }
 
+/* The answer to a decision (r, d) whose row is written: true when
+ * allowed, else *res set. */
+static bool decision_answer(struct MHD_Connection *c, struct req *rq, int r, const struct authz_decision *d,
+			    const char *perm, int unit, const char *action, enum MHD_Result *res)
+{
+	if (r == LP_UNAVAILABLE) {
+		*res = respond_error(c, rq, 503, "directory_unavailable",
+				     "the directory cannot be reached; nothing is allowed until it returns");
+		return false;
+	}
+	if (!d->allow) {
+		*res = respond_error(c, rq, 403, "forbidden", "%s needs %s in unit %05d (%s)", action, perm,
+				     unit, d->reason);
+		return false;
+	}
+	return true;
+}
+
 /* The decision for me/perm/unit, audited; *res set and false unless allowed. */
 bool permitted(struct api *api, struct MHD_Connection *c, struct req *rq, const struct authz_user *me,
 	       const char *perm, int unit, const char *action, const char *object, enum MHD_Result *res)
@@ -184,17 +234,22 @@ bool permitted(struct api *api, struct MHD_Connection *c, struct req *rq, const 
 		*res = audit_down(c, rq);
 		return false;
 	}
-	if (r == LP_UNAVAILABLE) {
-		*res = respond_error(c, rq, 503, "directory_unavailable",
-				     "the directory cannot be reached; nothing is allowed until it returns");
+	return decision_answer(c, rq, r, &d, perm, unit, action, res);
+}
+
+bool permitted_with(struct api *api, struct MHD_Connection *c, struct req *rq, const struct authz_user *me,
+		    const char *perm, int unit, const char *action, const char *object,
+		    struct authz_decision *d, enum MHD_Result *res)
+{
+	int r = authz_check(api->az, me->uid, perm, unit, d);
+
+	if (r != LP_UNAVAILABLE && d->allow)
+		return true; /* its row goes with the action's */
+	if (!audited(api, rq, action, unit, object, "deny", d->reason)) {
+		*res = audit_down(c, rq);
 		return false;
 	}
-	if (!d.allow) {
-		*res = respond_error(c, rq, 403, "forbidden", "%s needs %s in unit %05d (%s)", action, perm,
-				     unit, d.reason);
-		return false;
-	}
-	return true;
+	return decision_answer(c, rq, r, d, perm, unit, action, res);
 }
 
 /* A state-changing request from another site's page is refused before

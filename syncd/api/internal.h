@@ -159,6 +159,24 @@ void outcome(struct api *api, struct req *rq, const char *action, int unit, cons
 /* The decision for me/perm/unit, audited; *res set and false unless allowed. */
 bool permitted(struct api *api, struct MHD_Connection *c, struct req *rq, const struct authz_user *me,
 	       const char *perm, int unit, const char *action, const char *object, enum MHD_Result *res);
+/* As permitted, but an allow is not audited here (*d the decision): its
+ * row goes with the action's own, in one transaction (audited_action). */
+bool permitted_with(struct api *api, struct MHD_Connection *c, struct req *rq, const struct authz_user *me,
+		    const char *perm, int unit, const char *action, const char *object,
+		    struct authz_decision *d, enum MHD_Result *res);
+/* An allowed action's two rows: the decision (allow, why) and the outcome
+ * (done: issued, deny or error, with reason). */
+struct audited_pair {
+	const char *action;
+	int unit;
+	const char *object, *why, *done, *reason;
+};
+/* Appends p's rows in one transaction with w, the action's state-DB part
+ * (NULL: none; its run names the outcome row's object): 0 committed; -1
+ * the audit log could not be written (refuse: nothing happened);
+ * AUDIT_WORK_FAILED: w refused (nothing written, err says why). */
+int audited_action(struct api *api, struct req *rq, const struct audited_pair *p, const struct audit_work *w,
+		   char *err, size_t errlen);
 /* True when a state-changing request from another site is refused (*res set). */
 bool cross_site(struct MHD_Connection *c, struct req *rq, bool has_body, enum MHD_Result *res);
 

@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "authz/audit.h"
 #include "authz/roles.h"
 #include "authz/sign.h"
 #include "syncd/config.h"
@@ -60,12 +61,44 @@ struct doc_issuer {
 	const char *role; /* of the grant that allowed the issue: picks the signature block */
 };
 
-/* Issues one document.  0 (serial and JSON body set; caller frees body),
- * else an HTTP status with reason: 404 record not in the unit's copy, 400
- * bad key, 503 tier or state DB down. */
-int document_issue(const struct config *cfg, const struct routing *rt, const struct signer *signer,
-		   const struct doc_kind *k, int unit, const char *key, const struct doc_issuer *who,
-		   char *serial, size_t seriallen, char **body, char *reason, size_t reasonlen);
+/* One document to issue: what the API thread prepares (the record's
+ * fields, the time, the nonce), then what the state-DB transaction gives it
+ * (serial, the signed body) or why not. */
+struct doc_job {
+	const struct doc_kind *k;
+	const struct signer *signer;
+	const struct doc_issuer *who; /* borrowed: valid until the job is done */
+	const struct unit_info *ui;   /* NULL: the unit's code stands for its name */
+	const char *key;
+	json_t *fields;
+	char at[32], ustr[12], ystr[12], nonce[33];
+	const char *claim_params[2];
+	char serial[40];
+	char *body; /* canonical JSON as signed (the job's) */
+	int status; /* of the last run: 0, else an HTTP status with reason */
+	char reason[512];
+};
+
+/* Prepares j (no database written): 0, else an HTTP status with reason:
+ * 404 record not in the unit's copy, 400 bad key, 503 tier down or no
+ * signing key.  Free it with document_job_free. */
+int document_prepare(const struct config *cfg, const struct routing *rt, const struct signer *signer,
+		     const struct doc_kind *k, int unit, const char *key, const struct doc_issuer *who,
+		     struct doc_job *j, char *reason, size_t reasonlen);
+/* The job's state-DB part as the work of its audit rows' append (w refers
+ * to j): the claim bumps the unit-year serial (its row locked until the
+ * batch commits: gap-free, in commit order); the run builds the canonical
+ * JSON with the serial, hashes and signs it, and puts the syncd_documents
+ * row, the outbox row or the target's queue row for a kind with a
+ * register; the outcome row's object becomes "kind/key SERIAL". */
+void document_job_work(struct doc_job *j, struct audit_work *w);
+/* audit_work's run of a job (arg: the struct doc_job). */
+int document_job_run(PGconn *c, void *arg, const PGresult *claimed, char *object, size_t objlen, char *err,
+		     size_t errlen);
+/* The job's status after its work failed (err: audit_append_work's), with
+ * j->reason. */
+int document_job_failed(struct doc_job *j, const char *err);
+void document_job_free(struct doc_job *j);
 
 struct doc_record {
 	char kind[64];

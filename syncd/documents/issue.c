@@ -1,5 +1,9 @@
 /* issue.c — issuing documents: gap-free serials, canonical JSON, SHA-256
- * and Ed25519 signature, find and revoke, and the outbox to the city. */
+ * and Ed25519 signature, find and revoke, and the outbox to the city.  An
+ * issue is a job: prepared on the API thread (the record read, the time,
+ * the nonce), written inside the audit writer's transaction with its audit
+ * rows (serial, signature, register, outbox), so concurrent issues share
+ * one commit. */
 #include "syncd/documents/documents.h"
 
 #include <jansson.h>
@@ -12,6 +16,7 @@
 
 #include "common/hex.h"
 #include "common/log.h"
+#include "authz/audit.h"
 #include "common/pg.h"
 #include "connectors/http_outbox.h"
 
@@ -31,53 +36,27 @@ static void iso_now(char *out, size_t outlen, int *year)
 	*year = tm.tm_year + 1900;
 }
 
-/* One statement of the issuing transaction: 0 with *out (or NULL) when it
- * gave want, -1 otherwise (the caller rolls back). */
-static int tx_exec(PGconn *c, const char *sql, int n, const char *const *p, ExecStatusType want,
-		   PGresult **out)
-{
-	PGresult *r = PQexecParams(c, sql, n, NULL, p, NULL, NULL, 0);
-
-	if (PQresultStatus(r) != want) {
-		PQclear(r);
-		return -1;
-	}
-	if (out != NULL)
-		*out = r;
-	else
-		PQclear(r);
-	return 0;
-}
-
-static int exec_ok(PGconn *c, const char *sql)
-{
-	PGresult *r = PQexec(c, sql);
-	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-
-	PQclear(r);
-	return ok ? 0 : -1;
-}
-
 /* Queues the issued document for its register (inside the issuing
- * transaction): -1 when the state database refused. */
-static int outbox_queue(PGconn *c, const struct doc_kind *k, const char *serial, const char *text)
+ * transaction): as audit_work_stmt. */
+static int outbox_queue(PGconn *c, const struct doc_kind *k, const char *serial, const char *text, char *err,
+			size_t errlen)
 {
 	char dest[300];
 	const char *p[3] = {serial, dest, text};
 
 	snprintf(dest, sizeof(dest), "%s:%s", k->reg_source, k->reg_table);
-	return tx_exec(c,
-		       "INSERT INTO public.syncd_outbox (serial, destination, payload) VALUES ($1, $2, $3)",
-		       3, p, PGRES_COMMAND_OK, NULL);
+	return audit_work_stmt(
+		c, "INSERT INTO public.syncd_outbox (serial, destination, payload) VALUES ($1, $2, $3)", 3, p,
+		err, errlen);
 }
 
 /* Queues the issued document for its HTTP target (inside the issuing
- * transaction), after the unit's batches queued before it; the serial is
- * the Idempotency-Key.  -1 when the state database refused. */
+ * transaction, executed: the job's work is not pipelined), after the
+ * unit's batches queued before it; the serial is the Idempotency-Key.  0,
+ * or -1 with err when the state database refused. */
 static int target_queue(PGconn *c, const struct doc_kind *k, const char *serial, const char *unit,
-			const char *text)
+			const char *text, char *err, size_t errlen)
 {
-	char err[512];
 	const struct http_outbox_new b = {
 		.target = k->reg_target,
 		.unit = atoi(unit),
@@ -89,7 +68,7 @@ static int target_queue(PGconn *c, const struct doc_kind *k, const char *serial,
 		.len = strlen(text),
 	};
 
-	if (http_outbox_enqueue(c, &b, err, sizeof(err)) < 0) {
+	if (http_outbox_enqueue(c, &b, err, errlen) < 0) {
 		log_warn("document %s: %s", serial, err);
 		return -1;
 	}
@@ -98,123 +77,179 @@ static int target_queue(PGconn *c, const struct doc_kind *k, const char *serial,
 
 /* The document's row in the register (inside the issuing transaction);
  * signer_role, the issuing role, picks the signature block of every
- * reprint.  -1 when the state database refused. */
-static int register_insert(PGconn *c, const char *serial, const char *kind, const char *unit, const char *key,
-			   const char *at, const struct doc_issuer *who, const char *text, const char *hash,
-			   const char *sig, const char *pub)
+ * reprint.  As audit_work_stmt. */
+static int register_insert(PGconn *c, const struct doc_job *j, const char *hash, const char *sig,
+			   const char *pub, char *err, size_t errlen)
 {
-	const char *p[12] = {serial,
-			     kind,
-			     unit,
-			     key,
-			     at,
+	const struct doc_issuer *who = j->who;
+	const char *p[12] = {j->serial,
+			     j->k->name,
+			     j->ustr,
+			     j->key,
+			     j->at,
 			     who->uid,
 			     who->request_id ? who->request_id : "",
-			     text,
+			     j->body,
 			     hash,
 			     sig,
 			     pub,
 			     who->role && who->role[0] ? who->role : NULL};
 
-	return tx_exec(
+	return audit_work_stmt(
 		c,
 		"INSERT INTO public.syncd_documents (serial, kind, unit, record_key, issued_at, issuer, request_id, "
 		"body, hash, signature, public_key, signer_role) "
 		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-		12, p, PGRES_COMMAND_OK, NULL);
+		12, p, err, errlen);
 }
 
-int document_issue(const struct config *cfg, const struct routing *rt, const struct signer *signer,
-		   const struct doc_kind *k, int unit, const char *key, const struct doc_issuer *who,
-		   char *serial, size_t seriallen, char **body, char *reason, size_t reasonlen)
+/* The canonical JSON of the job's document with its serial (new string),
+ * NULL when memory runs out. */
+static char *job_text(const struct doc_job *j)
 {
-	const struct unit_info *ui = routing_unit_find(rt, unit);
-	json_t *fields = NULL, *doc = NULL;
-	char err[512], at[32], ustr[12], ystr[12], nonce_hex[33], hash[65], sig[130], pub[65], *text = NULL;
-	unsigned char nonce[16];
-	PGconn *c;
-	PGresult *r;
-	int year, rc, status = 503;
+	const struct doc_issuer *who = j->who;
+	const char *unit_name = j->ui ? j->ui->full_name : j->ustr, *place = j->ui ? j->ui->name : j->ustr;
+	json_t *doc = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:O,s:s,s:s,s:s,s:s,s:s}", "serial", j->serial,
+				"kind", j->k->name, "title", j->k->title, "unit", j->ustr, "unit_name",
+				unit_name, "key", j->key, "fields", j->fields, "issued_at", j->at, "issuer",
+				who->uid, "issuer_name", who->name && who->name[0] ? who->name : who->uid,
+				"place", place, "nonce", j->nonce);
+	char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 
-	*body = NULL;
+	json_decref(doc);
+	return text;
+}
+
+int document_prepare(const struct config *cfg, const struct routing *rt, const struct signer *signer,
+		     const struct doc_kind *k, int unit, const char *key, const struct doc_issuer *who,
+		     struct doc_job *j, char *reason, size_t reasonlen)
+{
+	unsigned char nonce[16];
+	int year, rc;
+
+	memset(j, 0, sizeof(*j));
 	if (signer == NULL) {
 		snprintf(reason, reasonlen,
 			 "no_signing_key (set [syncd] signing_key_file: documents are signed)");
 		return 503;
 	}
-	rc = records_fields(cfg, k, unit, key, &fields, reason, reasonlen);
-	if (rc <= 0)
-		return rc == 0 ? 404 : -rc;
-	c = thread_conn(cfg->state_conninfo, cfg->state_password, err, sizeof(err));
-	if (c == NULL) {
-		snprintf(reason, reasonlen, "state_unavailable (%s)", err);
-		json_decref(fields);
-		return 503;
-	}
-	iso_now(at, sizeof(at), &year);
-	snprintf(ustr, sizeof(ustr), "%05d", unit);
-	snprintf(ystr, sizeof(ystr), "%d", year);
 	if (RAND_bytes(nonce, sizeof(nonce)) != 1) {
 		snprintf(reason, reasonlen, "internal (no randomness)");
-		json_decref(fields);
 		return 500;
 	}
-	hex_encode(nonce, sizeof(nonce), nonce_hex);
-	if (exec_ok(c, "BEGIN") < 0)
-		goto dberr;
-	{
-		const char *p[2] = {ustr, ystr};
-
-		/* the row stays locked until COMMIT: serials are gap-free per unit and year */
-		if (tx_exec(c,
-			    "INSERT INTO public.syncd_doc_seq (unit, year, last) VALUES ($1, $2, 1) ON CONFLICT (unit, year) "
-			    "DO UPDATE SET last = syncd_doc_seq.last + 1 RETURNING last",
-			    2, p, PGRES_TUPLES_OK, &r) < 0)
-			goto dberr;
-		snprintf(serial, seriallen, "%05d-%d-%06d", unit, year, atoi(PQgetvalue(r, 0, 0)));
-		PQclear(r);
-	}
-	doc = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:O,s:s,s:s,s:s,s:s,s:s}", "serial", serial, "kind",
-			k->name, "title", k->title, "unit", ustr, "unit_name", ui ? ui->full_name : ustr,
-			"key", key, "fields", fields, "issued_at", at, "issuer", who->uid, "issuer_name",
-			who->name && who->name[0] ? who->name : who->uid, "place", ui ? ui->name : ustr,
-			"nonce", nonce_hex);
-	text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	if (text == NULL) {
-		snprintf(reason, reasonlen, "internal (out of memory)");
-		status = 500;
-		goto fail;
-	}
-	sha256_hex(text, strlen(text), NULL, 0, hash);
-	signer_public_hex(signer, pub, sizeof(pub));
-	if (signer_sign(signer, text, strlen(text), sig, sizeof(sig)) < 0) {
-		snprintf(reason, reasonlen, "internal (signing failed)");
-		status = 500;
-		goto fail;
-	}
-	if (register_insert(c, serial, k->name, ustr, key, at, who, text, hash, sig, pub) < 0)
-		goto dberr;
-	if (k->reg_target != NULL && target_queue(c, k, serial, ustr, text) < 0)
-		goto dberr;
-	if (k->reg_source != NULL && outbox_queue(c, k, serial, text) < 0)
-		goto dberr;
-	if (exec_ok(c, "COMMIT") < 0)
-		goto dberr;
-	json_decref(fields);
-	json_decref(doc);
-	*body = text;
+	rc = records_fields(cfg, k, unit, key, &j->fields, reason, reasonlen);
+	if (rc <= 0)
+		return rc == 0 ? 404 : -rc;
+	j->k = k;
+	j->signer = signer;
+	j->who = who;
+	j->key = key;
+	j->ui = routing_unit_find(rt, unit);
+	iso_now(j->at, sizeof(j->at), &year);
+	snprintf(j->ustr, sizeof(j->ustr), "%05d", unit);
+	snprintf(j->ystr, sizeof(j->ystr), "%d", year);
+	hex_encode(nonce, sizeof(nonce), j->nonce);
 	return 0;
+}
+
+void document_job_free(struct doc_job *j)
+{
+	json_decref(j->fields);
+	free(j->body);
+	j->fields = NULL;
+	j->body = NULL;
+}
+
+/* The unit-year serial row bumped, in the batch's order: the row stays
+ * locked until the batch commits, so serials are gap-free; a rolled-back
+ * batch's bumps vanish with it. */
+static const char *const serial_claim =
+	"INSERT INTO public.syncd_doc_seq (unit, year, last) VALUES ($1, $2, 1) ON CONFLICT (unit, year) "
+	"DO UPDATE SET last = syncd_doc_seq.last + 1 RETURNING last";
+
+void document_job_work(struct doc_job *j, struct audit_work *w)
+{
+	j->claim_params[0] = j->ustr;
+	j->claim_params[1] = j->ystr;
+	*w = (struct audit_work){.claim = serial_claim,
+				 .claim_params = j->claim_params,
+				 .nclaim = 2,
+				 .run = document_job_run,
+				 .arg = j,
+				 .exec = j->k->reg_target != NULL};
+}
+
+/* The job's statements, sent (or executed) in the batch's transaction:
+ * how many were sent, else -1 with j->status and j->reason. */
+static int job_write(PGconn *c, struct doc_job *j, int seq)
+{
+	char hash[65], sig[130], pub[65], err[512];
+	int sent = 0, r;
+
+	snprintf(j->serial, sizeof(j->serial), "%s-%s-%06d", j->ustr, j->ystr, seq);
+	if ((j->body = job_text(j)) == NULL) {
+		snprintf(j->reason, sizeof(j->reason), "internal (out of memory)");
+		j->status = 500;
+		return -1;
+	}
+	sha256_hex(j->body, strlen(j->body), NULL, 0, hash);
+	signer_public_hex(j->signer, pub, sizeof(pub));
+	if (signer_sign(j->signer, j->body, strlen(j->body), sig, sizeof(sig)) < 0) {
+		snprintf(j->reason, sizeof(j->reason), "internal (signing failed)");
+		j->status = 500;
+		return -1;
+	}
+	if ((r = register_insert(c, j, hash, sig, pub, err, sizeof(err))) < 0)
+		goto dberr;
+	sent += r;
+	if (j->k->reg_target != NULL &&
+	    target_queue(c, j->k, j->serial, j->ustr, j->body, err, sizeof(err)) < 0)
+		goto dberr;
+	if (j->k->reg_source != NULL) {
+		if ((r = outbox_queue(c, j->k, j->serial, j->body, err, sizeof(err))) < 0)
+			goto dberr;
+		sent += r;
+	}
+	return sent;
 dberr:
-	pg_error(c, NULL, err, sizeof(err));
-	snprintf(reason, reasonlen, "state_unavailable (%s)", err);
-	status = 503;
-fail:
-	if (PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) != PQTRANS_IDLE)
-		(void)exec_ok(c, "ROLLBACK");
-	json_decref(fields);
-	json_decref(doc);
-	free(text);
-	return status;
+	snprintf(j->reason, sizeof(j->reason), "state_unavailable (%.480s)", err);
+	j->status = 503;
+	return -1;
+}
+
+int document_job_run(PGconn *c, void *arg, const PGresult *claimed, char *object, size_t objlen, char *err,
+		     size_t errlen)
+{
+	struct doc_job *j = arg;
+	int n;
+
+	free(j->body); /* a run after a rollback starts afresh */
+	j->body = NULL;
+	j->serial[0] = '\0';
+	j->reason[0] = '\0';
+	j->status = 0;
+	if (claimed == NULL || PQntuples(claimed) != 1) {
+		snprintf(j->reason, sizeof(j->reason), "state_unavailable (no serial for unit %s)", j->ustr);
+		j->status = 503;
+		n = -1;
+	} else {
+		n = job_write(c, j, atoi(PQgetvalue(claimed, 0, 0)));
+	}
+	if (n < 0) {
+		snprintf(err, errlen, "%s", j->reason);
+		return -1;
+	}
+	snprintf(object, objlen, "%s/%s %s", j->k->name, j->key, j->serial);
+	return n;
+}
+
+int document_job_failed(struct doc_job *j, const char *err)
+{
+	if (j->status == 0) { /* a statement it sent failed with the batch */
+		snprintf(j->reason, sizeof(j->reason), "state_unavailable (%.480s)", err);
+		j->status = 503;
+	}
+	return j->status;
 }
 
 /* ------------------------------------------------------------ find, revoke */

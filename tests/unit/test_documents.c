@@ -1,7 +1,8 @@
 /* test_documents.c — the pure parts of documents and the audit log:
  * canonical bodies, Ed25519 sign/verify, SHA-256, the printable page
  * (escaping, Vietnamese text byte-identical, header, dates, signature
- * block, QR code), the verification page, signers.csv, serial shapes. */
+ * block, QR code), the verification page, signers.csv, serial shapes,
+ * an issue's job as audit work. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -367,6 +368,41 @@ static void test_verify_page(void **state)
 	free(h);
 }
 
+/* An issue as the work of its audit rows: the claim bumps the job's unit
+ * and year, a kind registered through an HTTP target executes its queue
+ * (not pipelined), a run without its claim's serial writes nothing, and a
+ * failure the job did not see itself (a statement of the batch) is 503. */
+static void test_job_work(void **state)
+{
+	struct doc_kind k = {.name = "birth_extract"};
+	struct doc_job j = {.k = &k, .key = "7", .ustr = "31120", .ystr = "2026"};
+	struct audit_work w;
+	char object[64] = "", err[128] = "";
+
+	(void)state;
+	document_job_work(&j, &w);
+	assert_non_null(strstr(w.claim, "syncd_doc_seq"));
+	assert_int_equal(w.nclaim, 2);
+	assert_string_equal(w.claim_params[0], "31120");
+	assert_string_equal(w.claim_params[1], "2026");
+	assert_ptr_equal(w.arg, &j);
+	assert_false(w.exec);
+	k.reg_target = "so_dat";
+	document_job_work(&j, &w);
+	assert_true(w.exec);
+	assert_int_equal(w.run(NULL, w.arg, NULL, object, sizeof(object), err, sizeof(err)), -1);
+	assert_int_equal(j.status, 503);
+	assert_string_equal(object, "");
+	assert_null(j.body);
+	assert_non_null(strstr(err, "no serial"));
+	j.status = 0;
+	assert_int_equal(document_job_failed(&j, "ERROR: disk full"), 503);
+	assert_string_equal(j.reason, "state_unavailable (ERROR: disk full)");
+	j.status = 500;
+	assert_int_equal(document_job_failed(&j, "x"), 500);
+	document_job_free(&j);
+}
+
 static void test_serials(void **state)
 {
 	(void)state;
@@ -386,6 +422,7 @@ int main(void)
 		cmocka_unit_test(test_serials),	     cmocka_unit_test(test_date_words),
 		cmocka_unit_test(test_signers),	     cmocka_unit_test(test_qr),
 		cmocka_unit_test(test_print_layout), cmocka_unit_test(test_verify_page),
+		cmocka_unit_test(test_job_work),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
