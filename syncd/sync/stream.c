@@ -751,7 +751,11 @@ static int on_event(struct stream *s, const struct pgo_event *ev, char *err, siz
 /* A message inside a Stream Start block: staged until the transaction's
  * end.  Relation messages are staged with the changes: a schema change made
  * inside a transaction that aborts must never reach the units, and one that
- * commits applies in commit order, before the changes that need it. */
+ * commits applies in commit order, before the changes that need it.  A
+ * definition cut with a rolled-back subtransaction is not missed later:
+ * after any Stream Abort the source sends the definitions again before the
+ * transaction's next change of each table (pgoutput forgets, per
+ * transaction, what it sent). */
 static int stream_stage(struct stream *s, const struct pgo_event *ev, const uint8_t *data, size_t len,
 			char *err, size_t errlen)
 {

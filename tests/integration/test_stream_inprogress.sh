@@ -117,6 +117,28 @@ SQL
 caught_up "two concurrent streamed transactions with small commits between them; INSERT, UPDATE and DELETE mixed in one"
 
 
+# a new session whose first sight of thua_dat is a streamed transaction
+# touching it first in a savepoint that rolls back: the table's definition
+# came in that subtransaction's block and is cut with it; the source sends
+# it again before the next change (every Stream Abort makes it forget what
+# it sent in the transaction), and the rows after the rollback arrive
+kill -TERM "$pid"
+wait "$pid" || true
+start_daemon
+for ((i = 0; i < 100; i++)); do
+    [[ $(land "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'syncd_land' AND active") == 1 ]] && break
+    sleep 0.1
+done
+h_psql -d land <<SQL
+BEGIN;
+SAVEPOINT a;
+$(rows 5650000 1500)
+SELECT pg_sleep(1);
+ROLLBACK TO a;
+$(rows 5660000 1500)
+COMMIT;
+SQL
+
 # kill -9 while a streamed transaction is open: its staged blocks are lost,
 # the slot sends it again, and it arrives once
 h_psql -d land >>"$H_TMP/open.log" 2>&1 <<SQL &
@@ -137,7 +159,8 @@ kill -9 "$pid"
 wait "$pid" 2>/dev/null || true
 start_daemon
 wait "$open_pid"
-caught_up "kill -9 while a streamed transaction was open"
+caught_up "a rolled-back first touch in a new session; kill -9 while a streamed transaction was open"
+h_assert_eq "the savepoint rolled back in a new session left nothing" 0 "$(in_units 5650000 5660000)"
 h_assert_eq "its updates arrived" 0 \
     "$(tier "SELECT count(*) FROM u31120.thua_dat WHERE id BETWEEN 5600001 AND 5601000 AND phien_ban <> 9")"
 
