@@ -560,10 +560,15 @@ int pg_source_stream_start(struct pg_source *src, char *err, size_t errlen)
 		snprintf(err, errlen, "source %s: cannot open a replication connection: %s", src->name, msg);
 		return -1;
 	}
-	/* 0/0: from the slot's confirmed flush position */
+	/* 0/0: from the slot's confirmed flush position.  Protocol 2 with
+	 * streaming (PostgreSQL 14+): a transaction larger than the server's
+	 * logical_decoding_work_mem comes in blocks while it runs, instead of
+	 * being spilled to disk by the server and decoded only at its commit. */
 	if (buf_puts(&sql, "START_REPLICATION SLOT ") < 0 ||
 	    pg_append_ident(src->repl, &sql, src->slot) < 0 ||
-	    buf_puts(&sql, " LOGICAL 0/0 (proto_version '1', publication_names '") < 0 ||
+	    buf_puts(&sql, PQserverVersion(src->repl) >= 140000
+				   ? " LOGICAL 0/0 (proto_version '2', streaming 'on', publication_names '"
+				   : " LOGICAL 0/0 (proto_version '1', publication_names '") < 0 ||
 	    pg_append_ident(src->repl, &sql, src->slot) < 0 || buf_puts(&sql, "')") < 0) {
 		snprintf(err, errlen, "out of memory");
 		goto out;

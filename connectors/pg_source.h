@@ -84,7 +84,9 @@ long pg_source_copy_next(struct pg_source *src, const char **row, char *err, siz
 int pg_source_current_lsn(struct pg_source *src, uint64_t *lsn, char *err, size_t errlen);
 
 /* Opens a replication connection and starts streaming the slot from its
- * confirmed position (protocol version 1).  A slot still held by a dead
+ * confirmed position: protocol version 2 with streaming on (large
+ * transactions in blocks while they run: Stream Start/Stop/Commit/Abort)
+ * from PostgreSQL 14, version 1 before.  A slot still held by a dead
  * client's walsender gives 1 (retry later), an error -1. */
 int pg_source_stream_start(struct pg_source *src, char *err, size_t errlen);
 /* Next CopyData message, waiting up to timeout_ms: >0 its length with *buf

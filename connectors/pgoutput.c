@@ -580,6 +580,20 @@ int pgo_parse(struct pgo_parser *p, const uint8_t *buf, size_t len, struct pgo_e
 	return 0;
 }
 
+int pgo_parse_streamed(struct pgo_parser *p, const uint8_t *buf, size_t len, struct pgo_event *ev, char *err,
+		       size_t errlen)
+{
+	bool in_stream = p->in_stream;
+	uint32_t stream_xid = p->stream_xid;
+	int rc;
+
+	p->in_stream = true;
+	rc = pgo_parse(p, buf, len, ev, err, errlen);
+	p->in_stream = in_stream;
+	p->stream_xid = stream_xid;
+	return rc;
+}
+
 /* ---- CopyData frames ------------------------------------------------------ */
 
 #define XLOGDATA_HDR  25 /* 'w' + 3 Int64 */

@@ -153,4 +153,11 @@ void pgo_parser_free(struct pgo_parser *p);
 int pgo_parse(struct pgo_parser *p, const uint8_t *buf, size_t len, struct pgo_event *ev, char *err,
 	      size_t errlen);
 
+/* Parses one message as inside a Stream Start ... Stream Stop block (it
+ * carries the xid of its subtransaction) whatever the stream state: a
+ * message of a streamed transaction staged at receipt and read back at its
+ * Stream Commit.  The stream state is left as it was. */
+int pgo_parse_streamed(struct pgo_parser *p, const uint8_t *buf, size_t len, struct pgo_event *ev, char *err,
+		       size_t errlen);
+
 #endif

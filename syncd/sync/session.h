@@ -17,6 +17,7 @@
 
 struct pgo_parser;
 struct resync;
+struct spill;
 
 enum { DEST_QUARANTINE = ROW_QUARANTINE };
 
@@ -38,6 +39,10 @@ struct stream {
 	struct sync_run run;
 	const struct stream_options *opt;
 	struct pgo_parser *parser;
+	/* streamed (in-progress) transactions, staged until their Stream Commit */
+	struct spill *spill;
+	uint32_t stream_xid; /* the xid of the open Stream Start block */
+	bool spill_failed;   /* staging failed (a full disk): retry, never stop */
 	struct rel_map *rels;
 	size_t nrels;
 	uint64_t *ckpt; /* per unit index */

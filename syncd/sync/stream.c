@@ -6,7 +6,16 @@
  * there; each batch commits the rows and the checkpoints of the units it
  * touched together.  The slot is told "flushed" only up to what every
  * destination has committed: the end of the last committed batch, or,
- * with nothing pending, everything received. */
+ * with nothing pending, everything received.
+ *
+ * Large transactions come while they run (protocol 2, streaming on): their
+ * blocks are staged on disk (spill.c) and applied at the Stream Commit as
+ * one source transaction committing at its commit LSN — not into an open
+ * destination transaction, which must commit with the checkpoints of the
+ * ordinary transactions that commit meanwhile.  An open streamed
+ * transaction does not hold "flushed" back: that position counts commits,
+ * and after a reconnect the source sends a transaction that had not
+ * committed again from its start. */
 #include "syncd/sync/stream.h"
 
 #include <errno.h>
@@ -24,6 +33,7 @@
 #include "syncd/sync/row.h"
 #include "syncd/sync/session.h"
 #include "syncd/sync/snapshot.h"
+#include "syncd/sync/spill.h"
 
 #define BATCH_MAX_TXNS	2000
 #define BATCH_MAX_MS	200
@@ -694,6 +704,142 @@ oom:
 	return -1;
 }
 
+/* Begin, or the Begin half of a Stream Commit: the source transaction that
+ * commits at final_lsn starts. */
+static int txn_begin(struct stream *s, uint64_t final_lsn, int64_t commit_time, char *err, size_t errlen)
+{
+	/* a pending copy taken at or before this commit goes in first */
+	if (s->pending.rs != NULL && final_lsn > s->pending.lsn && requests_apply(s, err, errlen) < 0)
+		return -1;
+	s->in_txn = true;
+	s->txn_final = final_lsn;
+	s->txn_time = commit_time;
+	return 0;
+}
+
+/* Commit, or the Commit half of a Stream Commit. */
+static void txn_end(struct stream *s, uint64_t commit_lsn, uint64_t end_lsn)
+{
+	s->in_txn = false;
+	if (s->batch_open) {
+		s->batch_txns++;
+		s->batch_final = commit_lsn;
+		s->batch_end = end_lsn;
+	} else if (end_lsn > s->flushed && !s->hold) {
+		/* nothing of it was for us: nothing pending */
+		s->flushed = end_lsn;
+	}
+	if (end_lsn > s->received)
+		s->received = end_lsn;
+}
+
+/* One message of a source transaction, applied (ordinary or read back). */
+static int on_event(struct stream *s, const struct pgo_event *ev, char *err, size_t errlen)
+{
+	switch (ev->type) {
+	case PGO_RELATION: return on_relation(s, ev, err, errlen);
+	case PGO_INSERT:
+	case PGO_UPDATE:
+	case PGO_DELETE: return on_change(s, ev, err, errlen);
+	case PGO_TRUNCATE: return on_truncate(s, ev, err, errlen);
+	default: return 0; /* Origin, Type, Message: nothing to apply */
+	}
+}
+
+/* ---- streamed transactions -------------------------------------------------- */
+
+/* A message inside a Stream Start block: staged until the transaction's
+ * end.  Relation messages are staged with the changes: a schema change made
+ * inside a transaction that aborts must never reach the units, and one that
+ * commits applies in commit order, before the changes that need it.  A
+ * definition cut with a rolled-back subtransaction is not missed later:
+ * after any Stream Abort the source sends the definitions again before the
+ * transaction's next change of each table (pgoutput forgets, per
+ * transaction, what it sent). */
+static int stream_stage(struct stream *s, const struct pgo_event *ev, const uint8_t *data, size_t len,
+			char *err, size_t errlen)
+{
+	struct sync_run *run = &s->run;
+	char msg[900];
+
+	if (ev->type != PGO_RELATION && ev->type != PGO_INSERT && ev->type != PGO_UPDATE &&
+	    ev->type != PGO_DELETE && ev->type != PGO_TRUNCATE)
+		return 0; /* Type, Message: nothing to apply */
+	if (spill_append(s->spill, s->stream_xid, ev->xid, data, len, msg, sizeof(msg)) < 0) {
+		s->spill_failed = true;
+		snprintf(err, errlen, "source %s: %s", run->scfg->name, msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* Stream Commit: the staged messages read back and applied as one source
+ * transaction committing at commit_lsn, into the batch like any other. */
+static int stream_commit(struct stream *s, const struct pgo_event *ev, char *err, size_t errlen)
+{
+	struct sync_run *run = &s->run;
+	uint64_t commit_lsn = ev->u.commit.commit_lsn, end_lsn = ev->u.commit.end_lsn;
+	uint32_t xid = ev->xid;
+	const uint8_t *m;
+	long n, count = 0;
+	char msg[900];
+
+	if (spill_replay_begin(s->spill, xid, msg, sizeof(msg)) < 0) {
+		s->spill_failed = true;
+		snprintf(err, errlen, "source %s: %s", run->scfg->name, msg);
+		return -1;
+	}
+	if (txn_begin(s, commit_lsn, ev->u.commit.commit_time, err, errlen) < 0)
+		return -1;
+	while ((n = spill_replay_next(s->spill, &m, msg, sizeof(msg))) > 0) {
+		struct pgo_event e;
+
+		if (pgo_parse_streamed(s->parser, m, (size_t)n, &e, err, errlen) < 0 ||
+		    on_event(s, &e, err, errlen) < 0)
+			return -1;
+		count++;
+	}
+	if (n < 0) {
+		s->spill_failed = true;
+		snprintf(err, errlen, "source %s: %s", run->scfg->name, msg);
+		return -1;
+	}
+	spill_replay_end(s->spill, xid);
+	log_debug("source %s: streamed transaction %u committed: %ld staged messages applied",
+		  run->scfg->name, xid, count);
+	txn_end(s, commit_lsn, end_lsn);
+	return 0;
+}
+
+/* Stream Start, Stop, Commit and Abort. */
+static int on_stream(struct stream *s, const struct pgo_event *ev, char *err, size_t errlen)
+{
+	struct sync_run *run = &s->run;
+	char msg[900];
+	int r;
+
+	switch (ev->type) {
+	case PGO_STREAM_START:
+		s->stream_xid = ev->xid;
+		r = spill_start(s->spill, ev->xid, ev->u.stream_start.first_segment, msg, sizeof(msg));
+		break;
+	case PGO_STREAM_STOP: r = spill_stop(s->spill, msg, sizeof(msg)); break;
+	case PGO_STREAM_ABORT:
+		r = spill_abort(s->spill, ev->xid, ev->u.stream_abort.subxid, msg, sizeof(msg));
+		if (r == 0)
+			log_debug("source %s: streamed transaction %u: %s aborted", run->scfg->name, ev->xid,
+				  ev->u.stream_abort.subxid == ev->xid ? "the transaction"
+								       : "a subtransaction");
+		break;
+	default: return stream_commit(s, ev, err, errlen);
+	}
+	if (r < 0) {
+		s->spill_failed = true;
+		snprintf(err, errlen, "source %s: %s", run->scfg->name, msg);
+	}
+	return r;
+}
+
 /* ---- the loop ------------------------------------------------------------------- */
 
 static int on_message(struct stream *s, const uint8_t *data, size_t len, char *err, size_t errlen)
@@ -702,35 +848,16 @@ static int on_message(struct stream *s, const uint8_t *data, size_t len, char *e
 
 	if (pgo_parse(s->parser, data, len, &ev, err, errlen) < 0)
 		return -1;
+	if (ev.has_xid)
+		return stream_stage(s, &ev, data, len, err, errlen);
 	switch (ev.type) {
-	case PGO_BEGIN:
-		/* a pending copy taken at or before this commit goes in first */
-		if (s->pending.rs != NULL && ev.u.begin.final_lsn > s->pending.lsn &&
-		    requests_apply(s, err, errlen) < 0)
-			return -1;
-		s->in_txn = true;
-		s->txn_final = ev.u.begin.final_lsn;
-		s->txn_time = ev.u.begin.commit_time;
-		return 0;
-	case PGO_COMMIT:
-		s->in_txn = false;
-		if (s->batch_open) {
-			s->batch_txns++;
-			s->batch_final = ev.u.commit.commit_lsn;
-			s->batch_end = ev.u.commit.end_lsn;
-		} else if (ev.u.commit.end_lsn > s->flushed && !s->hold) {
-			/* nothing of it was for us: nothing pending */
-			s->flushed = ev.u.commit.end_lsn;
-		}
-		if (ev.u.commit.end_lsn > s->received)
-			s->received = ev.u.commit.end_lsn;
-		return 0;
-	case PGO_RELATION: return on_relation(s, &ev, err, errlen);
-	case PGO_INSERT:
-	case PGO_UPDATE:
-	case PGO_DELETE: return on_change(s, &ev, err, errlen);
-	case PGO_TRUNCATE: return on_truncate(s, &ev, err, errlen);
-	default: return 0; /* Origin, Type, Message: nothing to apply */
+	case PGO_BEGIN: return txn_begin(s, ev.u.begin.final_lsn, ev.u.begin.commit_time, err, errlen);
+	case PGO_COMMIT: txn_end(s, ev.u.commit.commit_lsn, ev.u.commit.end_lsn); return 0;
+	case PGO_STREAM_START:
+	case PGO_STREAM_STOP:
+	case PGO_STREAM_COMMIT:
+	case PGO_STREAM_ABORT: return on_stream(s, &ev, err, errlen);
+	default: return on_event(s, &ev, err, errlen);
 	}
 }
 
@@ -877,8 +1004,9 @@ static int stream_session(struct stream *s, uint64_t target, char *err, size_t e
 			if (pgo_frame_parse(buf, (size_t)n, &fr, err, errlen) < 0)
 				return -2;
 			if (fr.kind == 'w') {
+				/* a full disk or a lost connection is waited out */
 				if (on_message(s, fr.payload, fr.payload_len, err, errlen) < 0)
-					return outage(s) ? -1 : -2;
+					return s->spill_failed || outage(s) ? -1 : -2;
 			} else if (fr.kind == 'k') {
 				if (fr.wal_end > s->received && !s->in_txn)
 					s->received = fr.wal_end;
@@ -952,6 +1080,7 @@ static void stream_free(struct stream *s)
 	buf_free(&s->outr.store);
 	buf_free(&s->keytext);
 	pgo_parser_free(s->parser);
+	spill_free(s->spill);
 	sync_run_free(&s->run);
 }
 
@@ -971,9 +1100,12 @@ static int stream_once(const struct config *cfg, const struct routing *rt, struc
 	s.run.scfg = src;
 	s.run.st = st;
 	s.opt = opt;
-	s.parser = pgo_parser_new(1);
+	s.parser = pgo_parser_new(2);
 	if (s.parser == NULL)
 		goto oom;
+	s.spill = spill_new(src->name, err, errlen);
+	if (s.spill == NULL)
+		goto out;
 	/* the targets first: the plan is what the units hold (the snapshot made them) */
 	s.run.tolerate_down = true;
 	if (sync_targets_open(&s.run, false, err, errlen) < 0)

@@ -6,13 +6,20 @@
 # confirmed_flush_lsn must already be in its unit (the slot never passes
 # what a destination has committed).  At the end the daemon converges:
 # every unit equals the oracle and the quarantine holds exactly the
-# unroutable rows.
+# unroutable rows.  The source's logical_decoding_work_mem is 64kB and a
+# second workload runs large transactions (committed, rolled back, or with a
+# rolled-back savepoint) that the source streams while they run (issue 14),
+# so many kills land while a streamed transaction is staged, open or just
+# committed.
 set -euo pipefail
 . "$(dirname "$0")/../harness/city.sh"
 
 kills=${KILLS:-20}
 h_city_start 3000
 h_psql -d land -c "CREATE TABLE wl (id bigint PRIMARY KEY, unit text, lsn pg_lsn)" # not published
+h_psql -d postgres -c "ALTER SYSTEM SET logical_decoding_work_mem = '64kB'" -c "SELECT pg_reload_conf()" >/dev/null
+export TMPDIR=$H_TMP/spill # where the daemon stages streamed transactions
+mkdir -p "$TMPDIR"
 
 h_syncd_once
 
@@ -40,16 +47,48 @@ workload 1000 &
 wl_pid=$!
 h_atexit_kill "$wl_pid"
 
+# large transactions, streamed in blocks while they run; a pause inside each
+# keeps one open much of the time
+big_workload() {
+    local i end=(COMMIT COMMIT ROLLBACK)
+    for ((i = 1; i <= 80; i++)); do
+        psql -X -q -d land >>"$H_TMP/big.log" 2>&1 <<SQL || true
+BEGIN;
+INSERT INTO thua_dat (id, ma_dvhc_xa, so_to, so_thua, dien_tich, trang_thai, phien_ban)
+SELECT 8000000 + $i * 10000 + g, (ARRAY['31117','31120','31123','31135','31213','31178','99999',NULL])[1 + (g + $i) % 8], 1 + g % 60, g, g, 1, 1
+FROM generate_series(1, 600) g;
+SELECT pg_sleep(0.$((3 + RANDOM % 5)));
+SAVEPOINT s;
+UPDATE thua_dat SET phien_ban = phien_ban + 1, ma_dvhc_xa = '31120' WHERE id BETWEEN 8000000 + $i * 10000 AND 8000000 + $i * 10000 + 200;
+$([[ $((i % 2)) -eq 0 ]] && echo "ROLLBACK TO s;")
+DELETE FROM thua_dat WHERE id BETWEEN 8000000 + $i * 10000 + 500 AND 8000000 + $i * 10000 + 550;
+${end[i % 3]};
+SQL
+        [[ -e $H_TMP/big.stop ]] && break
+        sleep 0.3
+    done
+}
+big_workload &
+big_pid=$!
+h_atexit_kill "$big_pid"
+
 # the markers of every transaction at or below the slot's position are in their units
 markers_union() {
     h_psql -d tier -c "SELECT string_agg(format('SELECT id FROM %I.thua_dat WHERE id > 7000000', nspname), ' UNION ALL ') FROM pg_namespace WHERE nspname ~ '^u[0-9]{5}\$'"
 }
 union=$(markers_union)
 bad_kills=0
+staged_kills=0
 for ((k = 1; k <= kills; k++)); do
     "$H_SYNCD" -c "$H_CONF" >>"$H_TMP/daemon.log" 2>&1 &
     pid=$!
     sleep "0.$((2 + RANDOM % 8))"
+    # every third kill waits (up to 3 s) for a streamed transaction staged
+    for ((w = 0; k % 3 == 0 && w < 30; w++)); do
+        [[ -n $(find "$TMPDIR" -name '*.spill' -size +0 2>/dev/null) ]] && break
+        sleep 0.1
+    done
+    [[ -n $(find "$TMPDIR" -name '*.spill' 2>/dev/null) ]] && staged_kills=$((staged_kills + 1))
     kill -9 "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
     flush=$(h_psql -d land -c "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'syncd_land'")
@@ -70,9 +109,19 @@ for ((k = 1; k <= kills; k++)); do
         wait "$pid" 2>/dev/null || true
     fi
 done
+touch "$H_TMP/big.stop"
 h_assert_eq "after $kills kill -9, the slot never passed what a unit had committed" 0 "$bad_kills"
+if [[ $kills -ge 10 ]]; then
+    [[ $staged_kills -gt 0 ]] && h_ok "$staged_kills kills landed while a streamed transaction was staged" ||
+        h_fail "kills mid-stream" "no kill landed while a streamed transaction was staged"
+fi
 
+wait "$big_pid" 2>/dev/null || true
 wait "$wl_pid" 2>/dev/null || true
+[[ $(h_psql -d land -c "SELECT count(*) FROM thua_dat WHERE id > 8000000") -gt 0 ]] &&
+    h_ok "large streamed transactions committed meanwhile" || h_fail "big workload" "$(tail -3 "$H_TMP/big.log")"
+[[ $(h_psql -d land -c "SELECT coalesce(sum(stream_txns), 0) FROM pg_stat_replication_slots WHERE slot_name = 'syncd_land'") -gt 0 ]] &&
+    h_ok "the source streamed them in progress" || h_fail "streaming used" "stream_txns is 0 for syncd_land"
 logged=$(h_psql -d land -c "SELECT count(*) FROM wl")
 [[ $logged -ge 900 ]] && h_ok "workload ran ($logged of 1000 transactions logged; the restart ends a few)" ||
     h_fail "workload" "only $logged transactions logged"

@@ -678,6 +678,55 @@ static void test_v2_stream_misuse(void **state)
 	fixture_free(fx);
 }
 
+/* A message of a block read back later (staged until its Stream Commit)
+ * parses as inside a block, whatever the stream state, and leaves it. */
+static void test_v2_stream_parse_streamed(void **state)
+{
+	struct fixture *fx = fixture_load("v2-stream.hex");
+	struct fixture *v1 = fixture_load("v1.hex");
+	struct pgo_parser *p = pgo_parser_new(2), *q = pgo_parser_new(2);
+	size_t staged = 0;
+
+	(void)state;
+	assert_non_null(p);
+	assert_non_null(q);
+	for (size_t i = 0; i < fx->n; i++) {
+		struct pgo_event ev, back;
+		char err[256];
+
+		parse_ok(p, fx->msg[i], fx->len[i], &ev);
+		if (!ev.has_xid)
+			continue;
+		if (pgo_parse_streamed(q, fx->msg[i], fx->len[i], &back, err, sizeof(err)) != 0)
+			fail_msg("message %zu read back: %s", i, err);
+		assert_int_equal(back.type, ev.type);
+		assert_true(back.has_xid);
+		assert_int_equal(back.xid, ev.xid);
+		staged++;
+		/* q is still outside any block */
+		parse_ok(q, v1->msg[3], v1->len[3], &back);
+		assert_false(back.has_xid);
+	}
+	assert_true(staged > 800);
+	/* inside a block it stays inside */
+	{
+		struct pgo_event ev;
+		char err[256];
+
+		parse_ok(q, fx->msg[0], fx->len[0], &ev);
+		assert_int_equal(pgo_parse_streamed(q, fx->msg[3], fx->len[3], &ev, err, sizeof(err)), 0);
+		parse_ok(q, fx->msg[3], fx->len[3], &ev);
+		assert_true(ev.has_xid);
+		/* what never belongs inside a block still fails */
+		assert_int_equal(pgo_parse_streamed(q, v1->msg[0], v1->len[0], &ev, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "Begin: inside a streamed block"));
+	}
+	pgo_parser_free(p);
+	pgo_parser_free(q);
+	fixture_free(v1);
+	fixture_free(fx);
+}
+
 /* ---- every truncation, and a trailing byte -------------------------------- */
 
 /* Replays a fixture; before each message, every proper prefix of it (in a
@@ -1245,6 +1294,7 @@ int main(void)
 		cmocka_unit_test(test_v1_binary),
 		cmocka_unit_test(test_v2_stream),
 		cmocka_unit_test(test_v2_stream_misuse),
+		cmocka_unit_test(test_v2_stream_parse_streamed),
 		cmocka_unit_test(test_truncated_v1),
 		cmocka_unit_test(test_truncated_v1_binary),
 		cmocka_unit_test(test_truncated_v2),
