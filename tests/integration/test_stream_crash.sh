@@ -10,7 +10,9 @@
 # second workload runs large transactions (committed, rolled back, or with a
 # rolled-back savepoint) that the source streams while they run (issue 14),
 # so many kills land while a streamed transaction is staged, open or just
-# committed.
+# committed.  Last, four big transactions (20,000 rows over seven codes:
+# insert, update twice, delete) are each killed while they are being
+# applied set-based (connectors/pg_sets.c) before the daemon converges.
 set -euo pipefail
 . "$(dirname "$0")/../harness/city.sh"
 
@@ -125,6 +127,28 @@ wait "$wl_pid" 2>/dev/null || true
 logged=$(h_psql -d land -c "SELECT count(*) FROM wl")
 [[ $logged -ge 900 ]] && h_ok "workload ran ($logged of 1000 transactions logged; the restart ends a few)" ||
     h_fail "workload" "only $logged transactions logged"
+
+# kill -9 in the middle of set-based groups: big transactions (20,000 rows
+# over seven codes, ~100 rows and more per unit table) inserted, updated and
+# deleted, each killed while it is being applied; then the daemon converges
+big_kills=0
+for op in insert update update delete; do
+    case $op in
+    insert) sql="INSERT INTO thua_dat (id, ma_dvhc_xa, so_to, so_thua, dien_tich, trang_thai, phien_ban)
+                 SELECT 60000000 + g, (ARRAY['31117','31120','31123','31135','31213','31178','99999'])[1 + g % 7], 5, g, 10, 1, 1
+                 FROM generate_series(1, 20000) g" ;;
+    update) sql="UPDATE thua_dat SET phien_ban = phien_ban + 1, dien_tich = dien_tich + 1 WHERE id > 60000000" ;;
+    delete) sql="DELETE FROM thua_dat WHERE id > 60000000 AND id % 3 <> 0" ;;
+    esac
+    h_psql -d land -c "$sql" >/dev/null
+    "$H_SYNCD" -c "$H_CONF" >>"$H_TMP/daemon.log" 2>&1 &
+    pid=$!
+    sleep "0.$((3 + RANDOM % 7))"
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    big_kills=$((big_kills + 1))
+done
+h_ok "$big_kills kill -9 while big transactions were applied set-based"
 
 # the continuous daemon converges, then stops cleanly on SIGTERM
 "$H_SYNCD" -c "$H_CONF" >>"$H_TMP/daemon.log" 2>&1 &
