@@ -156,6 +156,19 @@ cache_ttl = $ttl
 EOF2
 }
 
+# h_city_once LABEL: syncd --once catches up (its output in $H_TMP/out and
+# $H_TMP/err), then every unit is compared with the oracle; a failed run is
+# one failed check with the last lines of its errors.
+h_city_once() {
+    local rc
+    "$H_SYNCD" -c "$H_CONF" --once >"$H_TMP/out" 2>"$H_TMP/err" && rc=0 || rc=$?
+    if [[ $rc -ne 0 ]]; then
+        h_fail "$1: syncd --once" "exit $rc: $(tail -3 "$H_TMP/err")"
+        return
+    fi
+    h_city_compare "$1"
+}
+
 # Compares every unit's copy with the oracle over the sources; one check
 # per source, with the differing lines shown on failure.
 h_city_compare() {

@@ -13,14 +13,7 @@ set -euo pipefail
 
 h_city_start 8000
 
-once() {
-    "$H_SYNCD" -c "$H_CONF" --once >"$H_TMP/out" 2>"$H_TMP/err" && rc=0 || rc=$?
-    if [[ $rc -ne 0 ]]; then
-        h_fail "$1: syncd --once" "exit $rc: $(tail -3 "$H_TMP/err")"
-        return
-    fi
-    h_city_compare "$1"
-}
+once() { h_city_once "$1"; }
 land() { h_psql -d land -c "$1"; }
 cols="id, ma_dvhc_xa, so_to, so_thua, dien_tich, trang_thai, phien_ban, dia_chi"
 
