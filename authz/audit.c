@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fence.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "common/schema.h"
@@ -66,6 +67,7 @@ struct audit {
 	bool stop;
 	long long last_seq, since_ckpt;
 	unsigned char last_hash[32];
+	char *fence; /* the cluster whose term every batch is fenced by; NULL: none */
 };
 
 /* pg_exec, its message named "state database: ..." */
@@ -150,6 +152,13 @@ static int writer_conn(struct audit *a, char *err, size_t errlen)
 	a->conn = pg_connect_state(a->conninfo, a->password, "syncd-audit", err, errlen);
 	if (a->conn == NULL)
 		return -1;
+	/* a batch left open by a paused process must not hold the head (and
+	 * the lease row a takeover waits for) for ever */
+	if (db_exec(a->conn, "SET idle_in_transaction_session_timeout = '10s'", err, errlen) < 0) {
+		PQfinish(a->conn);
+		a->conn = NULL;
+		return -1;
+	}
 	r = PQprepare(a->conn, "syncd_audit_append", append_sql, 13, NULL);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 		pg_error(a->conn, "state database: syncd_audit_append", err, errlen);
@@ -332,16 +341,25 @@ static int batch_claim(struct audit *a, struct item *list, long long *seq, unsig
 		       size_t errlen)
 {
 	PGresult **res;
-	int n = 2, bad, k = 2;
+	/* a standby (no term) writes only what its public pages log (a
+	 * verification); the chain's head keeps those in line all the same */
+	int64_t t = fence_term();
+	int f = a->fence != NULL && t > 0, n = 2 + f, bad, k = 2 + f;
+	char term[24];
+	const char *fp[2] = {a->fence, term};
 
+	snprintf(term, sizeof(term), "%lld", (long long)t);
 	for (struct item *it = list; it != NULL; it = it->next)
 		n += it->work != NULL && it->work->claim != NULL;
 	if ((res = calloc((size_t)n, sizeof(*res))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	/* the fence first: a batch of a term that is over is refused whole */
 	if (PQenterPipelineMode(a->conn) != 1 ||
 	    PQsendQueryParams(a->conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) != 1 ||
+	    (f && PQsendQueryParams(a->conn, "SELECT public.syncd_fence($1, $2)", 2, NULL, fp, NULL, NULL,
+				    0) != 1) ||
 	    PQsendQueryParams(a->conn,
 			      "SELECT seq, pg_catalog.encode(hash, 'hex') FROM public.syncd_audit_lock()", 0,
 			      NULL, NULL, NULL, NULL, 0) != 1)
@@ -352,12 +370,12 @@ static int batch_claim(struct audit *a, struct item *list, long long *seq, unsig
 				      it->work->claim_params, NULL, NULL, 0) != 1)
 			goto lost;
 	bad = pipe_collect(a->conn, n, res, err, errlen);
-	if (bad < 0 && PQntuples(res[1]) != 1) {
+	if (bad < 0 && PQntuples(res[1 + f]) != 1) {
 		snprintf(err, errlen, "state database: syncd_audit_lock: no head row");
 		bad = 1;
 	} else if (bad < 0) {
-		*seq = atoll(PQgetvalue(res[1], 0, 0));
-		hex_decode(PQgetvalue(res[1], 0, 1), prev, 32);
+		*seq = atoll(PQgetvalue(res[1 + f], 0, 0));
+		hex_decode(PQgetvalue(res[1 + f], 0, 1), prev, 32);
 	}
 	for (struct item *it = list; it != NULL; it = it->next)
 		if (it->work != NULL && it->work->claim != NULL) {
@@ -601,6 +619,7 @@ void audit_close(struct audit *a)
 		explicit_bzero(a->password, strlen(a->password));
 	free(a->password);
 	free(a->ckpt_file);
+	free(a->fence);
 	free(a);
 }
 
@@ -924,6 +943,15 @@ out:
 	PQfinish(c);
 	free(ck);
 	return rc;
+}
+
+int audit_set_fence(struct audit *a, const char *cluster)
+{
+	pthread_mutex_lock(&a->lock);
+	free(a->fence);
+	a->fence = cluster != NULL ? strdup(cluster) : NULL;
+	pthread_mutex_unlock(&a->lock);
+	return cluster != NULL && a->fence == NULL ? -1 : 0;
 }
 
 void audit_set_checkpoint_every(struct audit *a, long every)

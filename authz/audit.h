@@ -96,6 +96,11 @@ int audit_work_stmt(struct pg_conn *c, const char *sql, int n, const char *const
 int audit_append_work(struct audit *a, const struct audit_event *ev, size_t n, const struct audit_work *w,
 		      long long *seq, char *err, size_t errlen);
 
+/* Every batch from now on starts with syncd_fence(cluster, the process's
+ * term; common/fence.h): the database refuses the batch whole once another
+ * instance of the cluster holds a later term.  0, or -1 out of memory. */
+int audit_set_fence(struct audit *a, const char *cluster);
+
 /* A reload: rows between checkpoints. */
 void audit_set_checkpoint_every(struct audit *a, long every);
 

@@ -44,11 +44,17 @@ void pg_error(PGconn *c, const char *what, char *err, size_t errlen)
 
 PGconn *pg_connect(const struct pg_connect_opts *o, char *err, size_t errlen)
 {
-	const char *kw[6], *val[6];
+	const char *kw[7], *val[7];
+	char timeout[16];
 	int n = 0;
 	PGconn *c;
 	PGresult *res;
 
+	if (o->connect_timeout > 0) { /* before the conninfo: its own value wins */
+		snprintf(timeout, sizeof(timeout), "%d", o->connect_timeout);
+		kw[n] = "connect_timeout";
+		val[n++] = timeout;
+	}
 	kw[n] = "dbname";
 	val[n++] = o->conninfo;
 	kw[n] = "fallback_application_name";

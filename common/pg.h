@@ -22,6 +22,7 @@ struct pg_connect_opts {
 	bool copy_session;    /* ISO dates, UTF-8, exact floats, client_min_messages = warning:
 			       * COPY text reads the same on every side (pg_dump does the same) */
 	bool replication;     /* replication=database (a walsender) */
+	int connect_timeout;  /* seconds, unless the conninfo says otherwise; 0: libpq's default */
 };
 
 /* Connects.  Returns a new connection (caller frees with PQfinish) or NULL

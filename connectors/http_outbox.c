@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/fence.h"
 #include "common/pg.h"
 #include "connectors/pgoutput.h"
 
@@ -65,19 +66,20 @@ int http_outbox_queued_get(PGconn *c, const char *target, const char *source, in
 int http_outbox_queued_set(PGconn *c, const char *target, const char *source, int unit, uint64_t queued,
 			   uint64_t last_batch, char *err, size_t errlen)
 {
-	char u[16], lsn[32], lb[32];
-	const char *params[5] = {target, source, u, lsn, last_batch ? lb : NULL};
+	char u[16], lsn[32], lb[32], term[24];
+	const char *params[6] = {target, source, u, lsn, last_batch ? lb : NULL, term};
 
 	snprintf(u, sizeof(u), "%d", unit);
 	lsn_text(queued, lsn, sizeof(lsn));
 	lsn_text(last_batch, lb, sizeof(lb));
+	fence_text(term, sizeof(term));
 	return exec_params(
 		c, "syncd_http_checkpoint",
-		"INSERT INTO public.syncd_http_checkpoint (target, source, unit, queued_lsn, batch_lsn) "
-		"VALUES ($1, $2, $3, $4, $5) ON CONFLICT (target, source, unit) "
-		"DO UPDATE SET queued_lsn = EXCLUDED.queued_lsn, "
+		"INSERT INTO public.syncd_http_checkpoint (target, source, unit, queued_lsn, batch_lsn, term) "
+		"VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (target, source, unit) "
+		"DO UPDATE SET queued_lsn = EXCLUDED.queued_lsn, term = EXCLUDED.term, "
 		"batch_lsn = coalesce(EXCLUDED.batch_lsn, public.syncd_http_checkpoint.batch_lsn)",
-		5, params, err, errlen);
+		6, params, err, errlen);
 }
 
 int http_outbox_enqueue(PGconn *c, const struct http_outbox_new *b, char *err, size_t errlen)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/fence.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "connectors/pgoutput.h"
@@ -547,6 +548,29 @@ int pg_source_current_lsn(struct pg_source *src, uint64_t *lsn, char *err, size_
 	return r;
 }
 
+/* The slot is held by another session: once this process holds the
+ * cluster's lease (common/fence.h), that session is a former active
+ * instance's (killed, paused or cut off) and is ended now rather than at the
+ * server's wal_sender_timeout.  Best effort: the retry finds the slot free. */
+static void slot_holder_end(struct pg_source *src)
+{
+	const char *params[1] = {src->slot};
+	char msg[256];
+	PGresult *res;
+
+	if (fence_term() <= 0 || src->conn == NULL)
+		return;
+	res = pg_query(
+		src->conn,
+		"SELECT pg_catalog.pg_terminate_backend(active_pid) FROM pg_catalog.pg_replication_slots "
+		"WHERE slot_name = $1 AND active_pid IS NOT NULL",
+		1, params, msg, sizeof(msg));
+	if (res != NULL && PQntuples(res) > 0)
+		log_info("source %s: slot %s was held by an earlier instance's session; ended it", src->name,
+			 src->slot);
+	PQclear(res);
+}
+
 int pg_source_stream_start(struct pg_source *src, char *err, size_t errlen)
 {
 	char msg[1024];
@@ -583,6 +607,8 @@ int pg_source_stream_start(struct pg_source *src, char *err, size_t errlen)
 			*p = ' ';
 		/* 55006 object_in_use: the slot is still held by a dead client */
 		r = code != NULL && strcmp(code, "55006") == 0 ? 1 : -1;
+		if (r == 1)
+			slot_holder_end(src);
 		PQclear(res);
 		PQfinish(src->repl);
 		src->repl = NULL;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/fence.h"
 #include "connectors/connector.h"
 #include "common/pg.h"
 #include "connectors/pg_target.h"
@@ -427,6 +428,31 @@ static int create_sql(struct pg_target *t, const char *schema, const struct conn
 	return buf_puts(b, ");\n");
 }
 
+/* The checkpoint's fence in one schema: the term column and the trigger
+ * that refuses to lower it (see common/fence.h). */
+static int fence_sql(PGconn *conn, struct buf *b, const char *schema)
+{
+	return buf_puts(b, "ALTER TABLE ") < 0 || pgt_qualified(conn, b, schema, "syncd_checkpoint") < 0 ||
+			       buf_puts(b, " ADD COLUMN IF NOT EXISTS term bigint NOT NULL DEFAULT 0;\n"
+					   "CREATE OR REPLACE FUNCTION ") < 0 ||
+			       pgt_qualified(conn, b, schema, "syncd_checkpoint_fence") < 0 ||
+			       buf_puts(
+				       b,
+				       "() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN\n"
+				       "IF NEW.term < OLD.term THEN RAISE EXCEPTION 'syncd fence: %.% (% %) was "
+				       "written under term %; a write under term % is refused', TG_TABLE_SCHEMA, "
+				       "TG_TABLE_NAME, OLD.source, OLD.unit, OLD.term, NEW.term USING ERRCODE = "
+				       "'" FENCE_SQLSTATE "'; END IF;\nRETURN NEW; END $f$;\n"
+				       "CREATE OR REPLACE TRIGGER syncd_checkpoint_fence BEFORE UPDATE ON ") <
+				       0 ||
+			       pgt_qualified(conn, b, schema, "syncd_checkpoint") < 0 ||
+			       buf_puts(b, " FOR EACH ROW EXECUTE FUNCTION ") < 0 ||
+			       pgt_qualified(conn, b, schema, "syncd_checkpoint_fence") < 0 ||
+			       buf_puts(b, "();\n") < 0
+		       ? -1
+		       : 0;
+}
+
 static int target_prepare(void *ctx, const char *const *schemas, size_t nschemas,
 			  const struct connector_table *tables, size_t ntables, bool truncate, char *err,
 			  size_t errlen)
@@ -449,7 +475,8 @@ static int target_prepare(void *ctx, const char *const *schemas, size_t nschemas
 			    b,
 			    " (source text NOT NULL, unit text NOT NULL, lsn pg_lsn NOT NULL, "
 			    "updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (source, unit));\n") <
-			    0)
+			    0 ||
+		    fence_sql(t->conn, b, schemas[s]) < 0)
 			goto oom;
 	if (t_exec(t, b->data, err, errlen) < 0)
 		goto out;
@@ -513,25 +540,28 @@ static int target_checkpoint(void *ctx, const char *schema, const char *source, 
 {
 	struct pg_target *t = ctx;
 	struct buf *b = &t->sql;
-	char ustr[8];
-	const char *params[3] = {source, ustr, lsn};
+	char ustr[8], term[24];
+	const char *params[4] = {source, ustr, lsn, term};
 	struct stmt *st = pgt_shape_find(t, 'C', 0, schema, "syncd_checkpoint", 0);
 
 	snprintf(ustr, sizeof(ustr), "%05d", unit);
+	fence_text(term, sizeof(term));
 	if (st == NULL) {
 		buf_reset(b);
 		if (buf_puts(b, "INSERT INTO ") < 0 ||
 		    pgt_qualified(t->conn, b, schema, "syncd_checkpoint") < 0 ||
-		    buf_puts(b, " (source, unit, lsn) VALUES ($1, $2, $3) ON CONFLICT (source, unit) "
-				"DO UPDATE SET lsn = EXCLUDED.lsn, updated_at = now()") < 0) {
+		    buf_puts(b,
+			     " (source, unit, lsn, term) VALUES ($1, $2, $3, $4) ON CONFLICT (source, unit) "
+			     "DO UPDATE SET lsn = EXCLUDED.lsn, term = EXCLUDED.term, updated_at = now()") <
+			    0) {
 			snprintf(err, errlen, "out of memory");
 			return -1;
 		}
-		st = pgt_shape_add(t, 'C', 0, schema, "syncd_checkpoint", 0, 3, err, errlen);
+		st = pgt_shape_add(t, 'C', 0, schema, "syncd_checkpoint", 0, 4, err, errlen);
 		if (st == NULL)
 			return -1;
 	}
-	return pgt_stmt_send(t, st, 3, params, "INSERT INTO", false, err, errlen);
+	return pgt_stmt_send(t, st, 4, params, "INSERT INTO", false, err, errlen);
 }
 
 /* Collects parameter values as NUL-terminated strings in t->params; the
@@ -876,24 +906,74 @@ static int target_describe(void *ctx, const char *schema, const char *table, str
 	return 0;
 }
 
+/* A unit copy made before the fence existed gets it (once per schema). */
+static int fence_ensure(struct pg_target *t, const char *schema, char *err, size_t errlen)
+{
+	struct buf *b = &t->sql;
+	const char *params[1] = {b->data};
+	char msg[1024];
+	PGresult *res;
+	bool has;
+
+	buf_reset(b);
+	if (pgt_qualified(t->conn, b, schema, "syncd_checkpoint") < 0 || buf_append(b, "", 1) < 0)
+		goto oom;
+	params[0] = b->data;
+	res = t_query(t,
+		      "SELECT EXISTS (SELECT FROM pg_catalog.pg_attribute WHERE attrelid = $1::regclass "
+		      "AND attname = 'term' AND NOT attisdropped)",
+		      1, params, msg, sizeof(msg));
+	if (res == NULL) {
+		snprintf(err, errlen, "%s.syncd_checkpoint: %s", schema, msg);
+		return -1;
+	}
+	has = PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	if (has)
+		return 0;
+	buf_reset(b);
+	if (fence_sql(t->conn, b, schema) < 0)
+		goto oom;
+	if (t_exec(t, b->data, msg, sizeof(msg)) < 0) {
+		snprintf(err, errlen, "%s.syncd_checkpoint: adding the term column: %s", schema, msg);
+		return -1;
+	}
+	return 0;
+oom:
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
 static int target_checkpoint_get(void *ctx, const char *schema, const char *source, int unit, char *lsn,
 				 size_t lsnlen, char *err, size_t errlen)
 {
 	struct pg_target *t = ctx;
 	struct buf *b = &t->sql;
-	char ustr[8], msg[1024];
-	const char *params[2] = {source, ustr};
+	char ustr[8], msg[1024], term[24];
+	const char *params[3] = {source, ustr, term};
 	PGresult *res;
 
 	snprintf(ustr, sizeof(ustr), "%05d", unit);
+	fence_text(term, sizeof(term));
+	/* a stream's transactions are short: one left open by a paused
+	 * process must not hold the checkpoint rows a takeover raises */
+	if (!t->streaming &&
+	    t_exec(t, "SET idle_in_transaction_session_timeout = '60s'", msg, sizeof(msg)) < 0) {
+		snprintf(err, errlen, "%s: %s", schema, msg);
+		return -1;
+	}
+	t->streaming = true;
+	if (fence_ensure(t, schema, err, errlen) < 0)
+		return -1;
+	/* the read raises the row's term to this instance's: from here on, a
+	 * write of an earlier term (a paused instance resuming) is refused */
 	buf_reset(b);
-	if (buf_puts(b, "SELECT lsn FROM ") < 0 ||
-	    pgt_qualified(t->conn, b, schema, "syncd_checkpoint") < 0 ||
-	    buf_puts(b, " WHERE source = $1 AND unit = $2") < 0) {
+	if (buf_puts(b, "UPDATE ") < 0 || pgt_qualified(t->conn, b, schema, "syncd_checkpoint") < 0 ||
+	    buf_puts(b, " SET term = $3 WHERE source = $1 AND unit = $2 RETURNING lsn") < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	res = t_query(t, b->data, 2, params, msg, sizeof(msg));
+	res = t_query(t, b->data, 3, params, msg, sizeof(msg));
 	if (res == NULL) {
 		snprintf(err, errlen, "%s.syncd_checkpoint: %s", schema, msg);
 		return -1;

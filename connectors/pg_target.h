@@ -57,6 +57,7 @@ struct pg_target {
 	size_t npend;
 	struct pending pend[PIPE_MAX];
 	struct pg_sets *sets;
+	bool streaming; /* a stream's session (checkpoint_get ran): idle transactions time out */
 };
 
 /* ---- pg_target.c ---- */

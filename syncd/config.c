@@ -84,6 +84,8 @@ static const struct key_def keys[] = {
 	{SEC_SYNCD, "public_url", KEY_URL, NULL, false, false, C(public_url), 0, 0, NULL},
 	{SEC_SYNCD, "session_idle", KEY_INT, "1800", true, false, C(session_idle), 60, 86400, NULL},
 	{SEC_SYNCD, "session_max", KEY_INT, "43200", true, false, C(session_max), 300, 604800, NULL},
+	{SEC_SYNCD, "cluster", KEY_STRING, "syncd", false, false, C(cluster), 0, 0, NULL},
+	{SEC_SYNCD, "lease", KEY_INT, "10", false, false, C(lease), 2, 300, NULL},
 	{SEC_STATE, "conninfo", KEY_CONNINFO, NULL, false, true, C(state_conninfo), 0, 0, NULL},
 	{SEC_STATE, "password_file", KEY_SECRET_FILE, NULL, false, false, C(state_password_file), 0, 0, NULL},
 	/* [source NAME]: nothing reloadable (a source's thread starts with its

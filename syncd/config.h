@@ -88,6 +88,8 @@ struct config {
 	char *public_url;	 /* base of verification links and QR codes; NULL: http://<listen> */
 	long session_idle;	 /* seconds a browser session may stay unused */
 	long session_max;	 /* seconds a browser session lasts at most */
+	char *cluster;		 /* the instances electing one active one share this name */
+	long lease;		 /* seconds the active instance's lease lasts without a renewal */
 	/* [state] */
 	char *state_conninfo;
 	char *state_password_file;

@@ -9,12 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "authz/authz.h"
 #include "syncd/config.h"
 #include "syncd/deliver.h"
+#include "syncd/leader.h"
 #include "syncd/metrics.h"
 #include "syncd/notify.h"
 #include "syncd/documents/documents.h"
@@ -100,13 +102,92 @@ static int check_sources(const struct config *cfg, const struct routing *rt)
 	return 0;
 }
 
+/* Whether this configuration's listen address is free: a daemon of this
+ * instance is not running (it would hold it). */
+static bool listen_free(const struct config *cfg)
+{
+	struct sockaddr_storage ss;
+	unsigned len;
+	int loopback, one = 1, fd;
+	bool free_ = false;
+
+	if (api_listen_parse(cfg->listen, &ss, &len, &loopback) < 0)
+		return false;
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0)
+		free_ = bind(fd, (struct sockaddr *)&ss, len) == 0;
+	if (fd >= 0)
+		close(fd);
+	return free_;
+}
+
+/* --once is the cluster's active instance for its run: it takes the lease
+ * (free, run out, or this instance's own while no daemon of it runs) and
+ * hands it back at the end. */
+static struct leader *once_lease(const struct config *cfg)
+{
+	char holder[300], err[1024], who[200];
+	struct leader *l;
+	int r;
+
+	if (!listen_free(cfg)) {
+		log_err("--once: %s is in use: a syncd of this configuration is running; stop it first "
+			"(systemctl stop syncd), or let it sync",
+			cfg->listen);
+		return NULL;
+	}
+	leader_holder(cfg->listen, holder, sizeof(holder));
+	l = leader_new(&(const struct leader_conf){cfg->state_conninfo, cfg->state_password, cfg->cluster,
+						   holder, cfg->lease});
+	if (l == NULL) {
+		log_err("out of memory");
+		return NULL;
+	}
+	r = leader_round(l, err, sizeof(err));
+	if (r == 1)
+		return l;
+	leader_who(l, who, sizeof(who));
+	if (r < 0)
+		log_err("--once: %s", err);
+	else
+		log_err("--once: the active instance of cluster \"%s\" is %s; --once runs only while no "
+			"instance is active (stop it, or wait %ld s after it stopped)",
+			cfg->cluster, who, cfg->lease);
+	leader_free(l);
+	return NULL;
+}
+
+/* The lease is lost (taken, or not renewed in time): not one more write. */
+static void lease_lost(const char *cluster, const char *who)
+{
+	log_err("this instance lost the lease of cluster \"%s\" (now: %s): it stops writing and exits "
+		"(status %d); systemd starts it again as the standby",
+		cluster, who[0] ? who : "no answer from the state database", LEADER_EXIT_LOST);
+	_exit(LEADER_EXIT_LOST);
+}
+
+static void once_on_change(void *ctx, int state)
+{
+	const struct config *cfg = ctx;
+
+	if (state == 2)
+		lease_lost(cfg->cluster, "");
+}
+
 static int run_once(const struct config *cfg, const struct routing *rt)
 {
 	struct stream_options opt = {.once = true, .stop = &stopping};
+	struct leader *l;
 	char err[2048];
+	int r = 0;
 
-	if (check_sources(cfg, rt) < 0)
+	if (check_sources(cfg, rt) < 0 || (l = once_lease(cfg)) == NULL)
 		return 1;
+	if (leader_start(l, once_on_change, (void *)cfg) < 0) {
+		log_err("cannot start the lease's thread");
+		leader_free(l);
+		return 1;
+	}
 	for (size_t i = 0; i < cfg->nsources; i++) {
 		struct stream_result res;
 
@@ -114,11 +195,15 @@ static int run_once(const struct config *cfg, const struct routing *rt)
 			     ? pull_run(cfg, rt, &cfg->sources[i], &opt, &res, err, sizeof(err))
 			     : stream_run(cfg, rt, &cfg->sources[i], &opt, &res, err, sizeof(err))) < 0) {
 			log_err("%s", err);
-			return 1;
+			r = 1;
+			break;
 		}
 		summary_print(cfg->sources[i].name, &res);
 	}
-	return 0;
+	leader_stop(l);
+	leader_release(l);
+	leader_free(l);
+	return r;
 }
 
 struct worker {
@@ -384,7 +469,9 @@ struct daemon {
 	struct metrics *metrics;
 	struct api *api;
 	struct outbox_ctx outbox;
-	struct deliver *deliver; /* the HTTP targets' delivery threads */
+	struct deliver *_Atomic deliver; /* the HTTP targets' delivery threads (active only) */
+	struct leader *leader;
+	atomic_int role; /* leader_round's last answer: 1 active, 0 standby, -1 none yet */
 };
 
 /* ---- what metrics.c reads (struct metrics_hooks) */
@@ -459,7 +546,7 @@ static bool view_target(void *ctx, size_t i, struct metrics_target *out)
 	const struct daemon *d = ctx;
 	struct deliver_stats s;
 
-	if (!deliver_stats_read(d->deliver, i, &s))
+	if (atomic_load(&d->deliver) == NULL || !deliver_stats_read(atomic_load(&d->deliver), i, &s))
 		return false;
 	*out = (struct metrics_target){s.name,	  s.delivered,	   s.changes,	   s.retries,  s.dead,
 				       s.pending, s.pending_bytes, s.paused_units, s.dead_open};
@@ -470,7 +557,8 @@ static bool view_target(void *ctx, size_t i, struct metrics_target *out)
 
 static void daemon_close(struct daemon *d)
 {
-	deliver_stop(d->deliver);
+	leader_free(d->leader);
+	deliver_stop(atomic_load(&d->deliver));
 	api_stop(d->api);
 	audit_close(d->audit);
 	documents_free(d->docs);
@@ -516,6 +604,29 @@ static void daemon_metrics(struct daemon *d)
 		log_info("running without: %s", off);
 }
 
+/* The leader thread's word after each round: the role in the metrics
+ * (STATUS, /readyz, /v1/status, the API's gate), and a lost lease ends the
+ * process at once. */
+static void on_leader(void *ctx, int state)
+{
+	struct daemon *d = ctx;
+	char who[200];
+
+	leader_who(d->leader, who, sizeof(who));
+	if (state == 2)
+		lease_lost(d->cfg->cluster, who);
+	metrics_set_leader(d->metrics, state == 1, (long long)leader_term(d->leader), who);
+	if (atomic_exchange(&d->role, state) == state)
+		return;
+	if (state == 0)
+		log_info("standby: the active instance of cluster \"%s\" is %s; this one takes over when its "
+			 "lease runs out",
+			 d->cfg->cluster, who);
+	else
+		log_info("active: this instance holds the lease of cluster \"%s\" (term %lld)",
+			 d->cfg->cluster, (long long)leader_term(d->leader));
+}
+
 static void workers_start(struct daemon *d)
 {
 	for (size_t i = 0; i < d->cfg->nsources; i++) {
@@ -528,15 +639,41 @@ static void workers_start(struct daemon *d)
 	}
 }
 
-/* Until every source has ended or a signal says stop: STATUS and the
- * watchdog once a second, a reload on SIGHUP. */
-static void daemon_loop(struct daemon *d, const sigset_t *set, struct notify *n)
+/* The active side, once this instance holds the lease: the HTTP targets'
+ * delivery, the documents' outbox and one stream per source. */
+static void active_start(struct daemon *d)
+{
+	char err[2048];
+	struct deliver *dl = deliver_start(d->cfg, err, sizeof(err));
+
+	if (dl == NULL)
+		fatal("%s", err);
+	atomic_store(&d->deliver, dl);
+	d->outbox = (struct outbox_ctx){.cfg = d->cfg, .docs = d->docs};
+	if (d->docs != NULL && pthread_create(&d->outbox.thread, NULL, outbox_main, &d->outbox) != 0)
+		fatal("cannot start the outbox thread");
+	workers_start(d);
+	log_info("syncd active: %zu sources, %zu HTTP targets", d->cfg->nsources, d->cfg->ntargets);
+}
+
+/* Until a signal says stop or, once active, every source has ended: the
+ * active side started when the lease is won, STATUS and the watchdog once a
+ * second, a reload on SIGHUP.  True once the active side was started. */
+static bool daemon_loop(struct daemon *d, const sigset_t *set, struct notify *n)
 {
 	size_t running = d->cfg->nsources;
+	bool started = false;
 
-	while (running > 0) {
+	while (!started || running > 0) {
 		struct timespec tick = {.tv_sec = 1};
-		int sig = sigtimedwait(set, NULL, &tick);
+		int sig;
+
+		if (!started && atomic_load(&d->role) == 1) {
+			active_start(d);
+			started = true;
+			continue;
+		}
+		sig = sigtimedwait(set, NULL, &tick);
 
 		if (sig == SIGUSR1) { /* a worker ended by itself */
 			running--;
@@ -563,6 +700,7 @@ static void daemon_loop(struct daemon *d, const sigset_t *set, struct notify *n)
 		}
 		notify_tick(n);
 	}
+	return started;
 }
 
 /* Signals are taken by sigwait in the main thread; workers only read the flag. */
@@ -572,8 +710,9 @@ static int run_daemon(struct config *cfg, const struct routing *rt)
 	struct api_deps deps;
 	struct notify *n;
 	sigset_t set;
+	bool started;
 	int r = 0;
-	char err[2048];
+	char err[2048], holder[300];
 
 	atomic_store(&current_rt, rt);
 	/* blocked before any thread starts: every thread inherits the mask */
@@ -589,10 +728,31 @@ static int run_daemon(struct config *cfg, const struct routing *rt)
 		return 1;
 	}
 	daemon_metrics(&d);
-	/* before the API threads start: they read its counters */
-	d.deliver = deliver_start(cfg, err, sizeof(err));
-	if (d.deliver == NULL)
-		fatal("%s", err);
+	/* a standby until the lease says otherwise: the API's gate reads this */
+	metrics_set_leader(d.metrics, false, 0, "");
+	atomic_store(&d.role, -1);
+	if (d.audit != NULL && audit_set_fence(d.audit, cfg->cluster) < 0)
+		fatal("out of memory");
+	/* the first round before the API answers: a request finds the role
+	 * decided.  The row naming this instance's holder may be taken at once
+	 * only while no process of it holds the listen address. */
+	if (!listen_free(cfg)) {
+		log_err("[syncd] listen = %s: the address is in use (another syncd of this configuration, or "
+			"another program); stop it or choose another address in %s",
+			cfg->listen, cfg->path);
+		daemon_close(&d);
+		return 1;
+	}
+	leader_holder(cfg->listen, holder, sizeof(holder));
+	d.leader = leader_new(&(const struct leader_conf){cfg->state_conninfo, cfg->state_password,
+							  cfg->cluster, holder, cfg->lease});
+	if (d.leader == NULL)
+		fatal("out of memory");
+	if ((r = leader_round(d.leader, err, sizeof(err))) < 0)
+		log_warn("%s; this instance stays the standby until the state database answers", err);
+	else
+		on_leader(&d, r);
+	r = 0;
 	deps = (struct api_deps){cfg, rt, d.az, d.audit, d.signer, d.docs, d.metrics};
 	d.api = api_start(&deps, err, sizeof(err));
 	if (d.api == NULL) {
@@ -600,25 +760,25 @@ static int run_daemon(struct config *cfg, const struct routing *rt)
 		daemon_close(&d);
 		return 1;
 	}
-	d.outbox = (struct outbox_ctx){.cfg = cfg, .docs = d.docs};
-	if (d.docs != NULL && pthread_create(&d.outbox.thread, NULL, outbox_main, &d.outbox) != 0)
-		fatal("cannot start the outbox thread");
-	workers_start(&d);
-	log_info("syncd running: %zu sources, %zu HTTP targets", cfg->nsources, cfg->ntargets);
+	if (leader_start(d.leader, on_leader, &d) < 0)
+		fatal("cannot start the lease's thread");
+	log_info("syncd running: cluster \"%s\" as %s; active once it holds the lease", cfg->cluster, holder);
 	n = notify_new(d.metrics);
 	if (n == NULL)
 		fatal("out of memory");
 	/* the sources and the state DB have answered (check_sources, audit_open) */
 	notify_ready(n, NULL);
-	daemon_loop(&d, &set, n);
-	for (size_t i = 0; i < cfg->nsources; i++) {
+	started = daemon_loop(&d, &set, n);
+	for (size_t i = 0; started && i < cfg->nsources; i++) {
 		pthread_join(d.workers[i].thread, NULL);
 		if (d.workers[i].result < 0)
 			r = 1;
 	}
 	stopping = 1;
-	if (d.docs != NULL)
+	if (started && d.docs != NULL)
 		pthread_join(d.outbox.thread, NULL);
+	leader_stop(d.leader);
+	leader_release(d.leader); /* the standby takes over at once */
 	notify_free(n);
 	daemon_close(&d);
 	for (size_t i = 0; i < nreloaded_rt; i++)

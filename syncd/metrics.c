@@ -36,6 +36,11 @@ struct metrics {
 	size_t nreasons;
 	struct kind_count kinds[MAX_KINDS];
 	size_t nkinds;
+	/* the election (syncd/leader.c): this instance's role, its term, and
+	 * who holds the lease (under lock) */
+	atomic_int active;
+	atomic_llong term;
+	char leader[200];
 };
 
 /* ------------------------------------------------------------ counting */
@@ -57,6 +62,7 @@ struct metrics *metrics_new(size_t nsources, const char *const *names, size_t nu
 	m->names = names;
 	m->features = *features;
 	m->hooks = *hooks;
+	atomic_store(&m->active, 1); /* a process in no election (the tests) is active */
 	pthread_mutex_init(&m->lock, NULL);
 	return m;
 }
@@ -161,6 +167,9 @@ struct reading {
 	struct metrics_histogram ldap;
 	double cpu, start;
 	long rss_pages;
+	bool active;
+	long long term;
+	char leader[200];
 };
 
 static int proc_stat(double *cpu, double *start, long *rss_pages)
@@ -214,6 +223,11 @@ static int reading_open(struct metrics *m, struct reading *r, bool full)
 	r->directory = m->hooks.directory ? m->hooks.directory(m->hooks.ctx) : -1;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	r->now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	r->active = atomic_load(&m->active) != 0;
+	r->term = atomic_load(&m->term);
+	pthread_mutex_lock(&m->lock);
+	memcpy(r->leader, m->leader, sizeof(r->leader));
+	pthread_mutex_unlock(&m->lock);
 	if (!full)
 		return 0;
 	while (m->hooks.table != NULL && r->ntables < METRICS_MAX_TABLES &&
@@ -339,6 +353,20 @@ static bool rd_decisions(const struct reading *r, const struct at *at, struct va
 static bool rd_documents(const struct reading *r, const struct at *at, struct value *v)
 {
 	v->n = r->kinds[at->k].n;
+	return true;
+}
+
+static bool rd_active(const struct reading *r, const struct at *at, struct value *v)
+{
+	(void)at;
+	v->n = r->active;
+	return true;
+}
+
+static bool rd_term(const struct reading *r, const struct at *at, struct value *v)
+{
+	(void)at;
+	v->n = r->term > 0 ? (unsigned long long)r->term : 0;
 	return true;
 }
 
@@ -482,6 +510,8 @@ static bool has_proc(const struct reading *r)
 
 /* The rows, in the order /metrics shows them; the other views name them by id. */
 enum metric_id {
+	M_ACTIVE,
+	M_TERM,
 	M_STREAMING,
 	M_LAG_BYTES,
 	M_LAG_SECONDS,
@@ -522,6 +552,12 @@ static const struct metric {
 	reader_fn *read;			 /* NULL: a histogram, rendered apart */
 	bool (*present)(const struct reading *); /* NULL: always */
 } metric_table[M_COUNT] = {
+	[M_ACTIVE] = {"syncd_active", "gauge",
+		      "1 on the active instance of the cluster, 0 on a standby (it syncs and issues nothing)",
+		      BY_NONE, -1, rd_active, NULL},
+	[M_TERM] = {"syncd_leader_term", "gauge",
+		    "the cluster's term this instance knows (each takeover adds 1)", BY_NONE, -1, rd_term,
+		    NULL},
 	[M_STREAMING] = {"syncd_source_streaming", "gauge", "1 while the source's replication session runs",
 			 BY_SOURCE, -1, rd_streaming, NULL},
 	[M_LAG_BYTES] = {"syncd_source_lag_bytes", "gauge",
@@ -736,6 +772,34 @@ static const char *directory_text(const struct reading *r)
 	return r->directory < 0 ? "not configured" : r->directory ? "reachable" : "unreachable";
 }
 
+/* What a standby says of itself: the word "standby" and who is active. */
+static const char *standby_text(struct reading *r)
+{
+	static __thread char text[300];
+
+	snprintf(text, sizeof(text),
+		 "standby: %s; this instance syncs and issues nothing until it takes over",
+		 r->leader[0] ? r->leader : "no active instance yet");
+	return text;
+}
+
+void metrics_set_leader(struct metrics *m, bool active, long long term, const char *leader)
+{
+	atomic_store(&m->term, term);
+	pthread_mutex_lock(&m->lock);
+	snprintf(m->leader, sizeof(m->leader), "%s", leader != NULL ? leader : "");
+	pthread_mutex_unlock(&m->lock);
+	atomic_store(&m->active, active);
+}
+
+bool metrics_active(struct metrics *m, char *leader, size_t leaderlen)
+{
+	pthread_mutex_lock(&m->lock);
+	snprintf(leader, leaderlen, "%s", m->leader);
+	pthread_mutex_unlock(&m->lock);
+	return atomic_load(&m->active) != 0;
+}
+
 void metrics_features_off(struct metrics *m, char *out, size_t outlen)
 {
 	snprintf(out, outlen, "%s%s%s", m->features.documents ? "" : "documents (no documents.json), ",
@@ -788,6 +852,11 @@ void metrics_status_line(struct metrics *m, char *out, size_t outlen)
 		snprintf(out, outlen, "out of memory");
 		return;
 	}
+	if (!r.active) {
+		snprintf(out, outlen, "%s", standby_text(&r));
+		reading_close(&r);
+		return;
+	}
 	for (size_t i = 0; i < m->nsources && n < outlen; i++) {
 		quarantined += (long long)fact(&r, M_QUARANTINED, i);
 		n += status_source(&r, i, out + n, outlen - n);
@@ -801,6 +870,9 @@ void metrics_status_line(struct metrics *m, char *out, size_t outlen)
 	metrics_features_off(m, off, sizeof(off));
 	if (off[0] != '\0' && n < outlen)
 		snprintf(out + n, outlen - n, "; off: %s", off);
+	n = strlen(out);
+	if (r.term > 0 && n < outlen) /* in an election: say so (a standby said it above) */
+		snprintf(out + n, outlen - n, "; active, term %lld", r.term);
 	reading_close(&r);
 }
 
@@ -815,6 +887,13 @@ json_t *metrics_readyz(struct metrics *m, bool *ready)
 	*ready = true;
 	if (reading_open(m, &r, false) < 0)
 		return NULL;
+	if (!r.active) { /* a load balancer sends nothing to a standby */
+		*ready = false;
+		j = json_pack("{s:b,s:s,s:s,s:I,s:s}", "ready", false, "role", "standby", "active_instance",
+			      r.leader, "term", (json_int_t)r.term, "message", standby_text(&r));
+		reading_close(&r);
+		return j;
+	}
 	srcs = json_array();
 	for (size_t i = 0; i < m->nsources; i++) {
 		int down = (int)fact(&r, M_UNITS_DOWN, i), det = (int)fact(&r, M_UNITS_DETACHED, i);
@@ -828,9 +907,10 @@ json_t *metrics_readyz(struct metrics *m, bool *ready)
 	degraded |= r.directory == 0;
 	for (size_t i = 0; i < r.ntargets; i++)
 		degraded |= r.tg[i].paused_units > 0;
-	j = json_pack("{s:b,s:b,s:o,s:s,s:{s:b,s:b,s:b}}", "ready", *ready, "degraded", degraded, "sources",
-		      srcs, "directory", directory_text(&r), "features", "documents", m->features.documents,
-		      "signing", m->features.signing, "delegation", m->features.delegation);
+	j = json_pack("{s:b,s:s,s:I,s:b,s:o,s:s,s:{s:b,s:b,s:b}}", "ready", *ready, "role", "active", "term",
+		      (json_int_t)r.term, "degraded", degraded, "sources", srcs, "directory",
+		      directory_text(&r), "features", "documents", m->features.documents, "signing",
+		      m->features.signing, "delegation", m->features.delegation);
 	reading_close(&r);
 	return j;
 }
@@ -916,8 +996,9 @@ json_t *metrics_status(struct metrics *m, json_t *quarantined)
 	for (size_t u = 0;
 	     u < m->nunits && m->hooks.unit != NULL && m->hooks.unit(m->hooks.ctx, u, &code, &name); u++)
 		json_array_append_new(units, status_unit_json(&r, u, code, name));
-	j = json_pack("{s:o,s:o,s:o,s:s}", "sources", srcs, "units", units, "targets", targets_json(&r),
-		      "directory", directory_text(&r));
+	j = json_pack("{s:s,s:I,s:s,s:o,s:o,s:o,s:s}", "role", r.active ? "active" : "standby", "term",
+		      (json_int_t)r.term, "active_instance", r.leader, "sources", srcs, "units", units,
+		      "targets", targets_json(&r), "directory", directory_text(&r));
 	reading_close(&r);
 	return j;
 }

@@ -95,6 +95,13 @@ int metrics_render(struct metrics *m, struct buf *out) __attribute__((warn_unuse
 
 /* STATUS= for systemd: per source its state, lag and units down or
  * detached, the quarantine, the directory, the features that are off. */
+/* The election's outcome (syncd/leader.c): whether this instance is the
+ * active one, the term, and who holds the lease ("host listen, pid N, term
+ * T"); /readyz, /v1/status, STATUS and /metrics say it. */
+void metrics_set_leader(struct metrics *m, bool active, long long term, const char *leader);
+/* True on the active instance; leader gets who holds the lease. */
+bool metrics_active(struct metrics *m, char *leader, size_t leaderlen);
+
 void metrics_status_line(struct metrics *m, char *out, size_t outlen);
 
 /* The features that are off ("" when none), as STATUS says them. */

@@ -90,6 +90,7 @@ struct endpoint {
 	bool login;	  /* HTTP Basic, then the handler has me */
 	bool documents;	  /* off without documents.json */
 	bool served_here; /* by the server thread: waits on nothing */
+	bool standby;	  /* a standby serves it too (syncd/leader.h): status, the page, verification */
 };
 
 /* A file of the page (syncd/api/web/), embedded by the Makefile into

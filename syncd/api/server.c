@@ -310,34 +310,34 @@ json_t *body_object(struct req *rq, char *err, size_t errlen)
  * path) and is handed to the handler; rows are tried in order, so the longer
  * patterns come first.  404 and 405 come from this table. */
 static const struct endpoint endpoints[] = {
-	{"GET", "/healthz", ep_healthz, false, false, true},
-	{"GET", "/readyz", ep_readyz, false, false, true},
-	{"GET", "/metrics", ep_metrics, false, false, true},
-	{"GET", "/v1/status", ep_status, false, false, false},
-	{"GET", "/v1/documents/{}/verify", ep_document_verify, false, true, false},
-	{"GET", "/verify/{}", ep_verify_page, false, true, false},
-	{"POST", "/v1/documents/{}/revoke", ep_document_revoke, true, true, false},
-	{"GET", "/v1/documents/{}", ep_document_get, true, true, false},
-	{"POST", "/v1/documents", ep_document_issue, true, true, false},
-	{"POST", "/v1/records/search", ep_records_search, true, true, false},
-	{"GET", "/v1/records/{}", ep_record_get, true, true, false},
-	{"GET", "/v1/authz/check", ep_check, true, false, false},
-	{"GET", "/v1/grants", ep_grants_list, true, false, false},
-	{"POST", "/v1/grants", ep_grant_create, true, false, false},
-	{"DELETE", "/v1/grants/{}", ep_grant_revoke, true, false, false},
-	{"GET", "/v1/audit/verify", ep_audit_verify, true, false, false},
-	{"GET", "/v1/audit", ep_audit_query, true, false, false},
-	{"POST", "/v1/deadletter/{}/retry", ep_deadletter_retry, true, false, false},
-	{"POST", "/v1/deadletter/{}/discard", ep_deadletter_discard, true, false, false},
-	{"GET", "/v1/deadletter/{}", ep_deadletter_get, true, false, false},
-	{"GET", "/v1/deadletter", ep_deadletter_list, true, false, false},
-	{"POST", "/v1/session", ep_session_create, false, false, false},
-	{"GET", "/v1/session", ep_session_get, true, false, false},
-	{"DELETE", "/v1/session", ep_session_delete, true, false, false},
+	{"GET", "/healthz", ep_healthz, false, false, true, true},
+	{"GET", "/readyz", ep_readyz, false, false, true, true},
+	{"GET", "/metrics", ep_metrics, false, false, true, true},
+	{"GET", "/v1/status", ep_status, false, false, false, true},
+	{"GET", "/v1/documents/{}/verify", ep_document_verify, false, true, false, true},
+	{"GET", "/verify/{}", ep_verify_page, false, true, false, true},
+	{"POST", "/v1/documents/{}/revoke", ep_document_revoke, true, true, false, false},
+	{"GET", "/v1/documents/{}", ep_document_get, true, true, false, false},
+	{"POST", "/v1/documents", ep_document_issue, true, true, false, false},
+	{"POST", "/v1/records/search", ep_records_search, true, true, false, false},
+	{"GET", "/v1/records/{}", ep_record_get, true, true, false, false},
+	{"GET", "/v1/authz/check", ep_check, true, false, false, false},
+	{"GET", "/v1/grants", ep_grants_list, true, false, false, false},
+	{"POST", "/v1/grants", ep_grant_create, true, false, false, false},
+	{"DELETE", "/v1/grants/{}", ep_grant_revoke, true, false, false, false},
+	{"GET", "/v1/audit/verify", ep_audit_verify, true, false, false, false},
+	{"GET", "/v1/audit", ep_audit_query, true, false, false, false},
+	{"POST", "/v1/deadletter/{}/retry", ep_deadletter_retry, true, false, false, false},
+	{"POST", "/v1/deadletter/{}/discard", ep_deadletter_discard, true, false, false, false},
+	{"GET", "/v1/deadletter/{}", ep_deadletter_get, true, false, false, false},
+	{"GET", "/v1/deadletter", ep_deadletter_list, true, false, false, false},
+	{"POST", "/v1/session", ep_session_create, false, false, false, false},
+	{"GET", "/v1/session", ep_session_get, true, false, false, false},
+	{"DELETE", "/v1/session", ep_session_delete, true, false, false, false},
 };
 
 /* The page's files: GET (and HEAD) of "/" or of an embedded file's path. */
-static const struct endpoint static_row = {"GET", "/{}", ep_static, false, false, true};
+static const struct endpoint static_row = {"GET", "/{}", ep_static, false, false, true, true};
 
 #define NENDPOINTS (sizeof(endpoints) / sizeof(endpoints[0]))
 
@@ -390,7 +390,7 @@ const struct endpoint *endpoint_find(const char *method, const char *url, char *
 static enum MHD_Result route(struct api *api, struct MHD_Connection *c, struct req *rq, const char *url,
 			     const char *method)
 {
-	char hole[4200], allowed[64];
+	char hole[4200], allowed[64], who[200];
 	const struct endpoint *e = endpoint_find(method, url, hole, sizeof(hole), allowed, sizeof(allowed));
 	struct authz_user me;
 	enum MHD_Result res = MHD_NO;
@@ -399,6 +399,11 @@ static enum MHD_Result route(struct api *api, struct MHD_Connection *c, struct r
 		return respond_error(c, rq, 405, "method_not_allowed", "%s only", allowed);
 	if (e == NULL)
 		return respond_error(c, rq, 404, "not_found", "no endpoint %s (see docs/api.md)", url);
+	if (!e->standby && !metrics_active(api->deps.metrics, who, sizeof(who)))
+		return respond_error(c, rq, 503, "standby",
+				     "this syncd is the standby; the active instance is %s: use its address "
+				     "(this one takes over by itself if the active one stops)",
+				     who[0] ? who : "not known yet");
 	if (e->documents && api->deps.docs == NULL)
 		return respond_error(c, rq, 503, "documents_not_configured",
 				     "documents and records are off: syncd runs without %s/documents.json; "

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/fence.h"
 #include "common/pg.h"
 #include "common/schema.h"
 #include "connectors/copytext.h"
@@ -197,14 +198,18 @@ int state_quarantine_add(struct state *st, const char *source, const char *table
 
 int state_quarantine_commit(struct state *st, const char *source, const char *lsn, char *err, size_t errlen)
 {
-	const char *params[2] = {source, lsn};
+	char term[24];
+	const char *params[3] = {source, lsn, term};
 
+	fence_text(term, sizeof(term));
 	if (quarantine_flush(st, err, errlen) < 0)
 		return -1;
-	if (exec_params(st, "syncd_checkpoint",
-			"INSERT INTO syncd_checkpoint (source, unit, lsn) VALUES ($1, 'quarantine', $2) "
-			"ON CONFLICT (source, unit) DO UPDATE SET lsn = EXCLUDED.lsn, updated_at = now()",
-			2, params, err, errlen) < 0)
+	if (exec_params(
+		    st, "syncd_checkpoint",
+		    "INSERT INTO syncd_checkpoint (source, unit, lsn, term) VALUES ($1, 'quarantine', $2, $3) "
+		    "ON CONFLICT (source, unit) DO UPDATE SET lsn = EXCLUDED.lsn, term = EXCLUDED.term, "
+		    "updated_at = now()",
+		    3, params, err, errlen) < 0)
 		return -1;
 	if (pg_exec(st->conn, "COMMIT", err, errlen) < 0)
 		return -1;
@@ -338,11 +343,17 @@ int state_cursor_set(struct state *st, const char *source, const char *cursor, l
 int state_checkpoint_get(struct state *st, const char *source, char *lsn, size_t lsnlen, char *err,
 			 size_t errlen)
 {
-	const char *params[1] = {source};
-	char msg[1024];
-	PGresult *res = pg_query(st->conn,
-				 "SELECT lsn FROM syncd_checkpoint WHERE source = $1 AND unit = 'quarantine'",
-				 1, params, msg, sizeof(msg));
+	char msg[1024], term[24];
+	const char *params[2] = {source, term};
+	PGresult *res;
+
+	/* the read raises the row's term to this instance's: from here on, a
+	 * write of an earlier term (a paused instance resuming) is refused */
+	fence_text(term, sizeof(term));
+	res = pg_query(st->conn,
+		       "UPDATE syncd_checkpoint SET term = $2 WHERE source = $1 AND unit = 'quarantine' "
+		       "RETURNING lsn",
+		       2, params, msg, sizeof(msg));
 
 	if (res == NULL) {
 		snprintf(err, errlen, "state database: syncd_checkpoint: %s", msg);

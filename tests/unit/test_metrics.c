@@ -161,7 +161,7 @@ static void test_help_type(void **state)
 		}
 		assert_true(line[0] != '#' || strncmp(line, "# TYPE ", 7) == 0);
 	}
-	assert_int_equal(families, 22);
+	assert_int_equal(families, 24);
 	free(text);
 	metrics_free(m);
 }
@@ -303,10 +303,11 @@ static void test_readyz(void **state)
 	s = json_dumps(j, JSON_COMPACT);
 	assert_false(ready);
 	assert_string_equal(
-		s, "{\"ready\":false,\"degraded\":true,\"sources\":[{\"name\":\"land\",\"state\":"
-		   "\"streaming\",\"units_down\":0,\"units_detached\":0},{\"name\":\"civil\",\"state\":"
-		   "\"reconnecting\",\"units_down\":1,\"units_detached\":0}],\"directory\":\"reachable\","
-		   "\"features\":{\"documents\":false,\"signing\":true,\"delegation\":false}}");
+		s,
+		"{\"ready\":false,\"role\":\"active\",\"term\":0,\"degraded\":true,\"sources\":[{\"name\":\"land\",\"state\":"
+		"\"streaming\",\"units_down\":0,\"units_detached\":0},{\"name\":\"civil\",\"state\":"
+		"\"reconnecting\",\"units_down\":1,\"units_detached\":0}],\"directory\":\"reachable\","
+		"\"features\":{\"documents\":false,\"signing\":true,\"delegation\":false}}");
 	free(s);
 	json_decref(j);
 	f.src[1].streaming = true;
@@ -315,6 +316,57 @@ static void test_readyz(void **state)
 	assert_true(ready);
 	assert_false(json_is_true(json_object_get(j, "degraded")));
 	json_decref(j);
+	metrics_free(m);
+}
+
+/* A standby: not ready (503) with the word standby and the active one,
+ * STATUS says so; the active instance's STATUS ends with its term. */
+static void test_standby(void **state)
+{
+	const struct metrics_features all = {true, true, true};
+	struct fake f;
+	struct metrics *m;
+	char line[1024], *text;
+	struct buf b = {0};
+	bool ready;
+	json_t *j;
+
+	(void)state;
+	fake_init(&f);
+	f.src[1].streaming = true;
+	f.src[1].units_down = 0;
+	m = fake_metrics(&f, &all);
+	metrics_set_leader(m, false, 4, "host-b 10.0.0.2:8443, pid 77, term 4");
+	assert_false(metrics_active(m, line, sizeof(line)));
+	assert_string_equal(line, "host-b 10.0.0.2:8443, pid 77, term 4");
+	j = metrics_readyz(m, &ready);
+	assert_false(ready);
+	assert_string_equal(json_string_value(json_object_get(j, "role")), "standby");
+	assert_non_null(strstr(json_string_value(json_object_get(j, "message")), "standby: host-b"));
+	json_decref(j);
+	metrics_status_line(m, line, sizeof(line));
+	assert_string_equal(line, "standby: host-b 10.0.0.2:8443, pid 77, term 4; this instance syncs and "
+				  "issues nothing until it takes over");
+	j = metrics_status(m, NULL);
+	assert_string_equal(json_string_value(json_object_get(j, "role")), "standby");
+	json_decref(j);
+	assert_int_equal(metrics_render(m, &b), 0);
+	text = b.data;
+	assert_non_null(strstr(text, "\nsyncd_active 0\n"));
+	assert_non_null(strstr(text, "\nsyncd_leader_term 4\n"));
+	buf_free(&b);
+	/* the takeover: ready, and STATUS ends with the term */
+	metrics_set_leader(m, true, 5, "host-a 10.0.0.1:8443, pid 12, term 5");
+	j = metrics_readyz(m, &ready);
+	assert_true(ready);
+	json_decref(j);
+	metrics_status_line(m, line, sizeof(line));
+	assert_non_null(strstr(line, "land: streaming"));
+	assert_int_equal(strcmp(line + strlen(line) - strlen("; active, term 5"), "; active, term 5"), 0);
+	metrics_set_leader(m, false, 0, "");
+	metrics_status_line(m, line, sizeof(line));
+	assert_string_equal(line, "standby: no active instance yet; this instance syncs and issues nothing "
+				  "until it takes over");
 	metrics_free(m);
 }
 
@@ -333,7 +385,8 @@ static void test_status(void **state)
 	s = json_dumps(j, JSON_COMPACT);
 	assert_string_equal(
 		s,
-		"{\"sources\":[{\"name\":\"land\",\"state\":\"streaming\",\"received_lsn\":\"0/2807\","
+		"{\"role\":\"active\",\"term\":0,\"active_instance\":\"\","
+		"\"sources\":[{\"name\":\"land\",\"state\":\"streaming\",\"received_lsn\":\"0/2807\","
 		"\"confirmed_lsn\":\"0/7\",\"lag_bytes\":10240,\"applied_since_start\":42,"
 		"\"quarantined_since_start\":3,\"quarantined\":9,\"units_down\":0,\"units_detached\":0},"
 		"{\"name\":\"civil\",\"state\":\"reconnecting\",\"received_lsn\":\"0/0\",\"confirmed_lsn\":\"0/0\","
@@ -402,6 +455,7 @@ int main(void)
 		cmocka_unit_test(test_ops_add_up),   cmocka_unit_test(test_out_of_range_ignored),
 		cmocka_unit_test(test_api_counters), cmocka_unit_test(test_status_line),
 		cmocka_unit_test(test_readyz),	     cmocka_unit_test(test_status),
+		cmocka_unit_test(test_standby),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

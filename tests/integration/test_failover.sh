@@ -1,0 +1,205 @@
+#!/bin/bash
+# Active/standby with fencing (issue 15): two syncd instances on one
+# configuration (only the listen address differs) elect one active instance
+# through the lease row in the state database.  The standby says "standby"
+# in STATUS, /readyz (503) and /v1/status, serves the public verification
+# page and refuses the API with 503.  Under a streaming workload and
+# concurrent issuance, the active instance is killed with -9 KILLS times
+# (default 20; `make soak` more): each time the standby takes over the slot
+# and the API, and the killed one comes back as the standby.  Then the
+# active instance is paused (SIGSTOP) until the standby has taken over, and
+# resumed: the database refuses what it still writes under its old term (no
+# checkpoint moves back, the audit chain does not fork) and it exits 75.
+# At the end every unit equals the oracle, serials are gap-free, every
+# document has its audit rows and `syncctl audit verify` passes.  The
+# takeover times are printed as figures, not asserted.
+set -euo pipefail
+. "$(dirname "$0")/../harness/city.sh"
+
+kills=${KILLS:-20}
+h_city_documents 2000 30 lease=3
+h_syncd_set "audit_checkpoint_file=$H_TMP/checkpoints" audit_checkpoint_every=50
+h_ldap_users "Lê Thị" admin1 reg1
+h_ldap_group_add city_admin admin1
+BENCH=$H_ROOT/build/bench_issue
+[[ -x $BENCH ]] || make -C "$H_ROOT" --no-print-directory build/bench_issue >/dev/null
+sql() { h_psql -d syncd_state -c "$1"; }
+
+# instance B: the same configuration on another listen address
+PORT_A=$H_API_PORT
+PORT_B=$(h_freeport)
+CONF_A=$H_CONF
+CONF_B=$H_TMP/syncd-b.conf
+sed "s/^listen = .*/listen = 127.0.0.1:$PORT_B/" "$CONF_A" >"$CONF_B"
+declare -A PID PORT=([a]=$PORT_A [b]=$PORT_B) CONF=([a]=$CONF_A [b]=$CONF_B)
+
+start() { # start INSTANCE: runs it, waits until /healthz answers
+    local i
+    "$H_SYNCD" -c "${CONF[$1]}" >>"$H_TMP/$1.log" 2>&1 &
+    PID[$1]=$!
+    h_atexit_kill "${PID[$1]}"
+    for ((i = 0; i < 300; i++)); do
+        curl -sf "http://127.0.0.1:${PORT[$1]}/healthz" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    h_fail "instance $1 starts" "$(tail -5 "$H_TMP/$1.log")"
+    return 1
+}
+role() { # role INSTANCE: active | standby | down, from /v1/status
+    curl -s -m 3 "http://127.0.0.1:${PORT[$1]}/v1/status" 2>/dev/null | jq -r '.role // "down"' 2>/dev/null || echo down
+}
+wait_role() { # wait_role INSTANCE ROLE SECONDS: 0 once it says so
+    local i
+    for ((i = 0; i < $3 * 10; i++)); do
+        [[ $(role "$1") == "$2" ]] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+other() { [[ $1 == a ]] && echo b || echo a; }
+
+# ---------------------------------------------------------------- roles
+sock=$H_TMP/notify.sock
+"$H_ROOT/build/notify_listen" "$sock" "$H_TMP/notes" &
+h_atexit_kill $!
+start a
+wait_role a active 10 && h_ok "the first instance takes the lease: active" || h_fail "a active" "$(role a)"
+h_api admin1 POST /v1/grants '{"grantee":"reg1","role":"civil_registrar","unit":"31120"}' >/dev/null
+NOTIFY_SOCKET=$sock "$H_SYNCD" -c "$CONF_B" >>"$H_TMP/b.log" 2>&1 &
+PID[b]=$!
+h_atexit_kill "${PID[b]}"
+wait_role b standby 10 && h_ok "the second instance waits: standby in /v1/status" || h_fail "b standby" "$(role b)"
+code=$(curl -s -o "$H_TMP/readyz" -w '%{http_code}' "http://127.0.0.1:$PORT_B/readyz")
+[[ $code == 503 ]] && grep -q standby "$H_TMP/readyz" && h_ok "standby /readyz: 503 with the word standby" ||
+    h_fail "standby /readyz" "$code $(cat "$H_TMP/readyz")"
+for ((i = 0; i < 50; i++)); do grep -q '^STATUS=standby' "$H_TMP/notes" 2>/dev/null && break; sleep 0.1; done
+grep -q '^STATUS=standby: .*pid' "$H_TMP/notes" && h_ok "standby STATUS names the active instance" ||
+    h_fail "standby STATUS" "$(grep STATUS "$H_TMP/notes" | tail -2)"
+key=$(h_psql -d tier -c "SELECT id FROM u31120.khai_sinh ORDER BY id LIMIT 1")
+code=$(h_api reg1 POST /v1/documents "{\"kind\":\"birth_extract\",\"unit\":\"31120\",\"key\":\"$key\"}")
+serial=$(jq -r .serial "$H_TMP/body" 2>/dev/null || true)
+[[ $code == 201 ]] && h_ok "the active instance issues ($serial)" || h_fail "issue on active" "$code $(cat "$H_TMP/body")"
+code=$(curl -s -o "$H_TMP/b.body" -w '%{http_code}' -u reg1:pw-reg1-secret -H 'Content-Type: application/json' \
+    --data-binary "{\"kind\":\"birth_extract\",\"unit\":\"31120\",\"key\":\"$key\"}" "http://127.0.0.1:$PORT_B/v1/documents")
+[[ $code == 503 ]] && grep -q standby "$H_TMP/b.body" && h_ok "the standby refuses issuance: 503 standby, naming the active one" ||
+    h_fail "standby refuses API" "$code $(cat "$H_TMP/b.body")"
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT_B/verify/$serial")
+h_assert_eq "the standby serves the public verification page" 200 "$code"
+
+# ---------------------------------------------------------------- kill -9 of the active, KILLS times
+h_psql -d land -c "CREATE TABLE wl (id bigint PRIMARY KEY, unit text, lsn pg_lsn)" # not published
+workload() {
+    local i codes=(31117 31120 31123 31135 31213 31178 99999 '') c m
+    for ((i = 1; ; i++)); do
+        [[ -e $H_TMP/stop ]] && return 0
+        c=${codes[RANDOM % 6]}
+        m=${codes[RANDOM % 8]}
+        psql -X -q -d land >>"$H_TMP/workload.log" 2>&1 <<SQL || true
+BEGIN;
+INSERT INTO thua_dat (id, ma_dvhc_xa, so_to, so_thua, dien_tich, trang_thai, phien_ban) VALUES (7000000 + $i, '$c', 5, $i, 10, 1, 1);
+UPDATE thua_dat SET ma_dvhc_xa = NULLIF('$m', '') WHERE id = (SELECT id FROM thua_dat WHERE id < 7000000 ORDER BY md5(id::text || '$i') LIMIT 1);
+UPDATE thua_dat SET phien_ban = phien_ban + 1 WHERE id = (SELECT id FROM thua_dat WHERE id < 7000000 ORDER BY md5(id::text || 'u$i') LIMIT 1);
+DELETE FROM thua_dat WHERE id = (SELECT id FROM thua_dat WHERE id < 7000000 ORDER BY md5(id::text || 'd$i') LIMIT 1);
+COMMIT;
+SQL
+        sleep 0.02
+    done
+}
+issuer() { # issues against whichever instance answers, until told to stop
+    local p n=0
+    while [[ ! -e $H_TMP/stop ]]; do
+        for p in "$PORT_A" "$PORT_B"; do
+            code=$(curl -s -m 5 -o "$H_TMP/issue.out" -w '%{http_code}' -u reg1:pw-reg1-secret -H 'Content-Type: application/json' \
+                --data-binary "{\"kind\":\"birth_extract\",\"unit\":\"31120\",\"key\":\"$key\"}" \
+                "http://127.0.0.1:$p/v1/documents" 2>/dev/null || true)
+            [[ $code == 201 ]] && n=$((n + 1)) && echo "$n" >"$H_TMP/issued.$BASHPID"
+        done
+        sleep 0.05
+    done
+}
+workload &
+h_atexit_kill $!
+for w in 1 2; do
+    issuer &
+    h_atexit_kill $!
+done
+kill "${PID[b]}" 2>/dev/null && wait "${PID[b]}" 2>/dev/null || true
+start b
+wait_role b standby 10 || h_fail "b standby again" "$(role b)"
+active=a takeovers=() survived=0
+for ((k = 1; k <= kills; k++)); do
+    sleep "0.$((RANDOM % 9 + 1))"
+    standby=$(other $active)
+    t0=$(date +%s%3N)
+    kill -9 "${PID[$active]}"
+    wait "${PID[$active]}" 2>/dev/null || true
+    if wait_role "$standby" active 30; then
+        survived=$((survived + 1))
+        takeovers+=("$(awk -v d=$(($(date +%s%3N) - t0)) 'BEGIN { printf "%.1f", d / 1000 }')")
+    else
+        h_fail "kill #$k: $standby takes over" "$(role "$standby"); $(tail -3 "$H_TMP/$standby.log")"
+        break
+    fi
+    start "$active"
+    wait_role "$active" standby 10 || h_fail "kill #$k: the killed instance comes back as the standby" "$(role "$active")"
+    active=$standby
+done
+h_assert_eq "kill -9 of the active instance: the standby took over every time" "$kills" "$survived"
+printf '%s\n' "${takeovers[@]}" | sort -n >"$H_TMP/takeovers"
+echo "figure: takeover after kill -9 (lease 3 s): n=$(wc -l <"$H_TMP/takeovers") min $(head -1 "$H_TMP/takeovers") s, median $(sed -n "$(( ($(wc -l <"$H_TMP/takeovers") + 1) / 2 ))p" "$H_TMP/takeovers") s, max $(tail -1 "$H_TMP/takeovers") s"
+
+# ---------------------------------------------------------------- a paused active instance resumes
+# every unit's checkpoints (schema, source, lsn, term), in the tier
+h_psql -d tier <<'SQL'
+CREATE FUNCTION public.all_ckpt() RETURNS TABLE (s text, source text, lsn pg_lsn, term bigint) LANGUAGE plpgsql AS $$
+DECLARE r record; BEGIN
+  FOR r IN SELECT nspname FROM pg_namespace WHERE nspname ~ '^u[0-9]{5}$' LOOP
+    RETURN QUERY EXECUTE format('SELECT %L::text, source, lsn, term FROM %I.syncd_checkpoint', r.nspname, r.nspname);
+  END LOOP; END $$;
+SQL
+standby=$(other $active)
+term0=$(sql "SELECT term FROM syncd_leader")
+kill -STOP "${PID[$active]}"
+wait_role "$standby" active 30 && h_ok "paused active instance: the standby takes over when its lease runs out" ||
+    h_fail "takeover from a paused instance" "$(role "$standby")"
+sleep 2 # the new active instance streams and issues
+h_psql -d tier -c "CREATE TABLE ck_before AS SELECT * FROM public.all_ckpt()"
+seq_before=$(sql "SELECT seq FROM syncd_audit_head")
+kill -CONT "${PID[$active]}"
+rc=0
+for ((i = 0; i < 100; i++)); do h_pid_alive "${PID[$active]}" || break; sleep 0.1; done
+wait "${PID[$active]}" 2>/dev/null || rc=$?
+h_assert_eq "the resumed old leader finds its lease lost and exits 75" 75 "$rc"
+grep -q "lost the lease" "$H_TMP/$active.log" && h_ok "... saying so in its log" || h_fail "lost-lease log" "$(tail -3 "$H_TMP/$active.log")"
+for ((i = 0; i < 300; i++)); do # the new active instance streams (the slot is its own)
+    [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${PORT[$standby]}/readyz") == 200 ]] && break
+    sleep 0.1
+done
+h_city_caught_up
+h_assert_eq "every unit checkpoint was raised to the new term at the takeover" 0 \
+    "$(h_psql -d tier -c "SELECT count(*) FROM public.all_ckpt() WHERE term <= $term0")"
+h_assert_eq "no unit checkpoint moved back after the old leader resumed" 0 \
+    "$(h_psql -d tier -c "SELECT count(*) FROM ck_before b JOIN public.all_ckpt() c USING (s, source) WHERE c.lsn < b.lsn")"
+h_assert_eq "the audit chain goes on from the head the new leader wrote (no fork)" t \
+    "$(sql "SELECT seq >= $seq_before FROM syncd_audit_head")"
+echo "figure: units whose checkpoints were compared across the resume: $(h_psql -d tier -c "SELECT count(*) FROM ck_before")"
+start "$active"
+wait_role "$active" standby 10 && h_ok "restarted, the old leader is the standby" || h_fail "old leader standby" "$(role "$active")"
+
+# ---------------------------------------------------------------- the end: nothing lost, nothing doubled
+touch "$H_TMP/stop"
+sleep 1
+kill "${PID[a]}" "${PID[b]}" 2>/dev/null || true
+wait "${PID[a]}" "${PID[b]}" 2>/dev/null || true
+h_city_once "after $kills kills and a paused leader"
+n=$(sql "SELECT count(*) FROM syncd_documents WHERE unit = '31120'")
+h_assert_eq "serials of 31120 are 1..$n, no gap, no duplicate" 0 \
+    "$(sql "SELECT count(*) FILTER (WHERE n <> rn) + count(*) - count(DISTINCT serial) FROM (SELECT serial,
+        split_part(serial, '-', 3)::int AS n, row_number() OVER (ORDER BY serial) AS rn FROM syncd_documents WHERE unit = '31120') x")"
+h_assert_eq "every document has its allow and issued audit rows" 0 \
+    "$(sql "SELECT count(*) FROM syncd_documents d WHERE (SELECT count(*) FROM syncd_audit a WHERE a.request_id = d.request_id
+        AND a.action = 'document.issue') <> 2")"
+"$H_ROOT/build/syncctl" -c "$H_CONF" audit verify >"$H_TMP/verify.out" 2>&1 && h_ok "syncctl audit verify: one linear chain, intact" ||
+    h_fail "audit verify" "$(cat "$H_TMP/verify.out")"
+echo "figure: documents issued across the failovers: $n; terms: $(sql "SELECT term FROM syncd_leader")"
+h_summary
