@@ -190,9 +190,13 @@ $(B)/http_loop: bench/http_loop.c
 	@mkdir -p $(B)
 	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
 
-# a longer crash test: 200 kill -9 of the continuous daemon under load
-soak: all
+# the long forms: 200 kill -9 of the continuous daemon under load, then
+# SOAK_SECONDS (default 1800) of mixed load on an active/standby pair —
+# streaming, issuance, grants and revocations, a failover every 5 minutes —
+# ending with oracle equality, audit verify and RSS growth after warm-up < 10%
+soak: all $(B)/bench_issue
 	@KILLS=$${KILLS:-200} tests/run.sh -- -- tests/integration/test_stream_crash.sh
+	@SOAK_SECONDS=$${SOAK_SECONDS:-1800} KILLS=$${FAILOVER_KILLS:-20} tests/run.sh -- -- tests/integration/test_failover.sh
 
 # libFuzzer on the pgoutput parser (FUZZ_TIME seconds, default 120)
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined

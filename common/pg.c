@@ -44,8 +44,8 @@ void pg_error(PGconn *c, const char *what, char *err, size_t errlen)
 
 PGconn *pg_connect(const struct pg_connect_opts *o, char *err, size_t errlen)
 {
-	const char *kw[7], *val[7];
-	char timeout[16];
+	const char *kw[8], *val[8];
+	char timeout[16], user_timeout[16];
 	int n = 0;
 	PGconn *c;
 	PGresult *res;
@@ -54,6 +54,11 @@ PGconn *pg_connect(const struct pg_connect_opts *o, char *err, size_t errlen)
 		snprintf(timeout, sizeof(timeout), "%d", o->connect_timeout);
 		kw[n] = "connect_timeout";
 		val[n++] = timeout;
+	}
+	if (o->tcp_user_timeout_ms > 0) {
+		snprintf(user_timeout, sizeof(user_timeout), "%d", o->tcp_user_timeout_ms);
+		kw[n] = "tcp_user_timeout";
+		val[n++] = user_timeout;
 	}
 	kw[n] = "dbname";
 	val[n++] = o->conninfo;

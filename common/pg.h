@@ -12,17 +12,18 @@
 
 /* How to connect; every field but conninfo may be 0/NULL. */
 struct pg_connect_opts {
-	const char *conninfo; /* a libpq string or URI */
-	const char *password; /* NULL: libpq's own sources (PGPASSFILE, ...) */
-	const char *appname;  /* fallback_application_name */
-	const char *what;     /* names the database in err ("state database: ..."); NULL: nothing */
-	bool pin_search_path; /* search_path = pg_catalog, public, sent at connect time, so a
-			       * schema named after syncd's role ("$user") cannot shadow a table */
-	bool quiet;	      /* notices ("already exists, skipping") are discarded */
-	bool copy_session;    /* ISO dates, UTF-8, exact floats, client_min_messages = warning:
-			       * COPY text reads the same on every side (pg_dump does the same) */
-	bool replication;     /* replication=database (a walsender) */
-	int connect_timeout;  /* seconds, unless the conninfo says otherwise; 0: libpq's default */
+	const char *conninfo;	 /* a libpq string or URI */
+	const char *password;	 /* NULL: libpq's own sources (PGPASSFILE, ...) */
+	const char *appname;	 /* fallback_application_name */
+	const char *what;	 /* names the database in err ("state database: ..."); NULL: nothing */
+	bool pin_search_path;	 /* search_path = pg_catalog, public, sent at connect time, so a
+				  * schema named after syncd's role ("$user") cannot shadow a table */
+	bool quiet;		 /* notices ("already exists, skipping") are discarded */
+	bool copy_session;	 /* ISO dates, UTF-8, exact floats, client_min_messages = warning:
+				  * COPY text reads the same on every side (pg_dump does the same) */
+	bool replication;	 /* replication=database (a walsender) */
+	int connect_timeout;	 /* seconds, unless the conninfo says otherwise; 0: libpq's default */
+	int tcp_user_timeout_ms; /* unacknowledged data ends the connection after this; 0: the kernel's */
 };
 
 /* Connects.  Returns a new connection (caller frees with PQfinish) or NULL

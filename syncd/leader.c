@@ -21,9 +21,9 @@ struct leader {
 	char lease_text[16];
 	PGconn *conn;
 	bool schema_ok; /* syncd_leader exists: the state schema was applied */
-	bool active;
+	atomic_bool active;
 	int64_t term;
-	double renewed; /* monotonic time the last successful renewal was sent */
+	_Atomic double renewed; /* monotonic time the last successful renewal was sent */
 	pthread_mutex_t lock;
 	char who[200];
 	pthread_t thread;
@@ -73,7 +73,10 @@ static int conn_open(struct leader *l, char *err, size_t errlen)
 					  .what = "state database",
 					  .pin_search_path = true,
 					  .quiet = true,
-					  .connect_timeout = 3};
+					  .connect_timeout = 3,
+					  /* a network that drops packets must not hold a
+					   * round past the lease */
+					  .tcp_user_timeout_ms = (int)(l->c.lease * 400)};
 
 	if (l->conn != NULL && PQstatus(l->conn) == CONNECTION_OK)
 		return 0;
@@ -115,6 +118,7 @@ static int take(struct leader *l, char *err, size_t errlen)
 {
 	char pid[16];
 	const char *params[4] = {l->c.cluster, l->c.holder, pid, l->lease_text};
+	double sent = mono_now();
 	PGresult *r;
 
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
@@ -130,8 +134,9 @@ static int take(struct leader *l, char *err, size_t errlen)
 		return -1;
 	if (PQntuples(r) == 1) {
 		l->term = atoll(PQgetvalue(r, 0, 0));
-		l->active = true;
+		l->renewed = sent;
 		fence_set(l->term);
+		l->active = true;
 	}
 	PQclear(r);
 	return l->active ? 1 : 0;
@@ -170,6 +175,11 @@ static bool lease_short(const struct leader *l)
 	return mono_now() - l->renewed >= (double)l->c.lease - margin;
 }
 
+bool leader_expiring(struct leader *l)
+{
+	return atomic_load(&l->active) && lease_short(l);
+}
+
 int leader_round(struct leader *l, char *err, size_t errlen)
 {
 	int r;
@@ -203,8 +213,6 @@ int leader_round(struct leader *l, char *err, size_t errlen)
 		l->conn = NULL;
 		return -1;
 	}
-	if (r == 1)
-		l->renewed = mono_now();
 	who_read(l);
 	return r;
 lost:

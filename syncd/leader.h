@@ -39,6 +39,10 @@ void leader_free(struct leader *l);
  * active instance stays active until its lease runs short). */
 int leader_round(struct leader *l, char *err, size_t errlen);
 
+/* True while active with the lease run short (no renewal for lease minus
+ * a fifth): the main loop's check, should a round hang. */
+bool leader_expiring(struct leader *l);
+
 /* Who holds the lease, as the last round saw it: "HOLDER, pid N, term T"
  * (or "" before the first round). */
 void leader_who(struct leader *l, char *out, size_t outlen);

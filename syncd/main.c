@@ -668,6 +668,12 @@ static bool daemon_loop(struct daemon *d, const sigset_t *set, struct notify *n)
 		struct timespec tick = {.tv_sec = 1};
 		int sig;
 
+		if (atomic_load(&d->role) == 1 && leader_expiring(d->leader)) {
+			char who[200];
+
+			leader_who(d->leader, who, sizeof(who));
+			lease_lost(d->cfg->cluster, who);
+		}
 		if (!started && atomic_load(&d->role) == 1) {
 			active_start(d);
 			started = true;
