@@ -236,7 +236,7 @@ granter() { # grants and revocations against whichever instance is active
     while [[ ! -e $H_TMP/stop ]]; do
         for p in "$PORT_A" "$PORT_B"; do
             curl -s -m 5 -o "$H_TMP/grant.out" -u admin1:pw-admin1-secret -H 'Content-Type: application/json' \
-                --data-binary '{"grantee":"reg2","role":"civil_registrar","unit":"31117"}' \
+                --data-binary '{"grantee":"reg2","role":"civil_registrar","unit":"31135"}' \
                 "http://127.0.0.1:$p/v1/grants" >/dev/null 2>&1 || true
             id=$(jq -r '.id // empty' "$H_TMP/grant.out" 2>/dev/null || true)
             if [[ -n $id ]]; then
