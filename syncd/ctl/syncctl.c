@@ -1336,6 +1336,23 @@ static int cmd_deadletter(const struct cli *cli, int argc, char **argv)
 		       argv);
 }
 
+/* The instance's role in its active/standby pair, e.g. "role: standby;
+ * active instance: db2 10.0.0.2:8443, pid 812, term 7". */
+static void status_role(const json_t *st)
+{
+	const char *role = json_string_value(json_object_get(st, "role"));
+	const char *who = json_string_value(json_object_get(st, "active_instance"));
+	char text[300];
+
+	if (role == NULL)
+		return;
+	snprintf(text, sizeof(text), "role: %s, term %lld%s%s", role,
+		 (long long)json_integer_value(json_object_get(st, "term")),
+		 who != NULL && who[0] != '\0' ? "; active instance: " : "", who != NULL ? who : "");
+	api_text_sanitize(text);
+	printf("%s\n", text);
+}
+
 /* syncctl status: the sources (state, lag, confirmed position, changes
  * applied, quarantine, units down or detached); --units adds each unit's
  * applied position per source.  No login: GET /v1/status. */
@@ -1383,6 +1400,7 @@ static int cmd_status(const struct cli *cli, int argc, char **argv)
 		       (long long)json_integer_value(json_object_get(v, "units_detached")));
 	}
 	printf("directory: %s\n", json_string_value(json_object_get(res.json, "directory")));
+	status_role(res.json);
 	if (units) {
 		json_t *u;
 

@@ -76,6 +76,9 @@ code=$(curl -s -o "$H_TMP/readyz" -w '%{http_code}' "http://127.0.0.1:$PORT_B/re
 for ((i = 0; i < 50; i++)); do grep -q '^STATUS=standby' "$H_TMP/notes" 2>/dev/null && break; sleep 0.1; done
 grep -q '^STATUS=standby: .*pid' "$H_TMP/notes" && h_ok "standby STATUS names the active instance" ||
     h_fail "standby STATUS" "$(grep STATUS "$H_TMP/notes" | tail -2)"
+SYNCCTL_URL=http://127.0.0.1:$PORT_B "$H_ROOT/build/syncctl" status >"$H_TMP/ctl.out" 2>&1 || true
+grep -q '^role: standby, term [0-9]*; active instance: .*pid' "$H_TMP/ctl.out" && h_ok "syncctl status on the standby: role standby and the active instance" ||
+    h_fail "syncctl status role" "$(cat "$H_TMP/ctl.out")"
 key=$(h_psql -d tier -c "SELECT id FROM u31120.khai_sinh ORDER BY id LIMIT 1")
 code=$(h_api reg1 POST /v1/documents "{\"kind\":\"birth_extract\",\"unit\":\"31120\",\"key\":\"$key\"}")
 serial=$(jq -r .serial "$H_TMP/body" 2>/dev/null || true)
