@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/fence.h"
 #include "common/log.h"
 #include "connectors/pgoutput.h"
 #include "syncd/sync/apply.h"
@@ -1181,6 +1182,11 @@ int stream_run(const struct config *cfg, const struct routing *rt, const struct 
 				continue;
 			}
 			if (r == -2) { /* the stream itself is wrong: retrying cannot help */
+				r = -1;
+				break;
+			}
+			if (r < 0 && fence_refused(err)) { /* another instance is active now */
+				log_err("source %s: %s; this instance writes nothing more", src->name, err);
 				r = -1;
 				break;
 			}
