@@ -1185,11 +1185,10 @@ int stream_run(const struct config *cfg, const struct routing *rt, const struct 
 				r = -1;
 				break;
 			}
-			if (r < 0 && fence_refused(err)) { /* another instance is active now */
-				log_err("source %s: %s; this instance writes nothing more", src->name, err);
-				r = -1;
-				break;
-			}
+			if (r < 0 && fence_refused(err)) /* the lease's thread ends the process */
+				log_err("source %s: %s: another instance is active now; nothing more is "
+					"written from here",
+					src->name, err);
 		}
 		if (r == 1)
 			log_info("source %s: slot still held by an earlier connection; waiting", src->name);
