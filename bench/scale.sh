@@ -18,7 +18,9 @@
 #             (applied in every unit), CPU of syncd and of its tier and state
 #             backends and the walsender (/proc utime+stime), syncd's peak RSS
 #             (VmHWM) and the tier backends' private memory (RssAnon: their
-#             prepared statements and caches) once it is applied.
+#             prepared statements and caches) once it is applied, and the
+#             checkpoint rows written to the units meanwhile (one per unit
+#             a batch touched).
 # Then the cost of one unit: (figure at 1000 - figure at 103) / (1000 - 103).
 # The load average is printed beside every figure: on a shared machine wall
 # seconds are noisy, CPU seconds much less so.  Autovacuum is off; the tier
@@ -123,6 +125,10 @@ ticks_diff() {
     awk -v clk="$clk" -v k="$3" 'NR == FNR { a[$1] = $3; next } ($2 == k && ($1 in a)) { s += $3 - a[$1] }
         END { printf "%.2f", s / clk }' "$1" "$2"
 }
+# rows written to the units' syncd_checkpoint tables so far
+checkpoint_writes() {
+    h_psql -d tier -c "SELECT coalesce(sum(n_tup_ins + n_tup_upd), 0) FROM pg_stat_user_tables WHERE relname = 'syncd_checkpoint'"
+}
 tier_shape() {
     h_psql -d tier -c "SELECT (SELECT count(*) FROM pg_namespace WHERE nspname ~ '^u[0-9]{5}\$') || ' schemas, '
         || (SELECT count(*) FROM pg_class) || ' relations, '
@@ -154,7 +160,7 @@ snapshot() {
 # SCALE_TX_ROWS.  Sets st_load_s, st_drain, st_total, st_cpu, st_tier,
 # st_state, st_ws, st_rss, st_load, st_check
 stream() {
-    local n=$1 pid i lsn t_stmt t_commit t_done='' res s0 ntx=$((changes / per_tx))
+    local n=$1 pid i lsn cp0 t_stmt t_commit t_done='' res s0 ntx=$((changes / per_tx))
     h_psql -d tier -c "VACUUM ANALYZE" >/dev/null
     "$H_SYNCD" -c "$H_TMP/scale$n.conf" 2>>"$syncd_log" &
     pid=$!
@@ -170,9 +176,12 @@ stream() {
         [[ $(h_psql -d land -c "SELECT confirmed_flush_lsn >= '$lsn' FROM pg_replication_slots WHERE slot_name = 'syncd_land'") == t ]] && break
         sleep 0.2
     done
-    sleep 2
+    # a backend sends its statistics at most every second, else 10 s later
+    # once idle: wait them out, for the checkpoint rows counted below
+    sleep 11
     st_load=$(load)
     echo "scale: $n units: stream of $changes UPDATEs in $ntx transactions (load average $st_load) ..."
+    cp0=$(checkpoint_writes)
     backend_ticks >"$H_TMP/bt0.$n"
     s0=$(process_ticks "$pid")
     t_stmt=$(now)
@@ -199,6 +208,8 @@ stream() {
     done
     backend_ticks >"$H_TMP/bt1.$n"
     st_cpu=$(awk -v a="$(process_ticks "$pid")" -v b="$s0" -v c="$clk" 'BEGIN { printf "%.2f", (a - b) / c }')
+    sleep 11 # the statistics of the last batches reach the views
+    st_cp=$(($(checkpoint_writes) - cp0))
     st_rss=$(awk '/^VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$pid/status")
     st_tier=$(ticks_diff "$H_TMP/bt0.$n" "$H_TMP/bt1.$n" tier)
     st_state=$(ticks_diff "$H_TMP/bt0.$n" "$H_TMP/bt1.$n" state)
@@ -221,7 +232,7 @@ stream() {
     st_check+=" units $(h_psql -d tier -c "SELECT sum((xpath('/row/s/text()', query_to_xml(format('SELECT coalesce(sum(phien_ban), 0) AS s FROM %I.thua_dat', nspname), false, true, '')))[1]::text::bigint) FROM pg_namespace WHERE nspname ~ '^u[0-9]{5}\$'")"
     echo "scale: $n units: $changes UPDATEs committed in $st_load_s s; applied $st_drain s after the last COMMIT" \
         "($st_total s from the first); CPU: syncd $st_cpu s, tier backends $st_tier s, state backends $st_state s," \
-        "walsender $st_ws s; syncd peak RSS $st_rss MB, tier backends' private memory $st_tmem MB (load average $(load)); sum(phien_ban): $st_check"
+        "walsender $st_ws s; syncd peak RSS $st_rss MB, tier backends' private memory $st_tmem MB; $st_cp unit checkpoint rows written (load average $(load)); sum(phien_ban): $st_check"
     h_stop_pid "$pid"
 }
 
@@ -232,7 +243,7 @@ run() {
     local n=$1
     snapshot "$n"
     stream "$n"
-    R[$n]="$snap_s $snap_cpu $snap_pg $snap_rss $st_drain $st_total $st_cpu $st_tier $st_state $st_ws $st_rss $st_tmem"
+    R[$n]="$snap_s $snap_cpu $snap_pg $snap_rss $st_drain $st_total $st_cpu $st_tier $st_state $st_ws $st_rss $st_tmem $st_cp"
     R[$n.load]="$snap_load / $st_load"
     R[$n.shape]=$snap_shape
     R[$n.check]=$st_check
@@ -275,6 +286,7 @@ printf '| stream, state backends CPU s | %s | %s | %s ms |\n' "$(col 103 9)" "$(
 printf '| stream, walsender CPU s | %s | %s | %s ms |\n' "$(col 103 10)" "$(col "$nsynth" 10)" "$(per_unit 10 1000)"
 printf '| daemon peak RSS MB | %s | %s | %s KiB |\n' "$(col 103 11)" "$(col "$nsynth" 11)" "$(per_unit 11 1024)"
 printf '| tier backends private memory (RssAnon) MB | %s | %s | %s KiB |\n' "$(col 103 12)" "$(col "$nsynth" 12)" "$(per_unit 12 1024)"
+printf '| stream, unit checkpoint rows written | %s | %s | %s |\n' "$(col 103 13)" "$(col "$nsynth" 13)" "$(per_unit 13 1)"
 echo
 echo "load average (1/5/15 min) at the snapshot / at the stream: 103 units ${R[103.load]}; $nsynth units ${R[$nsynth.load]}"
 echo "tier after the snapshot: 103 units ${R[103.shape]}; $nsynth units ${R[$nsynth.shape]}"
