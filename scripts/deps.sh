@@ -11,7 +11,8 @@ npm_too=0
 case "${1:-build}" in
 build) want="$build" ;;
 check) want="$build libcmocka-dev $servers systemd man-db prometheus xxd librsvg2-bin $browser" npm_too=1 ;;
-demo | bench) want="$build $servers" ;;
+demo) want="$build $servers" ;;
+bench) want="$build $servers time" ;;
 lint) want="$build clang-format cppcheck" ;;
 fuzz) want="$build clang" ;;
 browser) want="$browser" npm_too=1 ;;
