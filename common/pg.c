@@ -44,11 +44,24 @@ void pg_error(PGconn *c, const char *what, char *err, size_t errlen)
 
 PGconn *pg_connect(const struct pg_connect_opts *o, char *err, size_t errlen)
 {
-	const char *kw[6], *val[6];
+	/* A server that vanishes (packets dropped, not refused) must not hang
+	 * a thread for the kernel's quarter of an hour: these come before the
+	 * conninfo, so its own values win (a service file's do not: set them
+	 * in the conninfo). */
+	static const char *const timeouts[][2] = {{"connect_timeout", "10"},
+						  {"keepalives_idle", "10"},
+						  {"keepalives_interval", "5"},
+						  {"keepalives_count", "3"},
+						  {"tcp_user_timeout", "30000"}};
+	const char *kw[12], *val[12];
 	int n = 0;
 	PGconn *c;
 	PGresult *res;
 
+	for (size_t i = 0; i < sizeof(timeouts) / sizeof(timeouts[0]); i++) {
+		kw[n] = timeouts[i][0];
+		val[n++] = timeouts[i][1];
+	}
 	kw[n] = "dbname";
 	val[n++] = o->conninfo;
 	kw[n] = "fallback_application_name";
