@@ -60,11 +60,13 @@ class Psql:
             text=True, bufsize=1)
 
     def run(self, sql):
-        """Rows of SQL as lists of fields, or None if the session broke."""
+        """Rows of SQL (complete statements, ended by ';' or \\gexec) as
+        lists of fields, or None if the session broke."""
         if self.p is None or self.p.poll() is not None:
             self._open()
         try:
-            self.p.stdin.write(sql + "\n\\echo " + END + "\n")
+            # a query, not \echo: it comes after the rows of the one before
+            self.p.stdin.write(sql + "\nSELECT '" + END + "';\n")
             self.p.stdin.flush()
             rows = []
             for line in self.p.stdout:
@@ -136,7 +138,7 @@ class Validator:
                 where.setdefault(r[1], []).append((place, i))
         rows = self.state.run(
             "SELECT key, max((row_data->>'" + a.version + "')::bigint) FROM syncd_quarantine "
-            "WHERE tbl = '" + a.qtable + "' AND row_data ? '" + a.version + "' GROUP BY key")
+            "WHERE tbl = '" + a.qtable + "' AND row_data ? '" + a.version + "' GROUP BY key;")
         if rows is None:
             self.unavailable += 1
         else:
