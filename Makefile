@@ -147,7 +147,7 @@ $(B)/asan/%: tests/unit/%.c $(ASAN_OBJ) $(HEADERS)
 check:
 	@scripts/deps.sh check
 	@$(MAKE) --no-print-directory all $(B)/bench_authz $(B)/bench_apply $(B)/bench_issue $(B)/http_sink $(B)/http_loop $(UNIT_BIN) $(ASAN_BIN)
-	@tests/run.sh $(UNIT_BIN) -- $(ASAN_BIN) -- $(sort $(wildcard tests/integration/test_*.sh))
+	@tests/run.sh $(UNIT_BIN) -- $(ASAN_BIN) -- $(sort $(wildcard tests/integration/test_*.sh)) $(sort $(wildcard tests/faults/test_*.sh))
 
 unit: $(UNIT_BIN)
 	@tests/run.sh $(UNIT_BIN)
@@ -190,9 +190,12 @@ $(B)/http_loop: bench/http_loop.c
 	@mkdir -p $(B)
 	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
 
-# a longer crash test: 200 kill -9 of the continuous daemon under load
-soak: all
+# a longer crash test: 200 kill -9 of the continuous daemon under load, then
+# the fault tests in their long form (FAULTS_LONG=1: a 2-minute unit outage,
+# 100 tier restarts, a 1-minute partition, ...)
+soak: all $(B)/bench_issue
 	@KILLS=$${KILLS:-200} tests/run.sh -- -- tests/integration/test_stream_crash.sh
+	@FAULTS_LONG=1 tests/run.sh -- -- $(sort $(wildcard tests/faults/test_*.sh))
 
 # libFuzzer on the pgoutput parser (FUZZ_TIME seconds, default 120)
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined

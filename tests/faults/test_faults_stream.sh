@@ -290,6 +290,7 @@ fi
 
 # ---------------------------------------------------------------- 2. tier restarted, immediate
 for ((k = 1; k <= restarts; k++)); do
+    h_psql -d "$T_TIER" -c CHECKPOINT # a short crash recovery: the time goes to the fault
     f_pg_ctl tier stop-immediate
     sleep "0.$((RANDOM % 5))"
     f_pg_ctl tier start
@@ -302,6 +303,7 @@ h_pid_alive "$H_SYNCD_PID" && h_ok "2: the daemon survived $restarts immediate r
     h_fail "2: tier restarts" "daemon died: $(tail -3 "$H_TMP/daemon.log")"
 
 # ---------------------------------------------------------------- 3. source restarted, immediate
+h_psql -d postgres -c CHECKPOINT
 f_run "$BIN/pg_ctl" -D "$H_PG_DATA" -m immediate -w stop >/dev/null
 sleep 1
 _h_pg_ctl_start
@@ -315,9 +317,9 @@ h_pid_alive "$H_SYNCD_PID" && h_ok "3: the daemon survived an immediate restart 
 if [[ $SPILL_FS == 1 ]]; then
     mark_log=$(wc -l <"$H_TMP/daemon.log")
     dd if=/dev/zero of="$TMPDIR/filler" bs=64k >/dev/null 2>&1 || true
+    t0=$(now_ms)
     h_psql -d land -c "INSERT INTO thua_dat (id, ma_dvhc_xa, so_to, so_thua, dien_tich, trang_thai, phien_ban)
         SELECT 9500000 + g, '31213', 5, g, 10, 1, 1 FROM generate_series(1, 3000) g"
-    t0=$(now_ms)
     for ((i = 0; i < 300; i++)); do
         tail -n +"$mark_log" "$H_TMP/daemon.log" | grep -q "cannot stage streamed transaction" && break
         sleep 0.1
