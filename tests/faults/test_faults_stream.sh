@@ -105,7 +105,9 @@ fi
 [[ -n $NS ]] || echo "note - fault 7 (partition) not run: a network namespace needs root and CAP_NET_ADMIN"
 f_pg tier 127.0.0.1
 f_pg unit "$ISO_ADDR" "$NS"
+# shellcheck disable=SC2154 # F_PORT_* are set by f_pg (printf -v)
 T_TIER="host=127.0.0.1 port=$F_PORT_tier dbname=tier user=postgres"
+# shellcheck disable=SC2154
 T_UNIT="host=$ISO_ADDR port=$F_PORT_unit dbname=tier user=postgres"
 tier() { h_psql -d "$T_TIER" -c "$1"; }
 unit() { h_psql -d "$T_UNIT" -c "$1"; }

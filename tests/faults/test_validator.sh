@@ -19,7 +19,7 @@ CREATE TABLE u31117.thua_dat (id bigint PRIMARY KEY, phien_ban int);
 INSERT INTO u31120.thua_dat VALUES (1, 1), (2, 1), (3, 1);
 SQL
 h_psql -d st -c "CREATE TABLE syncd_quarantine (tbl text, key text, row_data jsonb)"
-H_STATE="host=127.0.0.1 port=$PGPORT dbname=st user=postgres"
+export H_STATE="host=127.0.0.1 port=$PGPORT dbname=st user=postgres"
 TIER="host=127.0.0.1 port=$PGPORT dbname=tier user=postgres"
 tier() { h_psql -d tier -c "$1"; }
 samples() { sed -n 's/.*samples=\([0-9]*\).*/\1/p' "$H_TMP/validator.stats" 2>/dev/null || echo 0; }
