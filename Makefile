@@ -147,7 +147,7 @@ $(B)/asan/%: tests/unit/%.c $(ASAN_OBJ) $(HEADERS)
 check:
 	@scripts/deps.sh check
 	@$(MAKE) --no-print-directory all $(B)/bench_authz $(B)/bench_apply $(B)/bench_issue $(B)/http_sink $(B)/http_loop $(UNIT_BIN) $(ASAN_BIN)
-	@tests/run.sh $(UNIT_BIN) -- $(ASAN_BIN) -- $(sort $(wildcard tests/integration/test_*.sh))
+	@tests/run.sh $(UNIT_BIN) -- $(ASAN_BIN) -- $(sort $(wildcard tests/integration/test_*.sh)) $(sort $(wildcard tests/faults/test_*.sh))
 
 unit: $(UNIT_BIN)
 	@tests/run.sh $(UNIT_BIN)
@@ -197,12 +197,15 @@ $(B)/http_loop: bench/http_loop.c
 	@mkdir -p $(B)
 	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
 
-# the long forms: 200 kill -9 of the continuous daemon under load, then
-# SOAK_SECONDS (default 1800) of mixed load on an active/standby pair —
-# streaming, issuance, grants and revocations, a failover every 5 minutes —
-# ending with oracle equality, audit verify and RSS growth after warm-up < 10%
+# the long forms: 200 kill -9 of the continuous daemon under load; the
+# fault tests long (FAULTS_LONG=1: a 2-minute unit outage, 100 tier
+# restarts, a 1-minute partition, ...); then SOAK_SECONDS (default 1800) of
+# mixed load on an active/standby pair — streaming, issuance, grants and
+# revocations, a failover every 5 minutes — ending with oracle equality,
+# audit verify and RSS growth after warm-up < 10%
 soak: all $(B)/bench_issue
 	@KILLS=$${KILLS:-200} tests/run.sh -- -- tests/integration/test_stream_crash.sh
+	@FAULTS_LONG=1 tests/run.sh -- -- $(sort $(wildcard tests/faults/test_*.sh))
 	@SOAK_SECONDS=$${SOAK_SECONDS:-1800} KILLS=$${FAILOVER_KILLS:-20} tests/run.sh -- -- tests/integration/test_failover.sh
 
 # libFuzzer on the pgoutput parser (FUZZ_TIME seconds, default 120)

@@ -44,13 +44,27 @@ void pg_error(PGconn *c, const char *what, char *err, size_t errlen)
 
 PGconn *pg_connect(const struct pg_connect_opts *o, char *err, size_t errlen)
 {
-	const char *kw[8], *val[8];
+	/* A server that vanishes (packets dropped, not refused) must not hang
+	 * a thread for the kernel's quarter of an hour: these come before the
+	 * conninfo, so its own values win (a service file's do not: set them
+	 * in the conninfo). */
+	static const char *const timeouts[][2] = {{"connect_timeout", "10"},
+						  {"keepalives_idle", "10"},
+						  {"keepalives_interval", "5"},
+						  {"keepalives_count", "3"},
+						  {"tcp_user_timeout", "30000"}};
+	const char *kw[14], *val[14];
 	char timeout[16], user_timeout[16];
 	int n = 0;
 	PGconn *c;
 	PGresult *res;
 
-	if (o->connect_timeout > 0) { /* before the conninfo: its own value wins */
+	for (size_t i = 0; i < sizeof(timeouts) / sizeof(timeouts[0]); i++) {
+		kw[n] = timeouts[i][0];
+		val[n++] = timeouts[i][1];
+	}
+	/* a caller's own (the lease's), still before the conninfo */
+	if (o->connect_timeout > 0) {
 		snprintf(timeout, sizeof(timeout), "%d", o->connect_timeout);
 		kw[n] = "connect_timeout";
 		val[n++] = timeout;

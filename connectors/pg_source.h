@@ -100,6 +100,8 @@ int pg_source_stream_status(struct pg_source *src, uint64_t written, uint64_t fl
 /* Ends the stream (a final status first is the caller's job). */
 void pg_source_stream_stop(struct pg_source *src);
 
+/* The slot's confirmed flush position (0 when unknown). */
+int pg_source_slot_confirmed(struct pg_source *src, uint64_t *lsn, char *err, size_t errlen);
 /* Bytes of WAL the slot keeps: pg_current_wal_lsn() - confirmed_flush_lsn. */
 int pg_source_slot_lag(struct pg_source *src, long long *bytes, char *err, size_t errlen);
 

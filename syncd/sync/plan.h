@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "common/buf.h"
 #include "connectors/connector.h"
@@ -43,7 +44,9 @@ struct group {
 	struct group_conf *conf; /* NULL: PostgreSQL alone */
 	void *ctx;
 	bool in_tx;
-	bool down; /* could not be reached (stream only): its units wait or are detached */
+	bool down;	       /* could not be reached (stream only): its units wait or are detached */
+	struct timespec tried; /* down: the last attempt to reach it */
+	long wait_ms;	       /* down: before the next attempt (grows while attempts time out) */
 };
 
 struct unit_dest {

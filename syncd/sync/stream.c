@@ -909,12 +909,21 @@ static int units_maintain(struct stream *s, char *err, size_t errlen)
 		char msg[1024];
 		bool waiting = false;
 
-		if (!gr->down)
+		if (!gr->down || (gr->wait_ms > 0 && ms_since(&gr->tried) < gr->wait_ms))
 			continue;
+		clock_gettime(CLOCK_MONOTONIC, &gr->tried);
 		gr->ctx = sync_group_open(gr, msg, sizeof(msg));
-		if (gr->ctx == NULL)
+		if (gr->ctx == NULL) {
+			/* an attempt that timed out (packets dropped, not refused)
+			 * held every unit up meanwhile: the next comes later */
+			if (ms_since(&gr->tried) >= 1000)
+				gr->wait_ms = gr->wait_ms == 0		? 4000
+					      : gr->wait_ms * 2 > 60000 ? 60000
+									: gr->wait_ms * 2;
 			continue;
+		}
 		gr->down = false;
+		gr->wait_ms = 0;
 		for (size_t i = 0; i < run->nunits; i++)
 			waiting |= run->units[i].group == gr && !s->detached[i];
 		if (!waiting && resync_detached(s, gr, err, errlen) < 0)
@@ -1127,7 +1136,10 @@ static int stream_once(const struct config *cfg, const struct routing *rt, struc
 		goto oom;
 	if (checkpoints_load(&s, err, errlen) < 0)
 		goto out;
-	if (pg_source_current_lsn(s.run.src, &target, err, errlen) < 0)
+	/* what the slot already has is flushed: a session that starts with a
+	 * unit down holds it there, and the lag is counted from it */
+	if (pg_source_current_lsn(s.run.src, &target, err, errlen) < 0 ||
+	    pg_source_slot_confirmed(s.run.src, &s.flushed, err, errlen) < 0)
 		goto out;
 	s.live_target = target;
 	r = stream_session(&s, target, err, errlen);

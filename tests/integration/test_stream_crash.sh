@@ -13,8 +13,12 @@
 # committed.  Last, four big transactions (20,000 rows over seven codes:
 # insert, update twice, delete) are each killed while they are being
 # applied set-based (connectors/pg_sets.c) before the daemon converges.
+# The order validator (tests/harness/validator.py) samples the units and the
+# quarantine throughout: no unit ever shows an older phien_ban of a parcel
+# after a newer one, and no parcel sits in two units at once.
 set -euo pipefail
 . "$(dirname "$0")/../harness/city.sh"
+. "$(dirname "$0")/../harness/validator.sh"
 
 kills=${KILLS:-20}
 h_city_start 3000
@@ -24,6 +28,8 @@ export TMPDIR=$H_TMP/spill # where the daemon stages streamed transactions
 mkdir -p "$TMPDIR"
 
 h_syncd_once
+# one tier database for every unit: they commit in one transaction
+h_validator_start "host=127.0.0.1 port=$PGPORT dbname=tier user=postgres:group"
 
 # the workload: each transaction inserts a marker parcel into a known unit,
 # moves one parcel (sometimes into or out of the quarantine), updates one
@@ -161,6 +167,7 @@ done
 kill -TERM "$pid"
 wait "$pid" && rc=0 || rc=$?
 h_assert_eq "SIGTERM: the daemon finishes its batch and exits 0" 0 "$rc"
+h_validator_check "after $kills kills"
 h_city_compare "after $kills kills and a source restart"
 
 h_summary
