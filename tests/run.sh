@@ -44,7 +44,7 @@ run_one() {
 }
 
 # The integration tests that take longest, started first so the lanes end together.
-LONG_FIRST="test_bench_smoke.sh test_failover.sh test_stream_crash.sh test_stream.sh test_stream_ops.sh
+LONG_FIRST="test_faults_stream.sh test_bench_smoke.sh test_failover.sh test_stream_crash.sh test_faults_api.sh test_stream.sh test_stream_ops.sh
 test_systemd.sh test_browser.sh test_http_target.sh"
 
 # One integration test in the background: its counts go to $logdir/NAME.res.

@@ -109,7 +109,11 @@ for ((k = 1; k <= kills; k++)); do
         # the source (and here also tier and state) restarted mid-stream
         "$H_SYNCD" -c "$H_CONF" >>"$H_TMP/daemon.log" 2>&1 &
         pid=$!
-        sleep 1
+        # past its start-up checks (which a missing source fails): streaming
+        for ((w = 0; w < 300; w++)); do
+            [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$H_API_PORT/readyz") == 200 ]] && break
+            sleep 0.1
+        done
         h_pg_restart
         sleep 2
         kill -0 "$pid" && h_ok "the daemon survives a restart of the source" || h_fail "source restart" "daemon died"
