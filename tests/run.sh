@@ -49,7 +49,7 @@ test_systemd.sh test_browser.sh test_http_target.sh"
 
 # One integration test in the background: its counts go to $logdir/NAME.res.
 run_bg() {
-	local prog=$1 label=$2 log rc p f t0=$SECONDS
+	local prog=$1 label=$2 log rc p f figs t0=$SECONDS
 	log="$logdir/$label.log"
 	"$prog" >"$log" 2>&1
 	rc=$?
@@ -59,7 +59,12 @@ run_bg() {
 	f=${f:-0}
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
 	echo "$p $f $rc" >"$logdir/$label.res"
-	printf '%-12s %-40s %4d passed, %d failed  (%ds)\n' integration "$label" "$p" "$f" $((SECONDS - t0))
+	# the figures a test measured (lag, takeover times, ...) stay in the
+	# run's output, printed with its line in one write (the lanes interleave)
+	figs=$(grep -E '^figure: ' "$log" | sed 's/^/             /')
+	printf '%-12s %-40s %4d passed, %d failed  (%ds)\n%s' integration "$label" "$p" "$f" $((SECONDS - t0)) \
+		"${figs:+$figs
+}"
 }
 
 integration=()

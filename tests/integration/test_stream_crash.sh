@@ -40,15 +40,8 @@ workload() {
         c=${codes[RANDOM % 6]}
         m=${codes[RANDOM % 8]}
         # one session per transaction: the source restart below ends sessions
-        psql -X -q -d land >>"$H_TMP/workload.log" 2>&1 <<SQL || true
-BEGIN;
-INSERT INTO thua_dat (id, ma_dvhc_xa, so_to, so_thua, dien_tich, trang_thai, phien_ban) VALUES (7000000 + $i, '$c', 5, $i, 10, 1, 1);
-UPDATE thua_dat SET ma_dvhc_xa = NULLIF('$m', '') WHERE id = (SELECT id FROM thua_dat WHERE id < 7000000 ORDER BY md5(id::text || '$i') LIMIT 1);
-UPDATE thua_dat SET phien_ban = phien_ban + 1 WHERE id = (SELECT id FROM thua_dat WHERE id < 7000000 ORDER BY md5(id::text || 'u$i') LIMIT 1);
-DELETE FROM thua_dat WHERE id = (SELECT id FROM thua_dat WHERE id < 7000000 ORDER BY md5(id::text || 'd$i') LIMIT 1);
-COMMIT;
-INSERT INTO wl VALUES ($i, '$c', pg_current_wal_lsn());
-SQL
+        { h_parcel_txn "$i" "$c" "$m"; echo "INSERT INTO wl VALUES ($i, '$c', pg_current_wal_lsn());"; } |
+            psql -X -q -d land >>"$H_TMP/workload.log" 2>&1 || true
     done
 }
 workload 1000 &
