@@ -362,6 +362,8 @@ static int batch_claim(struct audit *a, struct item *list, long long *seq, unsig
 	for (struct item *it = list; it != NULL; it = it->next)
 		if (it->work != NULL && it->work->claim != NULL) {
 			it->work_failed = bad == k;
+			/* a first attempt on a dead connection may have kept one */
+			PQclear(it->claimed);
 			it->claimed = k < n ? res[k] : NULL;
 			res[k++] = NULL;
 		}

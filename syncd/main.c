@@ -704,6 +704,7 @@ int main(int argc, char **argv)
 		r = run_daemon(cfg, rt);
 	}
 done:
+	thread_conn_close(); /* documents_prepare's, on this thread */
 	routing_free(rt);
 	config_free(cfg);
 	return r;
