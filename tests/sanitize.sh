@@ -69,9 +69,11 @@ run_asan() {
 		[ -s "$report" ] && n=$((n + 1))
 	done
 	tally "$label" "$log" "$rc" "$p" "$f" "$n" $((SECONDS - t0))
-	# every report whole, named by its file (asan.PID, ubsan.PID)
+	# each report named by its file (asan.PID, ubsan.PID), kept there whole
 	for report in "$dir"/*; do
-		[ -s "$report" ] && { echo "===== sanitizer report $report ====="; cat "$report"; }
+		[ -s "$report" ] || continue
+		echo "===== sanitizer report $report ($(wc -l <"$report") lines) ====="
+		head -n 80 "$report"
 	done
 }
 
