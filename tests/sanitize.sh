@@ -7,12 +7,15 @@
 #   tests/sanitize.sh asan DIR TEST...   every integration script with
 #       SYNCD_BUILD=DIR, the ASan+UBSan build of syncd, syncctl and the harness
 #       programs (make check-asan): each report a process writes under
-#       DIR/reports/TEST/ is printed and counts as one failure of TEST
+#       DIR/reports/TEST/ (ASan's, LeakSanitizer's; UBSan's are gathered from
+#       the test's output files there) is printed and counts as one failure
+#       of TEST
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
 mode=${1:-}
 shift || true
+keep=${KEEP_TMP:-0}
 passed=0
 failed=0
 failures=()
@@ -51,6 +54,24 @@ run_valgrind() {
 	tally "$label" "$log" "$rc" "$p" "$f" "$vg" $((SECONDS - t0))
 }
 
+# GCC's UBSan, linked with ASan, ignores log_path and writes to stderr, which
+# the tests send to files in their temp dirs: those are kept (KEEP_TMP=1),
+# each "runtime error:" there or in the test's own output becomes a report
+# file in DIR, then the temp dirs go (unless KEEP_TMP=1 was asked for).
+harvest_ubsan() {
+	local log=$1 dir=$2 kept f
+	if grep -q 'runtime error:' "$log"; then
+		grep -A30 'runtime error:' "$log" >"$dir/ubsan.test-output"
+	fi
+	for kept in $(grep -Eo 'harness: kept /tmp/syncd-test\.[A-Za-z0-9]+' "$log" | cut -d' ' -f3); do
+		[ -d "$kept" ] || continue
+		grep -rIl --exclude-dir=data 'runtime error:' "$kept" 2>/dev/null | while read -r f; do
+			grep -A30 'runtime error:' "$f" >"$dir/ubsan.$(basename "$kept").$(echo "${f#"$kept"/}" | tr / _)"
+		done
+		[ "$keep" = 1 ] || rm -rf -- "$kept"
+	done
+}
+
 run_asan() {
 	local build=$1 test=$2 label log rc p f t0=$SECONDS dir n=0 report
 	label=$(basename "$test")
@@ -58,18 +79,19 @@ run_asan() {
 	dir=$build/reports/${label%.sh}
 	rm -rf "$dir"
 	mkdir -p "$dir"
-	SYNCD_BUILD=$build \
+	SYNCD_BUILD=$build KEEP_TMP=1 \
 		ASAN_OPTIONS="log_path=$dir/asan:detect_leaks=1:abort_on_error=0:halt_on_error=1" \
 		UBSAN_OPTIONS="log_path=$dir/ubsan:print_stacktrace=1:halt_on_error=1" \
 		"$test" >"$log" 2>&1
 	rc=$?
+	harvest_ubsan "$log" "$dir"
 	p=$(grep -Eo '[0-9]+ passed, [0-9]+ failed' "$log" | tail -1 | cut -d' ' -f1)
 	f=$(grep -Eo '[0-9]+ passed, [0-9]+ failed' "$log" | tail -1 | cut -d' ' -f3)
 	for report in "$dir"/*; do
 		[ -s "$report" ] && n=$((n + 1))
 	done
 	tally "$label" "$log" "$rc" "$p" "$f" "$n" $((SECONDS - t0))
-	# each report named by its file (asan.PID, ubsan.PID), kept there whole
+	# each report named by its file (asan.PID, ubsan.*), kept there whole
 	for report in "$dir"/*; do
 		[ -s "$report" ] || continue
 		echo "===== sanitizer report $report ($(wc -l <"$report") lines) ====="
