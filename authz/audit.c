@@ -443,7 +443,7 @@ static int write_batch(struct audit *a, struct item *list, char *err, size_t err
 	 * batch and libpq may not know yet: once more on a new connection */
 	for (int attempt = 0;; attempt++) {
 		if (writer_conn(a, err, errlen) < 0)
-			return -1;
+			goto out; /* the first attempt's claim results are cleared there */
 		if (batch_claim(a, list, &seq, prev, err, errlen) == 0)
 			break;
 		if (attempt == 1 || PQstatus(a->conn) == CONNECTION_OK)
