@@ -73,13 +73,17 @@ harvest_ubsan() {
 }
 
 run_asan() {
-	local build=$1 test=$2 label log rc p f t0=$SECONDS dir n=0 report
+	local build=$1 test=$2 label log rc p f t0=$SECONDS dir n=0 report tmpkeep
 	label=$(basename "$test")
 	log=$logdir/$label.log
 	dir=$build/reports/${label%.sh}
 	rm -rf "$dir"
 	mkdir -p "$dir"
-	SYNCD_BUILD=$build KEEP_TMP=1 \
+	# test_harness.sh checks the teardown removes the temp dir (and runs
+	# neither syncd nor syncctl): it keeps nothing
+	tmpkeep=1
+	[ "$label" = test_harness.sh ] && tmpkeep=$keep
+	SYNCD_BUILD=$build KEEP_TMP=$tmpkeep \
 		ASAN_OPTIONS="log_path=$dir/asan:detect_leaks=1:abort_on_error=0:halt_on_error=1" \
 		UBSAN_OPTIONS="log_path=$dir/ubsan:print_stacktrace=1:halt_on_error=1" \
 		"$test" >"$log" 2>&1
