@@ -380,6 +380,8 @@ static int batch_claim(struct audit *a, struct item *list, long long *seq, unsig
 	for (struct item *it = list; it != NULL; it = it->next)
 		if (it->work != NULL && it->work->claim != NULL) {
 			it->work_failed = bad == k;
+			/* a first attempt on a dead connection may have kept one */
+			PQclear(it->claimed);
 			it->claimed = k < n ? res[k] : NULL;
 			res[k++] = NULL;
 		}
@@ -459,7 +461,7 @@ static int write_batch(struct audit *a, struct item *list, char *err, size_t err
 	 * batch and libpq may not know yet: once more on a new connection */
 	for (int attempt = 0;; attempt++) {
 		if (writer_conn(a, err, errlen) < 0)
-			return -1;
+			goto out; /* the first attempt's claim results are cleared there */
 		if (batch_claim(a, list, &seq, prev, err, errlen) == 0)
 			break;
 		if (attempt == 1 || PQstatus(a->conn) == CONNECTION_OK)

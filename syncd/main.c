@@ -435,9 +435,10 @@ static void reload(struct config *cfg, struct authz *az, struct audit *audit, st
 	cfg->unit_backlog_limit = ncfg->unit_backlog_limit;
 	cfg->audit_checkpoint_every = ncfg->audit_checkpoint_every;
 	cfg->ldap_cache_ttl = ncfg->ldap_cache_ttl;
-	if (az != NULL)
+	if (az != NULL) {
 		authz_reload(az, nroles, ncfg->ldap_cache_ttl);
-	nroles = NULL;
+		nroles = NULL; /* authz's now; without a directory out: frees it */
+	}
 	audit_set_checkpoint_every(audit, ncfg->audit_checkpoint_every);
 	api_reload(api, ncfg);
 	if (cmp == 3) { /* the streams plan again and copy the new tables */
@@ -870,6 +871,7 @@ int main(int argc, char **argv)
 		r = run_daemon(cfg, rt);
 	}
 done:
+	thread_conn_close(); /* documents_prepare's, on this thread */
 	routing_free(rt);
 	config_free(cfg);
 	return r;

@@ -351,7 +351,8 @@ static json_t *session_units(struct api *api, const struct authz_user *me)
 		free(g);
 		return NULL;
 	}
-	qsort(g, n, sizeof(*g), grant_order);
+	if (n > 1) /* g is NULL when there is none: qsort's pointer must not be */
+		qsort(g, n, sizeof(*g), grant_order);
 	for (size_t i = 0; i < n && units != NULL; i++) {
 		const struct unit_info *ui;
 		char code[12];

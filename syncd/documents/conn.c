@@ -3,6 +3,7 @@
 #include "syncd/documents/documents.h"
 
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,33 @@ static __thread struct {
 	PGconn *c;
 	time_t used;
 } tl[TL_MAX];
+
+/* A thread that opened one has the key set: its connections close when it
+ * ends (the API's workers, the outbox); the main thread calls
+ * thread_conn_close itself. */
+static pthread_key_t tl_key;
+static pthread_once_t tl_once = PTHREAD_ONCE_INIT;
+
+void thread_conn_close(void)
+{
+	for (int i = 0; i < TL_MAX; i++) {
+		PQfinish(tl[i].c);
+		free(tl[i].conninfo);
+		tl[i].c = NULL;
+		tl[i].conninfo = NULL;
+	}
+}
+
+static void tl_destroy(void *unused)
+{
+	(void)unused;
+	thread_conn_close();
+}
+
+static void tl_key_make(void)
+{
+	(void)pthread_key_create(&tl_key, tl_destroy);
+}
 
 /* A connection idle for a while may have lost its backend (a restart, a
  * terminate): an empty query tells, and a reset mends it before use. */
@@ -72,6 +100,8 @@ PGconn *thread_conn(const char *conninfo, const char *password, char *err, size_
 				err, errlen);
 	if (tl[slot].c == NULL)
 		return NULL;
+	pthread_once(&tl_once, tl_key_make);
+	(void)pthread_setspecific(tl_key, tl);
 	tl[slot].conninfo = strdup(conninfo);
 	tl[slot].used = time(NULL);
 	return tl[slot].c;

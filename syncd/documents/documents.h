@@ -53,6 +53,9 @@ int documents_prepare(const struct config *cfg, char *err, size_t errlen);
 /* This thread's connection for conninfo (opened, or reset, on demand;
  * borrowed: the thread keeps it). */
 PGconn *thread_conn(const char *conninfo, const char *password, char *err, size_t errlen);
+/* Closes this thread's connections (a thread that ends has its own closed;
+ * the main thread calls this before it returns). */
+void thread_conn_close(void);
 
 /* issue.c */
 

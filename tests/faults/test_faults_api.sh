@@ -57,7 +57,7 @@ phantoms() {
          ON a.object = d.kind || '/' || d.record_key || ' ' || d.serial
          WHERE a.action = 'document.issue' AND a.decision = 'issued' AND d.serial IS NULL"
 }
-verify() { "$H_ROOT/build/syncctl" -c "$H_CONF" audit verify >"$H_TMP/verify.out" 2>&1 && echo intact || echo "broken: $(cat "$H_TMP/verify.out")"; }
+verify() { "$H_BUILD/syncctl" -c "$H_CONF" audit verify >"$H_TMP/verify.out" 2>&1 && echo intact || echo "broken: $(cat "$H_TMP/verify.out")"; }
 
 # loop NAME KIND: requests one after the other until $H_TMP/stop.NAME; each
 # logged as "start_ms end_ms status error serial" in $H_TMP/log.NAME

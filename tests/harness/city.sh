@@ -8,7 +8,7 @@
 # shellcheck source=tests/harness/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-H_SYNCD=${SYNCD:-$H_ROOT/build/syncd}
+H_SYNCD=${SYNCD:-$H_BUILD/syncd}
 
 # The prologue of a test on the city: the temp dir and its teardown, a
 # PostgreSQL, the city of SIZE parcels and $H_CONF.  Run it in the test's

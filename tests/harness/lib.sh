@@ -13,7 +13,9 @@
 # their own EXIT/INT/TERM/HUP traps (that would drop the teardown): register
 # clean-up with h_atexit / h_atexit_kill instead.
 #
-# Environment knobs: FREEPORT (default $H_ROOT/build/freeport), PG_BINDIR,
+# Environment knobs: SYNCD_BUILD (the directory holding syncd, syncctl and the
+# harness programs, default $H_ROOT/build; `make check-asan` points it at the
+# ASan+UBSan build), FREEPORT (default $H_BUILD/freeport), PG_BINDIR,
 # SLAPD (default /usr/sbin/slapd), KEEP_TMP=1, H_SLAPD_DEBUG (slapd -d level,
 # default "none": errors only; "stats" logs every operation).
 
@@ -23,6 +25,8 @@ _H_LIB_LOADED=1
 
 H_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 export H_ROOT
+H_BUILD=${SYNCD_BUILD:-$H_ROOT/build}
+export H_BUILD
 
 H_PASS=0
 H_FAILED=0
@@ -127,7 +131,7 @@ _h_need_init() {
 # Print a free loopback TCP port.  Falls back to compiling freeport.c into the
 # temp dir, so a test can run before `make`.
 h_freeport() {
-    local fp=${FREEPORT:-$H_ROOT/build/freeport}
+    local fp=${FREEPORT:-$H_BUILD/freeport}
     if [[ ! -x $fp ]]; then
         [[ -n $H_TMP && -d $H_TMP ]] || { _h_die "call h_init first"; return 1; }
         local cached=$H_TMP/freeport

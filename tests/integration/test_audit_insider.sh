@@ -12,7 +12,7 @@ set -euo pipefail
 
 h_city_start 1000
 h_city_ldap 2
-SYNCCTL=$H_ROOT/build/syncctl
+SYNCCTL=$H_BUILD/syncctl
 h_ldap_users "Lê Thị" admin1 chair1 reg1
 h_ldap_group_add city_admin admin1
 h_syncd_set "signing_key_file=$(h_signing_key)" "audit_checkpoint_file=$H_TMP/checkpoints" audit_checkpoint_every=5

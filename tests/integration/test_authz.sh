@@ -10,7 +10,7 @@ set -euo pipefail
 
 h_city_start 1000
 h_city_ldap 3
-SYNCCTL=$H_ROOT/build/syncctl
+SYNCCTL=$H_BUILD/syncctl
 B=$H_LDAP_BASE
 
 h_ldap_users "Nguyễn Văn" admin1 admin2 chair1 chair2 chair3 chair4 chair5 reg1 reg2 off1 mallory aud1

@@ -18,7 +18,7 @@ h_ldap_group_add city_admin admin1
 h_ldap_group_add city_auditor aud1
 API=http://127.0.0.1:$H_API_PORT
 h_syncd_start || { h_summary; exit 1; }
-SYNCCTL=$H_ROOT/build/syncctl
+SYNCCTL=$H_BUILD/syncctl
 export SYNCCTL_URL=$API
 
 sql() { h_psql -d syncd_state -c "$1"; }

@@ -15,7 +15,7 @@ set -euo pipefail
 
 h_city_start 1000
 h_city_ldap 2
-SYNCCTL=$H_ROOT/build/syncctl
+SYNCCTL=$H_BUILD/syncctl
 h_ldap_users "Lê Thị" admin1 chair1 reg1 land1 reg2 audc aud1 audx
 h_ldap_group_add city_admin admin1
 h_ldap_group_add city_auditor audc
@@ -39,12 +39,12 @@ h_syncd_set "public_url=http://localhost:$H_API_PORT/"
 cp -r "$H_TMP/policies" "$H_TMP/badpolicies"
 printf 'unit_code,role,title,name\n99999,civil_registrar,CHỦ TỊCH\n' >"$H_TMP/badpolicies/signers.csv"
 sed "s|^policies_dir = .*|policies_dir = $H_TMP/badpolicies|" "$H_CONF" >"$H_TMP/bad.conf"
-timeout 60 "$H_ROOT/build/syncd" -c "$H_TMP/bad.conf" >"$H_TMP/bad.out" 2>&1 && rc=0 || rc=$?
+timeout 60 "$H_BUILD/syncd" -c "$H_TMP/bad.conf" >"$H_TMP/bad.out" 2>&1 && rc=0 || rc=$?
 grep -qF "badpolicies/signers.csv:2: unit \"99999\" is not a unit of the city" "$H_TMP/bad.out" && [[ $rc != 0 && $rc != 124 ]] &&
     h_ok "signers.csv with an unknown unit: syncd refuses to start with file:line and the fix" ||
     h_fail "bad signers.csv" "rc=$rc $(tail -3 "$H_TMP/bad.out")"
 printf '31120,registrar,CHỦ TỊCH\n' >"$H_TMP/badpolicies/signers.csv"
-timeout 60 "$H_ROOT/build/syncd" -c "$H_TMP/bad.conf" >"$H_TMP/bad.out" 2>&1 && rc=0 || rc=$?
+timeout 60 "$H_BUILD/syncd" -c "$H_TMP/bad.conf" >"$H_TMP/bad.out" 2>&1 && rc=0 || rc=$?
 grep -qF 'signers.csv:1: role "registrar" is not in roles.json' "$H_TMP/bad.out" && [[ $rc != 0 && $rc != 124 ]] &&
     h_ok "signers.csv with an unknown role: refused at start" || h_fail "bad signers.csv role" "rc=$rc $(tail -3 "$H_TMP/bad.out")"
 

@@ -66,7 +66,7 @@ other() { [[ $1 == a ]] && echo b || echo a; }
 
 # ---------------------------------------------------------------- roles
 sock=$H_TMP/notify.sock
-"$H_ROOT/build/notify_listen" "$sock" "$H_TMP/notes" &
+"$H_BUILD/notify_listen" "$sock" "$H_TMP/notes" &
 h_atexit_kill $!
 start a
 wait_role a active 10 && h_ok "the first instance takes the lease: active" || h_fail "a active" "$(role a)"
@@ -81,7 +81,7 @@ code=$(curl -s -o "$H_TMP/readyz" -w '%{http_code}' "http://127.0.0.1:$PORT_B/re
 for ((i = 0; i < 50; i++)); do grep -q '^STATUS=standby' "$H_TMP/notes" 2>/dev/null && break; sleep 0.1; done
 grep -q '^STATUS=standby: .*pid' "$H_TMP/notes" && h_ok "standby STATUS names the active instance" ||
     h_fail "standby STATUS" "$(grep STATUS "$H_TMP/notes" | tail -2)"
-SYNCCTL_URL=http://127.0.0.1:$PORT_B "$H_ROOT/build/syncctl" status >"$H_TMP/ctl.out" 2>&1 || true
+SYNCCTL_URL=http://127.0.0.1:$PORT_B "$H_BUILD/syncctl" status >"$H_TMP/ctl.out" 2>&1 || true
 grep -q '^role: standby, term [0-9]*; active instance: .*pid' "$H_TMP/ctl.out" && h_ok "syncctl status on the standby: role standby and the active instance" ||
     h_fail "syncctl status role" "$(cat "$H_TMP/ctl.out")"
 key=$(h_psql -d tier -c "SELECT id FROM u31120.khai_sinh ORDER BY id LIMIT 1")
@@ -302,7 +302,7 @@ h_assert_eq "every document has its allow and issued audit rows" 0 \
         AND a.action = 'document.issue') <> 2")"
 h_assert_eq "the standby's verification rows share the chain with the active one's" t \
     "$(sql "SELECT count(*) > 0 FROM syncd_audit WHERE action = 'document.verify'")"
-"$H_ROOT/build/syncctl" -c "$H_CONF" audit verify >"$H_TMP/verify.out" 2>&1 && h_ok "syncctl audit verify: one linear chain, intact" ||
+"$H_BUILD/syncctl" -c "$H_CONF" audit verify >"$H_TMP/verify.out" 2>&1 && h_ok "syncctl audit verify: one linear chain, intact" ||
     h_fail "audit verify" "$(cat "$H_TMP/verify.out")"
 echo "figure: documents issued across the failovers: $n; terms: $(sql "SELECT term FROM syncd_leader")"
 h_summary

@@ -8,7 +8,7 @@ set -euo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
 
 h_init
-CLI=$H_ROOT/build/http_send_cli
+CLI=$H_BUILD/http_send_cli
 RECV=$H_ROOT/tests/harness/receiver.py
 T=$H_TMP
 BATCH=land-31120-0000000001A2B3C4-0000000001A2B3FF
@@ -76,7 +76,7 @@ else
 	h_fail "timeout: the error names the timeout" "$OUT"
 fi
 
-dead_port=$("$H_ROOT/build/freeport")
+dead_port=$("$H_BUILD/freeport")
 send "http://127.0.0.1:$dead_port/ingest" "$T/body.json" "$BATCH"
 h_assert_eq "connection refused: retry (curl 7)" "retry 7" "$(field verdict) $(field curl)"
 

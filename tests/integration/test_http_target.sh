@@ -238,7 +238,7 @@ waiting=$(state "SELECT count(*) FROM syncd_http_batch WHERE target = 'onestop' 
 [[ $waiting -ge 1 ]] && h_ok "later batches of 31135 wait behind the dead one ($waiting)" || h_fail "batches wait" "$waiting"
 dl=$(state "SELECT id FROM syncd_deadletter WHERE unit = 31135 AND resolved_at IS NULL")
 out=$(SYNCCTL_URL=http://127.0.0.1:$H_API_PORT SYNCCTL_PASSWORD_FILE="$H_TMP/admin.pw" \
-	"$H_ROOT/build/syncctl" -u "$SYNCD_ADMIN_UID" deadletter retry "$dl" 2>&1) &&
+	"$H_BUILD/syncctl" -u "$SYNCD_ADMIN_UID" deadletter retry "$dl" 2>&1) &&
 	h_ok "syncctl deadletter retry $dl" || h_fail "syncctl deadletter retry" "$out"
 all_delivered 60 && h_ok "after retry the dead batch and the rest are delivered" ||
 	h_fail "after retry" "$(state "SELECT unit, state, count(*) FROM syncd_http_batch WHERE target = 'onestop' AND state <> 'delivered' GROUP BY 1, 2")"
@@ -262,7 +262,7 @@ h_assert_eq "... after one attempt, not a retry loop" 1 \
 printf '%s' "$SIGNED_SECRET" >"$H_TMP/wrong.secret"
 dl=$(state "SELECT id FROM syncd_deadletter WHERE target = 'signed' AND resolved_at IS NULL")
 SYNCCTL_URL=http://127.0.0.1:$H_API_PORT SYNCCTL_PASSWORD_FILE="$H_TMP/admin.pw" \
-	"$H_ROOT/build/syncctl" -u "$SYNCD_ADMIN_UID" deadletter retry "$dl" >/dev/null 2>&1 || true
+	"$H_BUILD/syncctl" -u "$SYNCD_ADMIN_UID" deadletter retry "$dl" >/dev/null 2>&1 || true
 wait_for "SELECT count(*) = 0 FROM syncd_http_batch WHERE target = 'signed' AND state <> 'delivered'" 30 &&
 	h_ok "with the right secret the signed batches are verified and delivered" ||
 	h_fail "signed delivery" "$(state "SELECT state, count(*) FROM syncd_http_batch WHERE target = 'signed' GROUP BY 1")"
@@ -280,7 +280,7 @@ h_assert_eq "its backlog is discarded and its dead letter resolved by syncd" "0 
 	"$(state "SELECT (SELECT count(*) FROM syncd_http_batch WHERE target = 'onestop' AND unit = 31147 AND state IN ('pending', 'dead')) || ' ' || (SELECT count(*) FROM syncd_deadletter WHERE target = 'onestop' AND unit = 31147 AND resolved_at IS NULL)")"
 grep -q "target onestop unit 31147: detached: .* run syncctl resync --unit 31147" "$H_TMP/daemon.log" &&
 	h_ok "the log says it and names the fix" || h_fail "detach log" "$(grep 31147 "$H_TMP/daemon.log" | tail -3)"
-out=$("$H_ROOT/build/syncctl" -c "$H_CONF" resync --unit 31147 --timeout 120 2>&1) &&
+out=$("$H_BUILD/syncctl" -c "$H_CONF" resync --unit 31147 --timeout 120 2>&1) &&
 	h_ok "syncctl resync --unit 31147" || h_fail "resync" "$out"
 all_delivered 60 && h_ok "the resync's full copy ends the detachment and is delivered" ||
 	h_fail "after resync" "$(state "SELECT unit, state, count(*) FROM syncd_http_batch WHERE target = 'onestop' AND state <> 'delivered' GROUP BY 1, 2") $(state "SELECT * FROM syncd_http_paused")"

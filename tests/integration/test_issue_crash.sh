@@ -41,7 +41,7 @@ phantoms() { # issued rows naming a serial that is not in the register
          ON a.object = d.kind || '/' || d.record_key || ' ' || d.serial
          WHERE a.action = 'document.issue' AND a.decision = 'issued' AND d.serial IS NULL"
 }
-verify() { "$H_ROOT/build/syncctl" -c "$H_CONF" audit verify >"$H_TMP/verify.out" 2>&1 && echo intact || echo "broken: $(cat "$H_TMP/verify.out")"; }
+verify() { "$H_BUILD/syncctl" -c "$H_CONF" audit verify >"$H_TMP/verify.out" 2>&1 && echo intact || echo "broken: $(cat "$H_TMP/verify.out")"; }
 
 # ---------------------------------------------------------------- 32 clients, one unit
 out=$("$BENCH" "$API" reg1 pw-reg1-secret "31120:$key" 32 2)

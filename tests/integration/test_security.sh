@@ -217,7 +217,7 @@ h_assert_eq "directory frozen, 8 requests waiting on it: /healthz /readyz /metri
 kill -CONT "$_H_SLAPD_PID"
 wait "${frozen[@]}" || true
 # 1,000 idle sockets from one address
-"$H_ROOT/build/idle_sockets" 127.0.0.7 127.0.0.1 "$H_API_PORT" 1000 8 >"$H_TMP/idle.out" &
+"$H_BUILD/idle_sockets" 127.0.0.7 127.0.0.1 "$H_API_PORT" 1000 8 >"$H_TMP/idle.out" &
 idle=$!
 sleep 2
 h_assert_eq "1,000 idle sockets from 127.0.0.7: /healthz from another address answers" 200 \

@@ -12,7 +12,7 @@ set -euo pipefail
 h_init
 h_pg_start
 h_city_setup 1000
-SYNCCTL=$H_ROOT/build/syncctl
+SYNCCTL=$H_BUILD/syncctl
 versions() { h_psql -d "${1:-syncd_state}" -c "SELECT string_agg(version || ':' || name, ' ' ORDER BY version)
                                                FROM public.syncd_schema_version"; }
 want=$(cd "$H_ROOT/dist/sql/state" && ls [0-9]*.sql | awk '{ printf "%s%d:%s", (NR > 1 ? " " : ""), $0 + 0, $0 }')

@@ -5,7 +5,7 @@ set -euo pipefail
 . "$(dirname "$0")/../harness/city.sh"
 
 h_city_start 3000
-SYNCCTL=$H_ROOT/build/syncctl
+SYNCCTL=$H_BUILD/syncctl
 
 # start without public.to_ban_do in routing.json; it is added later
 cp -r "$H_ROOT/policies" "$H_TMP/pol"

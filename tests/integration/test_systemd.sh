@@ -17,7 +17,7 @@ h_syncd_once
 API=http://127.0.0.1:$H_API_PORT
 sock=$H_TMP/notify.sock
 notes=$H_TMP/notes
-"$H_ROOT/build/notify_listen" "$sock" "$notes" &
+"$H_BUILD/notify_listen" "$sock" "$notes" &
 h_atexit_kill $!
 for ((i = 0; i < 50; i++)); do [[ -S $sock ]] && break; sleep 0.1; done
 db() { h_psql -d postgres -c "ALTER DATABASE $1 ALLOW_CONNECTIONS $2" \
@@ -78,16 +78,16 @@ grep -Eq '^syncd_source_lag_seconds\{source="land"\} [0-9.]+$' "$H_TMP/metrics" 
 grep -q '^syncd_unit_applied_lsn{source="land",unit="31120"} [1-9]' "$H_TMP/metrics" &&
     h_ok "/metrics has the applied LSN per unit" || h_fail "unit LSN" "$(grep unit_applied "$H_TMP/metrics" | head -3)"
 
-out=$("$H_ROOT/build/syncctl" -s "$API" status 2>&1) && rc=0 || rc=$?
+out=$("$H_BUILD/syncctl" -s "$API" status 2>&1) && rc=0 || rc=$?
 h_assert_eq "syncctl status exits 0" 0 "$rc"
 grep -Eq '^land +streaming +[0-9]+ +[0-9A-F]+/[0-9A-F]+ ' <<<"$out" && grep -Eq '^civil +streaming ' <<<"$out" &&
     h_ok "syncctl status: a table of the sources" || h_fail "syncctl status" "$out"
-out=$("$H_ROOT/build/syncctl" -s "$API" status --units 2>&1)
+out=$("$H_BUILD/syncctl" -s "$API" status --units 2>&1)
 grep -Eq '^31120 +Phường Cái Khế +[0-9A-F]+/[0-9A-F]+ +[0-9A-F]+/[0-9A-F]+' <<<"$out" &&
     h_ok "syncctl status --units: each unit's applied position per source" || h_fail "status --units" "$(head -5 <<<"$out")"
 h_assert_eq "the quarantine in /v1/status equals the state DB's" \
     "$(h_psql -d syncd_state -c "SELECT count(*) FROM syncd_quarantine WHERE source = 'land'")" \
-    "$("$H_ROOT/build/syncctl" -s "$API" --json status | jq '.sources[] | select(.name == "land") | .quarantined')"
+    "$("$H_BUILD/syncctl" -s "$API" --json status | jq '.sources[] | select(.name == "land") | .quarantined')"
 
 # a unit database down: degraded, still running, still pinging the watchdog
 mark
