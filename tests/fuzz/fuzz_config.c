@@ -4,7 +4,7 @@
  * The input is the file, written to this process's temporary folder and
  * read by config_load as syncd reads it.  A refusal is one or more lines
  * "PATH:LINE: message".  An accepted configuration is printed (secrets
- * redacted: the password files' contents never appear), compared with
+ * redacted: a marker put in each secret's place never appears), compared with
  * itself (a reload with nothing changed changes no fixed key), asked
  * which targets every unit code goes to, and each target URL has {unit}
  * expanded. */
@@ -29,20 +29,44 @@ static void errors_check(const char *path, const char *errors)
 	}
 }
 
-static void accepted_check(const struct config *cfg)
+/* Every secret held replaced by a marker while the configuration is
+ * printed: the marker must not appear. */
+static void print_check(struct config *cfg)
 {
-	char *out = NULL, fixed[512];
-	size_t outlen = 0, idx[64];
+	static char mark[] = "\x01fuzz-secret-marker\x01";
+	char **sec[3] = {&cfg->state_password, &cfg->tier_password, &cfg->ldap_bind_password};
+	char *keep[3], *out = NULL;
+	size_t outlen = 0;
 	FILE *f = open_memstream(&out, &outlen);
-	bool instead;
 
 	if (f == NULL)
 		abort();
+	for (int i = 0; i < 3; i++) {
+		keep[i] = *sec[i];
+		*sec[i] = mark;
+	}
+	for (size_t i = 0; i < cfg->nsources; i++)
+		if (cfg->sources[i].password == NULL)
+			cfg->sources[i].password = mark;
 	config_print(cfg, f);
 	fclose(f);
-	if (cfg->state_password != NULL && cfg->state_password[0] != '\0' && strstr(out, cfg->state_password))
+	if (strstr(out, mark) != NULL)
 		abort(); /* a secret printed */
+	for (int i = 0; i < 3; i++)
+		*sec[i] = keep[i];
+	for (size_t i = 0; i < cfg->nsources; i++)
+		if (cfg->sources[i].password == mark)
+			cfg->sources[i].password = NULL;
 	free(out);
+}
+
+static void accepted_check(struct config *cfg)
+{
+	char fixed[512];
+	size_t idx[64];
+	bool instead;
+
+	print_check(cfg);
 	if (config_fixed_changes(cfg, cfg, fixed, sizeof(fixed)) != 0)
 		abort();
 	for (int unit = 0; unit < 100000 && cfg->ntargets <= 64; unit += 997)
