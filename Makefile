@@ -196,7 +196,8 @@ soak: all
 
 # make fuzz [FUZZ_SECONDS=60]: one libFuzzer target (clang, ASan+UBSan) per
 # parser of outside input, tests/fuzz/fuzz_X.c, each run FUZZ_SECONDS (or the
-# older FUZZ_TIME) from its seeds tests/fuzz/corpus/X; new inputs go to
+# older FUZZ_TIME) from its seeds tests/fuzz/corpus/X and the crashes fixed
+# before (tests/fuzz/crashes/X); new inputs go to
 # $(B)/fuzz/corpus/X, a crash to tests/fuzz/crashes/X/ (commit it, minimized,
 # with the fix).  make check replays every seed and crash file with gcc
 # (tests/fuzz/replay.c, the asan flavour): $(B)/asan/replay_X.
@@ -227,7 +228,7 @@ fuzz:
 	@fail=0; for t in $(FUZZ_TARGETS); do \
 		mkdir -p $(B)/fuzz/corpus/$$t tests/fuzz/crashes/$$t; \
 		$(B)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -timeout=25 -print_final_stats=1 \
-			-artifact_prefix=tests/fuzz/crashes/$$t/ $(B)/fuzz/corpus/$$t tests/fuzz/corpus/$$t \
+			-artifact_prefix=tests/fuzz/crashes/$$t/ $(B)/fuzz/corpus/$$t tests/fuzz/corpus/$$t tests/fuzz/crashes/$$t \
 			>$(B)/fuzz/$$t.log 2>&1; rc=$$?; \
 		execs=$$(sed -n 's/^stat::number_of_executed_units: *//p' $(B)/fuzz/$$t.log | tail -1); \
 		secs=$$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' $(B)/fuzz/$$t.log | tail -1); \
