@@ -38,11 +38,18 @@ struct chain {
 	unsigned char head_hash[32];
 };
 
-static char *body_of(const struct row *w)
+/* The canonical body, NULL when a column is not UTF-8 (json_pack refuses). */
+static char *body_try(const struct row *w)
 {
 	struct audit_event ev = {w->col[1], w->col[2], w->col[3], w->col[4],
 				 w->col[5], w->col[6], w->col[7], w->col[8]};
-	char *b = audit_body(w->seq, w->col[0], &ev);
+
+	return audit_body(w->seq, w->col[0], &ev);
+}
+
+static char *body_of(const struct row *w)
+{
+	char *b = body_try(w);
 
 	if (b == NULL)
 		abort();
@@ -147,9 +154,15 @@ static void tamper(struct chain *c, const uint8_t *t)
 		    (unsigned char)w->col[t[2] % 9][t[3] % strlen(w->col[t[2] % 9])] >= 0x80)
 			break; /* a byte of a UTF-8 sequence: syncd writes valid UTF-8 only */
 		byte_set(w->col[t[2] % 9], t[3], (uint8_t)('a' + t[4] % 26));
-		free(w->body);
-		w->body = body_of(w);
-		hash_of(w, w->hash);
+		{
+			char *b = body_try(w); /* NULL: a column tampered before is not UTF-8 */
+
+			if (b != NULL) {
+				free(w->body);
+				w->body = b;
+				hash_of(w, w->hash);
+			}
+		}
 		break;
 	case 8: c->head_hash[t[3] % 32] ^= t[4] | 1; break;
 	case 9: c->head_seq += (t[4] % 2 ? 1 : -1) * (1 + t[3] % 4); break;
