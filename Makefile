@@ -146,8 +146,8 @@ $(B)/asan/%: tests/unit/%.c $(ASAN_OBJ) $(HEADERS)
 # tests against real PostgreSQL and slapd; one closing "N passed, N failed".
 check:
 	@scripts/deps.sh check
-	@$(MAKE) --no-print-directory all $(B)/bench_authz $(B)/bench_apply $(B)/bench_issue $(B)/http_sink $(B)/http_loop $(UNIT_BIN) $(ASAN_BIN)
-	@tests/run.sh $(UNIT_BIN) -- $(ASAN_BIN) -- $(sort $(wildcard tests/integration/test_*.sh)) $(sort $(wildcard tests/faults/test_*.sh))
+	@$(MAKE) --no-print-directory all $(B)/bench_authz $(B)/bench_apply $(B)/bench_issue $(B)/http_sink $(B)/http_loop $(UNIT_BIN) $(ASAN_BIN) $(FUZZ_REPLAY)
+	@tests/run.sh $(UNIT_BIN) -- $(ASAN_BIN) $(FUZZ_REPLAY) -- $(sort $(wildcard tests/integration/test_*.sh)) $(sort $(wildcard tests/faults/test_*.sh))
 
 unit: $(UNIT_BIN)
 	@tests/run.sh $(UNIT_BIN)
@@ -225,16 +225,48 @@ soak: all $(B)/bench_issue
 	@FAULTS_LONG=1 tests/run.sh -- -- $(sort $(wildcard tests/faults/test_*.sh))
 	@SOAK_SECONDS=$${SOAK_SECONDS:-1800} KILLS=$${FAILOVER_KILLS:-20} tests/run.sh -- -- tests/integration/test_failover.sh
 
-# libFuzzer on the pgoutput parser (FUZZ_TIME seconds, default 120)
-FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-$(B)/fuzz/fuzz_pgoutput: tests/fuzz/fuzz_pgoutput.c connectors/pgoutput.c connectors/pgoutput.h
+# make fuzz [FUZZ_SECONDS=60]: one libFuzzer target (clang, ASan+UBSan) per
+# parser of outside input, tests/fuzz/fuzz_X.c, each run FUZZ_SECONDS (or the
+# older FUZZ_TIME) from its seeds tests/fuzz/corpus/X and the crashes fixed
+# before (tests/fuzz/crashes/X); new inputs go to
+# $(B)/fuzz/corpus/X, a crash to tests/fuzz/crashes/X/ (commit it, minimized,
+# with the fix).  make check replays every seed and crash file with gcc
+# (tests/fuzz/replay.c, the asan flavour): $(B)/asan/replay_X.
+FUZZ_TARGETS := $(sort $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_BIN     := $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
+FUZZ_REPLAY  := $(FUZZ_TARGETS:%=$(B)/asan/replay_%)
+FUZZ_SECONDS ?= $(or $(FUZZ_TIME),60)
+FUZZ_FLAGS   := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_OBJ     := $(LIB_SRC:%.c=$(B)/fuzz-obj/%.o) $(GEN_SRC:%.c=$(B)/fuzz-obj/%.o) $(WEB_GEN:%.c=$(B)/fuzz-obj/%.o)
+
+# kept: objects made through a pattern rule would be deleted after each link
+.SECONDARY: $(FUZZ_OBJ) $(ASAN_OBJ)
+$(B)/fuzz-obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	clang $(XCFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_pgoutput.c connectors/pgoutput.c
+	clang $(XCFLAGS) -Wno-error $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -c $< -o $@
+
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h $(FUZZ_OBJ) $(HEADERS)
+	@mkdir -p $(dir $@)
+	clang $(XCFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -o $@ $< $(FUZZ_OBJ) $(PKG_LIBS)
+
+$(B)/asan/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz_util.h $(ASAN_OBJ) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(XCFLAGS) $(ASAN_FLAGS) $(PKG_CFLAGS) -DFUZZ_TARGET='"$*"' -o $@ $< tests/fuzz/replay.c $(ASAN_OBJ) $(PKG_LIBS)
+
 fuzz:
 	@scripts/deps.sh fuzz
-	@$(MAKE) --no-print-directory $(B)/fuzz/fuzz_pgoutput
-	@mkdir -p $(B)/fuzz/corpus
-	$(B)/fuzz/fuzz_pgoutput -max_total_time=$${FUZZ_TIME:-120} -max_len=16384 $(B)/fuzz/corpus tests/fuzz/corpus/pgoutput
+	@$(MAKE) --no-print-directory $(FUZZ_BIN)
+	@fail=0; for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(B)/fuzz/corpus/$$t tests/fuzz/crashes/$$t; \
+		$(B)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -timeout=25 -print_final_stats=1 \
+			-artifact_prefix=tests/fuzz/crashes/$$t/ $(B)/fuzz/corpus/$$t tests/fuzz/corpus/$$t tests/fuzz/crashes/$$t \
+			>$(B)/fuzz/$$t.log 2>&1; rc=$$?; \
+		execs=$$(sed -n 's/^stat::number_of_executed_units: *//p' $(B)/fuzz/$$t.log | tail -1); \
+		secs=$$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' $(B)/fuzz/$$t.log | tail -1); \
+		if [ $$rc -eq 0 ]; then res=ok; else res="CRASH (exit $$rc): see $(B)/fuzz/$$t.log and tests/fuzz/crashes/$$t/"; fail=1; fi; \
+		printf 'fuzz_%-12s %10s executions  %5s s  %s\n' $$t "$${execs:-?}" "$${secs:-?}" "$$res"; \
+		rmdir tests/fuzz/crashes/$$t 2>/dev/null; \
+	done; exit $$fail
 
 # make install [PREFIX=/usr/local] [DESTDIR=...]: programs, systemd unit,
 # sysusers/tmpfiles, man pages, an example /etc/syncd/syncd.conf (0640, kept

@@ -779,11 +779,11 @@ static int ckpt_load(const char *path, const struct signer *signer, struct ckpt 
 }
 
 /* The body must say what the columns say. */
-static void row_check(PGresult *r, int i, long long seq, struct audit_verdict *v)
+static void row_check(const struct audit_row *row, long long seq, struct audit_verdict *v)
 {
 	static const char *const names[] = {"at",   "actor",  "client",	  "request_id", "action",
 					    "unit", "object", "decision", "reason"};
-	json_t *o = json_loads(PQgetvalue(r, i, 10), 0, NULL);
+	json_t *o = json_loads(row->body, 0, NULL);
 
 	if (o == NULL || json_integer_value(json_object_get(o, "seq")) != seq) {
 		broken(v, seq, "a body that is this row's JSON", "an unreadable body or another seq", "body");
@@ -793,64 +793,130 @@ static void row_check(PGresult *r, int i, long long seq, struct audit_verdict *v
 	for (int c = 0; c < 9; c++) {
 		const char *b = json_string_value(json_object_get(o, names[c]));
 
-		if (b == NULL || strcmp(b, PQgetvalue(r, i, c + 1)) != 0) {
+		if (b == NULL || strcmp(b, row->col[c]) != 0) {
 			char problem[64];
 
 			snprintf(problem, sizeof(problem), "column %s differs from the hashed body",
 				 names[c]);
-			broken(v, seq, b ? b : "(absent)", PQgetvalue(r, i, c + 1), problem);
+			broken(v, seq, b ? b : "(absent)", row->col[c], problem);
 			break;
 		}
 	}
 	json_decref(o);
 }
 
-/* The head and the row count, in the walk's snapshot, must end where the
- * walk ended (last, last_hash): rows deleted after the last checkpoint
- * leave a head that says more. */
-static int head_check(PGconn *c, struct audit_verdict *v, long long last, const char *last_hash, char *err,
-		      size_t errlen)
+void audit_walk_start(struct audit_walk *w)
 {
-	PGresult *r =
-		PQexec(c, "SELECT h.seq, encode(h.hash, 'hex'), (SELECT count(*) FROM public.syncd_audit) "
-			  "FROM public.syncd_audit_head h WHERE h.id = 1");
-	long long hseq, count;
-	char es[64], fs[64], problem[128];
+	w->expect = 1;
+	memset(w->prev, '0', 64);
+	w->prev[64] = '\0';
+}
 
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		pg_error(c, "state database: syncd_audit_head", err, errlen);
-		PQclear(r);
-		return -1;
-	}
-	if (PQntuples(r) != 1) {
-		broken(v, last + 1, "the head row", "none", "the head row is gone");
-		PQclear(r);
+int audit_walk_row(struct audit_walk *w, const struct audit_row *row, struct audit_verdict *v)
+{
+	long long seq = atoll(row->seq);
+	char es[24], fs[24];
+
+	if (seq != w->expect) {
+		snprintf(es, sizeof(es), "seq %lld", w->expect);
+		snprintf(fs, sizeof(fs), "seq %lld", seq);
+		broken(v, w->expect, es, fs, "a row is missing (deleted)");
 		return 0;
 	}
-	hseq = atoll(PQgetvalue(r, 0, 0));
-	count = atoll(PQgetvalue(r, 0, 2));
-	if (hseq > last) {
-		snprintf(es, sizeof(es), "rows up to seq %lld (the head)", hseq);
+	if (strcmp(row->prev_hash, w->prev) != 0) {
+		broken(v, seq, w->prev, row->prev_hash,
+		       "prev_hash is not the previous row's hash (rows moved or rewritten)");
+		return 0;
+	}
+	if (strcmp(row->rehash, row->hash) != 0) {
+		broken(v, seq, row->rehash, row->hash,
+		       "hash is not SHA-256(prev_hash || body) (the body was changed)");
+		return 0;
+	}
+	row_check(row, seq, v);
+	snprintf(w->prev, sizeof(w->prev), "%s", row->hash);
+	v->rows++;
+	w->expect++;
+	return 1;
+}
+
+void audit_walk_end(const struct audit_walk *w, long long head_seq, const char *head_hash, long long count,
+		    struct audit_verdict *v)
+{
+	long long last = w->expect - 1;
+	char es[64], fs[64], problem[128];
+
+	if (head_seq > last) {
+		snprintf(es, sizeof(es), "rows up to seq %lld (the head)", head_seq);
 		snprintf(fs, sizeof(fs), "the log ends at seq %lld", last);
 		snprintf(problem, sizeof(problem), "rows after seq %lld are gone (the head says %lld)", last,
-			 hseq);
+			 head_seq);
 		broken(v, last + 1, es, fs, problem);
-	} else if (hseq < last) {
-		snprintf(es, sizeof(es), "the log ends at seq %lld (the head)", hseq);
+	} else if (head_seq < last) {
+		snprintf(es, sizeof(es), "the log ends at seq %lld (the head)", head_seq);
 		snprintf(fs, sizeof(fs), "rows up to seq %lld", last);
 		snprintf(problem, sizeof(problem),
-			 "the head says %lld but rows go on to seq %lld (the head was set back)", hseq, last);
-		broken(v, hseq + 1, es, fs, problem);
-	} else if (last > 0 && strcmp(PQgetvalue(r, 0, 1), last_hash) != 0) {
-		broken(v, last, last_hash, PQgetvalue(r, 0, 1), "the head's hash is not the last row's hash");
+			 "the head says %lld but rows go on to seq %lld (the head was set back)", head_seq,
+			 last);
+		broken(v, head_seq + 1, es, fs, problem);
+	} else if (last > 0 && strcmp(head_hash, w->prev) != 0) {
+		broken(v, last, w->prev, head_hash, "the head's hash is not the last row's hash");
 	}
 	if (count != last) {
 		snprintf(es, sizeof(es), "%lld rows", last);
 		snprintf(fs, sizeof(fs), "%lld rows", count);
 		broken(v, last, es, fs, "row count differs from the last seq");
 	}
+}
+
+/* The head and the row count, in the walk's snapshot, must end where the
+ * walk ended: rows deleted after the last checkpoint leave a head that
+ * says more. */
+static int head_check(PGconn *c, const struct audit_walk *w, struct audit_verdict *v, char *err,
+		      size_t errlen)
+{
+	PGresult *r =
+		PQexec(c, "SELECT h.seq, encode(h.hash, 'hex'), (SELECT count(*) FROM public.syncd_audit) "
+			  "FROM public.syncd_audit_head h WHERE h.id = 1");
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		pg_error(c, "state database: syncd_audit_head", err, errlen);
+		PQclear(r);
+		return -1;
+	}
+	if (PQntuples(r) != 1)
+		broken(v, w->expect, "the head row", "none", "the head row is gone");
+	else
+		audit_walk_end(w, atoll(PQgetvalue(r, 0, 0)), PQgetvalue(r, 0, 1), atoll(PQgetvalue(r, 0, 2)),
+			       v);
 	PQclear(r);
 	return 0;
+}
+
+/* A fetched row's columns, in the order of the walk's cursor. */
+static void row_of(PGresult *r, int i, struct audit_row *row)
+{
+	row->seq = PQgetvalue(r, i, 0);
+	for (int c = 0; c < 9; c++)
+		row->col[c] = PQgetvalue(r, i, c + 1);
+	row->body = PQgetvalue(r, i, 10);
+	row->prev_hash = PQgetvalue(r, i, 11);
+	row->hash = PQgetvalue(r, i, 12);
+	row->rehash = PQgetvalue(r, i, 13);
+}
+
+/* The signed checkpoints at row's seq must hold its hash. */
+static void ckpt_match(struct ckpt *ck, size_t nck, const struct audit_row *row, struct audit_verdict *v)
+{
+	long long seq = atoll(row->seq);
+
+	for (size_t j = 0; j < nck; j++)
+		if (ck[j].seq == seq) {
+			ck[j].checked = true;
+			if (strcmp(ck[j].head, row->hash) != 0)
+				broken(v, seq, ck[j].head, row->hash,
+				       "the hash differs from the signed checkpoint (the chain was rewritten)");
+		}
 }
 
 int audit_verify(const char *conninfo, const char *password, const char *checkpoint_file,
@@ -859,13 +925,12 @@ int audit_verify(const char *conninfo, const char *password, const char *checkpo
 	PGconn *c;
 	struct ckpt *ck = NULL;
 	size_t nck = 0, k = 0;
-	unsigned char prev[32] = {0};
-	char last_hash[65];
-	long long expect = 1;
+	struct audit_walk w;
 	int rc = -1;
 
 	memset(v, 0, sizeof(*v));
 	v->ok = true;
+	audit_walk_start(&w);
 	if (ckpt_load(checkpoint_file, signer, &ck, &nck, v, err, errlen) < 0)
 		return -1;
 	c = pg_connect_state(conninfo, password, "syncd-audit", err, errlen);
@@ -890,55 +955,29 @@ int audit_verify(const char *conninfo, const char *password, const char *checkpo
 		}
 		n = PQntuples(r);
 		for (int i = 0; i < n && v->ok; i++) {
-			long long seq = atoll(PQgetvalue(r, i, 0));
-			char want[65], es[24], fs[24];
+			struct audit_row row;
 
-			hex_encode(prev, 32, want);
-			if (seq != expect) {
-				snprintf(es, sizeof(es), "seq %lld", expect);
-				snprintf(fs, sizeof(fs), "seq %lld", seq);
-				broken(v, expect, es, fs, "a row is missing (deleted)");
+			row_of(r, i, &row);
+			if (audit_walk_row(&w, &row, v) == 0)
 				break;
-			}
-			if (strcmp(PQgetvalue(r, i, 11), want) != 0) {
-				broken(v, seq, want, PQgetvalue(r, i, 11),
-				       "prev_hash is not the previous row's hash (rows moved or rewritten)");
-				break;
-			}
-			if (strcmp(PQgetvalue(r, i, 13), PQgetvalue(r, i, 12)) != 0) {
-				broken(v, seq, PQgetvalue(r, i, 13), PQgetvalue(r, i, 12),
-				       "hash is not SHA-256(prev_hash || body) (the body was changed)");
-				break;
-			}
-			row_check(r, i, seq, v);
-			for (size_t j = 0; j < nck; j++)
-				if (ck[j].seq == seq) {
-					ck[j].checked = true;
-					if (strcmp(ck[j].head, PQgetvalue(r, i, 12)) != 0)
-						broken(v, seq, ck[j].head, PQgetvalue(r, i, 12),
-						       "the hash differs from the signed checkpoint (the chain was rewritten)");
-				}
-			hex_decode(PQgetvalue(r, i, 12), prev, sizeof(prev));
-			v->rows++;
-			expect++;
+			ckpt_match(ck, nck, &row, v);
 		}
 		PQclear(r);
 		if (n == 0 || !v->ok)
 			break;
 	}
 	for (k = 0; k < nck; k++) {
-		if (!ck[k].checked && ck[k].seq >= expect) {
+		if (!ck[k].checked && ck[k].seq >= w.expect) {
 			char es[64], fs[64];
 
 			snprintf(es, sizeof(es), "rows up to seq %lld", ck[k].seq);
-			snprintf(fs, sizeof(fs), "the log ends at seq %lld", expect - 1);
-			broken(v, expect, es, fs,
+			snprintf(fs, sizeof(fs), "the log ends at seq %lld", w.expect - 1);
+			broken(v, w.expect, es, fs,
 			       "rows after a signed checkpoint's position are gone (tail truncated)");
 		}
 		v->checkpoints++;
 	}
-	hex_encode(prev, 32, last_hash);
-	if (head_check(c, v, expect - 1, last_hash, err, errlen) < 0)
+	if (head_check(c, &w, v, err, errlen) < 0)
 		goto out;
 	rc = 0;
 out:

@@ -116,6 +116,36 @@ struct audit_verdict {
 	char problem[256];
 };
 
+/* One row of the chain as the walk reads it, every column as text (as the
+ * state database gives it): seq; at, actor, client, request_id, action,
+ * unit, object, decision, reason; the body; prev_hash and hash (hex); and
+ * rehash, SHA-256(prev_hash || body) as the database computes it (hex).
+ * Borrowed. */
+struct audit_row {
+	const char *seq;
+	const char *col[9];
+	const char *body, *prev_hash, *hash, *rehash;
+};
+
+/* Where a walk of the chain is: the seq it expects next and the hash (hex)
+ * that row must name as its prev_hash. */
+struct audit_walk {
+	long long expect;
+	char prev[65];
+};
+
+/* A walk before seq 1 (prev_hash all zeros). */
+void audit_walk_start(struct audit_walk *w);
+/* The walk's next row, checked (pure): 0 when a link is broken (a row
+ * missing, prev_hash or hash wrong: the first break goes into v, stop);
+ * 1 when the row was walked (v->rows counted; a body that does not say
+ * what the columns say is a break in v). */
+int audit_walk_row(struct audit_walk *w, const struct audit_row *row, struct audit_verdict *v);
+/* The walk's end against the head row (head_seq, head_hash hex) and the
+ * table's row count (pure): a break in v unless they end where it ended. */
+void audit_walk_end(const struct audit_walk *w, long long head_seq, const char *head_hash, long long count,
+		    struct audit_verdict *v);
+
 /* Walks the chain from seq 1 and checks the checkpoints of
  * checkpoint_file (NULL: none) signed by signer (NULL: signatures not
  * checked).  0 (verdict filled) or -1 with err. */

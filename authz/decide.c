@@ -253,21 +253,36 @@ int authz_grant_authority(const struct roles *roles, const struct authz_facts *f
 	return 1;
 }
 
+/* s has shape, where 'D' stands for a digit (strptime alone takes blanks
+ * and one-digit fields). */
+static bool time_shape(const char *s, const char *shape)
+{
+	for (; *shape != '\0'; s++, shape++)
+		if (*shape == 'D' ? !(*s >= '0' && *s <= '9') : *s != *shape)
+			return false;
+	return *s == '\0';
+}
+
 int authz_time_parse(const char *s, time_t *t)
 {
-	struct tm tm;
+	struct tm tm, want;
 	const char *end;
 
 	memset(&tm, 0, sizeof(tm));
-	if (strlen(s) == 20 && s[4] == '-' && s[10] == 'T')
+	if (time_shape(s, "DDDD-DD-DDTDD:DD:DDZ"))
 		end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	else if (strlen(s) == 15)
+	else if (time_shape(s, "DDDDDDDDDDDDDDZ"))
 		end = strptime(s, "%Y%m%d%H%M%SZ", &tm);
 	else
 		return -1;
 	if (end == NULL || *end != '\0' || tm.tm_year < 70 || tm.tm_year > 1100)
 		return -1;
+	want = tm;
 	*t = timegm(&tm);
+	/* timegm moves 2026-02-31 to March 3rd and 23:59:60 to the next day: not a time */
+	if (want.tm_mday != tm.tm_mday || want.tm_mon != tm.tm_mon || want.tm_year != tm.tm_year ||
+	    want.tm_hour != tm.tm_hour || want.tm_min != tm.tm_min || want.tm_sec != tm.tm_sec)
+		return -1;
 	return 0;
 }
 

@@ -345,7 +345,7 @@ char *lpool_filter_escape(const char *value)
 	in.bv_len = strlen(value);
 	if (ldap_bv2escaped_filter_value(&in, &out) != 0)
 		return NULL;
-	s = strdup(out.bv_val);
+	s = strdup(out.bv_val != NULL ? out.bv_val : ""); /* "" escapes to no buffer at all */
 	ber_memfree(out.bv_val);
 	return s;
 }

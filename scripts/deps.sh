@@ -14,7 +14,7 @@ check) want="$build libcmocka-dev $servers systemd man-db prometheus xxd librsvg
 demo) want="$build $servers" ;;
 bench) want="$build $servers time" ;;
 lint) want="$build clang-format cppcheck" ;;
-fuzz) want="$build clang" ;;
+fuzz) want="$build clang libclang-rt-dev" ;; # libFuzzer, ASan and UBSan: a Recommends of clang's, not pulled without
 browser) want="$browser" npm_too=1 ;;
 *) echo "deps.sh: unknown target $1" >&2; exit 2 ;;
 esac

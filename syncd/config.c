@@ -170,10 +170,17 @@ static void perr(struct parse_state *ps, int line, const char *fmt, ...)
 {
 	va_list ap;
 	char msg[1024];
+	size_t n;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* one line per problem: libpq's messages end in a newline */
+	n = strlen(msg);
+	while (n > 0 && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	for (char *p = msg; (p = strchr(p, '\n')) != NULL;)
+		*p = ' ';
 	if (buf_printf(&ps->errors, "%s:%d: %s\n", ps->file, line, msg) < 0)
 		return;
 }
@@ -476,7 +483,8 @@ static void key_set(const struct key_def *k, void *base, const char *value)
 		free(*field);
 		*field = strdup(value);
 		/* a URL's trailing slashes go: links are built as base + "/path" */
-		while (k->type == KEY_URL && *field != NULL && (*field)[strlen(*field) - 1] == '/')
+		while (k->type == KEY_URL && *field != NULL && (*field)[0] != '\0' &&
+		       (*field)[strlen(*field) - 1] == '/')
 			(*field)[strlen(*field) - 1] = '\0';
 	}
 }

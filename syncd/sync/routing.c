@@ -195,7 +195,7 @@ static int units_load_overrides(struct routing *r, const char *path, char *err, 
 			goto oom;
 	}
 	free(data);
-	if (r->noverrides > 0) /* an empty file leaves overrides NULL: qsort(NULL, 0) is undefined */
+	if (r->noverrides > 0) /* none: overrides is NULL, which qsort may not be given */
 		qsort(r->overrides, r->noverrides, sizeof(*r->overrides), override_cmp);
 	for (size_t i = 1; i < r->noverrides; i++)
 		if (override_cmp(&r->overrides[i - 1], &r->overrides[i]) == 0) {

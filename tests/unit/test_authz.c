@@ -296,6 +296,10 @@ static void test_times_and_names(void **state)
 	assert_int_equal(authz_time_parse("2026-11-27 10:00:00", &t), -1);
 	assert_int_equal(authz_time_parse("2026-13-27T10:00:00Z", &t), -1);
 	assert_int_equal(authz_time_parse("", &t), -1);
+	/* dates and times that do not exist (timegm would move them) */
+	assert_int_equal(authz_time_parse("2026-02-31T10:00:00Z", &t), -1);
+	assert_int_equal(authz_time_parse("2026-11-27T23:59:60Z", &t), -1);
+	assert_int_equal(authz_time_parse("20260229100000Z", &t), -1);
 	authz_dn_uid("uid=chair1,ou=people,dc=cantho,dc=gov,dc=vn", uid, sizeof(uid));
 	assert_string_equal(uid, "chair1");
 	authz_dn_uid("uid=a\\2Cb,ou=people,dc=x", uid, sizeof(uid));
@@ -316,6 +320,9 @@ static void test_filter_escape(void **state)
 	free(e);
 	e = lpool_filter_escape("a\\00b");
 	assert_string_equal(e, "a\\5C00b");
+	free(e);
+	e = lpool_filter_escape(""); /* libldap gives no buffer for it (fuzz_ldap) */
+	assert_string_equal(e, "");
 	free(e);
 }
 
