@@ -218,7 +218,7 @@ $(B)/http_loop: bench/http_loop.c
 # fault tests long (FAULTS_LONG=1: a 2-minute unit outage, 100 tier
 # restarts, a 1-minute partition, ...); then SOAK_SECONDS (default 1800) of
 # mixed load on an active/standby pair — streaming, issuance, grants and
-# revocations, a failover every 5 minutes — ending with oracle equality,
+# revocations, a failover every 10 minutes — ending with oracle equality,
 # audit verify and RSS growth after warm-up < 10%
 soak: all $(B)/bench_issue
 	@KILLS=$${KILLS:-200} tests/run.sh -- -- tests/integration/test_stream_crash.sh
