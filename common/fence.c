@@ -6,6 +6,17 @@
 #include <string.h>
 
 static _Atomic int64_t term;
+static char cluster[128];
+
+void fence_set_cluster(const char *name)
+{
+	snprintf(cluster, sizeof(cluster), "%s", name != NULL ? name : "");
+}
+
+const char *fence_cluster(void)
+{
+	return cluster;
+}
 
 void fence_set(int64_t t)
 {

@@ -18,6 +18,11 @@
 #define FENCE_SQLSTATE "SYF01"
 
 void fence_set(int64_t term);
+/* The cluster this process is elected in ("" before): its replication
+ * sessions are named "syncd:CLUSTER", so a takeover ends only its own
+ * cluster's former session on a slot.  Set once, before any thread runs. */
+void fence_set_cluster(const char *cluster);
+const char *fence_cluster(void);
 int64_t fence_term(void);
 /* The term as decimal text (for a query parameter). */
 void fence_text(char *out, size_t outlen);

@@ -33,9 +33,14 @@ struct pg_source {
 static PGconn *source_connect(const char *conninfo, const char *password, bool replication, char *err,
 			      size_t errlen)
 {
-	const struct pg_connect_opts o = {
-		.conninfo = conninfo, .password = password, .copy_session = true, .replication = replication};
+	char appname[160];
+	const struct pg_connect_opts o = {.conninfo = conninfo,
+					  .password = password,
+					  .appname = appname,
+					  .copy_session = true,
+					  .replication = replication};
 
+	snprintf(appname, sizeof(appname), "syncd:%s", fence_cluster());
 	return pg_connect(&o, err, errlen);
 }
 
@@ -549,22 +554,27 @@ int pg_source_current_lsn(struct pg_source *src, uint64_t *lsn, char *err, size_
 }
 
 /* The slot is held by another session: once this process holds the
- * cluster's lease (common/fence.h), that session is a former active
- * instance's (killed, paused or cut off) and is ended now rather than at the
- * server's wal_sender_timeout.  Best effort: the retry finds the slot free. */
+ * cluster's lease (common/fence.h), a session of the same cluster is a
+ * former active instance's (killed, paused or cut off) and is ended now
+ * rather than at the server's wal_sender_timeout.  Best effort: the retry
+ * finds the slot free. */
 static void slot_holder_end(struct pg_source *src)
 {
-	const char *params[1] = {src->slot};
-	char msg[256];
+	char appname[160], msg[256];
+	const char *params[2] = {src->slot, appname};
 	PGresult *res;
 
 	if (fence_term() <= 0 || src->conn == NULL)
 		return;
+	/* only this cluster's own session: another program (pg_recvlogical)
+	 * or a misconfigured second cluster is waited for, not ended */
+	snprintf(appname, sizeof(appname), "syncd:%s", fence_cluster());
 	res = pg_query(
 		src->conn,
-		"SELECT pg_catalog.pg_terminate_backend(active_pid) FROM pg_catalog.pg_replication_slots "
-		"WHERE slot_name = $1 AND active_pid IS NOT NULL",
-		1, params, msg, sizeof(msg));
+		"SELECT pg_catalog.pg_terminate_backend(s.active_pid) FROM pg_catalog.pg_replication_slots s "
+		"JOIN pg_catalog.pg_stat_activity a ON a.pid = s.active_pid "
+		"WHERE s.slot_name = $1 AND a.application_name = $2",
+		2, params, msg, sizeof(msg));
 	if (res != NULL && PQntuples(res) > 0)
 		log_info("source %s: slot %s was held by an earlier instance's session; ended it", src->name,
 			 src->slot);

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/fence.h"
 #include "common/log.h"
 #include "authz/authz.h"
 #include "syncd/config.h"
@@ -841,6 +842,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_set_level((enum log_level)log_level_parse(cfg->log_level));
+	fence_set_cluster(cfg->cluster);
 	if (print) {
 		config_print(cfg, stdout);
 		config_free(cfg);

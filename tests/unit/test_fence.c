@@ -41,6 +41,23 @@ static void test_refused(void **state)
 	assert_string_equal(FENCE_SQLSTATE, "SYF01");
 }
 
+/* The cluster names this process's replication sessions; cut, never overrun. */
+static void test_cluster(void **state)
+{
+	char big[300];
+
+	(void)state;
+	assert_string_equal(fence_cluster(), "");
+	fence_set_cluster("land-pair");
+	assert_string_equal(fence_cluster(), "land-pair");
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	fence_set_cluster(big);
+	assert_int_equal(strlen(fence_cluster()), 127);
+	fence_set_cluster(NULL);
+	assert_string_equal(fence_cluster(), "");
+}
+
 /* Another thread sees the term a takeover set (the writers read it per batch). */
 static void *reader(void *arg)
 {
@@ -67,6 +84,7 @@ int main(void)
 		cmocka_unit_test(test_term),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_cluster),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
