@@ -64,6 +64,39 @@ wait_role() { # wait_role INSTANCE ROLE SECONDS: 0 once it says so
 }
 other() { [[ $1 == a ]] && echo b || echo a; }
 
+# ---------------------------------------------------------------- the slot held by a former session
+# a session on land's slot left by an earlier active instance (named
+# syncd:CLUSTER) is ended by the new one at once; another program's is
+# waited for.  Nothing is written to land meanwhile, so the holder's
+# acknowledgements move nothing.
+hold_slot() { # hold_slot APPNAME: a pg_recvlogical on syncd_land, its pid printed
+    "$H_PG_BINDIR/pg_recvlogical" -U syncd_repl -d "host=127.0.0.1 port=$PGPORT dbname=land application_name=$1" \
+        --slot syncd_land --start --no-loop -o proto_version=1 -o publication_names=syncd_land -f /dev/null \
+        >>"$H_TMP/recvlogical.log" 2>&1 &
+    echo $!
+}
+slot_pid() { h_psql -d land -c "SELECT coalesce(active_pid, 0) FROM pg_replication_slots WHERE slot_name = 'syncd_land'"; }
+held=$(hold_slot dba-tool)
+h_atexit_kill "$held"
+for ((i = 0; i < 50; i++)); do [[ $(slot_pid) != 0 ]] && break; sleep 0.1; done
+start a
+sleep 3
+h_pid_alive "$held" && grep -q "still held" "$H_TMP/a.log" &&
+    h_ok "another program's session on the slot is waited for, not ended" ||
+    h_fail "foreign slot holder" "alive: $(h_pid_alive "$held" && echo yes || echo no); $(tail -3 "$H_TMP/a.log")"
+kill "${PID[a]}" && wait "${PID[a]}" 2>/dev/null || true
+kill "$held" 2>/dev/null && wait "$held" 2>/dev/null || true
+for ((i = 0; i < 50; i++)); do [[ $(slot_pid) == 0 ]] && break; sleep 0.1; done
+held=$(hold_slot syncd:syncd)
+h_atexit_kill "$held"
+for ((i = 0; i < 50; i++)); do [[ $(slot_pid) != 0 ]] && break; sleep 0.1; done
+start a
+for ((i = 0; i < 100; i++)); do h_pid_alive "$held" || break; sleep 0.1; done
+! h_pid_alive "$held" && grep -q "held by an earlier instance's session; ended it" "$H_TMP/a.log" &&
+    h_ok "a former session of this cluster on the slot is ended by the new active instance" ||
+    h_fail "stale slot holder" "$(tail -3 "$H_TMP/a.log")"
+kill "${PID[a]}" && wait "${PID[a]}" 2>/dev/null || true
+
 # ---------------------------------------------------------------- roles
 sock=$H_TMP/notify.sock
 "$H_BUILD/notify_listen" "$sock" "$H_TMP/notes" &
