@@ -34,6 +34,16 @@ h_syncd_once
 h_syncd_start
 h_city_persona_grants
 export SYNCD_URL=http://127.0.0.1:$H_API_PORT
+# the standby of the pair (75_standby): the same configuration on another port
+standby_port=$(h_freeport)
+sed "s/^listen = .*/listen = 127.0.0.1:$standby_port/" "$H_CONF" >"$H_TMP/standby.conf"
+"$H_SYNCD" -c "$H_TMP/standby.conf" >>"$H_TMP/standby.log" 2>&1 &
+h_atexit_kill $!
+for ((i = 0; i < 100; i++)); do
+    grep -q standby <(curl -s "http://127.0.0.1:$standby_port/readyz" 2>/dev/null) && break
+    sleep 0.1
+done
+export SYNCD_STANDBY_URL=http://127.0.0.1:$standby_port
 
 # The outage test (70_outage) stops and restarts the directory.  slapd is this
 # shell's child and its teardown stops it, so this shell does it: two small

@@ -326,10 +326,11 @@ function renderShell() {
 	$("#nav").replaceChildren(h("ul", {}, nav.map(([id, href, key]) =>
 		h("li", {}, h("a", { href, testid: id, "aria-current": href === current ? "page" : null, text: t(key) })))));
 	$("#nav").hidden = nav.length === 0;
-	$("#tools").replaceChildren(
+	/* replaceChildren would write a null as the text "null": signed out, only the language */
+	$("#tools").replaceChildren(...[
 		S.me ? h("span", { class: "who", text: t("app.signed_in_as", { name: S.me.name || S.me.user }) }) : null,
 		h("button", { type: "button", class: "btn small secondary", testid: "lang-switch", lang: other, "aria-label": t("lang.switch.label"), onclick: switchLang, text: t("lang.switch") }),
-		S.me ? button("signout", t("nav.signout"), signOut, "btn small secondary") : null);
+		S.me ? button("signout", t("nav.signout"), signOut, "btn small secondary") : null].filter(Boolean));
 }
 
 async function switchLang() {
