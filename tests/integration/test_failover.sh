@@ -285,7 +285,9 @@ granter() { # grants and revocations against whichever instance is active
 }
 if ((soak > 0)); then
     # RSS per process and role (a standby holds less than an active one):
-    # the first sample 120 s into a role, the last while still in it
+    # the first sample SOAK_WARMUP (300) s into a role, once its caches
+    # (statements per unit table, the directory's) have filled; the last
+    # while still in it
     granter &
     h_atexit_kill $!
     every=${SOAK_FAILOVER_EVERY:-600}
@@ -297,7 +299,7 @@ if ((soak > 0)); then
             p=${PID[$x]} r=$(role "$x") m=$(rss "${PID[$x]}")
             [[ $r == active || $r == standby ]] && [[ $m -gt 0 ]] || continue
             [[ -n ${since[$p:$r]:-} ]] || since[$p:$r]=$SECONDS
-            ((SECONDS - ${since[$p:$r]} >= 120)) || continue
+            ((SECONDS - ${since[$p:$r]} >= ${SOAK_WARMUP:-300})) || continue
             [[ -n ${first[$p:$r]:-} ]] || first[$p:$r]=$m
             last[$p:$r]=$m
         done
