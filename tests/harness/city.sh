@@ -277,18 +277,22 @@ h_city_persona_grants() {
     done
 }
 
-# h_parcel_txn I CODE MOVE: the SQL of one workload transaction on land's
-# thua_dat (the crash and failover tests): a marker parcel I (id 7000000 + I)
-# inserted into unit CODE, one parcel moved to MOVE ('' : unroutable, into
-# the quarantine), one updated in place (phien_ban + 1, which the order
-# validator follows) and one deleted, each picked by I.
+# h_parcel_txn I CODE MOVE [ANY]: the SQL of one workload transaction on
+# land's thua_dat (the crash and failover tests): a marker parcel I (id
+# 7000000 + I) inserted into unit CODE, one parcel moved to MOVE ('' :
+# unroutable, into the quarantine), one updated in place (phien_ban + 1,
+# which the order validator follows) and one deleted, each picked by I among
+# the generated parcels — or, with ANY (a long run that would use them up),
+# among all, the markers too, so the table keeps its size.
 h_parcel_txn() {
+    local pick="id < 7000000"
+    [[ -z ${4:-} ]] || pick="true"
     cat <<SQL
 BEGIN;
 INSERT INTO thua_dat (id, ma_dvhc_xa, so_to, so_thua, dien_tich, trang_thai, phien_ban) VALUES (7000000 + $1, '$2', 5, $1, 10, 1, 1);
-UPDATE thua_dat SET ma_dvhc_xa = NULLIF('$3', '') WHERE id = (SELECT id FROM thua_dat WHERE id < 7000000 ORDER BY md5(id::text || '$1') LIMIT 1);
-UPDATE thua_dat SET phien_ban = phien_ban + 1 WHERE id = (SELECT id FROM thua_dat WHERE id < 7000000 ORDER BY md5(id::text || 'u$1') LIMIT 1);
-DELETE FROM thua_dat WHERE id = (SELECT id FROM thua_dat WHERE id < 7000000 ORDER BY md5(id::text || 'd$1') LIMIT 1);
+UPDATE thua_dat SET ma_dvhc_xa = NULLIF('$3', '') WHERE id = (SELECT id FROM thua_dat WHERE $pick ORDER BY md5(id::text || '$1') LIMIT 1);
+UPDATE thua_dat SET phien_ban = phien_ban + 1 WHERE id = (SELECT id FROM thua_dat WHERE $pick ORDER BY md5(id::text || 'u$1') LIMIT 1);
+DELETE FROM thua_dat WHERE id = (SELECT id FROM thua_dat WHERE $pick ORDER BY md5(id::text || 'd$1') LIMIT 1);
 COMMIT;
 SQL
 }

@@ -135,7 +135,7 @@ workload() {
         [[ -e $H_TMP/stop ]] && return 0
         c=${codes[RANDOM % 6]}
         m=${codes[RANDOM % 8]}
-        h_parcel_txn "$i" "$c" "$m" | psql -X -q -d land >>"$H_TMP/workload.log" 2>&1 || true
+        h_parcel_txn "$i" "$c" "$m" any | psql -X -q -d land >>"$H_TMP/workload.log" 2>&1 || true
         sleep 0.02
     done
 }
