@@ -747,39 +747,40 @@ int pg_source_column_default(struct pg_source *src, const char *schema, const ch
 	return 0;
 }
 
-int pg_source_slot_confirmed(struct pg_source *src, uint64_t *lsn, char *err, size_t errlen)
+/* One number about this source's slot (0 when the slot is not there). */
+static int slot_number(struct pg_source *src, const char *sql, long long *out, char *err, size_t errlen)
 {
 	const char *params[1] = {src->slot};
 	char msg[1024];
-	PGresult *res = pg_query(src->conn,
-				 "SELECT coalesce(confirmed_flush_lsn - '0/0'::pg_lsn, 0)::bigint "
-				 "FROM pg_replication_slots WHERE slot_name = $1",
-				 1, params, msg, sizeof(msg));
+	PGresult *res = pg_query(src->conn, sql, 1, params, msg, sizeof(msg));
 
 	if (res == NULL) {
 		snprintf(err, errlen, "source %s: %s", src->name, msg);
 		return -1;
 	}
-	*lsn = PQntuples(res) == 1 ? (uint64_t)atoll(PQgetvalue(res, 0, 0)) : 0;
+	*out = PQntuples(res) == 1 ? atoll(PQgetvalue(res, 0, 0)) : 0;
 	PQclear(res);
+	return 0;
+}
+
+int pg_source_slot_confirmed(struct pg_source *src, uint64_t *lsn, char *err, size_t errlen)
+{
+	long long n;
+
+	if (slot_number(src,
+			"SELECT coalesce(confirmed_flush_lsn - '0/0'::pg_lsn, 0)::bigint "
+			"FROM pg_replication_slots WHERE slot_name = $1",
+			&n, err, errlen) < 0)
+		return -1;
+	*lsn = (uint64_t)n;
 	return 0;
 }
 
 int pg_source_slot_lag(struct pg_source *src, long long *bytes, char *err, size_t errlen)
 {
-	const char *params[1] = {src->slot};
-	char msg[1024];
-	PGresult *res = pg_query(
-		src->conn,
+	return slot_number(
+		src,
 		"SELECT coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn), 0)::bigint "
 		"FROM pg_replication_slots WHERE slot_name = $1",
-		1, params, msg, sizeof(msg));
-
-	if (res == NULL) {
-		snprintf(err, errlen, "source %s: %s", src->name, msg);
-		return -1;
-	}
-	*bytes = PQntuples(res) == 1 ? atoll(PQgetvalue(res, 0, 0)) : 0;
-	PQclear(res);
-	return 0;
+		bytes, err, errlen);
 }
